@@ -1,0 +1,96 @@
+//! The HTTP application: every resource's routes, the OpenAPI document generated from them, and
+//! the layers every request passes through (request id, panic guard, body limits, metrics).
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, Method};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::{self, ApiError, ErrorBody, ErrorDetail};
+use crate::state::AppState;
+use crate::{api, metrics, middleware};
+
+/// Body limit of every route but identify.
+pub const BODY_LIMIT: usize = 1 << 20;
+/// Body limit of `POST /v1/identify`.
+pub const IDENTIFY_BODY_LIMIT: usize = 64 << 10;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Prynt API",
+        description = "Device intelligence and fraud decisions. Authenticate with `Authorization: Bearer <key>`."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody, ErrorDetail))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sk_live_… / sk_test_… / pk_…")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The documented API routes and their OpenAPI description, before state and layers.
+pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    OpenApiRouter::with_openapi(doc)
+        .merge(api::workspace::routes())
+        .split_for_parts()
+}
+
+/// The whole application, ready to serve.
+pub fn build(state: AppState) -> Router {
+    let (api, openapi) = api_routes();
+    let openapi_json: Arc<str> = openapi.to_json().unwrap_or_else(|_| "{}".to_owned()).into();
+    api.route(
+        "/v1/openapi.json",
+        get(move || {
+            let body = Arc::clone(&openapi_json);
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body.to_string(),
+                )
+            }
+        }),
+    )
+    .merge(api::system::routes())
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .layer(from_fn_with_state(state.clone(), metrics::record))
+    .layer(from_fn(middleware::declared_length_limit))
+    .layer(CatchPanicLayer::custom(error::panic_response))
+    .layer(from_fn(middleware::request_id))
+    .with_state(state)
+}
+
+async fn not_found() -> impl IntoResponse {
+    ApiError::NotFound("No such route. See /v1/openapi.json for the API.".into())
+}
+
+async fn method_not_allowed(method: Method) -> impl IntoResponse {
+    ApiError::MethodNotAllowed(method.to_string())
+}

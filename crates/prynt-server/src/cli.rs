@@ -1,0 +1,148 @@
+//! The command line of the `prynt` binary (DESIGN §10). Every `serve` flag can also be set as a
+//! `PRYNT_*` environment variable or in the `--config` TOML file; flags win over the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "prynt",
+    version,
+    about = "Prynt: device intelligence and fraud decisions"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server.
+    Serve(ServeArgs),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Create, update and list workspaces.
+    #[command(subcommand)]
+    Workspaces(WorkspacesCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PRYNT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded SQLite store.
+    #[arg(long, env = "PRYNT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PEM certificate chain; with --tls-key, the server speaks HTTPS.
+    #[arg(
+        long,
+        env = "PRYNT_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(
+        long,
+        env = "PRYNT_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// TOML file with the same settings as the flags (snake_case names).
+    #[arg(long, env = "PRYNT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Where the CLI finds the store it manages.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// Directory of the embedded SQLite store.
+    #[arg(
+        long,
+        env = "PRYNT_DATA_DIR",
+        value_name = "DIR",
+        default_value = "./prynt-data"
+    )]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EnvArg {
+    Test,
+    Live,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeyTypeArg {
+    Secret,
+    Public,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanArg {
+    Starter,
+    Pro,
+    Enterprise,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it, alone, on stdout. It is shown only this once.
+    Create {
+        #[arg(long, value_enum)]
+        env: EnvArg,
+        #[arg(long = "type", value_enum)]
+        key_type: KeyTypeArg,
+        #[arg(long, default_value = "default")]
+        workspace: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List keys (never their secret part).
+    List {
+        #[arg(long)]
+        workspace: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key by its id (`key_…`); it stops working at once.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspacesCommand {
+    /// Create a workspace (plan pro unless told otherwise).
+    Create {
+        name: String,
+        #[arg(long, value_enum, default_value = "pro")]
+        plan: PlanArg,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Change a workspace's plan; enterprise plans may set custom limits.
+    Update {
+        name: String,
+        #[arg(long, value_enum)]
+        plan: PlanArg,
+        /// Custom limits for enterprise, e.g. `server=5000,mgmt=500,burst=200,identify=20000`;
+        /// unnamed ones keep the pro defaults.
+        #[arg(long)]
+        limits: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List workspaces.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}

@@ -1,0 +1,179 @@
+//! Every error the API can answer with, its HTTP status and code, and the one place where
+//! lower-level errors (store, extractors, panics) become the reference's JSON error body.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use prynt_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The error codes of the API with their status and a sentence for `/docs/errors`.
+pub const CATALOGUE: &[(&str, u16, &str)] = &[
+    ("validation_error", 400, "The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path."),
+    ("missing_api_key", 401, "No API key was sent. Send `Authorization: Bearer <key>`."),
+    ("invalid_api_key", 401, "The API key is malformed, unknown or revoked."),
+    ("insufficient_permissions", 403, "The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`."),
+    ("not_found", 404, "The resource or route does not exist in this workspace and environment, or has expired."),
+    ("method_not_allowed", 405, "The route exists but not with this HTTP method."),
+    ("conflict", 409, "The request clashes with the current state, such as a duplicate name."),
+    ("payload_too_large", 413, "The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere."),
+    ("unsupported_media_type", 415, "The body must be sent as `Content-Type: application/json`."),
+    ("internal_error", 500, "An unexpected server error. Retry with exponential backoff."),
+    ("service_unavailable", 503, "The server is starting, shutting down or cannot reach its store. Retry shortly."),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    Validation {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("No API key was provided. Send it as 'Authorization: Bearer <key>'.")]
+    MissingApiKey,
+    #[error("The API key is invalid or revoked.")]
+    InvalidApiKey,
+    #[error("{0}")]
+    InsufficientPermissions(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("The method {0} is not allowed on this route.")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("The request body is larger than the limit of {0} bytes.")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("An internal error occurred.")]
+    Internal(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation { .. } => "validation_error",
+            ApiError::MissingApiKey => "missing_api_key",
+            ApiError::InvalidApiKey => "invalid_api_key",
+            ApiError::InsufficientPermissions(_) => "insufficient_permissions",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Internal(_) => "internal_error",
+            ApiError::Unavailable(_) => "service_unavailable",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        let code = self.code();
+        CATALOGUE
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .and_then(|(_, s, _)| StatusCode::from_u16(*s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let code = self.code();
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message: self.to_string(),
+                docs: format!("/docs/errors#{code}"),
+                field: match self {
+                    ApiError::Validation { field, .. } => field.clone(),
+                    _ => None,
+                },
+                retry_after: None,
+            },
+        }
+    }
+}
+
+/// `{"error": {...}}`, the body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    /// Machine-readable code, one of those listed at `/docs/errors`.
+    pub code: String,
+    pub message: String,
+    /// Where the code is explained.
+    pub docs: String,
+    /// The offending field path, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Seconds to wait, for rate-limit errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(detail = %detail, "internal error");
+        }
+        (self.status(), axum::Json(self.body())).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("The resource does not exist.".into()),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Closed => ApiError::Unavailable("The server is shutting down.".into()),
+            StoreError::Backend(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+/// Turns a panic caught by the panic layer into a JSON 500 instead of a dropped connection.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal("handler panicked".into()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_a_catalogued_code() {
+        let all = [
+            ApiError::validation("f", "m"),
+            ApiError::MissingApiKey,
+            ApiError::InvalidApiKey,
+            ApiError::InsufficientPermissions(String::new()),
+            ApiError::NotFound(String::new()),
+            ApiError::MethodNotAllowed(String::new()),
+            ApiError::Conflict(String::new()),
+            ApiError::PayloadTooLarge(1),
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::Internal(String::new()),
+            ApiError::Unavailable(String::new()),
+        ];
+        for e in all {
+            assert!(
+                CATALOGUE.iter().any(|(c, _, _)| *c == e.code()),
+                "{}",
+                e.code()
+            );
+        }
+        assert_eq!(ApiError::MissingApiKey.status(), StatusCode::UNAUTHORIZED);
+    }
+}

@@ -1,0 +1,179 @@
+//! Request extractors shared by every resource: the JSON body with precise validation errors,
+//! and API-key authentication scoped to a workspace and environment.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
+use prynt_core::keys::{self, KeyType};
+use prynt_core::Scope;
+use prynt_store::Workspace;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body whose errors name the offending field (`conditions.rules[1].value`).
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json_content_type(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "The body must be sent with 'Content-Type: application/json'.".into(),
+            ));
+        }
+        let bytes = read_body(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Buffers the body within the route's limit; an oversized body is a 413, never a 500.
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(crate::app::BODY_LIMIT)
+        } else {
+            ApiError::validation("body", format!("The body could not be read: {rej}"))
+        }
+    })
+}
+
+/// Parses JSON and reports the exact path of the first problem.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::validation(
+            "body",
+            "The request body is empty; a JSON object is expected.",
+        ));
+    }
+    // serde would accept an array for a struct (as a tuple); every body of the API is an object.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => {
+            return Err(ApiError::validation(
+                "body",
+                "The request body is empty; a JSON object is expected.",
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::validation(
+                "body",
+                "The body must be a JSON object.",
+            ))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." || inner.is_syntax() || inner.is_eof() {
+            "body".to_owned()
+        } else {
+            path
+        };
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("The body is not valid JSON: {inner}.")
+        } else {
+            format!("Invalid value for '{field}': {inner}.")
+        };
+        ApiError::validation(field, message)
+    })?;
+    de.end().map_err(|e| {
+        ApiError::validation("body", format!("Trailing data after the JSON value: {e}."))
+    })?;
+    Ok(value)
+}
+
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Who is calling: the key, its workspace and the environment every lookup is confined to.
+#[derive(Debug, Clone)]
+pub struct AuthContext {
+    pub key_type: KeyType,
+    pub scope: Scope,
+    pub workspace: Workspace,
+}
+
+/// Resolves the bearer key of a request to its workspace and environment.
+pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<AuthContext, ApiError> {
+    let raw = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::MissingApiKey)?
+        .to_str()
+        .map_err(|_| ApiError::InvalidApiKey)?
+        .trim();
+    let (scheme, key) = raw.split_once(' ').unwrap_or((raw, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::InvalidApiKey);
+    }
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(ApiError::MissingApiKey);
+    }
+    authenticate_key(key, state).await
+}
+
+/// Resolves a presented key string (header or body) to its context.
+pub async fn authenticate_key(key: &str, state: &AppState) -> Result<AuthContext, ApiError> {
+    let shape = keys::parse_key(key).map_err(|_| ApiError::InvalidApiKey)?;
+    let digest = keys::hash_key(key);
+    let found = state
+        .store
+        .authenticate(digest)
+        .await?
+        .ok_or(ApiError::InvalidApiKey)?;
+    // The index lookup found the row; the final check is constant-time and also confirms that
+    // the prefix the caller sent agrees with what the key was issued as.
+    if !keys::digests_equal(&found.key_hash, &digest)
+        || found.key.env != shape.env
+        || found.key.key_type != shape.key_type
+    {
+        return Err(ApiError::InvalidApiKey);
+    }
+    Ok(AuthContext {
+        key_type: found.key.key_type,
+        scope: Scope {
+            workspace_id: found.workspace.id.clone(),
+            env: found.key.env,
+        },
+        workspace: found.workspace,
+    })
+}
+
+/// A secret key: the only kind allowed outside identify.
+pub struct SecretKey(pub AuthContext);
+
+impl FromRequestParts<AppState> for SecretKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ctx = authenticate(&parts.headers, state).await?;
+        if ctx.key_type != KeyType::Secret {
+            return Err(ApiError::InsufficientPermissions(
+                "Public keys may only call POST /v1/identify; use a secret key.".into(),
+            ));
+        }
+        parts.extensions.insert(ctx.clone());
+        Ok(SecretKey(ctx))
+    }
+}

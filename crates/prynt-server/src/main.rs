@@ -1,0 +1,63 @@
+//! The `prynt` binary: a thin dispatcher over the server and operator commands.
+
+mod api;
+mod app;
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod extract;
+mod metrics;
+mod middleware;
+mod serve;
+mod state;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// How a command failed: usage errors exit with 2, everything else with 1.
+#[derive(Debug)]
+pub enum CliError {
+    Usage(String),
+    Runtime(String),
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PRYNT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Serve(args) => serve::run(config::ServeConfig::resolve(args)?).await,
+            cli::Command::Keys(cmd) => commands::keys::run(cmd).await,
+            cli::Command::Workspaces(cmd) => commands::workspaces::run(cmd).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Usage(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Runtime(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Cross-cutting request handling: request ids and early refusal of oversized bodies.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Gives every request an id and echoes it as `X-Request-Id` on every response, errors included.
+pub async fn request_id(req: Request, next: Next) -> Response {
+    let id = prynt_core::ids::request_id(prynt_core::timefmt::now_unix());
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
+    }
+    resp
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it. Bodies
+/// without a declared length are cut off by the extractors' own limit.
+pub async fn declared_length_limit(req: Request, next: Next) -> Response {
+    let limit = body_limit_for(req.uri().path());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::PayloadTooLarge(limit).into_response();
+    }
+    next.run(req).await
+}
+
+/// 64 KiB for identify, 1 MiB for everything else (DESIGN §2).
+pub fn body_limit_for(path: &str) -> usize {
+    if path == "/v1/identify" {
+        crate::app::IDENTIFY_BODY_LIMIT
+    } else {
+        crate::app::BODY_LIMIT
+    }
+}

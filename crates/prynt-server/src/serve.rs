@@ -1,0 +1,150 @@
+//! `prynt serve`: opens the store, makes the first key pair of an empty store, binds the
+//! listener (HTTP or HTTPS with rustls) and shuts down gracefully on SIGTERM or Ctrl-C.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+use prynt_core::{keys, Environment, KeyType};
+use prynt_store::sqlite::SqliteStore;
+use prynt_store::{NewApiKey, Store};
+
+use crate::config::ServeConfig;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::{app, CliError};
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&cfg.data_dir)
+            .map_err(|e| CliError::Runtime(format!("cannot open the store: {e}")))?,
+    );
+    create_first_keys(store.as_ref()).await?;
+
+    let metrics =
+        Metrics::new().map_err(|e| CliError::Runtime(format!("metrics setup failed: {e}")))?;
+    let state = AppState {
+        store: Arc::clone(&store),
+        metrics: Arc::new(metrics),
+    };
+    let app = app::build(state).into_make_service_with_connect_info::<SocketAddr>();
+
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Runtime(format!("cannot read the bound address: {e}")))?;
+
+    let handle: Handle<SocketAddr> = Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+
+    let served = match &cfg.tls {
+        Some((cert, key)) => {
+            let tls = RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+                CliError::Usage(format!(
+                    "cannot load TLS certificate {} and key {}: {e}",
+                    cert.display(),
+                    key.display()
+                ))
+            })?;
+            let server = axum_server::from_tcp_rustls(listener, tls)
+                .map_err(|e| CliError::Runtime(e.to_string()))?
+                .handle(handle);
+            announce(&format!("listening on https://{addr}"));
+            server.serve(app).await
+        }
+        None => {
+            let server = axum_server::from_tcp(listener)
+                .map_err(|e| CliError::Runtime(e.to_string()))?
+                .handle(handle);
+            announce(&format!("listening on http://{addr}"));
+            server.serve(app).await
+        }
+    };
+    served.map_err(|e| CliError::Runtime(format!("server error: {e}")))?;
+
+    // Every request has finished; make sure nothing queued for the store is lost.
+    store
+        .close()
+        .await
+        .map_err(|e| CliError::Runtime(format!("flushing the store failed: {e}")))?;
+    announce("shutdown complete");
+    Ok(())
+}
+
+fn announce(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+async fn shutdown_on_signal(handle: Handle<SocketAddr>) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+    handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+}
+
+/// Builds a key record for `workspace_id`, returning the full key (to show once) and the record.
+pub fn new_key(workspace_id: &str, env: Environment, key_type: KeyType) -> (String, NewApiKey) {
+    let secret = keys::generate_key(key_type, env);
+    let record = NewApiKey {
+        id: prynt_core::ids::prefixed_hex_id("key"),
+        workspace_id: workspace_id.to_owned(),
+        env,
+        key_type,
+        key_hash: keys::hash_key(&secret),
+        display_prefix: keys::display_prefix(&secret),
+    };
+    (secret, record)
+}
+
+/// On a store with no keys at all, creates and prints a test key pair for `default`.
+async fn create_first_keys(store: &dyn Store) -> Result<(), CliError> {
+    let ws = store
+        .workspace_by_name("default")
+        .await
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let Some(ws) = ws else { return Ok(()) };
+    let (public, pk) = new_key(&ws.id, Environment::Test, KeyType::Public);
+    let (secret, sk) = new_key(&ws.id, Environment::Test, KeyType::Secret);
+    let created = store
+        .create_initial_keys(vec![pk, sk])
+        .await
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    if created {
+        announce(&format!(
+            "================================================================\n\
+             First start: workspace \"default\" got a test key pair.\n\
+             WARNING: these keys are shown only this once; store them now.\n\
+             public key: {public}\n\
+             secret key: {secret}\n\
+             More keys: prynt keys create --env test|live --type secret|public\n\
+             ================================================================"
+        ));
+    }
+    Ok(())
+}

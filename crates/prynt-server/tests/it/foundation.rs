@@ -1,0 +1,364 @@
+//! Auth, environment isolation, error bodies and request limits.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::harness::{assert_error, client, TestServer};
+
+#[test]
+fn first_start_prints_a_working_test_key_pair() {
+    let s = TestServer::start();
+    assert!(s.public_key.starts_with("pk_test_"), "{}", s.public_key);
+    assert!(s.secret_key.starts_with("sk_test_"), "{}", s.secret_key);
+    let out = s.stdout().join("\n");
+    assert!(out.contains("WARNING"), "warning printed: {out}");
+    let r = s.get("/v1/workspace", &s.secret_key);
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .starts_with("req_"));
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["name"], "default");
+    assert_eq!(body["environment"], "test");
+    assert_eq!(body["plan"], "pro");
+    assert_eq!(body["limits"]["managementApiPerMinute"], 100);
+}
+
+#[test]
+fn requests_without_a_usable_key_are_refused() {
+    let s = TestServer::start();
+    assert_error(s.get("/v1/workspace", ""), 401, "missing_api_key");
+    let bare = client()
+        .get(s.url("/v1/workspace"))
+        .header("authorization", "Bearer")
+        .send()
+        .unwrap();
+    assert_error(bare, 401, "missing_api_key");
+    let blank = client()
+        .get(s.url("/v1/workspace"))
+        .header("authorization", "Bearer    ")
+        .send()
+        .unwrap();
+    assert_error(blank, 401, "missing_api_key");
+    let basic = client()
+        .get(s.url("/v1/workspace"))
+        .header("authorization", format!("Basic {}", s.secret_key))
+        .send()
+        .unwrap();
+    assert_error(basic, 401, "invalid_api_key");
+    for bad in [
+        "xk_test_0123456789abcdefghijklmnop",
+        "sk_prod_0123456789abcdefghijklmnop",
+        "sk_test_short",
+        "sk_test_0123456789abcdefghijklmnop", // well formed, never issued
+    ] {
+        assert_error(s.get("/v1/workspace", bad), 401, "invalid_api_key");
+    }
+    // The same random part under another prefix is a different key.
+    let swapped = s.secret_key.replacen("sk_test_", "sk_live_", 1);
+    assert_error(s.get("/v1/workspace", &swapped), 401, "invalid_api_key");
+}
+
+#[test]
+fn keys_made_and_revoked_by_the_cli_take_effect_at_once() {
+    let s = TestServer::start();
+    let key = s.create_key("live", "secret", "default");
+    assert!(key.starts_with("sk_live_"));
+    assert_eq!(s.get("/v1/workspace", &key).status(), 200);
+
+    let list = s.cli(&["keys", "list"]);
+    assert!(list.status.success());
+    let listing = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        !listing.contains(&key),
+        "keys list must never show a full key"
+    );
+    let id = listing
+        .lines()
+        .find(|l| l.contains("live") && l.contains("secret"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the live key is listed")
+        .to_owned();
+    let revoke = s.cli(&["keys", "revoke", &id]);
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    assert_error(s.get("/v1/workspace", &key), 401, "invalid_api_key");
+    let listing = String::from_utf8_lossy(&s.cli(&["keys", "list"]).stdout).to_string();
+    assert!(listing
+        .lines()
+        .any(|l| l.starts_with(&id) && l.contains("revoked")));
+    // Other keys are unaffected.
+    assert_eq!(s.get("/v1/workspace", &s.secret_key).status(), 200);
+    // Revoking an unknown id fails clearly.
+    let missing = s.cli(&["keys", "revoke", "key_000000000000"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no key"));
+}
+
+#[test]
+fn public_keys_are_refused_outside_identify() {
+    let s = TestServer::start();
+    let body = assert_error(
+        s.get("/v1/workspace", &s.public_key),
+        403,
+        "insufficient_permissions",
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("identify"));
+    let patch = s
+        .req(Method::PATCH, "/v1/workspace", &s.public_key)
+        .json(&json!({"allowedOrigins": []}))
+        .send()
+        .unwrap();
+    assert_error(patch, 403, "insufficient_permissions");
+}
+
+#[test]
+fn live_and_test_environments_and_workspaces_are_isolated() {
+    let s = TestServer::start();
+    let live = s.create_key("live", "secret", "default");
+    let set = s
+        .req(Method::PATCH, "/v1/workspace", &s.secret_key)
+        .json(&json!({"allowedOrigins": ["https://Shop.Example:443", "http://localhost:3000"]}))
+        .send()
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let v: Value = set.json().unwrap();
+    assert_eq!(
+        v["allowedOrigins"],
+        json!(["https://shop.example", "http://localhost:3000"])
+    );
+
+    let seen_live: Value = s.get("/v1/workspace", &live).json().unwrap();
+    assert_eq!(seen_live["environment"], "live");
+    assert_eq!(
+        seen_live["allowedOrigins"],
+        json!([]),
+        "live must not see test settings"
+    );
+    let seen_test: Value = s.get("/v1/workspace", &s.secret_key).json().unwrap();
+    assert_eq!(seen_test["allowedOrigins"].as_array().unwrap().len(), 2);
+
+    let made = s.cli(&["workspaces", "create", "acme", "--plan", "starter"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let other = s.create_key("test", "secret", "acme");
+    let seen_other: Value = s.get("/v1/workspace", &other).json().unwrap();
+    assert_eq!(seen_other["name"], "acme");
+    assert_eq!(seen_other["plan"], "starter");
+    assert_eq!(seen_other["limits"]["managementApiPerMinute"], 30);
+    assert_eq!(seen_other["allowedOrigins"], json!([]));
+}
+
+#[test]
+fn malformed_bodies_are_validation_errors_naming_the_field() {
+    let s = TestServer::start();
+    let send = |body: &str| {
+        s.req(Method::PATCH, "/v1/workspace", &s.secret_key)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .unwrap()
+    };
+    let b = assert_error(
+        send("{\"allowedOrigins\": [\"https://a.example\""),
+        400,
+        "validation_error",
+    );
+    assert_eq!(b["error"]["field"], "body");
+    let b = assert_error(send("[1, 2, 3]"), 400, "validation_error");
+    assert_eq!(b["error"]["field"], "body");
+    let b = assert_error(send(""), 400, "validation_error");
+    assert_eq!(b["error"]["field"], "body");
+    let b = assert_error(
+        send("{\"allowedOrigins\": \"https://a.example\"}"),
+        400,
+        "validation_error",
+    );
+    assert_eq!(b["error"]["field"], "allowedOrigins");
+    let b = assert_error(
+        send("{\"allowedOrigins\": [\"https://a.example\", 7]}"),
+        400,
+        "validation_error",
+    );
+    assert_eq!(b["error"]["field"], "allowedOrigins[1]");
+    let b = assert_error(send("{\"allowedOrigin\": []}"), 400, "validation_error");
+    assert_eq!(b["error"]["field"], "allowedOrigin");
+    let b = assert_error(
+        send("{\"allowedOrigins\": [\"ftp://a.example\"]}"),
+        400,
+        "validation_error",
+    );
+    assert_eq!(b["error"]["field"], "allowedOrigins[0]");
+    let b = assert_error(send("{} {}"), 400, "validation_error");
+    assert_eq!(b["error"]["field"], "body");
+    let many: Vec<String> = (0..101).map(|i| format!("https://h{i}.example")).collect();
+    let b = assert_error(
+        send(&json!({"allowedOrigins": many}).to_string()),
+        400,
+        "validation_error",
+    );
+    assert_eq!(b["error"]["field"], "allowedOrigins");
+    // Nothing of the refused bodies was applied.
+    let v: Value = s.get("/v1/workspace", &s.secret_key).json().unwrap();
+    assert_eq!(v["allowedOrigins"], json!([]));
+
+    let text = s
+        .req(Method::PATCH, "/v1/workspace", &s.secret_key)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_error(text, 415, "unsupported_media_type");
+}
+
+#[test]
+fn oversized_bodies_are_refused_with_413() {
+    let s = TestServer::start();
+    // A declared length over the limit is refused before the body is read, even unauthenticated.
+    for key in [s.secret_key.as_str(), ""] {
+        let answer = send_declared(&s, "/v1/workspace", key, 2 << 20);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("payload_too_large"), "{answer}");
+    }
+    // Without a declared length the body is cut off while it is read.
+    let answer = send_chunked(&s, "/v1/workspace", &s.secret_key, 2 << 20);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+    // Just under the limit is read and judged on its content.
+    let near = format!("{{\"allowedOrigins\": [\"{}\"]}}", "a".repeat(1000 * 1000));
+    let r = s
+        .req(Method::PATCH, "/v1/workspace", &s.secret_key)
+        .header("content-type", "application/json")
+        .body(near)
+        .send()
+        .unwrap();
+    assert_error(r, 400, "validation_error");
+}
+
+#[test]
+fn unknown_routes_and_wrong_methods_answer_json() {
+    let s = TestServer::start();
+    assert_error(s.get("/v1/nope", &s.secret_key), 404, "not_found");
+    assert_error(s.get("/definitely/not/here", ""), 404, "not_found");
+    let del = s
+        .req(Method::DELETE, "/v1/workspace", &s.secret_key)
+        .send()
+        .unwrap();
+    assert_error(del, 405, "method_not_allowed");
+    let post = client().post(s.url("/healthz")).send().unwrap();
+    assert_error(post, 405, "method_not_allowed");
+}
+
+#[test]
+fn error_catalogue_and_openapi_document_are_served() {
+    let s = TestServer::start();
+    let docs = client().get(s.url("/docs/errors")).send().unwrap();
+    assert_eq!(docs.status(), 200);
+    let html = docs.text().unwrap();
+    for code in [
+        "validation_error",
+        "missing_api_key",
+        "invalid_api_key",
+        "insufficient_permissions",
+        "not_found",
+        "method_not_allowed",
+        "payload_too_large",
+        "unsupported_media_type",
+        "internal_error",
+        "service_unavailable",
+    ] {
+        assert!(
+            html.contains(&format!("id=\"{code}\"")),
+            "{code} documented"
+        );
+    }
+    let spec: Value = client()
+        .get(s.url("/v1/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(spec["paths"]["/v1/workspace"]["get"].is_object());
+    assert!(spec["paths"]["/v1/workspace"]["patch"].is_object());
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+/// Streams `size` bytes of a JSON string as a chunked body over a raw connection and returns the
+/// raw response; the server may answer before the body is complete.
+fn send_chunked(s: &TestServer, path: &str, key: &str, size: usize) -> String {
+    use std::io::Write;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let _ = write!(
+        conn,
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let mut sent = 0;
+    let chunk = vec![b'a'; 64 * 1024];
+    let prefix = "{\"allowedOrigins\": [\"";
+    let _ = write!(conn, "{:x}\r\n{prefix}\r\n", prefix.len());
+    while sent < size {
+        if write!(conn, "{:x}\r\n", chunk.len()).is_err()
+            || conn.write_all(&chunk).is_err()
+            || conn.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let _ = conn.write_all(b"0\r\n\r\n");
+    read_response(&mut conn)
+}
+
+/// Declares a `Content-Length` of `size` but sends only the head, and returns the raw response.
+fn send_declared(s: &TestServer, path: &str, key: &str, size: usize) -> String {
+    use std::io::Write;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let auth = if key.is_empty() {
+        String::new()
+    } else {
+        format!("Authorization: Bearer {key}\r\n")
+    };
+    write!(
+        conn,
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n{{\"allowedOrigins\": ["
+    )
+    .unwrap();
+    read_response(&mut conn)
+}
+
+fn read_response(conn: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut part = [0u8; 4096];
+    while let Ok(n) = conn.read(&mut part) {
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&part[..n]);
+        if String::from_utf8_lossy(&buf).contains("}}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}

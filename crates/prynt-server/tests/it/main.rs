@@ -1,0 +1,6 @@
+//! End-to-end tests: each starts the real `prynt` binary on a loopback port with its own data
+//! dir and talks HTTP to it.
+
+mod foundation;
+mod harness;
+mod lifecycle;

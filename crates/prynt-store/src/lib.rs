@@ -1,0 +1,55 @@
+//! Prynt's storage layer: the [`Store`] trait every handler talks to, its records, and the
+//! embedded SQLite implementation ([`sqlite::SqliteStore`]).
+//!
+//! Handlers only ever see `Arc<dyn Store>`, so a second backend (PostgreSQL for scale-out) slots
+//! in by implementing the trait, without touching the server.
+
+pub mod error;
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use prynt_core::{EnvSettings, Plan, PlanLimits, Scope};
+
+pub use error::StoreError;
+pub use model::{ApiKeyRecord, AuthenticatedKey, NewApiKey, Workspace};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the server persists. Every method that touches customer data takes a [`Scope`],
+/// so no query can reach another workspace's or environment's rows.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- workspaces -------------------------------------------------------------------------
+    async fn create_workspace(&self, name: &str, plan: Plan) -> StoreResult<Workspace>;
+    async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>>;
+    async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>>;
+    /// Sets the plan and, for enterprise, custom limits (`None` returns to the plan's defaults).
+    async fn update_workspace_plan(
+        &self,
+        name: &str,
+        plan: Plan,
+        limits: Option<PlanLimits>,
+    ) -> StoreResult<Workspace>;
+
+    // ---- API keys ---------------------------------------------------------------------------
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKeyRecord>;
+    /// Inserts `keys` only if the store holds no key at all; returns whether it did. This is how
+    /// the first start of an empty data dir gets its test key pair exactly once.
+    async fn create_initial_keys(&self, keys: Vec<NewApiKey>) -> StoreResult<bool>;
+    /// The active (not revoked) key with this SHA-256 digest, and its workspace.
+    async fn authenticate(&self, key_hash: [u8; 32]) -> StoreResult<Option<AuthenticatedKey>>;
+    async fn list_api_keys(&self, workspace_id: Option<&str>) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Revokes a key by id; `NotFound` when there is no such key.
+    async fn revoke_api_key(&self, key_id: &str) -> StoreResult<ApiKeyRecord>;
+
+    // ---- per-environment settings -----------------------------------------------------------
+    async fn env_settings(&self, scope: &Scope) -> StoreResult<EnvSettings>;
+    async fn put_env_settings(&self, scope: &Scope, settings: &EnvSettings) -> StoreResult<()>;
+
+    // ---- lifecycle --------------------------------------------------------------------------
+    /// Whether the store answers queries (used by `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Waits for every queued write to be durable, then stops accepting writes.
+    async fn close(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,187 @@
+//! The embedded SQLite store (the default): one file in the data dir, WAL mode, durable commits.
+//!
+//! Reads run on a small pool of read connections. All writes go through one writer thread that
+//! groups whatever writes are queued into a single transaction (group commit), each write in its
+//! own savepoint so one failing write never spoils its neighbours. A write is acknowledged only
+//! after its transaction has committed with `synchronous=FULL`.
+
+mod migrations;
+mod pool;
+mod queries;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::{StoreError, StoreResult};
+use pool::ReadPool;
+
+/// Called after the group's transaction ends, with its commit outcome.
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// A write: runs inside the group transaction and hands back its completion.
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+/// Most writes folded into one transaction.
+const MAX_GROUP: usize = 512;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    readers: Arc<ReadPool>,
+    writer_tx: Mutex<Option<mpsc::Sender<Job>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating when needed) `prynt.db` in `data_dir` and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Backend(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let path = data_dir.join("prynt.db");
+        let mut conn = open_connection(&path)?;
+        migrations::apply(&mut conn)?;
+
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("prynt-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
+
+        Ok(SqliteStore {
+            readers: Arc::new(ReadPool::new(path.clone())),
+            path,
+            writer_tx: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a pooled read connection off the async runtime.
+    pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || pool.with(f))
+            .await
+            .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+
+    /// Queues `f` for the writer and resolves once its group has committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |conn| {
+            let outcome = in_savepoint(conn, f);
+            Box::new(move |commit: Result<(), StoreError>| {
+                let _ = tx.send(commit.and(outcome));
+            })
+        });
+        {
+            let guard = self
+                .writer_tx
+                .lock()
+                .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
+            let sender = guard.as_ref().ok_or(StoreError::Closed)?;
+            sender.send(job).map_err(|_| StoreError::Closed)?;
+        }
+        // A dropped sender means the group could not even begin its transaction.
+        rx.await
+            .map_err(|_| StoreError::Backend("the write could not be started".into()))?
+    }
+
+    pub(crate) async fn shutdown(&self) -> StoreResult<()> {
+        let sender = self
+            .writer_tx
+            .lock()
+            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?
+            .take();
+        drop(sender);
+        let handle = self
+            .writer_thread
+            .lock()
+            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?
+            .take();
+        if let Some(handle) = handle {
+            tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| StoreError::Backend(format!("join failed: {e}")))?
+                .map_err(|_| StoreError::Backend("writer thread panicked".into()))?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    Ok(conn)
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    conn.execute_batch("SAVEPOINT job")?;
+    let out = f(conn);
+    let end = if out.is_ok() {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
+    conn.execute_batch(end)?;
+    out
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!("sqlite: cannot begin write transaction: {e}");
+            // Dropping the unrun jobs tells each waiting caller that its write failed.
+            drop(group);
+            continue;
+        }
+        let completions: Vec<Completion> = group.into_iter().map(|job| job(&conn)).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for done in completions {
+            let outcome = match &commit {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+            };
+            done(outcome);
+        }
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!("sqlite: final checkpoint failed: {e}");
+    }
+}

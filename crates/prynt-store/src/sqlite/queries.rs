@@ -1,0 +1,401 @@
+//! The [`Store`] trait implemented with SQL over the SQLite connections.
+
+use async_trait::async_trait;
+use prynt_core::{timefmt, EnvSettings, Environment, KeyType, Plan, PlanLimits, Scope};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::SqliteStore;
+use crate::{ApiKeyRecord, AuthenticatedKey, NewApiKey, Store, StoreError, StoreResult, Workspace};
+
+const WORKSPACE_COLS: &str = "w.id, w.name, w.plan, w.custom_limits, w.created_at";
+const KEY_COLS: &str =
+    "k.id, k.workspace_id, k.env, k.key_type, k.display_prefix, k.created_at, k.revoked_at";
+
+fn bad_column(what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("unknown {what} {value:?}").into(),
+    )
+}
+
+/// Reads a workspace from columns starting at `at`.
+fn workspace_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<Workspace> {
+    let plan: String = row.get(at + 2)?;
+    let limits: Option<String> = row.get(at + 3)?;
+    Ok(Workspace {
+        id: row.get(at)?,
+        name: row.get(at + 1)?,
+        plan: Plan::parse(&plan).ok_or_else(|| bad_column("plan", &plan))?,
+        custom_limits: match limits {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    at + 3,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?),
+            None => None,
+        },
+        created_at: row.get(at + 4)?,
+    })
+}
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
+    let env: String = row.get(2)?;
+    let kt: String = row.get(3)?;
+    Ok(ApiKeyRecord {
+        id: row.get(0)?,
+        workspace_id: row.get(1)?,
+        env: Environment::parse(&env).ok_or_else(|| bad_column("environment", &env))?,
+        key_type: KeyType::parse(&kt).ok_or_else(|| bad_column("key type", &kt))?,
+        display_prefix: row.get(4)?,
+        created_at: row.get(5)?,
+        revoked_at: row.get(6)?,
+    })
+}
+
+fn workspace_named(conn: &Connection, name: &str) -> StoreResult<Option<Workspace>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {WORKSPACE_COLS} FROM workspaces w WHERE w.name = ?1"),
+            [name],
+            |r| workspace_from_row(r, 0),
+        )
+        .optional()?)
+}
+
+fn insert_key(conn: &Connection, key: &NewApiKey, now: i64) -> StoreResult<ApiKeyRecord> {
+    conn.execute(
+        "INSERT INTO api_keys (id, workspace_id, env, key_type, key_hash, display_prefix, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            key.id,
+            key.workspace_id,
+            key.env.as_str(),
+            key.key_type.as_str(),
+            key.key_hash.as_slice(),
+            key.display_prefix,
+            now
+        ],
+    )?;
+    Ok(ApiKeyRecord {
+        id: key.id.clone(),
+        workspace_id: key.workspace_id.clone(),
+        env: key.env,
+        key_type: key.key_type,
+        display_prefix: key.display_prefix.clone(),
+        created_at: now,
+        revoked_at: None,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_workspace(&self, name: &str, plan: Plan) -> StoreResult<Workspace> {
+        let ws = Workspace {
+            id: prynt_core::ids::prefixed_hex_id("ws"),
+            name: name.to_owned(),
+            plan,
+            custom_limits: None,
+            created_at: timefmt::now_unix(),
+        };
+        let row = ws.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO workspaces (id, name, plan, custom_limits, created_at)
+                 VALUES (?1, ?2, ?3, NULL, ?4)",
+                params![row.id, row.name, row.plan.as_str(), row.created_at],
+            )
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("a workspace named {:?} exists", row.name))
+                }
+                other => other,
+            })?;
+            Ok(())
+        })
+        .await?;
+        Ok(ws)
+    }
+
+    async fn workspace_by_name(&self, name: &str) -> StoreResult<Option<Workspace>> {
+        let name = name.to_owned();
+        self.read(move |c| workspace_named(c, &name)).await
+    }
+
+    async fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {WORKSPACE_COLS} FROM workspaces w ORDER BY w.created_at, w.name"
+            ))?;
+            let rows = st.query_map([], |r| workspace_from_row(r, 0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn update_workspace_plan(
+        &self,
+        name: &str,
+        plan: Plan,
+        limits: Option<PlanLimits>,
+    ) -> StoreResult<Workspace> {
+        let name = name.to_owned();
+        let limits_json = limits.map(|l| serde_json::to_string(&l)).transpose()?;
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE workspaces SET plan = ?1, custom_limits = ?2 WHERE name = ?3",
+                params![plan.as_str(), limits_json, name],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            workspace_named(c, &name)?.ok_or(StoreError::NotFound)
+        })
+        .await
+    }
+
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKeyRecord> {
+        self.write(move |c| insert_key(c, &key, timefmt::now_unix()))
+            .await
+    }
+
+    async fn create_initial_keys(&self, keys: Vec<NewApiKey>) -> StoreResult<bool> {
+        self.write(move |c| {
+            let existing: i64 = c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?;
+            if existing > 0 {
+                return Ok(false);
+            }
+            let now = timefmt::now_unix();
+            for key in &keys {
+                insert_key(c, key, now)?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn authenticate(&self, key_hash: [u8; 32]) -> StoreResult<Option<AuthenticatedKey>> {
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {KEY_COLS}, k.key_hash, {WORKSPACE_COLS}
+                 FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+                 WHERE k.key_hash = ?1 AND k.revoked_at IS NULL"
+            );
+            Ok(c.prepare_cached(&sql)?
+                .query_row([key_hash.as_slice()], |r| {
+                    Ok(AuthenticatedKey {
+                        key: key_from_row(r)?,
+                        key_hash: r.get(7)?,
+                        workspace: workspace_from_row(r, 8)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self, workspace_id: Option<&str>) -> StoreResult<Vec<ApiKeyRecord>> {
+        let ws = workspace_id.map(str::to_owned);
+        self.read(move |c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {KEY_COLS} FROM api_keys k
+                 WHERE (?1 IS NULL OR k.workspace_id = ?1) ORDER BY k.created_at, k.id"
+            ))?;
+            let rows = st.query_map([ws], key_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, key_id: &str) -> StoreResult<ApiKeyRecord> {
+        let id = key_id.to_owned();
+        self.write(move |c| {
+            c.execute(
+                "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+                params![timefmt::now_unix(), id],
+            )?;
+            Ok(c.query_row(
+                &format!("SELECT {KEY_COLS} FROM api_keys k WHERE k.id = ?1"),
+                [&id],
+                key_from_row,
+            )?)
+        })
+        .await
+    }
+
+    async fn env_settings(&self, scope: &Scope) -> StoreResult<EnvSettings> {
+        let scope = scope.clone();
+        self.read(move |c| {
+            let json: Option<String> = c
+                .prepare_cached(
+                    "SELECT settings FROM env_settings WHERE workspace_id = ?1 AND env = ?2",
+                )?
+                .query_row(params![scope.workspace_id, scope.env.as_str()], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok(match json {
+                Some(j) => serde_json::from_str(&j)?,
+                None => EnvSettings::default(),
+            })
+        })
+        .await
+    }
+
+    async fn put_env_settings(&self, scope: &Scope, settings: &EnvSettings) -> StoreResult<()> {
+        let scope = scope.clone();
+        let json = serde_json::to_string(settings)?;
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO env_settings (workspace_id, env, settings) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (workspace_id, env) DO UPDATE SET settings = excluded.settings",
+                params![scope.workspace_id, scope.env.as_str(), json],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
+    }
+
+    async fn close(&self) -> StoreResult<()> {
+        self.shutdown().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prynt_core::keys;
+
+    fn new_key(ws: &str, env: Environment, kt: KeyType) -> (String, NewApiKey) {
+        let secret = keys::generate_key(kt, env);
+        let key = NewApiKey {
+            id: prynt_core::ids::prefixed_hex_id("key"),
+            workspace_id: ws.to_owned(),
+            env,
+            key_type: kt,
+            key_hash: keys::hash_key(&secret),
+            display_prefix: keys::display_prefix(&secret),
+        };
+        (secret, key)
+    }
+
+    #[tokio::test]
+    async fn keys_authenticate_until_revoked_and_initial_keys_come_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let ws = store.workspace_by_name("default").await.unwrap().unwrap();
+        let (secret, key) = new_key(&ws.id, Environment::Test, KeyType::Secret);
+        assert!(store.create_initial_keys(vec![key.clone()]).await.unwrap());
+        let (_, other) = new_key(&ws.id, Environment::Test, KeyType::Public);
+        assert!(!store.create_initial_keys(vec![other]).await.unwrap());
+        assert_eq!(store.list_api_keys(None).await.unwrap().len(), 1);
+
+        let found = store
+            .authenticate(keys::hash_key(&secret))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.key.id, key.id);
+        assert_eq!(found.workspace.name, "default");
+        store.revoke_api_key(&key.id).await.unwrap();
+        assert!(store
+            .authenticate(keys::hash_key(&secret))
+            .await
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            store.revoke_api_key("key_000000000000").await,
+            Err(StoreError::NotFound)
+        ));
+        store.close().await.unwrap();
+        assert!(matches!(
+            store.create_workspace("late", Plan::Pro).await,
+            Err(StoreError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn settings_are_isolated_per_environment_and_workspaces_are_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let ws = store.create_workspace("acme", Plan::Starter).await.unwrap();
+        assert!(matches!(
+            store.create_workspace("acme", Plan::Pro).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let test = Scope {
+            workspace_id: ws.id.clone(),
+            env: Environment::Test,
+        };
+        let live = Scope {
+            workspace_id: ws.id.clone(),
+            env: Environment::Live,
+        };
+        let s = EnvSettings {
+            allowed_origins: vec!["https://shop.example".into()],
+        };
+        store.put_env_settings(&test, &s).await.unwrap();
+        assert_eq!(store.env_settings(&test).await.unwrap(), s);
+        assert_eq!(
+            store.env_settings(&live).await.unwrap(),
+            EnvSettings::default()
+        );
+
+        let limits = PlanLimits {
+            server_per_min: 5,
+            mgmt_per_min: 6,
+            burst_per_sec: 7,
+            identify_per_sec: 8,
+        };
+        let up = store
+            .update_workspace_plan("acme", Plan::Enterprise, Some(limits))
+            .await
+            .unwrap();
+        assert_eq!(up.limits(), limits);
+        assert!(matches!(
+            store.update_workspace_plan("nope", Plan::Pro, None).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_are_grouped_and_all_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SqliteStore::open(dir.path()).unwrap());
+        store.create_workspace("taken", Plan::Pro).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let s = store.clone();
+            let name = if i == 100 {
+                "taken".to_owned()
+            } else {
+                format!("ws{i}")
+            };
+            tasks.push(tokio::spawn(async move {
+                s.create_workspace(&name, Plan::Pro).await
+            }));
+        }
+        let mut failed = 0;
+        for t in tasks {
+            // One failing write in the middle of a group must not spoil the others.
+            if t.await.unwrap().is_err() {
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 1);
+        store.close().await.unwrap();
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        // default + taken + 199 new ones
+        assert_eq!(reopened.list_workspaces().await.unwrap().len(), 201);
+    }
+}
