@@ -22,6 +22,12 @@ pub fn random_hex(n: usize) -> String {
         .collect()
 }
 
+/// `n` bytes from the CSPRNG, for keys.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut rng = rand::rng();
+    (0..n).map(|_| rng.random::<u8>()).collect()
+}
+
 /// A prefixed identifier with 12 hex characters, the shape of rule, list, webhook, workspace and
 /// key identifiers.
 pub fn prefixed_hex_id(prefix: &str) -> String {

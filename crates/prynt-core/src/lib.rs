@@ -3,6 +3,7 @@
 //! Everything here is plain data and pure functions so that every other crate (engines, store,
 //! server, clients) can agree on the same types without depending on each other.
 
+pub mod agent;
 pub mod ids;
 pub mod keys;
 pub mod plan;

@@ -57,6 +57,9 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     OpenApiRouter::with_openapi(doc)
         .merge(api::workspace::routes())
+        .merge(api::identify::routes())
+        .merge(api::events::routes())
+        .merge(api::visitors::routes())
         .split_for_parts()
 }
 

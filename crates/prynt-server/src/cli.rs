@@ -53,6 +53,9 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
+    /// Days events stay visible before they expire (1 to 3650; default 90).
+    #[arg(long, env = "PRYNT_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retention_days: Option<u32>,
     /// TOML file with the same settings as the flags (snake_case names).
     #[arg(long, env = "PRYNT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,

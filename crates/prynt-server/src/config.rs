@@ -13,6 +13,7 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub tls: Option<(PathBuf, PathBuf)>,
+    pub retention_days: u32,
 }
 
 /// The config file: the same names as the flags, in snake_case.
@@ -23,6 +24,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    retention_days: Option<u32>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -60,10 +62,17 @@ impl ServeConfig {
                 ))
             }
         };
+        let retention_days = args.retention_days.or(file.retention_days).unwrap_or(90);
+        if !(1..=3650).contains(&retention_days) {
+            return Err(CliError::Usage(format!(
+                "retention_days must be between 1 and 3650, got {retention_days}"
+            )));
+        }
         Ok(ServeConfig {
             listen,
             data_dir,
             tls,
+            retention_days,
         })
     }
 }

@@ -13,6 +13,7 @@ pub const CATALOGUE: &[(&str, u16, &str)] = &[
     ("missing_api_key", 401, "No API key was sent. Send `Authorization: Bearer <key>`."),
     ("invalid_api_key", 401, "The API key is malformed, unknown or revoked."),
     ("insufficient_permissions", 403, "The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`."),
+    ("origin_not_allowed", 403, "The request's Origin is not in the allowed origins of the key's workspace environment."),
     ("not_found", 404, "The resource or route does not exist in this workspace and environment, or has expired."),
     ("method_not_allowed", 405, "The route exists but not with this HTTP method."),
     ("conflict", 409, "The request clashes with the current state, such as a duplicate name."),
@@ -35,6 +36,8 @@ pub enum ApiError {
     InvalidApiKey,
     #[error("{0}")]
     InsufficientPermissions(String),
+    #[error("The origin {0:?} is not allowed to identify with this key.")]
+    OriginNotAllowed(String),
     #[error("{0}")]
     NotFound(String),
     #[error("The method {0} is not allowed on this route.")]
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::MissingApiKey => "missing_api_key",
             ApiError::InvalidApiKey => "invalid_api_key",
             ApiError::InsufficientPermissions(_) => "insufficient_permissions",
+            ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
@@ -159,6 +163,7 @@ mod tests {
             ApiError::MissingApiKey,
             ApiError::InvalidApiKey,
             ApiError::InsufficientPermissions(String::new()),
+            ApiError::OriginNotAllowed(String::new()),
             ApiError::NotFound(String::new()),
             ApiError::MethodNotAllowed(String::new()),
             ApiError::Conflict(String::new()),

@@ -33,6 +33,32 @@ where
     }
 }
 
+/// Query parameters whose errors name the parameter; unknown parameters are refused.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            let field = match inner.strip_prefix("unknown field `") {
+                Some(rest) => rest.split('`').next().unwrap_or("query").to_owned(),
+                None if path == "." => "query".to_owned(),
+                None => path,
+            };
+            ApiError::validation(field.clone(), format!("Invalid query parameter '{field}': {inner}."))
+        })
+    }
+}
+
 /// Buffers the body within the route's limit; an oversized body is a 413, never a 500.
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rej| {

@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod error;
 mod extract;
+mod identity;
 mod metrics;
 mod middleware;
 mod serve;

@@ -9,9 +9,14 @@ use crate::error::ApiError;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The id of the request being served; identify also uses it as the event's `requestId`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// Gives every request an id and echoes it as `X-Request-Id` on every response, errors included.
-pub async fn request_id(req: Request, next: Next) -> Response {
+pub async fn request_id(mut req: Request, next: Next) -> Response {
     let id = prynt_core::ids::request_id(prynt_core::timefmt::now_unix());
+    req.extensions_mut().insert(RequestId(id.clone()));
     let mut resp = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(X_REQUEST_ID.clone(), v);

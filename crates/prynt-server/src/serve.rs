@@ -12,7 +12,9 @@ use prynt_core::{keys, Environment, KeyType};
 use prynt_store::sqlite::SqliteStore;
 use prynt_store::{NewApiKey, Store};
 
+use crate::api::identify::AgentScripts;
 use crate::config::ServeConfig;
+use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{app, CliError};
@@ -30,11 +32,24 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
 
     let metrics =
         Metrics::new().map_err(|e| CliError::Runtime(format!("metrics setup failed: {e}")))?;
+    let started = std::time::Instant::now();
+    let identity = Identity::load(store.as_ref())
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot load the matching index: {e}")))?;
+    tracing::info!(
+        visitors = identity.visitors(),
+        ms = started.elapsed().as_millis() as u64,
+        "matching index loaded"
+    );
     let state = AppState {
         store: Arc::clone(&store),
+        identity: Arc::new(identity),
         metrics: Arc::new(metrics),
+        retention_ms: cfg.retention_days as i64 * 86_400_000,
+        agent: Arc::new(AgentScripts::build()),
     };
-    let app = app::build(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(purge_expired(state.clone()));
+    let app = app::build(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
 
     let listener = std::net::TcpListener::bind(cfg.listen)
         .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", cfg.listen)))?;
@@ -77,6 +92,20 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         .map_err(|e| CliError::Runtime(format!("flushing the store failed: {e}")))?;
     announce("shutdown complete");
     Ok(())
+}
+
+/// Deletes events past retention, at start and then hourly.
+async fn purge_expired(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match state.store.purge_events_before(state.retention_floor_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "expired events purged"),
+            Err(prynt_store::StoreError::Closed) => return,
+            Err(e) => tracing::warn!("purging expired events failed: {e}"),
+        }
+    }
 }
 
 fn announce(line: &str) {

@@ -12,7 +12,10 @@ use async_trait::async_trait;
 use prynt_core::{EnvSettings, Plan, PlanLimits, Scope};
 
 pub use error::StoreError;
-pub use model::{ApiKeyRecord, AuthenticatedKey, NewApiKey, Workspace};
+pub use model::{
+    ApiKeyRecord, AuthenticatedKey, EventQuery, EventRow, NewApiKey, NewIdentification, StoredProfile,
+    VisitorSummary, Workspace,
+};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -46,6 +49,38 @@ pub trait Store: Send + Sync + 'static {
     // ---- per-environment settings -----------------------------------------------------------
     async fn env_settings(&self, scope: &Scope) -> StoreResult<EnvSettings>;
     async fn put_env_settings(&self, scope: &Scope, settings: &EnvSettings) -> StoreResult<()>;
+
+    // ---- identification ---------------------------------------------------------------------
+    /// The key that signs visitor tokens (created with the store, shared by all its nodes).
+    async fn token_key(&self) -> StoreResult<Vec<u8>>;
+    /// Persists an event and creates or updates its visitor, atomically and durably. Returns
+    /// the visitor's first-seen time (Unix ms).
+    async fn record_identification(&self, rec: NewIdentification) -> StoreResult<i64>;
+    /// One page of stored profiles after `after_visitor_id`, ordered by visitor id.
+    async fn profiles_page(
+        &self,
+        after_visitor_id: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredProfile>>;
+    /// An event by request id, unless it is past `retention_floor_ms`.
+    async fn event(
+        &self,
+        scope: &Scope,
+        request_id: &str,
+        retention_floor_ms: i64,
+    ) -> StoreResult<Option<EventRow>>;
+    /// Up to `query.limit + 1` events matching the query, newest first.
+    async fn events(&self, scope: &Scope, query: EventQuery) -> StoreResult<Vec<EventRow>>;
+    async fn visitor(
+        &self,
+        scope: &Scope,
+        visitor_id: &str,
+        retention_floor_ms: i64,
+    ) -> StoreResult<Option<VisitorSummary>>;
+    /// Erases a visitor and every event, link and count of it; returns whether it existed.
+    async fn delete_visitor(&self, scope: &Scope, visitor_id: &str) -> StoreResult<bool>;
+    /// Deletes events older than `floor_ms` in every workspace; returns how many.
+    async fn purge_events_before(&self, floor_ms: i64) -> StoreResult<usize>;
 
     // ---- lifecycle --------------------------------------------------------------------------
     /// Whether the store answers queries (used by `/readyz`).

@@ -1,6 +1,6 @@
 //! Records the store reads and writes.
 
-use prynt_core::{Environment, KeyType, Plan, PlanLimits};
+use prynt_core::{Environment, KeyType, Plan, PlanLimits, Scope};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,4 +51,66 @@ pub struct AuthenticatedKey {
     pub key: ApiKeyRecord,
     pub key_hash: Vec<u8>,
     pub workspace: Workspace,
+}
+
+/// One identification to persist atomically: the event, and the visitor it creates or updates.
+#[derive(Debug, Clone)]
+pub struct NewIdentification {
+    pub scope: Scope,
+    pub request_id: String,
+    pub visitor_id: String,
+    pub ts_ms: i64,
+    /// The visitor's latest matching profile (an encoded fingerprint).
+    pub profile: Vec<u8>,
+    pub linked_id: Option<String>,
+    pub verdict: Option<String>,
+    pub bot: Option<bool>,
+    /// The full event as the API shows it; `firstSeenAt` is filled in by the store.
+    pub body: serde_json::Value,
+}
+
+/// Filters of an event listing, all within one scope; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub visitor_id: Option<String>,
+    /// Only events strictly before / after these times (Unix ms).
+    pub before_ms: Option<i64>,
+    pub after_ms: Option<i64>,
+    pub verdict: Option<String>,
+    pub bot: Option<bool>,
+    /// Continue after this (ts_ms, request_id) position.
+    pub cursor: Option<(i64, String)>,
+    pub limit: usize,
+    /// Events older than this are past retention and invisible.
+    pub retention_floor_ms: i64,
+}
+
+/// A stored event: its position (for cursors) and its JSON.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub request_id: String,
+    pub ts_ms: i64,
+    pub body: serde_json::Value,
+}
+
+/// A visitor as `GET /v1/visitors/{id}` shows it.
+#[derive(Debug, Clone)]
+pub struct VisitorSummary {
+    pub visitor_id: String,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub total_visits: i64,
+    pub linked_accounts: i64,
+    /// (platform, browser, gpu, last seen ms), most recent first, from retained events.
+    pub devices: Vec<(Option<String>, Option<String>, Option<String>, i64)>,
+    /// (address, visits, first seen ms, last seen ms), most recent first, from retained events.
+    pub ips: Vec<(String, i64, i64, i64)>,
+}
+
+/// A stored matching profile, for rebuilding the in-memory index at start-up.
+#[derive(Debug, Clone)]
+pub struct StoredProfile {
+    pub scope: Scope,
+    pub visitor_id: String,
+    pub profile: Vec<u8>,
 }

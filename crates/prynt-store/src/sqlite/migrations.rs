@@ -30,6 +30,40 @@ const MIGRATIONS: &[&str] = &[
         settings     TEXT NOT NULL,
         PRIMARY KEY (workspace_id, env)
      );",
+    // 2: identification: the server's token key, visitors with their matching profile, linked
+    // accounts and events (full JSON plus the columns lists and filters need).
+    "CREATE TABLE server_secrets (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+     );
+     CREATE TABLE visitors (
+        visitor_id    TEXT PRIMARY KEY,
+        workspace_id  TEXT NOT NULL,
+        env           TEXT NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms  INTEGER NOT NULL,
+        total_visits  INTEGER NOT NULL,
+        profile       BLOB NOT NULL
+     );
+     CREATE INDEX visitors_scope ON visitors (workspace_id, env, visitor_id);
+     CREATE TABLE visitor_links (
+        visitor_id TEXT NOT NULL,
+        linked_id  TEXT NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        PRIMARY KEY (visitor_id, linked_id)
+     );
+     CREATE TABLE events (
+        request_id   TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        env          TEXT NOT NULL,
+        visitor_id   TEXT NOT NULL,
+        ts_ms        INTEGER NOT NULL,
+        verdict      TEXT,
+        bot          INTEGER,
+        body         TEXT NOT NULL
+     );
+     CREATE INDEX events_scope_time ON events (workspace_id, env, ts_ms, request_id);
+     CREATE INDEX events_visitor_time ON events (workspace_id, env, visitor_id, ts_ms, request_id);",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {
@@ -50,6 +84,12 @@ pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {
             prynt_core::ids::prefixed_hex_id("ws"),
             prynt_core::timefmt::now_unix()
         ],
+    )?;
+    // The key that signs visitor tokens, shared by every node of the store.
+    let key = prynt_core::ids::random_bytes(32);
+    tx.execute(
+        "INSERT OR IGNORE INTO server_secrets (name, value) VALUES ('token_key', ?1)",
+        [key.as_slice()],
     )?;
     tx.commit()?;
     Ok(())

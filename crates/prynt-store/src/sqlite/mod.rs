@@ -5,6 +5,7 @@
 //! own savepoint so one failing write never spoils its neighbours. A write is acknowledged only
 //! after its transaction has committed with `synchronous=FULL`.
 
+mod events;
 mod migrations;
 mod pool;
 mod queries;

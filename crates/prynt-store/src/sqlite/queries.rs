@@ -5,7 +5,10 @@ use prynt_core::{timefmt, EnvSettings, Environment, KeyType, Plan, PlanLimits, S
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::SqliteStore;
-use crate::{ApiKeyRecord, AuthenticatedKey, NewApiKey, Store, StoreError, StoreResult, Workspace};
+use crate::{
+    ApiKeyRecord, AuthenticatedKey, EventQuery, EventRow, NewApiKey, NewIdentification, Store, StoreError,
+    StoreResult, StoredProfile, VisitorSummary, Workspace,
+};
 
 const WORKSPACE_COLS: &str = "w.id, w.name, w.plan, w.custom_limits, w.created_at";
 const KEY_COLS: &str =
@@ -256,6 +259,42 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn token_key(&self) -> StoreResult<Vec<u8>> {
+        self.sql_token_key().await
+    }
+
+    async fn record_identification(&self, rec: NewIdentification) -> StoreResult<i64> {
+        self.sql_record_identification(rec).await
+    }
+
+    async fn profiles_page(
+        &self,
+        after_visitor_id: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredProfile>> {
+        self.sql_profiles_page(after_visitor_id, limit).await
+    }
+
+    async fn event(&self, scope: &Scope, request_id: &str, floor: i64) -> StoreResult<Option<EventRow>> {
+        self.sql_event(scope, request_id, floor).await
+    }
+
+    async fn events(&self, scope: &Scope, query: EventQuery) -> StoreResult<Vec<EventRow>> {
+        self.sql_events(scope, query).await
+    }
+
+    async fn visitor(&self, scope: &Scope, visitor_id: &str, floor: i64) -> StoreResult<Option<VisitorSummary>> {
+        self.sql_visitor(scope, visitor_id, floor).await
+    }
+
+    async fn delete_visitor(&self, scope: &Scope, visitor_id: &str) -> StoreResult<bool> {
+        self.sql_delete_visitor(scope, visitor_id).await
+    }
+
+    async fn purge_events_before(&self, floor_ms: i64) -> StoreResult<usize> {
+        self.sql_purge_events_before(floor_ms).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

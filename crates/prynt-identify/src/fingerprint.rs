@@ -1,0 +1,399 @@
+//! A fingerprint: the agent's components reduced to fixed-size hashes, grouped so that
+//! measurements driven by the same cause (the GPU and driver stack, the OS build) count once.
+
+use prynt_core::agent::Components;
+use serde::{Deserialize, Serialize};
+
+/// The compared components, in the order of [`Fingerprint::h`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Comp {
+    /// Operating system family.
+    Os = 0,
+    /// Browser family (Chrome, Safari, Firefox, …).
+    Browser,
+    /// The user agent with every number masked: device model and OS naming, not versions.
+    UaShape,
+    /// `navigator.platform`, vendor, productSub.
+    Platform,
+    Languages,
+    Timezone,
+    /// Screen size, orientation-independent.
+    Screen,
+    /// Colour depth and device pixel ratio.
+    Display,
+    /// CPU cores, device memory, touch points.
+    Hardware,
+    /// Rendering outputs: canvas text and geometry, WebGL drawing, audio.
+    Render,
+    /// Rendering capabilities: WebGL parameters and extensions, math probes.
+    Caps,
+    /// WebGL vendor and renderer.
+    Gpu,
+    /// Installed fonts (compared as sets through [`Fingerprint::fonts`]).
+    Fonts,
+    /// Plugins and MIME types.
+    Plugins,
+    /// Cookie, storage and Do-Not-Track settings.
+    Prefs,
+}
+
+/// Components decided by the device model, OS and browser build rather than by the person:
+/// identical laptops of a fleet share all of them, so together they are one piece of evidence.
+pub const STACK: [Comp; 11] = [
+    Comp::Os,
+    Comp::Browser,
+    Comp::UaShape,
+    Comp::Platform,
+    Comp::Display,
+    Comp::Hardware,
+    Comp::Render,
+    Comp::Caps,
+    Comp::Gpu,
+    Comp::Plugins,
+    Comp::Prefs,
+];
+
+/// Number of compared components.
+pub const N_COMP: usize = 15;
+
+pub const ALL: [Comp; N_COMP] = [
+    Comp::Os,
+    Comp::Browser,
+    Comp::UaShape,
+    Comp::Platform,
+    Comp::Languages,
+    Comp::Timezone,
+    Comp::Screen,
+    Comp::Display,
+    Comp::Hardware,
+    Comp::Render,
+    Comp::Caps,
+    Comp::Gpu,
+    Comp::Fonts,
+    Comp::Plugins,
+    Comp::Prefs,
+];
+
+/// What the server made of the user agent, needed to decide which components to trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrowserKind<'a> {
+    pub os: &'a str,
+    pub family: &'a str,
+    pub major: Option<u32>,
+}
+
+/// The comparable essence of one visit. A zero hash means "unknown or untrusted".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub h: [u32; N_COMP],
+    /// Installed fonts as a 128-bit set (font name hashed to a bit).
+    pub fonts: [u64; 2],
+    /// Browser major version; versions only go up for the same browser.
+    pub browser_major: u16,
+}
+
+/// 32-bit FNV-1a, never zero (zero is reserved for "unknown").
+pub fn hash32(parts: &[&[u8]]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for p in parts {
+        for &b in *p {
+            h ^= b as u32;
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    if h == 0 {
+        1
+    } else {
+        h
+    }
+}
+
+fn h_opt(parts: &[Option<&str>]) -> u32 {
+    if parts.iter().all(Option::is_none) {
+        return 0;
+    }
+    let bytes: Vec<&[u8]> = parts.iter().map(|p| p.unwrap_or("").as_bytes()).collect();
+    hash32(&bytes)
+}
+
+fn num(v: Option<impl std::fmt::Display>) -> Option<String> {
+    v.map(|x| x.to_string())
+}
+
+/// Replaces every run of digits by `#`: "Chrome/121.0.6167.85" → "Chrome/#.#.#.#".
+pub fn mask_digits(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_digits = false;
+    for ch in s.chars() {
+        if ch.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            out.push(ch);
+            in_digits = false;
+        }
+    }
+    out
+}
+
+/// Which components a browser is known to randomise or blur (ThumbmarkJS / FingerprintJS
+/// stabilisation rules); those are left out rather than compared.
+struct Distrust {
+    canvas: bool,
+    audio: bool,
+    fonts: bool,
+    hardware: bool,
+    plugins: bool,
+}
+
+fn distrust(kind: &BrowserKind<'_>, c: &Components) -> Distrust {
+    let safari17 = kind.family == "Safari" && kind.major.is_some_and(|m| m >= 17);
+    let brave = kind.family == "Brave";
+    let samsung = kind.family == "Samsung Internet";
+    // Firefox private browsing refuses the origin-private file system and blurs canvas/fonts.
+    let firefox_private = kind.family == "Firefox"
+        && c.storage.as_ref().and_then(|s| s.get_directory.as_deref()) == Some("error");
+    Distrust {
+        canvas: safari17 || brave || firefox_private,
+        audio: safari17 || brave || samsung,
+        fonts: firefox_private,
+        hardware: brave,
+        plugins: brave,
+    }
+}
+
+impl Fingerprint {
+    pub fn from_components(c: &Components, kind: &BrowserKind<'_>) -> Fingerprint {
+        let d = distrust(kind, c);
+        let mut h = [0u32; N_COMP];
+        h[Comp::Os as usize] = h_opt(&[Some(kind.os)]);
+        h[Comp::Browser as usize] = h_opt(&[Some(kind.family)]);
+        h[Comp::UaShape as usize] = c
+            .user_agent
+            .as_deref()
+            .map(|ua| hash32(&[mask_digits(ua).as_bytes()]))
+            .unwrap_or(0);
+        h[Comp::Platform as usize] = h_opt(&[
+            c.platform.as_deref(),
+            c.vendor.as_deref(),
+            c.product_sub.as_deref(),
+        ]);
+        h[Comp::Languages as usize] = c
+            .languages
+            .as_ref()
+            .filter(|l| !l.is_empty())
+            .map(|l| hash32(&[l.join(",").to_ascii_lowercase().as_bytes()]))
+            .unwrap_or(0);
+        h[Comp::Timezone as usize] = h_opt(&[c.timezone.as_deref()]);
+        if let Some(s) = &c.screen {
+            if let (Some(w), Some(hh)) = (s.w, s.h) {
+                let (a, b) = (w.max(hh), w.min(hh));
+                h[Comp::Screen as usize] = hash32(&[&a.to_le_bytes(), &b.to_le_bytes()]);
+            }
+            let dpr = s.pixel_ratio.map(|r| format!("{:.2}", r));
+            h[Comp::Display as usize] = h_opt(&[num(s.color_depth).as_deref(), dpr.as_deref()]);
+        }
+        if !d.hardware {
+            h[Comp::Hardware as usize] = h_opt(&[
+                num(c.hardware_concurrency).as_deref(),
+                num(c.device_memory).as_deref(),
+                num(c.max_touch_points).as_deref(),
+            ]);
+        }
+        let webgl = c.webgl.as_ref();
+        let canvas = c.canvas.as_ref().filter(|_| !d.canvas);
+        let audio = c.audio.as_ref().filter(|_| !d.audio);
+        h[Comp::Render as usize] = h_opt(&[
+            canvas.and_then(|x| x.text.as_deref()),
+            canvas.and_then(|x| x.geometry.as_deref()),
+            webgl.and_then(|g| g.render.as_deref()).filter(|_| !d.canvas),
+            audio.and_then(|a| a.hash.as_deref()),
+        ]);
+        h[Comp::Caps as usize] = h_opt(&[
+            webgl.and_then(|g| g.params.as_deref()),
+            webgl.and_then(|g| g.extensions.as_deref()),
+            c.math.as_deref(),
+        ]);
+        h[Comp::Gpu as usize] = h_opt(&[
+            webgl.and_then(|g| g.unmasked_vendor.as_deref().or(g.vendor.as_deref())),
+            webgl.and_then(|g| g.unmasked_renderer.as_deref().or(g.renderer.as_deref())),
+        ]);
+        let mut fonts = [0u64; 2];
+        if !d.fonts {
+            if let Some(list) = &c.fonts {
+                let mut names: Vec<String> = list.iter().map(|f| f.to_ascii_lowercase()).collect();
+                names.sort();
+                names.dedup();
+                for n in &names {
+                    let bit = hash32(&[n.as_bytes()]) % 128;
+                    fonts[(bit / 64) as usize] |= 1u64 << (bit % 64);
+                }
+                h[Comp::Fonts as usize] = hash32(&[&fonts[0].to_le_bytes(), &fonts[1].to_le_bytes()]);
+            }
+        }
+        if !d.plugins {
+            let mut plugins: Vec<&str> = c.plugins.iter().flatten().map(String::as_str).collect();
+            plugins.sort_unstable();
+            let mut mimes: Vec<&str> = c.mime_types.iter().flatten().map(String::as_str).collect();
+            mimes.sort_unstable();
+            if c.plugins.is_some() || c.mime_types.is_some() {
+                h[Comp::Plugins as usize] = hash32(&[plugins.join("|").as_bytes(), mimes.join("|").as_bytes()]);
+            }
+        }
+        let st = c.storage.as_ref();
+        h[Comp::Prefs as usize] = h_opt(&[
+            num(c.cookie_enabled).as_deref(),
+            c.do_not_track.as_deref(),
+            num(st.and_then(|s| s.local_storage)).as_deref(),
+            num(st.and_then(|s| s.indexed_db)).as_deref(),
+        ]);
+        Fingerprint {
+            h,
+            fonts,
+            browser_major: kind.major.map(|m| m.min(u16::MAX as u32) as u16).unwrap_or(0),
+        }
+    }
+
+    pub fn get(&self, c: Comp) -> u32 {
+        self.h[c as usize]
+    }
+
+    /// Jaccard similarity of the two font sets, when both are known.
+    pub fn font_similarity(&self, other: &Fingerprint) -> Option<f64> {
+        if self.h[Comp::Fonts as usize] == 0 || other.h[Comp::Fonts as usize] == 0 {
+            return None;
+        }
+        let inter: u32 = (0..2).map(|i| (self.fonts[i] & other.fonts[i]).count_ones()).sum();
+        let union: u32 = (0..2).map(|i| (self.fonts[i] | other.fonts[i]).count_ones()).sum();
+        Some(if union == 0 { 1.0 } else { inter as f64 / union as f64 })
+    }
+
+    /// The software and hardware stack as one value: every component that the device model,
+    /// OS build and browser build decide together. Zero when none of them is known.
+    pub fn stack(&self) -> u32 {
+        let mut bytes = [0u8; 4 * STACK.len()];
+        let mut any = false;
+        for (i, c) in STACK.iter().enumerate() {
+            let v = self.get(*c);
+            any |= v != 0;
+            bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        if any {
+            hash32(&[&bytes])
+        } else {
+            0
+        }
+    }
+
+    /// A digest of what a visitor token binds to: components that a different device would not
+    /// share by accident but the same browser keeps.
+    pub fn device_digest(&self) -> u32 {
+        hash32(&[
+            &self.get(Comp::Os).to_le_bytes(),
+            &self.get(Comp::Browser).to_le_bytes(),
+            &self.get(Comp::Platform).to_le_bytes(),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prynt_core::agent::{Canvas, Screen};
+
+    fn kind<'a>(family: &'a str, major: u32) -> BrowserKind<'a> {
+        BrowserKind { os: "macOS", family, major: Some(major) }
+    }
+
+    #[test]
+    fn versions_do_not_change_the_ua_shape_and_screen_ignores_orientation() {
+        let mut a = Components { user_agent: Some("Mozilla/5.0 Chrome/121.0.1.2 Safari/537.36".into()), ..Default::default() };
+        let mut b = a.clone();
+        b.user_agent = Some("Mozilla/5.0 Chrome/122.0.9.9 Safari/537.36".into());
+        a.screen = Some(Screen { w: Some(390), h: Some(844), ..Default::default() });
+        b.screen = Some(Screen { w: Some(844), h: Some(390), ..Default::default() });
+        let fa = Fingerprint::from_components(&a, &kind("Chrome", 121));
+        let fb = Fingerprint::from_components(&b, &kind("Chrome", 122));
+        assert_eq!(fa.get(Comp::UaShape), fb.get(Comp::UaShape));
+        assert_eq!(fa.get(Comp::Screen), fb.get(Comp::Screen));
+        assert_eq!((fa.browser_major, fb.browser_major), (121, 122));
+    }
+
+    #[test]
+    fn noisy_components_are_left_out_for_browsers_that_randomise_them() {
+        let c = Components {
+            canvas: Some(Canvas { text: Some("abc".into()), geometry: Some("def".into()), winding: None }),
+            ..Default::default()
+        };
+        assert_ne!(Fingerprint::from_components(&c, &kind("Chrome", 121)).get(Comp::Render), 0);
+        assert_eq!(Fingerprint::from_components(&c, &kind("Safari", 17)).get(Comp::Render), 0);
+        assert_eq!(Fingerprint::from_components(&c, &kind("Brave", 121)).get(Comp::Render), 0);
+        assert_ne!(Fingerprint::from_components(&c, &kind("Safari", 16)).get(Comp::Render), 0);
+    }
+
+    #[test]
+    fn font_sets_compare_by_overlap() {
+        let mut a = Components { fonts: Some((0..40).map(|i| format!("Font {i}")).collect()), ..Default::default() };
+        let fa = Fingerprint::from_components(&a, &kind("Chrome", 121));
+        a.fonts.as_mut().unwrap().push("Newly Installed".into());
+        let fb = Fingerprint::from_components(&a, &kind("Chrome", 121));
+        let sim = fa.font_similarity(&fb).unwrap();
+        assert!(sim > 0.9 && sim < 1.0, "{sim}");
+        assert_eq!(fa.font_similarity(&fa), Some(1.0));
+    }
+}
+
+/// Size of [`Fingerprint::to_bytes`].
+pub const ENCODED_LEN: usize = 4 * N_COMP + 16 + 2;
+
+impl Fingerprint {
+    /// A compact little-endian encoding for storage.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(ENCODED_LEN);
+        for h in self.h {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+        out.extend_from_slice(&self.fonts[0].to_le_bytes());
+        out.extend_from_slice(&self.fonts[1].to_le_bytes());
+        out.extend_from_slice(&self.browser_major.to_le_bytes());
+        out
+    }
+
+    /// Decodes [`Fingerprint::to_bytes`]; `None` for anything of the wrong size.
+    pub fn from_bytes(b: &[u8]) -> Option<Fingerprint> {
+        if b.len() != ENCODED_LEN {
+            return None;
+        }
+        let mut f = Fingerprint::default();
+        for (i, h) in f.h.iter_mut().enumerate() {
+            *h = u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().ok()?);
+        }
+        let at = 4 * N_COMP;
+        f.fonts[0] = u64::from_le_bytes(b[at..at + 8].try_into().ok()?);
+        f.fonts[1] = u64::from_le_bytes(b[at + 8..at + 16].try_into().ok()?);
+        f.browser_major = u16::from_le_bytes(b[at + 16..at + 18].try_into().ok()?);
+        Some(f)
+    }
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use super::*;
+
+    #[test]
+    fn encoding_round_trips_and_rejects_wrong_sizes() {
+        let mut f = Fingerprint::default();
+        for (i, h) in f.h.iter_mut().enumerate() {
+            *h = i as u32 * 7919;
+        }
+        f.fonts = [u64::MAX, 42];
+        f.browser_major = 121;
+        assert_eq!(Fingerprint::from_bytes(&f.to_bytes()), Some(f));
+        assert_eq!(Fingerprint::from_bytes(&[0; 3]), None);
+    }
+}

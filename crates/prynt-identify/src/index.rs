@@ -1,0 +1,432 @@
+//! The matching index of one workspace environment: every known visitor's latest fingerprint,
+//! found again by locality-sensitive bands and scored by the [`ModelParams`] likelihood model.
+//!
+//! Candidate retrieval: each fingerprint is filed under a few band keys, each a hash of a small
+//! group of components that rarely change together. A returning browser whose drift broke some
+//! bands still shares another. Members of very large bands (crowds of identical devices) are
+//! not all scored; they are counted as competitors, which lowers the confidence instead of
+//! letting the matcher guess.
+//!
+//! Memory: about 100 bytes of profile, 40 to 80 bytes of band postings and 20 to 40 bytes of
+//! visitor lookup per visitor, plus fixed-size value sketches.
+
+use std::collections::HashMap;
+
+use crate::fingerprint::{hash32, Comp, Fingerprint, ALL, N_COMP};
+use crate::model::{ModelParams, STACK_KEY};
+use crate::sketch::CountMin;
+
+const BANDS: [&[Comp]; 4] = [
+    &[Comp::Render, Comp::Os, Comp::Browser],
+    &[Comp::Gpu, Comp::Screen, Comp::Languages, Comp::Timezone, Comp::Os, Comp::Browser],
+    &[Comp::Fonts, Comp::Languages, Comp::Platform, Comp::Hardware, Comp::Browser],
+    &[Comp::UaShape, Comp::Languages, Comp::Caps, Comp::Display],
+];
+const N_BANDS: usize = BANDS.len();
+/// Most members of one band scored individually.
+const CROWD_SCAN: usize = 256;
+/// Marks a posting that points into `overflow` instead of at a single slot.
+const TAG: u32 = 1 << 31;
+/// Length of a visitor id's random part (`pv_` + 13 base62).
+const VID_LEN: usize = 13;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    visitor: [u8; VID_LEN],
+    alive: bool,
+    fp: Fingerprint,
+}
+
+/// What matching concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MatchOutcome {
+    /// The visit belongs to this known visitor, with this probability.
+    Existing { visitor_id: String, confidence: f64 },
+    /// No known visitor is likely enough; `confidence` is the probability the browser is new
+    /// (low when it is one of a crowd of identical devices).
+    New { confidence: f64 },
+}
+
+pub struct Index {
+    params: ModelParams,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_visitor: HashMap<u64, u32>,
+    bands: Vec<HashMap<u32, u32>>,
+    overflow: Vec<Vec<u32>>,
+    overflow_free: Vec<u32>,
+    sketches: Vec<CountMin>,
+    live: usize,
+}
+
+fn vid_bytes(visitor_id: &str) -> Option<[u8; VID_LEN]> {
+    let rest = visitor_id.strip_prefix("pv_")?;
+    rest.as_bytes().try_into().ok()
+}
+
+fn vid_key(b: &[u8; VID_LEN]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &x in b {
+        h ^= x as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn band_key(fp: &Fingerprint, band: usize) -> Option<u32> {
+    let comps = BANDS[band];
+    if comps.iter().all(|c| fp.get(*c) == 0) {
+        return None;
+    }
+    let mut bytes = [0u8; 4 * 8];
+    bytes[0] = band as u8;
+    for (i, c) in comps.iter().enumerate() {
+        bytes[4 + 4 * i..8 + 4 * i].copy_from_slice(&fp.get(*c).to_le_bytes());
+    }
+    Some(hash32(&[&bytes[..4 + 4 * comps.len()]]))
+}
+
+impl Index {
+    pub fn new(params: ModelParams) -> Self {
+        Index {
+            params,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_visitor: HashMap::new(),
+            bands: (0..N_BANDS).map(|_| HashMap::new()).collect(),
+            overflow: Vec::new(),
+            overflow_free: Vec::new(),
+            sketches: (0..=N_COMP).map(|_| CountMin::new()).collect(),
+            live: 0,
+        }
+    }
+
+    pub fn params(&self) -> &ModelParams {
+        &self.params
+    }
+
+    /// Known visitors.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Pre-sizes for `n` visitors (used when loading a store at start-up).
+    pub fn reserve(&mut self, n: usize) {
+        self.slots.reserve(n);
+        self.by_visitor.reserve(n);
+        for b in &mut self.bands {
+            b.reserve(n);
+        }
+    }
+
+    fn slot_of(&self, visitor_id: &str) -> Option<u32> {
+        let b = vid_bytes(visitor_id)?;
+        let slot = *self.by_visitor.get(&vid_key(&b))?;
+        let s = &self.slots[slot as usize];
+        (s.alive && s.visitor == b).then_some(slot)
+    }
+
+    /// The latest fingerprint of a visitor.
+    pub fn profile(&self, visitor_id: &str) -> Option<&Fingerprint> {
+        self.slot_of(visitor_id).map(|s| &self.slots[s as usize].fp)
+    }
+
+    /// Records `fp` as the visitor's latest fingerprint, replacing the previous one.
+    pub fn upsert(&mut self, visitor_id: &str, fp: &Fingerprint) {
+        let Some(bytes) = vid_bytes(visitor_id) else {
+            return;
+        };
+        if let Some(slot) = self.slot_of(visitor_id) {
+            let old = self.slots[slot as usize].fp;
+            self.unfile(slot, &old);
+            self.slots[slot as usize].fp = *fp;
+            self.file(slot, fp);
+            return;
+        }
+        let entry = Slot {
+            visitor: bytes,
+            alive: true,
+            fp: *fp,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = entry;
+                s
+            }
+            None => {
+                self.slots.push(entry);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_visitor.insert(vid_key(&bytes), slot);
+        self.file(slot, fp);
+        self.live += 1;
+    }
+
+    /// Forgets a visitor entirely; returns whether it was known.
+    pub fn remove(&mut self, visitor_id: &str) -> bool {
+        let Some(slot) = self.slot_of(visitor_id) else {
+            return false;
+        };
+        let s = self.slots[slot as usize];
+        self.unfile(slot, &s.fp);
+        self.by_visitor.remove(&vid_key(&s.visitor));
+        self.slots[slot as usize].alive = false;
+        self.free.push(slot);
+        self.live -= 1;
+        true
+    }
+
+    fn count_values(&mut self, fp: &Fingerprint, delta: i32) {
+        for (i, &v) in fp.h.iter().enumerate() {
+            if v != 0 {
+                self.sketches[i].add(v, delta);
+            }
+        }
+        let stack = fp.stack();
+        if stack != 0 {
+            self.sketches[STACK_KEY].add(stack, delta);
+        }
+    }
+
+    fn file(&mut self, slot: u32, fp: &Fingerprint) {
+        self.count_values(fp, 1);
+        for band in 0..N_BANDS {
+            let Some(key) = band_key(fp, band) else { continue };
+            match self.bands[band].get(&key).copied() {
+                None => {
+                    self.bands[band].insert(key, slot);
+                }
+                Some(p) if p & TAG == 0 => {
+                    let list = vec![p, slot];
+                    let idx = match self.overflow_free.pop() {
+                        Some(i) => {
+                            self.overflow[i as usize] = list;
+                            i
+                        }
+                        None => {
+                            self.overflow.push(list);
+                            (self.overflow.len() - 1) as u32
+                        }
+                    };
+                    self.bands[band].insert(key, idx | TAG);
+                }
+                Some(p) => self.overflow[(p & !TAG) as usize].push(slot),
+            }
+        }
+    }
+
+    fn unfile(&mut self, slot: u32, fp: &Fingerprint) {
+        self.count_values(fp, -1);
+        for band in 0..N_BANDS {
+            let Some(key) = band_key(fp, band) else { continue };
+            let Some(p) = self.bands[band].get(&key).copied() else { continue };
+            if p & TAG == 0 {
+                if p == slot {
+                    self.bands[band].remove(&key);
+                }
+                continue;
+            }
+            let idx = (p & !TAG) as usize;
+            let list = &mut self.overflow[idx];
+            if let Some(pos) = list.iter().position(|&s| s == slot) {
+                list.swap_remove(pos);
+            }
+            if list.len() == 1 {
+                let only = list[0];
+                self.overflow[idx] = Vec::new();
+                self.overflow_free.push(idx as u32);
+                self.bands[band].insert(key, only);
+            }
+        }
+    }
+
+    /// P(a browser other than the one holding `value` also has it): observed frequency among
+    /// known visitors, smoothed towards the population prior.
+    fn collision(&self, key: usize, value: u32) -> f64 {
+        let others = self.sketches[key].count(value).saturating_sub(1) as f64;
+        let n = self.live.saturating_sub(1) as f64;
+        let m = self.params.pseudo_count;
+        let prior = if key == STACK_KEY { self.params.stack_collide } else { self.params.collide[key] };
+        (others + m * prior) / (n + m)
+    }
+
+    /// Evidence that `fp` is the visitor holding a token, or `None` when the visitor is
+    /// unknown or cannot be the same browser.
+    pub fn token_evidence(&self, visitor_id: &str, fp: &Fingerprint) -> Option<f64> {
+        let known = self.profile(visitor_id)?;
+        self.params.evidence(fp, known, &|k, v| self.collision(k, v))
+    }
+
+    /// Finds the known visitor a token-less visit belongs to, if one is likely enough.
+    pub fn find(&self, fp: &Fingerprint) -> MatchOutcome {
+        let mut candidates: Vec<u32> = Vec::new();
+        let mut crowds: Vec<(usize, usize, usize)> = Vec::new(); // (start, end, unscanned)
+        for band in 0..N_BANDS {
+            let Some(key) = band_key(fp, band) else { continue };
+            let Some(p) = self.bands[band].get(&key).copied() else { continue };
+            if p & TAG == 0 {
+                candidates.push(p);
+                continue;
+            }
+            let list = &self.overflow[(p & !TAG) as usize];
+            let skip = list.len().saturating_sub(CROWD_SCAN);
+            let start = candidates.len();
+            // The most recent members are the likeliest to return.
+            candidates.extend_from_slice(&list[skip..]);
+            if skip > 0 {
+                crowds.push((start, candidates.len(), skip));
+            }
+        }
+        let collision = |k: usize, v: u32| self.collision(k, v);
+        let mut scored: Vec<(u32, f64)> = Vec::with_capacity(candidates.len());
+        let mut extra = 0.0;
+        for &(start, end, unscanned) in &crowds {
+            let best = candidates[start..end]
+                .iter()
+                .filter_map(|&s| self.params.evidence(fp, &self.slots[s as usize].fp, &collision))
+                .fold(f64::NEG_INFINITY, f64::max);
+            if best.is_finite() {
+                extra += unscanned as f64 * best.exp();
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        for s in candidates {
+            if let Some(e) = self.params.evidence(fp, &self.slots[s as usize].fp, &collision) {
+                scored.push((s, e));
+            }
+        }
+        let evidence: Vec<f64> = scored.iter().map(|(_, e)| *e).collect();
+        let (post, p_new) = self.params.posterior(&evidence, self.live, extra);
+        let best = post
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1));
+        match best {
+            Some((i, &p)) if p >= self.params.link_threshold => {
+                let slot = &self.slots[scored[i].0 as usize];
+                MatchOutcome::Existing {
+                    visitor_id: format!("pv_{}", String::from_utf8_lossy(&slot.visitor)),
+                    confidence: p,
+                }
+            }
+            _ => MatchOutcome::New { confidence: p_new },
+        }
+    }
+
+    /// Heap memory held by the index, from the capacities of its containers.
+    pub fn heap_bytes(&self) -> usize {
+        fn map_bytes<K, V>(m: &HashMap<K, V>) -> usize {
+            let buckets = if m.capacity() == 0 { 0 } else { (m.capacity() * 8 / 7).next_power_of_two() };
+            buckets * (std::mem::size_of::<(K, V)>() + 1)
+        }
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.free.capacity() * 4
+            + map_bytes(&self.by_visitor)
+            + self.bands.iter().map(map_bytes).sum::<usize>()
+            + self.overflow.capacity() * std::mem::size_of::<Vec<u32>>()
+            + self.overflow.iter().map(|v| v.capacity() * 4).sum::<usize>()
+            + self.overflow_free.capacity() * 4
+            + self.sketches.iter().map(CountMin::heap_bytes).sum::<usize>()
+    }
+
+    /// Components of `fp` compared to the visitor's profile: (component, equal?) pairs, for
+    /// explaining a decision.
+    pub fn compare(&self, visitor_id: &str, fp: &Fingerprint) -> Vec<(Comp, Option<bool>)> {
+        let Some(known) = self.profile(visitor_id) else {
+            return Vec::new();
+        };
+        ALL.iter()
+            .map(|&c| {
+                let (a, b) = (fp.get(c), known.get(c));
+                (c, (a != 0 && b != 0).then_some(a == b))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(seed: u32) -> Fingerprint {
+        let mut f = Fingerprint::default();
+        for (i, h) in f.h.iter_mut().enumerate() {
+            *h = hash32(&[&seed.to_le_bytes(), &(i as u32).to_le_bytes()]);
+        }
+        // Shared OS and browser family, as in a real population.
+        f.h[Comp::Os as usize] = 7;
+        f.h[Comp::Browser as usize] = 9;
+        f.browser_major = 120;
+        f
+    }
+
+    fn vid(i: u32) -> String {
+        format!("pv_{:013}", i)
+    }
+
+    #[test]
+    fn a_drifted_browser_is_found_among_many() {
+        let mut idx = Index::new(ModelParams::default());
+        for i in 0..5000 {
+            idx.upsert(&vid(i), &fp(i));
+        }
+        let mut visit = fp(1234);
+        visit.h[Comp::Screen as usize] = 1;
+        visit.h[Comp::Timezone as usize] = 2;
+        visit.browser_major = 121;
+        match idx.find(&visit) {
+            MatchOutcome::Existing { visitor_id, confidence } => {
+                assert_eq!(visitor_id, vid(1234));
+                assert!(confidence > 0.99, "{confidence}");
+            }
+            other => panic!("expected a match, got {other:?}"),
+        }
+        // A browser never seen is new with high confidence.
+        match idx.find(&fp(999_999)) {
+            MatchOutcome::New { confidence } => assert!(confidence > 0.99),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn identical_devices_are_ambiguous_not_guessed() {
+        let mut idx = Index::new(ModelParams::default());
+        for i in 0..50 {
+            idx.upsert(&vid(i), &fp(i));
+        }
+        for i in 100..110 {
+            idx.upsert(&vid(i), &fp(4242)); // ten identical phones
+        }
+        match idx.find(&fp(4242)) {
+            MatchOutcome::New { confidence } => assert!(confidence < 0.5, "{confidence}"),
+            other => panic!("a crowd must not be guessed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn updates_and_removal_keep_the_index_consistent() {
+        let mut idx = Index::new(ModelParams::default());
+        for i in 0..100 {
+            idx.upsert(&vid(i), &fp(i % 10)); // crowds of ten
+        }
+        assert_eq!(idx.len(), 100);
+        idx.upsert(&vid(5), &fp(500));
+        assert_eq!(idx.len(), 100);
+        assert!(matches!(idx.find(&fp(500)), MatchOutcome::Existing { ref visitor_id, .. } if *visitor_id == vid(5)));
+        assert!(idx.remove(&vid(5)));
+        assert!(!idx.remove(&vid(5)));
+        assert!(matches!(idx.find(&fp(500)), MatchOutcome::New { .. }));
+        for i in 0..100 {
+            idx.remove(&vid(i));
+        }
+        assert!(idx.is_empty());
+        assert!(idx.bands.iter().all(HashMap::is_empty), "no posting left behind");
+        assert!(idx.token_evidence(&vid(1), &fp(1)).is_none());
+    }
+}

@@ -1,0 +1,19 @@
+//! Prynt's identification engine: turns the agent's measurements into a [`Fingerprint`], finds
+//! the visitor it belongs to in an in-memory [`index::Index`] and says how sure it is.
+//!
+//! - [`fingerprint`]: normalised, hashed components; which ones to distrust per browser.
+//! - [`model`]: the likelihood model (per-component drift and collision rates) and confidence.
+//! - [`index`]: candidate retrieval by locality-sensitive bands, scoring, ambiguity handling.
+//! - [`token`]: signed visitor tokens that let a returning browser be recognised for certain.
+//!
+//! Pure library: values in, values out, no I/O.
+
+pub mod fingerprint;
+pub mod index;
+pub mod model;
+mod sketch;
+pub mod token;
+
+pub use fingerprint::{BrowserKind, Fingerprint};
+pub use index::{Index, MatchOutcome};
+pub use model::ModelParams;

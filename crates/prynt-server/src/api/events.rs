@@ -1,0 +1,136 @@
+//! `/v1/events`: one event in full, and filtered, cursor-paginated listings.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use prynt_core::ids;
+use prynt_store::EventQuery;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::pagination;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiQuery, SecretKey};
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_event)).routes(routes!(list_events))
+}
+
+/// Retrieve an event: visitor ID, device data, Smart Signals, scores and verdict.
+#[utoipa::path(
+    get, path = "/v1/events/{requestId}", tag = "Events",
+    security(("bearer" = [])),
+    params(("requestId" = String, Path, description = "The request ID returned by identify (req_*)")),
+    responses(
+        (status = 200, description = "The full event", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)
+    )
+)]
+async fn get_event(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    Path(request_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !ids::is_request_id(&request_id) {
+        return Err(ApiError::validation("requestId", "'requestId' must look like req_1707832921_a7f2c9."));
+    }
+    let row = state
+        .store
+        .event(&ctx.scope, &request_id, state.retention_floor_ms())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("No event {request_id} (it may have expired).")))?;
+    Ok(Json(row.body))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListEvents {
+    /// Only this visitor's events.
+    visitor_id: Option<String>,
+    /// Events before this ISO 8601 timestamp.
+    before: Option<String>,
+    /// Events after this ISO 8601 timestamp.
+    after: Option<String>,
+    /// allow, challenge or block.
+    verdict: Option<String>,
+    /// Only bot-detected (true) or not bot-detected (false) events.
+    bot: Option<bool>,
+    /// 1 to 100, default 20.
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPage {
+    data: Vec<Value>,
+    has_more: bool,
+    next_cursor: Option<String>,
+}
+
+/// Build the store query shared by both listings; validates every parameter.
+pub fn event_query(
+    state: &AppState,
+    visitor_id: Option<String>,
+    before: Option<&str>,
+    after: Option<&str>,
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<EventQuery, ApiError> {
+    if let Some(v) = &visitor_id {
+        if !ids::is_visitor_id(v) {
+            return Err(ApiError::validation("visitorId", "'visitorId' must look like pv_8kX2mNqR3jT7p."));
+        }
+    }
+    Ok(EventQuery {
+        visitor_id,
+        before_ms: pagination::time("before", before)?,
+        after_ms: pagination::time("after", after)?,
+        cursor: pagination::decode_cursor(cursor)?,
+        limit: pagination::limit(limit)?,
+        retention_floor_ms: state.retention_floor_ms(),
+        ..Default::default()
+    })
+}
+
+/// List events, newest first, with filters and cursor pagination.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "Events",
+    security(("bearer" = [])),
+    params(ListEvents),
+    responses((status = 200, body = EventPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+)]
+async fn list_events(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    ApiQuery(q): ApiQuery<ListEvents>,
+) -> Result<Json<EventPage>, ApiError> {
+    let mut query = event_query(&state, q.visitor_id, q.before.as_deref(), q.after.as_deref(), q.limit, q.cursor.as_deref())?;
+    if let Some(v) = &q.verdict {
+        if !matches!(v.as_str(), "allow" | "challenge" | "block") {
+            return Err(ApiError::validation("verdict", "'verdict' must be allow, challenge or block."));
+        }
+    }
+    query.verdict = q.verdict;
+    query.bot = q.bot;
+    let rows = state.store.events(&ctx.scope, query.clone()).await?;
+    let (rows, has_more, next_cursor) = pagination::page(rows, &query);
+    let data = rows
+        .into_iter()
+        .map(|r| {
+            let b = r.body;
+            json!({
+                "requestId": b["requestId"],
+                "visitorId": b["visitorId"],
+                "confidence": b["confidence"],
+                "verdict": b["verdict"],
+                "timestamp": b["timestamp"],
+            })
+        })
+        .collect();
+    Ok(Json(EventPage { data, has_more, next_cursor }))
+}

@@ -1,0 +1,303 @@
+//! `POST /v1/identify` and the agent script: from the agent's measurements to a durable event
+//! and a visitor ID, with CORS for the workspace's allowed origins.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use prynt_core::agent::IdentifyRequest;
+use prynt_core::{ids, timefmt};
+use prynt_identify::token::{self, Claims};
+use prynt_identify::{BrowserKind, Fingerprint, MatchOutcome};
+use prynt_store::NewIdentification;
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{authenticate, authenticate_key, parse_json, read_body};
+use crate::middleware::RequestId;
+use crate::state::AppState;
+
+/// Response header carrying the signed visitor token for the agent to keep.
+pub const TOKEN_HEADER: &str = "x-prynt-visitor-token";
+/// Confidence reported for a visit recognised by its token and consistent with its device.
+const TOKEN_CONFIDENCE: f64 = 0.999;
+
+static AGENT_SOURCE: &str = include_str!("../../../../agent/prynt.js");
+
+/// The agent, wrapped once at start-up for both ways a page can load it.
+pub struct AgentScripts {
+    pub classic: String,
+    pub module: String,
+}
+
+impl AgentScripts {
+    pub fn build() -> Self {
+        AgentScripts {
+            classic: format!("(function(){{\"use strict\";\n{AGENT_SOURCE}\nwindow.Prynt = Prynt;}})();\n"),
+            module: format!("{AGENT_SOURCE}\nexport {{ Prynt }};\nexport default Prynt;\n"),
+        }
+    }
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(identify, preflight))
+        .route_layer(axum::extract::DefaultBodyLimit::max(crate::app::IDENTIFY_BODY_LIMIT))
+        .routes(routes!(agent_classic))
+        .routes(routes!(agent_module))
+}
+
+/// The identify answer: deliberately only these four fields, as a public key may read it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentifyResponse {
+    request_id: String,
+    visitor_id: String,
+    /// Estimated probability that `visitorId` is right.
+    confidence: f64,
+    /// Whether the visitor existed before this event.
+    visitor_found: bool,
+}
+
+/// Identify the visiting browser.
+///
+/// Called by the browser agent with a public key, in the `Authorization` header or as the
+/// body's `publicKey` (for calls that cannot set headers). The body may be sent as
+/// `application/json` or `text/plain` (which spares the browser a CORS preflight). The answer
+/// carries `X-Prynt-Visitor-Token` for the agent to keep.
+#[utoipa::path(
+    post, path = "/v1/identify", tag = "Identification",
+    security(("bearer" = [])),
+    request_body(content = String, description = "The agent's payload (see the API guide)", content_type = "application/json"),
+    responses(
+        (status = 200, body = IdentifyResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)
+    )
+)]
+async fn identify(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    req: Request,
+) -> Response {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let outcome = run_identify(&state, peer, request_id, req).await;
+    let mut resp = match outcome {
+        Ok((body, token)) => {
+            let mut r = Json(body).into_response();
+            if let Ok(v) = HeaderValue::from_str(&token) {
+                r.headers_mut().insert(TOKEN_HEADER, v);
+            }
+            r
+        }
+        Err(e) => e.into_response(),
+    };
+    // Errors carry CORS headers too, so a page can read why it was refused.
+    cors(resp.headers_mut(), origin);
+    resp
+}
+
+fn cors(h: &mut HeaderMap, origin: Option<HeaderValue>) {
+    if let Some(o) = origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("X-Prynt-Visitor-Token, X-Request-Id"),
+        );
+    }
+}
+
+/// CORS preflight of identify. The key is not known yet, so any origin may ask; the origin is
+/// checked against the workspace's list on the request itself.
+#[utoipa::path(options, path = "/v1/identify", tag = "Identification", responses((status = 204)))]
+async fn preflight(headers: HeaderMap) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let h = resp.headers_mut();
+    cors(h, headers.get(header::ORIGIN).cloned());
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type"),
+    );
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    resp
+}
+
+fn is_accepted_content_type(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(ct) => {
+            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            mime == "application/json" || mime == "text/plain"
+        }
+    }
+}
+
+fn clean(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+async fn run_identify(
+    state: &AppState,
+    peer: SocketAddr,
+    request_id: String,
+    req: Request,
+) -> Result<(IdentifyResponse, String), ApiError> {
+    let headers = req.headers().clone();
+    if !is_accepted_content_type(&headers) {
+        return Err(ApiError::UnsupportedMediaType(
+            "Send the payload as application/json or text/plain.".into(),
+        ));
+    }
+    let bytes = read_body(req, state).await?;
+    let payload: IdentifyRequest = parse_json(&bytes)?;
+
+    // The key comes from the header, or from the body for header-less calls.
+    let ctx = if headers.contains_key(header::AUTHORIZATION) {
+        authenticate(&headers, state).await?
+    } else {
+        let key = payload.public_key.as_deref().ok_or(ApiError::MissingApiKey)?;
+        authenticate_key(key, state).await?
+    };
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let settings = state.store.env_settings(&ctx.scope).await?;
+        if !settings.allowed_origins.is_empty() {
+            let o = origin.to_str().unwrap_or("");
+            let allowed = crate::api::workspace::normalise_origin(o)
+                .is_some_and(|n| settings.allowed_origins.contains(&n));
+            if !allowed {
+                return Err(ApiError::OriginNotAllowed(o.to_owned()));
+            }
+        }
+    }
+    payload
+        .validate()
+        .map_err(|e| ApiError::validation(e.field, e.message))?;
+
+    let device = state.identity.parser.describe(&payload.components);
+    let kind = BrowserKind {
+        os: &device.platform,
+        family: &device.browser_family,
+        major: device.browser_major,
+    };
+    let fp = Fingerprint::from_components(&payload.components, &kind);
+    let now_ms = timefmt::now_unix_ms();
+    let index = state.identity.index(&ctx.scope);
+
+    let token_claim = payload
+        .token
+        .as_deref()
+        .and_then(|t| token::verify(&state.identity.token_key, t, now_ms / 1000))
+        .filter(|c| c.w == ctx.scope.workspace_id && c.e == ctx.scope.env.as_str());
+    let (visitor_id, confidence, found, method) = {
+        let idx = index.read();
+        let by_token = token_claim.and_then(|c| {
+            let ev = idx.token_evidence(&c.v, &fp)?;
+            (ev >= idx.params().token_min_evidence).then_some(c.v)
+        });
+        match by_token {
+            Some(v) => (v, TOKEN_CONFIDENCE, true, "token"),
+            None => match idx.find(&fp) {
+                MatchOutcome::Existing { visitor_id, confidence } => (visitor_id, confidence, true, "fingerprint"),
+                MatchOutcome::New { confidence } => (ids::visitor_id(), confidence, false, "new"),
+            },
+        }
+    };
+    let confidence = (confidence * 10_000.0).round() / 10_000.0;
+    let ip = peer.ip().to_canonical().to_string();
+    let linked_id = clean(payload.linked_id);
+    let screen = device.screen.map(|(w, h)| json!({ "w": w, "h": h }));
+    let body = json!({
+        "requestId": request_id,
+        "visitorId": visitor_id,
+        "confidence": confidence,
+        "visitorFound": found,
+        "timestamp": timefmt::rfc3339(now_ms / 1000),
+        "type": clean(payload.event_type),
+        "linkedId": linked_id,
+        "tag": payload.tag,
+        "url": clean(payload.url),
+        "identifiedBy": method,
+        "device": {
+            "platform": device.platform,
+            "browser": device.browser(),
+            "gpu": device.gpu,
+            "type": device.device_type.as_str(),
+            "screen": screen,
+            "model": device.model,
+            "userAgent": payload.components.user_agent,
+        },
+        "signals": null,
+        "scores": null,
+        "ip": { "address": ip, "city": null, "country": null, "lat": null, "lng": null, "blocklisted": null },
+        "verdict": null,
+        "matchedRule": null,
+    });
+    state
+        .store
+        .record_identification(NewIdentification {
+            scope: ctx.scope.clone(),
+            request_id: request_id.clone(),
+            visitor_id: visitor_id.clone(),
+            ts_ms: now_ms,
+            profile: fp.to_bytes(),
+            linked_id,
+            verdict: None,
+            bot: None,
+            body,
+        })
+        .await?;
+    // Only a durable visit may teach the index.
+    index.write().upsert(&visitor_id, &fp);
+
+    let token = token::sign(
+        &state.identity.token_key,
+        &Claims {
+            w: ctx.scope.workspace_id.clone(),
+            e: ctx.scope.env.as_str().to_owned(),
+            v: visitor_id.clone(),
+            t: now_ms / 1000,
+        },
+    );
+    Ok((
+        IdentifyResponse {
+            request_id,
+            visitor_id,
+            confidence,
+            visitor_found: found,
+        },
+        token,
+    ))
+}
+
+fn script(body: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        Body::from(body.to_owned()),
+    )
+        .into_response()
+}
+
+/// The browser agent as a classic script (sets `window.Prynt`). No key needed.
+#[utoipa::path(get, path = "/v1/agent.js", tag = "Identification", responses((status = 200, content_type = "text/javascript")))]
+async fn agent_classic(State(state): State<AppState>) -> Response {
+    script(&state.agent.classic)
+}
+
+/// The browser agent as an ES module (`import Prynt from '…/v1/agent.mjs'`). No key needed.
+#[utoipa::path(get, path = "/v1/agent.mjs", tag = "Identification", responses((status = 200, content_type = "text/javascript")))]
+async fn agent_module(State(state): State<AppState>) -> Response {
+    script(&state.agent.module)
+}

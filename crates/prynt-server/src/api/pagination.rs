@@ -1,0 +1,72 @@
+//! Shared query handling of event listings: time filters, limits and opaque cursors.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use prynt_store::{EventQuery, EventRow};
+
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+
+/// `limit` within 1..=100, 20 when absent.
+pub fn limit(v: Option<u32>) -> Result<usize, ApiError> {
+    match v.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => Ok(n as usize),
+        _ => Err(ApiError::validation("limit", format!("'limit' must be between 1 and {MAX_LIMIT}."))),
+    }
+}
+
+/// An ISO 8601 / RFC 3339 timestamp parameter, as Unix milliseconds.
+pub fn time(field: &str, v: Option<&str>) -> Result<Option<i64>, ApiError> {
+    v.map(|s| {
+        prynt_core::timefmt::parse_rfc3339_ms(s).ok_or_else(|| {
+            ApiError::validation(field, format!("'{field}' must be an ISO 8601 timestamp such as 2026-02-14T11:45:22Z."))
+        })
+    })
+    .transpose()
+}
+
+pub fn encode_cursor(row: &EventRow) -> String {
+    format!("cur_{}", URL_SAFE_NO_PAD.encode(format!("{}:{}", row.ts_ms, row.request_id)))
+}
+
+pub fn decode_cursor(v: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
+    let Some(s) = v else { return Ok(None) };
+    let bad = || ApiError::validation("cursor", "'cursor' is not a cursor returned by this API.");
+    let raw = URL_SAFE_NO_PAD
+        .decode(s.strip_prefix("cur_").ok_or_else(bad)?)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (ts, id) = text.split_once(':').ok_or_else(bad)?;
+    let ts: i64 = ts.parse().map_err(|_| bad())?;
+    if !prynt_core::ids::is_request_id(id) {
+        return Err(bad());
+    }
+    Ok(Some((ts, id.to_owned())))
+}
+
+/// Splits the extra row fetched to learn whether more exist, and makes the next cursor.
+pub fn page(mut rows: Vec<EventRow>, q: &EventQuery) -> (Vec<EventRow>, bool, Option<String>) {
+    let more = rows.len() > q.limit;
+    rows.truncate(q.limit);
+    let next = if more { rows.last().map(encode_cursor) } else { None };
+    (rows, more, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let row = EventRow { request_id: "req_1700000000_abcdef".into(), ts_ms: 1_700_000_000_123, body: serde_json::Value::Null };
+        let c = encode_cursor(&row);
+        assert_eq!(decode_cursor(Some(&c)).unwrap(), Some((row.ts_ms, row.request_id)));
+        for bad in ["", "cur_", "cur_!!!", "abc", "cur_MTIzNA"] {
+            assert!(decode_cursor(Some(bad)).is_err(), "{bad}");
+        }
+        assert!(limit(Some(0)).is_err() && limit(Some(101)).is_err());
+        assert_eq!(limit(None).unwrap(), 20);
+    }
+}

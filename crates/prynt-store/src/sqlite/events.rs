@@ -1,0 +1,262 @@
+//! SQL of identification: visitors, their profiles and links, and events.
+
+use prynt_core::{timefmt, Environment, Scope};
+use rusqlite::{params, params_from_iter, types::Value as Sql, OptionalExtension};
+
+use super::SqliteStore;
+use crate::{EventQuery, EventRow, NewIdentification, StoreError, StoreResult, StoredProfile, VisitorSummary};
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, i64, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+fn to_event(t: (String, i64, String)) -> StoreResult<EventRow> {
+    Ok(EventRow {
+        request_id: t.0,
+        ts_ms: t.1,
+        body: serde_json::from_str(&t.2)?,
+    })
+}
+
+impl SqliteStore {
+    pub(crate) async fn sql_token_key(&self) -> StoreResult<Vec<u8>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM server_secrets WHERE name = 'token_key'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    pub(crate) async fn sql_record_identification(&self, rec: NewIdentification) -> StoreResult<i64> {
+        self.write(move |c| {
+            let env = rec.scope.env.as_str();
+            let first_seen: i64 = c
+                .prepare_cached(
+                    "INSERT INTO visitors (visitor_id, workspace_id, env, first_seen_ms, last_seen_ms, total_visits, profile)
+                     VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5)
+                     ON CONFLICT (visitor_id) DO UPDATE SET
+                        last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
+                        total_visits = total_visits + 1,
+                        profile = excluded.profile
+                     WHERE workspace_id = excluded.workspace_id AND env = excluded.env
+                     RETURNING first_seen_ms",
+                )?
+                .query_row(
+                    params![rec.visitor_id, rec.scope.workspace_id, env, rec.ts_ms, rec.profile],
+                    |r| r.get(0),
+                )
+                .optional()?
+                // The id exists in another workspace: refuse rather than merge tenants.
+                .ok_or_else(|| StoreError::Conflict("visitor id belongs to another scope".into()))?;
+            if let Some(linked) = &rec.linked_id {
+                c.prepare_cached(
+                    "INSERT OR IGNORE INTO visitor_links (visitor_id, linked_id, first_seen_ms) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![rec.visitor_id, linked, rec.ts_ms])?;
+            }
+            let mut body = rec.body;
+            if let Some(obj) = body.as_object_mut() {
+                obj.insert(
+                    "firstSeenAt".into(),
+                    serde_json::Value::String(timefmt::rfc3339(first_seen.div_euclid(1000))),
+                );
+            }
+            c.prepare_cached(
+                "INSERT INTO events (request_id, workspace_id, env, visitor_id, ts_ms, verdict, bot, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                rec.request_id,
+                rec.scope.workspace_id,
+                env,
+                rec.visitor_id,
+                rec.ts_ms,
+                rec.verdict,
+                rec.bot,
+                serde_json::to_string(&body)?
+            ])?;
+            Ok(first_seen)
+        })
+        .await
+    }
+
+    pub(crate) async fn sql_profiles_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredProfile>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT workspace_id, env, visitor_id, profile FROM visitors
+                 WHERE visitor_id > ?1 ORDER BY visitor_id LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![after.unwrap_or_default(), limit as i64], |r| {
+                let env: String = r.get(1)?;
+                Ok((r.get::<_, String>(0)?, env, r.get::<_, String>(2)?, r.get::<_, Vec<u8>>(3)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (ws, env, visitor_id, profile) = row?;
+                let Some(env) = Environment::parse(&env) else { continue };
+                out.push(StoredProfile {
+                    scope: Scope { workspace_id: ws, env },
+                    visitor_id,
+                    profile,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn sql_event(
+        &self,
+        scope: &Scope,
+        request_id: &str,
+        floor: i64,
+    ) -> StoreResult<Option<EventRow>> {
+        let (scope, id) = (scope.clone(), request_id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT request_id, ts_ms, body FROM events
+                 WHERE request_id = ?1 AND workspace_id = ?2 AND env = ?3 AND ts_ms >= ?4",
+            )?
+            .query_row(params![id, scope.workspace_id, scope.env.as_str(), floor], event_row)
+            .optional()?
+            .map(to_event)
+            .transpose()
+        })
+        .await
+    }
+
+    pub(crate) async fn sql_events(&self, scope: &Scope, q: EventQuery) -> StoreResult<Vec<EventRow>> {
+        let scope = scope.clone();
+        self.read(move |c| {
+            let mut sql = String::from(
+                "SELECT request_id, ts_ms, body FROM events WHERE workspace_id = ? AND env = ? AND ts_ms >= ?",
+            );
+            let mut args: Vec<Sql> = vec![
+                Sql::Text(scope.workspace_id.clone()),
+                Sql::Text(scope.env.as_str().into()),
+                Sql::Integer(q.retention_floor_ms),
+            ];
+            if let Some(v) = &q.visitor_id {
+                sql.push_str(" AND visitor_id = ?");
+                args.push(Sql::Text(v.clone()));
+            }
+            if let Some(b) = q.before_ms {
+                sql.push_str(" AND ts_ms < ?");
+                args.push(Sql::Integer(b));
+            }
+            if let Some(a) = q.after_ms {
+                sql.push_str(" AND ts_ms > ?");
+                args.push(Sql::Integer(a));
+            }
+            if let Some(v) = &q.verdict {
+                sql.push_str(" AND verdict = ?");
+                args.push(Sql::Text(v.clone()));
+            }
+            if let Some(b) = q.bot {
+                sql.push_str(" AND bot = ?");
+                args.push(Sql::Integer(b as i64));
+            }
+            if let Some((ts, id)) = &q.cursor {
+                sql.push_str(" AND (ts_ms < ? OR (ts_ms = ? AND request_id < ?))");
+                args.push(Sql::Integer(*ts));
+                args.push(Sql::Integer(*ts));
+                args.push(Sql::Text(id.clone()));
+            }
+            sql.push_str(" ORDER BY ts_ms DESC, request_id DESC LIMIT ?");
+            args.push(Sql::Integer(q.limit as i64 + 1));
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(params_from_iter(args), event_row)?;
+            rows.map(|r| to_event(r?)).collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn sql_visitor(
+        &self,
+        scope: &Scope,
+        visitor_id: &str,
+        floor: i64,
+    ) -> StoreResult<Option<VisitorSummary>> {
+        let (scope, id) = (scope.clone(), visitor_id.to_owned());
+        self.read(move |c| {
+            let env = scope.env.as_str();
+            let head = c
+                .prepare_cached(
+                    "SELECT first_seen_ms, last_seen_ms, total_visits FROM visitors
+                     WHERE visitor_id = ?1 AND workspace_id = ?2 AND env = ?3",
+                )?
+                .query_row(params![id, scope.workspace_id, env], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })
+                .optional()?;
+            let Some((first, last, total)) = head else { return Ok(None) };
+            let linked: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM visitor_links WHERE visitor_id = ?1")?
+                .query_row([&id], |r| r.get(0))?;
+            let mut st = c.prepare_cached(
+                "SELECT json_extract(body, '$.device.platform'), json_extract(body, '$.device.browser'),
+                        json_extract(body, '$.device.gpu'), max(ts_ms) AS last
+                 FROM events WHERE workspace_id = ?1 AND env = ?2 AND visitor_id = ?3 AND ts_ms >= ?4
+                 GROUP BY 1, 2, 3 ORDER BY last DESC LIMIT 50",
+            )?;
+            let devices = st
+                .query_map(params![scope.workspace_id, env, id, floor], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut st = c.prepare_cached(
+                "SELECT json_extract(body, '$.ip.address') AS ip, COUNT(*), min(ts_ms), max(ts_ms) AS last
+                 FROM events WHERE workspace_id = ?1 AND env = ?2 AND visitor_id = ?3 AND ts_ms >= ?4
+                 GROUP BY 1 HAVING ip IS NOT NULL ORDER BY last DESC LIMIT 50",
+            )?;
+            let ips = st
+                .query_map(params![scope.workspace_id, env, id, floor], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(VisitorSummary {
+                visitor_id: id,
+                first_seen_ms: first,
+                last_seen_ms: last,
+                total_visits: total,
+                linked_accounts: linked,
+                devices,
+                ips,
+            }))
+        })
+        .await
+    }
+
+    pub(crate) async fn sql_delete_visitor(&self, scope: &Scope, visitor_id: &str) -> StoreResult<bool> {
+        let (scope, id) = (scope.clone(), visitor_id.to_owned());
+        self.write(move |c| {
+            let env = scope.env.as_str();
+            let n = c.execute(
+                "DELETE FROM visitors WHERE visitor_id = ?1 AND workspace_id = ?2 AND env = ?3",
+                params![id, scope.workspace_id, env],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            c.execute(
+                "DELETE FROM events WHERE workspace_id = ?1 AND env = ?2 AND visitor_id = ?3",
+                params![scope.workspace_id, env, id],
+            )?;
+            c.execute("DELETE FROM visitor_links WHERE visitor_id = ?1", [&id])?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(crate) async fn sql_purge_events_before(&self, floor: i64) -> StoreResult<usize> {
+        self.write(move |c| Ok(c.execute("DELETE FROM events WHERE ts_ms < ?1", [floor])?))
+            .await
+    }
+}
