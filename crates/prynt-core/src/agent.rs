@@ -194,7 +194,10 @@ impl Check {
 
     fn list(&mut self, field: &str, v: &[String], max_items: usize, max_len: usize) {
         if v.len() > max_items {
-            self.fail(field, format!("'{field}' has more than {max_items} entries."));
+            self.fail(
+                field,
+                format!("'{field}' has more than {max_items} entries."),
+            );
         }
         for (i, s) in v.iter().enumerate() {
             if s.chars().count() > max_len {
@@ -257,9 +260,19 @@ impl IdentifyRequest {
             if !tag.is_object() {
                 c.fail("tag", "'tag' must be a JSON object.".into());
             } else if depth(tag) > TAG_MAX_DEPTH {
-                c.fail("tag", format!("'tag' is nested deeper than {TAG_MAX_DEPTH} levels."));
-            } else if serde_json::to_vec(tag).map(|b| b.len()).unwrap_or(usize::MAX) > TAG_MAX_BYTES {
-                c.fail("tag", format!("'tag' is larger than {TAG_MAX_BYTES} bytes."));
+                c.fail(
+                    "tag",
+                    format!("'tag' is nested deeper than {TAG_MAX_DEPTH} levels."),
+                );
+            } else if serde_json::to_vec(tag)
+                .map(|b| b.len())
+                .unwrap_or(usize::MAX)
+                > TAG_MAX_BYTES
+            {
+                c.fail(
+                    "tag",
+                    format!("'tag' is larger than {TAG_MAX_BYTES} bytes."),
+                );
             }
         }
         let k = &self.components;
@@ -272,32 +285,60 @@ impl IdentifyRequest {
         c.text("components.timezone", &k.timezone, 64);
         if let Some(off) = k.timezone_offset {
             if !(-1440..=1440).contains(&off) {
-                c.fail("components.timezoneOffset", "'components.timezoneOffset' must be between -1440 and 1440 minutes.".into());
+                c.fail(
+                    "components.timezoneOffset",
+                    "'components.timezoneOffset' must be between -1440 and 1440 minutes.".into(),
+                );
             }
         }
         if let Some(s) = &k.screen {
-            for (name, v) in [("w", s.w), ("h", s.h), ("availW", s.avail_w), ("availH", s.avail_h)] {
+            for (name, v) in [
+                ("w", s.w),
+                ("h", s.h),
+                ("availW", s.avail_w),
+                ("availH", s.avail_h),
+            ] {
                 c.range_u(&format!("components.screen.{name}"), v, 100_000);
             }
             c.range_u("components.screen.colorDepth", s.color_depth, 64);
             c.range_f("components.screen.pixelRatio", s.pixel_ratio, 0.0, 16.0);
         }
         if let Some(w) = &k.window {
-            for (name, v) in [("innerW", w.inner_w), ("innerH", w.inner_h), ("outerW", w.outer_w), ("outerH", w.outer_h)] {
+            for (name, v) in [
+                ("innerW", w.inner_w),
+                ("innerH", w.inner_h),
+                ("outerW", w.outer_w),
+                ("outerH", w.outer_h),
+            ] {
                 c.range_u(&format!("components.window.{name}"), v, 100_000);
             }
         }
-        c.range_u("components.hardwareConcurrency", k.hardware_concurrency, 1024);
+        c.range_u(
+            "components.hardwareConcurrency",
+            k.hardware_concurrency,
+            1024,
+        );
         c.range_f("components.deviceMemory", k.device_memory, 0.0, 1024.0);
         c.range_u("components.maxTouchPoints", k.max_touch_points, 256);
         c.text("components.doNotTrack", &k.do_not_track, 16);
         if let Some(ua) = &k.ua_data {
             if ua.brands.len() > 16 || ua.full_version_list.len() > 16 {
-                c.fail("components.uaData.brands", "At most 16 brands are accepted.".into());
+                c.fail(
+                    "components.uaData.brands",
+                    "At most 16 brands are accepted.".into(),
+                );
             }
-            for (i, b) in ua.brands.iter().chain(ua.full_version_list.iter()).enumerate() {
+            for (i, b) in ua
+                .brands
+                .iter()
+                .chain(ua.full_version_list.iter())
+                .enumerate()
+            {
                 if b.brand.len() > 64 || b.version.len() > 64 {
-                    c.fail(&format!("components.uaData.brands[{i}]"), "Brand names and versions are at most 64 characters.".into());
+                    c.fail(
+                        &format!("components.uaData.brands[{i}]"),
+                        "Brand names and versions are at most 64 characters.".into(),
+                    );
                 }
             }
             for (name, v) in [
@@ -325,7 +366,11 @@ impl IdentifyRequest {
             ] {
                 c.text(&format!("components.webgl.{name}"), v, 256);
             }
-            for (name, v) in [("params", &g.params), ("extensions", &g.extensions), ("render", &g.render)] {
+            for (name, v) in [
+                ("params", &g.params),
+                ("extensions", &g.extensions),
+                ("render", &g.render),
+            ] {
                 c.text(&format!("components.webgl.{name}"), v, HASH_LEN);
             }
         }
@@ -336,7 +381,11 @@ impl IdentifyRequest {
         c.opt_list("components.fonts", &k.fonts, 256, 64);
         c.text("components.math", &k.math, HASH_LEN);
         if let Some(s) = &k.storage {
-            for (name, v) in [("quota", s.quota), ("usage", s.usage), ("heapLimit", s.heap_limit)] {
+            for (name, v) in [
+                ("quota", s.quota),
+                ("usage", s.usage),
+                ("heapLimit", s.heap_limit),
+            ] {
                 c.range_f(&format!("components.storage.{name}"), v, 0.0, 1e18);
             }
             c.text("components.storage.getDirectory", &s.get_directory, 16);
@@ -345,13 +394,41 @@ impl IdentifyRequest {
         c.opt_list("components.plugins", &k.plugins, 64, 256);
         c.opt_list("components.mimeTypes", &k.mime_types, 128, 128);
         if let Some(a) = &k.automation {
-            c.list("components.automation.driverGlobals", &a.driver_globals, 64, 128);
-            c.list("components.automation.documentAttributes", &a.document_attributes, 64, 128);
-            c.list("components.automation.nativeTampered", &a.native_tampered, 64, 128);
-            c.text("components.automation.notificationPermission", &a.notification_permission, 16);
-            c.text("components.automation.permissionsNotifications", &a.permissions_notifications, 16);
+            c.list(
+                "components.automation.driverGlobals",
+                &a.driver_globals,
+                64,
+                128,
+            );
+            c.list(
+                "components.automation.documentAttributes",
+                &a.document_attributes,
+                64,
+                128,
+            );
+            c.list(
+                "components.automation.nativeTampered",
+                &a.native_tampered,
+                64,
+                128,
+            );
+            c.text(
+                "components.automation.notificationPermission",
+                &a.notification_permission,
+                16,
+            );
+            c.text(
+                "components.automation.permissionsNotifications",
+                &a.permissions_notifications,
+                16,
+            );
             c.range_u("components.automation.evalLength", a.eval_length, 10_000);
-            c.range_f("components.automation.connectionRtt", a.connection_rtt, 0.0, 1e6);
+            c.range_f(
+                "components.automation.connectionRtt",
+                a.connection_rtt,
+                0.0,
+                1e6,
+            );
         }
         if let Some(t) = &k.timing {
             c.range_f("components.timing.collectMs", t.collect_ms, 0.0, 600_000.0);
@@ -380,14 +457,32 @@ mod tests {
     #[test]
     fn out_of_range_and_oversized_values_name_their_field() {
         let cases = [
-            (serde_json::json!({"components": {"screen": {"w": 1_000_000}}}), "components.screen.w"),
-            (serde_json::json!({"components": {"screen": {"pixelRatio": 99.0}}}), "components.screen.pixelRatio"),
-            (serde_json::json!({"components": {"timezoneOffset": 5000}}), "components.timezoneOffset"),
-            (serde_json::json!({"components": {"fonts": ["x".repeat(65)]}}), "components.fonts[0]"),
-            (serde_json::json!({"components": {"userAgent": "u".repeat(2000)}}), "components.userAgent"),
+            (
+                serde_json::json!({"components": {"screen": {"w": 1_000_000}}}),
+                "components.screen.w",
+            ),
+            (
+                serde_json::json!({"components": {"screen": {"pixelRatio": 99.0}}}),
+                "components.screen.pixelRatio",
+            ),
+            (
+                serde_json::json!({"components": {"timezoneOffset": 5000}}),
+                "components.timezoneOffset",
+            ),
+            (
+                serde_json::json!({"components": {"fonts": ["x".repeat(65)]}}),
+                "components.fonts[0]",
+            ),
+            (
+                serde_json::json!({"components": {"userAgent": "u".repeat(2000)}}),
+                "components.userAgent",
+            ),
             (serde_json::json!({"linkedId": "l".repeat(300)}), "linkedId"),
             (serde_json::json!({"tag": [1, 2]}), "tag"),
-            (serde_json::json!({"tag": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}}), "tag"),
+            (
+                serde_json::json!({"tag": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}}),
+                "tag",
+            ),
         ];
         for (v, field) in cases {
             let err = parse(v).validate().unwrap_err();

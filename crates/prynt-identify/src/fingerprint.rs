@@ -211,7 +211,9 @@ impl Fingerprint {
         h[Comp::Render as usize] = h_opt(&[
             canvas.and_then(|x| x.text.as_deref()),
             canvas.and_then(|x| x.geometry.as_deref()),
-            webgl.and_then(|g| g.render.as_deref()).filter(|_| !d.canvas),
+            webgl
+                .and_then(|g| g.render.as_deref())
+                .filter(|_| !d.canvas),
             audio.and_then(|a| a.hash.as_deref()),
         ]);
         h[Comp::Caps as usize] = h_opt(&[
@@ -233,7 +235,8 @@ impl Fingerprint {
                     let bit = hash32(&[n.as_bytes()]) % 128;
                     fonts[(bit / 64) as usize] |= 1u64 << (bit % 64);
                 }
-                h[Comp::Fonts as usize] = hash32(&[&fonts[0].to_le_bytes(), &fonts[1].to_le_bytes()]);
+                h[Comp::Fonts as usize] =
+                    hash32(&[&fonts[0].to_le_bytes(), &fonts[1].to_le_bytes()]);
             }
         }
         if !d.plugins {
@@ -242,7 +245,8 @@ impl Fingerprint {
             let mut mimes: Vec<&str> = c.mime_types.iter().flatten().map(String::as_str).collect();
             mimes.sort_unstable();
             if c.plugins.is_some() || c.mime_types.is_some() {
-                h[Comp::Plugins as usize] = hash32(&[plugins.join("|").as_bytes(), mimes.join("|").as_bytes()]);
+                h[Comp::Plugins as usize] =
+                    hash32(&[plugins.join("|").as_bytes(), mimes.join("|").as_bytes()]);
             }
         }
         let st = c.storage.as_ref();
@@ -255,7 +259,10 @@ impl Fingerprint {
         Fingerprint {
             h,
             fonts,
-            browser_major: kind.major.map(|m| m.min(u16::MAX as u32) as u16).unwrap_or(0),
+            browser_major: kind
+                .major
+                .map(|m| m.min(u16::MAX as u32) as u16)
+                .unwrap_or(0),
         }
     }
 
@@ -268,9 +275,17 @@ impl Fingerprint {
         if self.h[Comp::Fonts as usize] == 0 || other.h[Comp::Fonts as usize] == 0 {
             return None;
         }
-        let inter: u32 = (0..2).map(|i| (self.fonts[i] & other.fonts[i]).count_ones()).sum();
-        let union: u32 = (0..2).map(|i| (self.fonts[i] | other.fonts[i]).count_ones()).sum();
-        Some(if union == 0 { 1.0 } else { inter as f64 / union as f64 })
+        let inter: u32 = (0..2)
+            .map(|i| (self.fonts[i] & other.fonts[i]).count_ones())
+            .sum();
+        let union: u32 = (0..2)
+            .map(|i| (self.fonts[i] | other.fonts[i]).count_ones())
+            .sum();
+        Some(if union == 0 {
+            1.0
+        } else {
+            inter as f64 / union as f64
+        })
     }
 
     /// The software and hardware stack as one value: every component that the device model,
@@ -307,16 +322,31 @@ mod tests {
     use prynt_core::agent::{Canvas, Screen};
 
     fn kind<'a>(family: &'a str, major: u32) -> BrowserKind<'a> {
-        BrowserKind { os: "macOS", family, major: Some(major) }
+        BrowserKind {
+            os: "macOS",
+            family,
+            major: Some(major),
+        }
     }
 
     #[test]
     fn versions_do_not_change_the_ua_shape_and_screen_ignores_orientation() {
-        let mut a = Components { user_agent: Some("Mozilla/5.0 Chrome/121.0.1.2 Safari/537.36".into()), ..Default::default() };
+        let mut a = Components {
+            user_agent: Some("Mozilla/5.0 Chrome/121.0.1.2 Safari/537.36".into()),
+            ..Default::default()
+        };
         let mut b = a.clone();
         b.user_agent = Some("Mozilla/5.0 Chrome/122.0.9.9 Safari/537.36".into());
-        a.screen = Some(Screen { w: Some(390), h: Some(844), ..Default::default() });
-        b.screen = Some(Screen { w: Some(844), h: Some(390), ..Default::default() });
+        a.screen = Some(Screen {
+            w: Some(390),
+            h: Some(844),
+            ..Default::default()
+        });
+        b.screen = Some(Screen {
+            w: Some(844),
+            h: Some(390),
+            ..Default::default()
+        });
         let fa = Fingerprint::from_components(&a, &kind("Chrome", 121));
         let fb = Fingerprint::from_components(&b, &kind("Chrome", 122));
         assert_eq!(fa.get(Comp::UaShape), fb.get(Comp::UaShape));
@@ -327,18 +357,37 @@ mod tests {
     #[test]
     fn noisy_components_are_left_out_for_browsers_that_randomise_them() {
         let c = Components {
-            canvas: Some(Canvas { text: Some("abc".into()), geometry: Some("def".into()), winding: None }),
+            canvas: Some(Canvas {
+                text: Some("abc".into()),
+                geometry: Some("def".into()),
+                winding: None,
+            }),
             ..Default::default()
         };
-        assert_ne!(Fingerprint::from_components(&c, &kind("Chrome", 121)).get(Comp::Render), 0);
-        assert_eq!(Fingerprint::from_components(&c, &kind("Safari", 17)).get(Comp::Render), 0);
-        assert_eq!(Fingerprint::from_components(&c, &kind("Brave", 121)).get(Comp::Render), 0);
-        assert_ne!(Fingerprint::from_components(&c, &kind("Safari", 16)).get(Comp::Render), 0);
+        assert_ne!(
+            Fingerprint::from_components(&c, &kind("Chrome", 121)).get(Comp::Render),
+            0
+        );
+        assert_eq!(
+            Fingerprint::from_components(&c, &kind("Safari", 17)).get(Comp::Render),
+            0
+        );
+        assert_eq!(
+            Fingerprint::from_components(&c, &kind("Brave", 121)).get(Comp::Render),
+            0
+        );
+        assert_ne!(
+            Fingerprint::from_components(&c, &kind("Safari", 16)).get(Comp::Render),
+            0
+        );
     }
 
     #[test]
     fn font_sets_compare_by_overlap() {
-        let mut a = Components { fonts: Some((0..40).map(|i| format!("Font {i}")).collect()), ..Default::default() };
+        let mut a = Components {
+            fonts: Some((0..40).map(|i| format!("Font {i}")).collect()),
+            ..Default::default()
+        };
         let fa = Fingerprint::from_components(&a, &kind("Chrome", 121));
         a.fonts.as_mut().unwrap().push("Newly Installed".into());
         let fb = Fingerprint::from_components(&a, &kind("Chrome", 121));

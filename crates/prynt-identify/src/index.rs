@@ -18,8 +18,21 @@ use crate::sketch::CountMin;
 
 const BANDS: [&[Comp]; 4] = [
     &[Comp::Render, Comp::Os, Comp::Browser],
-    &[Comp::Gpu, Comp::Screen, Comp::Languages, Comp::Timezone, Comp::Os, Comp::Browser],
-    &[Comp::Fonts, Comp::Languages, Comp::Platform, Comp::Hardware, Comp::Browser],
+    &[
+        Comp::Gpu,
+        Comp::Screen,
+        Comp::Languages,
+        Comp::Timezone,
+        Comp::Os,
+        Comp::Browser,
+    ],
+    &[
+        Comp::Fonts,
+        Comp::Languages,
+        Comp::Platform,
+        Comp::Hardware,
+        Comp::Browser,
+    ],
     &[Comp::UaShape, Comp::Languages, Comp::Caps, Comp::Display],
 ];
 const N_BANDS: usize = BANDS.len();
@@ -196,7 +209,9 @@ impl Index {
     fn file(&mut self, slot: u32, fp: &Fingerprint) {
         self.count_values(fp, 1);
         for band in 0..N_BANDS {
-            let Some(key) = band_key(fp, band) else { continue };
+            let Some(key) = band_key(fp, band) else {
+                continue;
+            };
             match self.bands[band].get(&key).copied() {
                 None => {
                     self.bands[band].insert(key, slot);
@@ -223,8 +238,12 @@ impl Index {
     fn unfile(&mut self, slot: u32, fp: &Fingerprint) {
         self.count_values(fp, -1);
         for band in 0..N_BANDS {
-            let Some(key) = band_key(fp, band) else { continue };
-            let Some(p) = self.bands[band].get(&key).copied() else { continue };
+            let Some(key) = band_key(fp, band) else {
+                continue;
+            };
+            let Some(p) = self.bands[band].get(&key).copied() else {
+                continue;
+            };
             if p & TAG == 0 {
                 if p == slot {
                     self.bands[band].remove(&key);
@@ -251,7 +270,11 @@ impl Index {
         let others = self.sketches[key].count(value).saturating_sub(1) as f64;
         let n = self.live.saturating_sub(1) as f64;
         let m = self.params.pseudo_count;
-        let prior = if key == STACK_KEY { self.params.stack_collide } else { self.params.collide[key] };
+        let prior = if key == STACK_KEY {
+            self.params.stack_collide
+        } else {
+            self.params.collide[key]
+        };
         (others + m * prior) / (n + m)
     }
 
@@ -259,7 +282,8 @@ impl Index {
     /// unknown or cannot be the same browser.
     pub fn token_evidence(&self, visitor_id: &str, fp: &Fingerprint) -> Option<f64> {
         let known = self.profile(visitor_id)?;
-        self.params.evidence(fp, known, &|k, v| self.collision(k, v))
+        self.params
+            .evidence(fp, known, &|k, v| self.collision(k, v))
     }
 
     /// Finds the known visitor a token-less visit belongs to, if one is likely enough.
@@ -267,8 +291,12 @@ impl Index {
         let mut candidates: Vec<u32> = Vec::new();
         let mut crowds: Vec<(usize, usize, usize)> = Vec::new(); // (start, end, unscanned)
         for band in 0..N_BANDS {
-            let Some(key) = band_key(fp, band) else { continue };
-            let Some(p) = self.bands[band].get(&key).copied() else { continue };
+            let Some(key) = band_key(fp, band) else {
+                continue;
+            };
+            let Some(p) = self.bands[band].get(&key).copied() else {
+                continue;
+            };
             if p & TAG == 0 {
                 candidates.push(p);
                 continue;
@@ -288,7 +316,10 @@ impl Index {
         for &(start, end, unscanned) in &crowds {
             let best = candidates[start..end]
                 .iter()
-                .filter_map(|&s| self.params.evidence(fp, &self.slots[s as usize].fp, &collision))
+                .filter_map(|&s| {
+                    self.params
+                        .evidence(fp, &self.slots[s as usize].fp, &collision)
+                })
                 .fold(f64::NEG_INFINITY, f64::max);
             if best.is_finite() {
                 extra += unscanned as f64 * best.exp();
@@ -297,16 +328,16 @@ impl Index {
         candidates.sort_unstable();
         candidates.dedup();
         for s in candidates {
-            if let Some(e) = self.params.evidence(fp, &self.slots[s as usize].fp, &collision) {
+            if let Some(e) = self
+                .params
+                .evidence(fp, &self.slots[s as usize].fp, &collision)
+            {
                 scored.push((s, e));
             }
         }
         let evidence: Vec<f64> = scored.iter().map(|(_, e)| *e).collect();
         let (post, p_new) = self.params.posterior(&evidence, self.live, extra);
-        let best = post
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1));
+        let best = post.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
         match best {
             Some((i, &p)) if p >= self.params.link_threshold => {
                 let slot = &self.slots[scored[i].0 as usize];
@@ -322,7 +353,11 @@ impl Index {
     /// Heap memory held by the index, from the capacities of its containers.
     pub fn heap_bytes(&self) -> usize {
         fn map_bytes<K, V>(m: &HashMap<K, V>) -> usize {
-            let buckets = if m.capacity() == 0 { 0 } else { (m.capacity() * 8 / 7).next_power_of_two() };
+            let buckets = if m.capacity() == 0 {
+                0
+            } else {
+                (m.capacity() * 8 / 7).next_power_of_two()
+            };
             buckets * (std::mem::size_of::<(K, V)>() + 1)
         }
         self.slots.capacity() * std::mem::size_of::<Slot>()
@@ -330,9 +365,17 @@ impl Index {
             + map_bytes(&self.by_visitor)
             + self.bands.iter().map(map_bytes).sum::<usize>()
             + self.overflow.capacity() * std::mem::size_of::<Vec<u32>>()
-            + self.overflow.iter().map(|v| v.capacity() * 4).sum::<usize>()
+            + self
+                .overflow
+                .iter()
+                .map(|v| v.capacity() * 4)
+                .sum::<usize>()
             + self.overflow_free.capacity() * 4
-            + self.sketches.iter().map(CountMin::heap_bytes).sum::<usize>()
+            + self
+                .sketches
+                .iter()
+                .map(CountMin::heap_bytes)
+                .sum::<usize>()
     }
 
     /// Components of `fp` compared to the visitor's profile: (component, equal?) pairs, for
@@ -381,7 +424,10 @@ mod tests {
         visit.h[Comp::Timezone as usize] = 2;
         visit.browser_major = 121;
         match idx.find(&visit) {
-            MatchOutcome::Existing { visitor_id, confidence } => {
+            MatchOutcome::Existing {
+                visitor_id,
+                confidence,
+            } => {
                 assert_eq!(visitor_id, vid(1234));
                 assert!(confidence > 0.99, "{confidence}");
             }
@@ -418,7 +464,9 @@ mod tests {
         assert_eq!(idx.len(), 100);
         idx.upsert(&vid(5), &fp(500));
         assert_eq!(idx.len(), 100);
-        assert!(matches!(idx.find(&fp(500)), MatchOutcome::Existing { ref visitor_id, .. } if *visitor_id == vid(5)));
+        assert!(
+            matches!(idx.find(&fp(500)), MatchOutcome::Existing { ref visitor_id, .. } if *visitor_id == vid(5))
+        );
         assert!(idx.remove(&vid(5)));
         assert!(!idx.remove(&vid(5)));
         assert!(matches!(idx.find(&fp(500)), MatchOutcome::New { .. }));
@@ -426,7 +474,10 @@ mod tests {
             idx.remove(&vid(i));
         }
         assert!(idx.is_empty());
-        assert!(idx.bands.iter().all(HashMap::is_empty), "no posting left behind");
+        assert!(
+            idx.bands.iter().all(HashMap::is_empty),
+            "no posting left behind"
+        );
         assert!(idx.token_evidence(&vid(1), &fp(1)).is_none());
     }
 }

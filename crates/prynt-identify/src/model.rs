@@ -42,7 +42,8 @@ pub struct ModelParams {
     pub prior_return: f64,
     /// Least posterior probability for linking a visit to a known visitor.
     pub link_threshold: f64,
-    /// Least evidence (summed log-likelihood ratio) for trusting a visitor token's claim.
+    /// Least evidence (summed log-likelihood ratio) for trusting a visitor token's claim: the
+    /// visit must look more like that visitor than like a stranger.
     pub token_min_evidence: f64,
 }
 
@@ -79,7 +80,7 @@ impl Default for ModelParams {
             stack_partial_cap: 2.5,
             prior_return: 0.5,
             link_threshold: 0.9,
-            token_min_evidence: -4.0,
+            token_min_evidence: 0.0,
         }
     }
 }
@@ -115,7 +116,10 @@ impl ModelParams {
             let q = collision(STACK_KEY, stack).clamp(1e-9, 0.999);
             ((1.0 - self.stack_change) / q).ln()
         } else {
-            let partial: f64 = STACK.iter().map(|&c| self.component(c, visit, known, collision)).sum();
+            let partial: f64 = STACK
+                .iter()
+                .map(|&c| self.component(c, visit, known, collision))
+                .sum();
             partial.min(self.stack_partial_cap)
         };
         let personal: f64 = [Comp::Languages, Comp::Timezone, Comp::Screen, Comp::Fonts]
@@ -143,7 +147,11 @@ impl ModelParams {
             // A font install keeps most of the set: weak evidence either way. A very different
             // set is strong evidence against.
             let sim = visit.font_similarity(known).unwrap_or(0.0);
-            return if sim >= FONTS_NEAR { 0.0 } else { (0.02f64 / 0.95).ln() };
+            return if sim >= FONTS_NEAR {
+                0.0
+            } else {
+                (0.02f64 / 0.95).ln()
+            };
         }
         if a == b {
             let q = collision(i, a).clamp(1e-9, 0.999);
@@ -157,7 +165,12 @@ impl ModelParams {
     /// Posterior probabilities of each candidate and of "new browser", given each candidate's
     /// evidence, the population size and `extra_competitors`, the summed likelihood ratio of
     /// known browsers that were not scored individually (members of oversized crowds).
-    pub fn posterior(&self, evidence: &[f64], population: usize, extra_competitors: f64) -> (Vec<f64>, f64) {
+    pub fn posterior(
+        &self,
+        evidence: &[f64],
+        population: usize,
+        extra_competitors: f64,
+    ) -> (Vec<f64>, f64) {
         let n = population.max(1) as f64;
         // Log prior odds of "this particular known browser" against "a new one".
         let prior = (self.prior_return / (1.0 - self.prior_return)).ln() - n.ln();
@@ -215,7 +228,10 @@ mod tests {
         assert!(m.evidence(&other_os, &a, &f).is_none());
         let mut older = a;
         older.browser_major = 119;
-        assert!(m.evidence(&older, &a, &f).is_none(), "versions never go down");
+        assert!(
+            m.evidence(&older, &a, &f).is_none(),
+            "versions never go down"
+        );
         let mut newer = a;
         newer.browser_major = 121;
         assert!(m.evidence(&newer, &a, &f).is_some());
@@ -242,7 +258,13 @@ mod stack_tests {
     #[test]
     fn identical_hardware_with_other_personal_settings_is_not_the_same_browser() {
         let m = ModelParams::default();
-        let prior_rates = |i: usize, _: u32| if i == STACK_KEY { 0.02 } else { ModelParams::default().collide[i] };
+        let prior_rates = |i: usize, _: u32| {
+            if i == STACK_KEY {
+                0.02
+            } else {
+                ModelParams::default().collide[i]
+            }
+        };
         let mut a = Fingerprint::default();
         for (i, h) in a.h.iter_mut().enumerate() {
             *h = 100 + i as u32;
@@ -255,6 +277,9 @@ mod stack_tests {
         let same = m.evidence(&a, &a, &prior_rates).unwrap();
         let other = m.evidence(&other_person, &a, &prior_rates).unwrap();
         assert!(same > 8.0, "{same}");
-        assert!(other < 0.0, "a second profile on the same machine is evidence against: {other}");
+        assert!(
+            other < 0.0,
+            "a second profile on the same machine is evidence against: {other}"
+        );
     }
 }

@@ -53,7 +53,12 @@ mod tests {
     use super::*;
 
     fn claims() -> Claims {
-        Claims { w: "ws_1".into(), e: "test".into(), v: "pv_0123456789abc".into(), t: 1_000_000 }
+        Claims {
+            w: "ws_1".into(),
+            e: "test".into(),
+            v: "pv_0123456789abc".into(),
+            t: 1_000_000,
+        }
     }
 
     #[test]
@@ -61,7 +66,11 @@ mod tests {
         let t = sign(b"key", &claims());
         assert_eq!(verify(b"key", &t, 1_000_100), Some(claims()));
         assert_eq!(verify(b"other", &t, 1_000_100), None);
-        assert_eq!(verify(b"key", &t, 1_000_000 + TOKEN_TTL_SECS + 1), None, "expired");
+        assert_eq!(
+            verify(b"key", &t, 1_000_000 + TOKEN_TTL_SECS + 1),
+            None,
+            "expired"
+        );
         let mut forged = t.clone();
         forged.replace_range(5..6, if &t[5..6] == "A" { "B" } else { "A" });
         assert_eq!(verify(b"key", &forged, 1_000_100), None);

@@ -46,16 +46,21 @@ where
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            let field = match inner.strip_prefix("unknown field `") {
-                Some(rest) => rest.split('`').next().unwrap_or("query").to_owned(),
-                None if path == "." => "query".to_owned(),
-                None => path,
-            };
-            ApiError::validation(field.clone(), format!("Invalid query parameter '{field}': {inner}."))
-        })
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                let field = match inner.strip_prefix("unknown field `") {
+                    Some(rest) => rest.split('`').next().unwrap_or("query").to_owned(),
+                    None if path == "." => "query".to_owned(),
+                    None => path,
+                };
+                ApiError::validation(
+                    field.clone(),
+                    format!("Invalid query parameter '{field}': {inner}."),
+                )
+            })
     }
 }
 

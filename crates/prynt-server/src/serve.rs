@@ -99,7 +99,11 @@ async fn purge_expired(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        match state.store.purge_events_before(state.retention_floor_ms()).await {
+        match state
+            .store
+            .purge_events_before(state.retention_floor_ms())
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "expired events purged"),
             Err(prynt_store::StoreError::Closed) => return,

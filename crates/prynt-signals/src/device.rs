@@ -103,11 +103,25 @@ impl DeviceParser {
         }
         let (b, o, d) = self.extractor.extract(ua);
         let facts = Arc::new(UaFacts {
-            browser_family: b.as_ref().map(|b| b.family.to_string()).unwrap_or_else(|| "Other".into()),
-            browser_major: b.as_ref().and_then(|b| b.major).and_then(|m| m.parse().ok()),
-            os_family: o.as_ref().map(|o| o.os.to_string()).unwrap_or_else(|| "Other".into()),
-            device_family: d.as_ref().map(|d| d.device.to_string()).unwrap_or_else(|| "Other".into()),
-            device_model: d.as_ref().and_then(|d| d.model.as_ref().map(|m| m.to_string())),
+            browser_family: b
+                .as_ref()
+                .map(|b| b.family.to_string())
+                .unwrap_or_else(|| "Other".into()),
+            browser_major: b
+                .as_ref()
+                .and_then(|b| b.major)
+                .and_then(|m| m.parse().ok()),
+            os_family: o
+                .as_ref()
+                .map(|o| o.os.to_string())
+                .unwrap_or_else(|| "Other".into()),
+            device_family: d
+                .as_ref()
+                .map(|d| d.device.to_string())
+                .unwrap_or_else(|| "Other".into()),
+            device_model: d
+                .as_ref()
+                .and_then(|d| d.model.as_ref().map(|m| m.to_string())),
         });
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= CACHE_SIZE {
@@ -125,7 +139,10 @@ impl DeviceParser {
         let hints = c.ua_data.as_ref();
 
         let mut platform = normalise_os(&facts.os_family).to_owned();
-        if let Some(p) = hints.and_then(|h| h.platform.as_deref()).filter(|p| !p.is_empty()) {
+        if let Some(p) = hints
+            .and_then(|h| h.platform.as_deref())
+            .filter(|p| !p.is_empty())
+        {
             platform = normalise_os(p).to_owned();
         }
         // iPadOS Safari presents itself as a Mac; a Mac has no touch screen.
@@ -134,9 +151,16 @@ impl DeviceParser {
             platform = "iPadOS".into();
         }
 
-        let (mut family, mut major) = (normalise_browser(&facts.browser_family).to_owned(), facts.browser_major);
+        let (mut family, mut major) = (
+            normalise_browser(&facts.browser_family).to_owned(),
+            facts.browser_major,
+        );
         if let Some(h) = hints {
-            let list = if h.full_version_list.is_empty() { &h.brands } else { &h.full_version_list };
+            let list = if h.full_version_list.is_empty() {
+                &h.brands
+            } else {
+                &h.full_version_list
+            };
             if let Some(brand) = pick_brand(list) {
                 family = brand.0;
                 if let Some(v) = brand.1 {
@@ -149,7 +173,10 @@ impl DeviceParser {
         let device_type = if facts.device_family == "Spider" {
             DeviceType::Bot
         } else if platform == "iPadOS"
-            || matches!(facts.device_family.as_str(), "Generic_Android_Tablet" | "Kindle")
+            || matches!(
+                facts.device_family.as_str(),
+                "Generic_Android_Tablet" | "Kindle"
+            )
             || (platform == "Android" && mobile_hint == Some(false))
         {
             DeviceType::Tablet
@@ -158,7 +185,10 @@ impl DeviceParser {
             || facts.device_family == "iPhone"
             || facts.device_family == "Generic Smartphone"
         {
-            if platform == "Android" && !c.user_agent.as_deref().unwrap_or("").contains("Mobile") && mobile_hint.is_none() {
+            if platform == "Android"
+                && !c.user_agent.as_deref().unwrap_or("").contains("Mobile")
+                && mobile_hint.is_none()
+            {
                 DeviceType::Tablet
             } else {
                 DeviceType::Mobile
@@ -176,7 +206,12 @@ impl DeviceParser {
         let model = hints
             .and_then(|h| h.model.clone())
             .filter(|m| !m.is_empty())
-            .or_else(|| facts.device_model.clone().filter(|m| !m.is_empty() && m != "Mac"));
+            .or_else(|| {
+                facts
+                    .device_model
+                    .clone()
+                    .filter(|m| !m.is_empty() && m != "Mac")
+            });
         DeviceInfo {
             platform,
             browser_family: family,
@@ -196,7 +231,8 @@ fn normalise_os(os: &str) -> &'static str {
         "iOS" => "iOS",
         "Android" => "Android",
         "Chrome OS" | "ChromeOS" | "Chromium OS" => "ChromeOS",
-        "Linux" | "Ubuntu" | "Fedora" | "Debian" | "Arch Linux" | "Mint" | "Gentoo" | "Red Hat" | "SUSE" | "openSUSE" => "Linux",
+        "Linux" | "Ubuntu" | "Fedora" | "Debian" | "Arch Linux" | "Mint" | "Gentoo" | "Red Hat"
+        | "SUSE" | "openSUSE" => "Linux",
         _ => "Other",
     }
 }
@@ -248,16 +284,51 @@ mod tests {
     fn common_user_agents_are_described() {
         let p = DeviceParser::shared().unwrap();
         let mac = p.describe(&comps("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36"));
-        assert_eq!((mac.platform.as_str(), mac.browser().as_str(), mac.device_type), ("macOS", "Chrome 121", DeviceType::Desktop));
+        assert_eq!(
+            (
+                mac.platform.as_str(),
+                mac.browser().as_str(),
+                mac.device_type
+            ),
+            ("macOS", "Chrome 121", DeviceType::Desktop)
+        );
         let iphone = p.describe(&comps("Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1"));
-        assert_eq!((iphone.platform.as_str(), iphone.browser().as_str(), iphone.device_type), ("iOS", "Safari 17", DeviceType::Mobile));
-        let win = p.describe(&comps("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:122.0) Gecko/20100101 Firefox/122.0"));
-        assert_eq!((win.platform.as_str(), win.browser().as_str(), win.device_type), ("Windows", "Firefox 122", DeviceType::Desktop));
+        assert_eq!(
+            (
+                iphone.platform.as_str(),
+                iphone.browser().as_str(),
+                iphone.device_type
+            ),
+            ("iOS", "Safari 17", DeviceType::Mobile)
+        );
+        let win = p.describe(&comps(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:122.0) Gecko/20100101 Firefox/122.0",
+        ));
+        assert_eq!(
+            (
+                win.platform.as_str(),
+                win.browser().as_str(),
+                win.device_type
+            ),
+            ("Windows", "Firefox 122", DeviceType::Desktop)
+        );
         let tab = p.describe(&comps("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"));
-        assert_eq!((tab.platform.as_str(), tab.device_type), ("Android", DeviceType::Tablet));
+        assert_eq!(
+            (tab.platform.as_str(), tab.device_type),
+            ("Android", DeviceType::Tablet)
+        );
         let phone = p.describe(&comps("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36"));
-        assert_eq!((phone.platform.as_str(), phone.browser().as_str(), phone.device_type), ("Android", "Chrome 120", DeviceType::Mobile));
-        let bot = p.describe(&comps("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"));
+        assert_eq!(
+            (
+                phone.platform.as_str(),
+                phone.browser().as_str(),
+                phone.device_type
+            ),
+            ("Android", "Chrome 120", DeviceType::Mobile)
+        );
+        let bot = p.describe(&comps(
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        ));
         assert_eq!(bot.device_type, DeviceType::Bot);
     }
 
@@ -267,14 +338,26 @@ mod tests {
         let mut ipad = comps("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15");
         ipad.max_touch_points = Some(5);
         let d = p.describe(&ipad);
-        assert_eq!((d.platform.as_str(), d.device_type), ("iPadOS", DeviceType::Tablet));
+        assert_eq!(
+            (d.platform.as_str(), d.device_type),
+            ("iPadOS", DeviceType::Tablet)
+        );
 
         let mut brave = comps("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36");
         brave.ua_data = Some(UaData {
             brands: vec![
-                Brand { brand: "Not A(Brand".into(), version: "99".into() },
-                Brand { brand: "Brave".into(), version: "121".into() },
-                Brand { brand: "Chromium".into(), version: "121".into() },
+                Brand {
+                    brand: "Not A(Brand".into(),
+                    version: "99".into(),
+                },
+                Brand {
+                    brand: "Brave".into(),
+                    version: "121".into(),
+                },
+                Brand {
+                    brand: "Chromium".into(),
+                    version: "121".into(),
+                },
             ],
             mobile: Some(false),
             platform: Some("Windows".into()),

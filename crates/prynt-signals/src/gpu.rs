@@ -26,7 +26,15 @@ pub fn normalise(renderer: &str) -> Option<String> {
     if let Some(pos) = name.find("Metal Renderer: ") {
         name = name[pos + "Metal Renderer: ".len()..].to_owned();
     }
-    for cut in [" Direct3D", " vs_", ", D3D", " OpenGL", " (0x", " /PCIe", "/PCIe"] {
+    for cut in [
+        " Direct3D",
+        " vs_",
+        ", D3D",
+        " OpenGL",
+        " (0x",
+        " /PCIe",
+        "/PCIe",
+    ] {
         if let Some(pos) = name.find(cut) {
             name.truncate(pos);
         }
@@ -48,7 +56,10 @@ pub fn normalise(renderer: &str) -> Option<String> {
     if name.starts_with("Adreno ") {
         name = format!("Qualcomm {name}");
     }
-    let name = name.trim_end_matches(", Unspecified Version").trim().to_owned();
+    let name = name
+        .trim_end_matches(", Unspecified Version")
+        .trim()
+        .to_owned();
     if name.is_empty() {
         None
     } else {

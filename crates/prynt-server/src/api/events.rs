@@ -15,7 +15,9 @@ use crate::extract::{ApiQuery, SecretKey};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_event)).routes(routes!(list_events))
+    OpenApiRouter::new()
+        .routes(routes!(get_event))
+        .routes(routes!(list_events))
 }
 
 /// Retrieve an event: visitor ID, device data, Smart Signals, scores and verdict.
@@ -34,13 +36,18 @@ async fn get_event(
     Path(request_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     if !ids::is_request_id(&request_id) {
-        return Err(ApiError::validation("requestId", "'requestId' must look like req_1707832921_a7f2c9."));
+        return Err(ApiError::validation(
+            "requestId",
+            "'requestId' must look like req_1707832921_a7f2c9.",
+        ));
     }
     let row = state
         .store
         .event(&ctx.scope, &request_id, state.retention_floor_ms())
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("No event {request_id} (it may have expired).")))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("No event {request_id} (it may have expired)."))
+        })?;
     Ok(Json(row.body))
 }
 
@@ -83,7 +90,10 @@ pub fn event_query(
 ) -> Result<EventQuery, ApiError> {
     if let Some(v) = &visitor_id {
         if !ids::is_visitor_id(v) {
-            return Err(ApiError::validation("visitorId", "'visitorId' must look like pv_8kX2mNqR3jT7p."));
+            return Err(ApiError::validation(
+                "visitorId",
+                "'visitorId' must look like pv_8kX2mNqR3jT7p.",
+            ));
         }
     }
     Ok(EventQuery {
@@ -109,10 +119,20 @@ async fn list_events(
     SecretKey(ctx): SecretKey,
     ApiQuery(q): ApiQuery<ListEvents>,
 ) -> Result<Json<EventPage>, ApiError> {
-    let mut query = event_query(&state, q.visitor_id, q.before.as_deref(), q.after.as_deref(), q.limit, q.cursor.as_deref())?;
+    let mut query = event_query(
+        &state,
+        q.visitor_id,
+        q.before.as_deref(),
+        q.after.as_deref(),
+        q.limit,
+        q.cursor.as_deref(),
+    )?;
     if let Some(v) = &q.verdict {
         if !matches!(v.as_str(), "allow" | "challenge" | "block") {
-            return Err(ApiError::validation("verdict", "'verdict' must be allow, challenge or block."));
+            return Err(ApiError::validation(
+                "verdict",
+                "'verdict' must be allow, challenge or block.",
+            ));
         }
     }
     query.verdict = q.verdict;
@@ -132,5 +152,9 @@ async fn list_events(
             })
         })
         .collect();
-    Ok(Json(EventPage { data, has_more, next_cursor }))
+    Ok(Json(EventPage {
+        data,
+        has_more,
+        next_cursor,
+    }))
 }

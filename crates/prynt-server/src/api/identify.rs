@@ -39,7 +39,9 @@ pub struct AgentScripts {
 impl AgentScripts {
     pub fn build() -> Self {
         AgentScripts {
-            classic: format!("(function(){{\"use strict\";\n{AGENT_SOURCE}\nwindow.Prynt = Prynt;}})();\n"),
+            classic: format!(
+                "(function(){{\"use strict\";\n{AGENT_SOURCE}\nwindow.Prynt = Prynt;}})();\n"
+            ),
             module: format!("{AGENT_SOURCE}\nexport {{ Prynt }};\nexport default Prynt;\n"),
         }
     }
@@ -48,7 +50,9 @@ impl AgentScripts {
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(identify, preflight))
-        .route_layer(axum::extract::DefaultBodyLimit::max(crate::app::IDENTIFY_BODY_LIMIT))
+        .route_layer(axum::extract::DefaultBodyLimit::max(
+            crate::app::IDENTIFY_BODY_LIMIT,
+        ))
         .routes(routes!(agent_classic))
         .routes(routes!(agent_module))
 }
@@ -122,20 +126,34 @@ async fn preflight(headers: HeaderMap) -> Response {
     let mut resp = StatusCode::NO_CONTENT.into_response();
     let h = resp.headers_mut();
     cors(h, headers.get(header::ORIGIN).cloned());
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("authorization, content-type"),
     );
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
     resp
 }
 
 fn is_accepted_content_type(headers: &HeaderMap) -> bool {
-    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         None => true,
         Some(ct) => {
-            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             mime == "application/json" || mime == "text/plain"
         }
     }
@@ -164,7 +182,10 @@ async fn run_identify(
     let ctx = if headers.contains_key(header::AUTHORIZATION) {
         authenticate(&headers, state).await?
     } else {
-        let key = payload.public_key.as_deref().ok_or(ApiError::MissingApiKey)?;
+        let key = payload
+            .public_key
+            .as_deref()
+            .ok_or(ApiError::MissingApiKey)?;
         authenticate_key(key, state).await?
     };
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -206,7 +227,10 @@ async fn run_identify(
         match by_token {
             Some(v) => (v, TOKEN_CONFIDENCE, true, "token"),
             None => match idx.find(&fp) {
-                MatchOutcome::Existing { visitor_id, confidence } => (visitor_id, confidence, true, "fingerprint"),
+                MatchOutcome::Existing {
+                    visitor_id,
+                    confidence,
+                } => (visitor_id, confidence, true, "fingerprint"),
                 MatchOutcome::New { confidence } => (ids::visitor_id(), confidence, false, "new"),
             },
         }

@@ -13,7 +13,10 @@ pub const MAX_LIMIT: u32 = 100;
 pub fn limit(v: Option<u32>) -> Result<usize, ApiError> {
     match v.unwrap_or(DEFAULT_LIMIT) {
         n @ 1..=MAX_LIMIT => Ok(n as usize),
-        _ => Err(ApiError::validation("limit", format!("'limit' must be between 1 and {MAX_LIMIT}."))),
+        _ => Err(ApiError::validation(
+            "limit",
+            format!("'limit' must be between 1 and {MAX_LIMIT}."),
+        )),
     }
 }
 
@@ -21,14 +24,20 @@ pub fn limit(v: Option<u32>) -> Result<usize, ApiError> {
 pub fn time(field: &str, v: Option<&str>) -> Result<Option<i64>, ApiError> {
     v.map(|s| {
         prynt_core::timefmt::parse_rfc3339_ms(s).ok_or_else(|| {
-            ApiError::validation(field, format!("'{field}' must be an ISO 8601 timestamp such as 2026-02-14T11:45:22Z."))
+            ApiError::validation(
+                field,
+                format!("'{field}' must be an ISO 8601 timestamp such as 2026-02-14T11:45:22Z."),
+            )
         })
     })
     .transpose()
 }
 
 pub fn encode_cursor(row: &EventRow) -> String {
-    format!("cur_{}", URL_SAFE_NO_PAD.encode(format!("{}:{}", row.ts_ms, row.request_id)))
+    format!(
+        "cur_{}",
+        URL_SAFE_NO_PAD.encode(format!("{}:{}", row.ts_ms, row.request_id))
+    )
 }
 
 pub fn decode_cursor(v: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
@@ -50,7 +59,11 @@ pub fn decode_cursor(v: Option<&str>) -> Result<Option<(i64, String)>, ApiError>
 pub fn page(mut rows: Vec<EventRow>, q: &EventQuery) -> (Vec<EventRow>, bool, Option<String>) {
     let more = rows.len() > q.limit;
     rows.truncate(q.limit);
-    let next = if more { rows.last().map(encode_cursor) } else { None };
+    let next = if more {
+        rows.last().map(encode_cursor)
+    } else {
+        None
+    };
     (rows, more, next)
 }
 
@@ -60,9 +73,16 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let row = EventRow { request_id: "req_1700000000_abcdef".into(), ts_ms: 1_700_000_000_123, body: serde_json::Value::Null };
+        let row = EventRow {
+            request_id: "req_1700000000_abcdef".into(),
+            ts_ms: 1_700_000_000_123,
+            body: serde_json::Value::Null,
+        };
         let c = encode_cursor(&row);
-        assert_eq!(decode_cursor(Some(&c)).unwrap(), Some((row.ts_ms, row.request_id)));
+        assert_eq!(
+            decode_cursor(Some(&c)).unwrap(),
+            Some((row.ts_ms, row.request_id))
+        );
         for bad in ["", "cur_", "cur_!!!", "abc", "cur_MTIzNA"] {
             assert!(decode_cursor(Some(bad)).is_err(), "{bad}");
         }

@@ -24,7 +24,10 @@ fn check_id(visitor_id: &str) -> Result<(), ApiError> {
     if ids::is_visitor_id(visitor_id) {
         Ok(())
     } else {
-        Err(ApiError::validation("visitorId", "'visitorId' must look like pv_8kX2mNqR3jT7p."))
+        Err(ApiError::validation(
+            "visitorId",
+            "'visitorId' must look like pv_8kX2mNqR3jT7p.",
+        ))
     }
 }
 
@@ -133,11 +136,22 @@ async fn visitor_events(
     ApiQuery(q): ApiQuery<VisitorEvents>,
 ) -> Result<Json<Value>, ApiError> {
     check_id(&visitor_id)?;
-    let query = event_query(&state, Some(visitor_id.clone()), q.before.as_deref(), q.after.as_deref(), q.limit, q.cursor.as_deref())?;
+    let query = event_query(
+        &state,
+        Some(visitor_id.clone()),
+        q.before.as_deref(),
+        q.after.as_deref(),
+        q.limit,
+        q.cursor.as_deref(),
+    )?;
     let rows = state.store.events(&ctx.scope, query.clone()).await?;
     if rows.is_empty()
         && query.cursor.is_none()
-        && state.store.visitor(&ctx.scope, &visitor_id, i64::MAX).await?.is_none()
+        && state
+            .store
+            .visitor(&ctx.scope, &visitor_id, i64::MAX)
+            .await?
+            .is_none()
     {
         return Err(not_found(&visitor_id));
     }
@@ -158,5 +172,7 @@ async fn visitor_events(
             })
         })
         .collect();
-    Ok(Json(json!({ "data": data, "hasMore": has_more, "nextCursor": next_cursor })))
+    Ok(Json(
+        json!({ "data": data, "hasMore": has_more, "nextCursor": next_cursor }),
+    ))
 }

@@ -228,3 +228,117 @@ pub fn assert_error(resp: Response, status: u16, code: &str) -> Value {
     assert_eq!(body["error"]["docs"], format!("/docs/errors#{code}"));
     body
 }
+
+/// A realistic agent payload; `seed` varies the device so different seeds are different
+/// browsers, and the same seed is the same browser.
+pub fn payload(seed: u32) -> Value {
+    let langs = [
+        ["en-US", "en"],
+        ["de-DE", "de"],
+        ["fr-FR", "fr"],
+        ["ja-JP", "ja"],
+        ["es-ES", "es"],
+    ];
+    let tzs = [
+        "America/New_York",
+        "Europe/Berlin",
+        "Europe/Paris",
+        "Asia/Tokyo",
+        "Europe/Madrid",
+    ];
+    let screens = [
+        (1920, 1080),
+        (2560, 1440),
+        (1440, 900),
+        (3840, 2160),
+        (1366, 768),
+    ];
+    let i = seed as usize;
+    serde_json::json!({
+        "components": {
+            "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36",
+            "platform": "MacIntel",
+            "vendor": "Google Inc.",
+            "productSub": "20030107",
+            "languages": langs[i % 5],
+            "timezone": tzs[(i / 5) % 5],
+            "timezoneOffset": 0,
+            "screen": {"w": screens[(i / 25) % 5].0, "h": screens[(i / 25) % 5].1, "availW": 1920, "availH": 1050, "colorDepth": 30, "pixelRatio": 2},
+            "window": {"innerW": 1200, "innerH": 800, "outerW": 1200, "outerH": 900},
+            "hardwareConcurrency": 8 + (seed % 3) * 2,
+            "deviceMemory": 8,
+            "maxTouchPoints": 0,
+            "cookieEnabled": true,
+            "canvas": {"text": format!("c{seed:08x}"), "geometry": format!("g{seed:08x}"), "winding": true},
+            "webgl": {"vendor": "WebKit", "renderer": "WebKit WebGL", "unmaskedVendor": "Google Inc. (Apple)",
+                      "unmaskedRenderer": "ANGLE (Apple, ANGLE Metal Renderer: Apple M3 Pro, Unspecified Version)",
+                      "params": format!("p{}", seed % 7), "extensions": "e1", "render": format!("r{seed:08x}")},
+            "audio": {"hash": format!("a{seed:08x}"), "sum": 124.04},
+            "fonts": (0..20).map(|f| format!("Font{}", (seed as usize * 7 + f) % 60)).collect::<Vec<_>>(),
+            "math": "m1",
+            "storage": {"localStorage": true, "sessionStorage": true, "indexedDB": true, "quota": 2.9e11},
+            "plugins": ["PDF Viewer::internal-pdf-viewer"],
+            "mimeTypes": ["application/pdf"],
+            "automation": {"webdriver": false},
+            "timing": {"collectMs": 40.0}
+        }
+    })
+}
+
+impl TestServer {
+    /// POSTs an identify payload with `key` in the Authorization header.
+    pub fn identify(&self, key: &str, body: &Value) -> Response {
+        client()
+            .post(self.url("/v1/identify"))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .expect("identify")
+    }
+
+    /// Identifies and returns the JSON answer and the visitor token, asserting success.
+    pub fn identify_ok(&self, key: &str, body: &Value) -> (Value, String) {
+        let r = self.identify(key, body);
+        assert_eq!(r.status(), 200, "identify failed");
+        let token = r
+            .headers()
+            .get("x-prynt-visitor-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (r.json().expect("json"), token)
+    }
+
+    pub fn json(&self, path: &str, key: &str) -> (u16, Value) {
+        let r = self.get(path, key);
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+
+    /// Number of events the key can list (follows every page).
+    pub fn event_count(&self, key: &str) -> usize {
+        let mut n = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/events?limit=100&cursor={c}"),
+                None => "/v1/events?limit=100".to_owned(),
+            };
+            let (status, page) = self.json(&path, key);
+            assert_eq!(status, 200, "{page}");
+            n += page["data"].as_array().map(Vec::len).unwrap_or(0);
+            match page["nextCursor"].as_str() {
+                Some(c) if page["hasMore"] == true => cursor = Some(c.to_owned()),
+                _ => return n,
+            }
+        }
+    }
+
+    /// Sends SIGKILL: no graceful shutdown, no flushing.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

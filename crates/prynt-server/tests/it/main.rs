@@ -3,4 +3,5 @@
 
 mod foundation;
 mod harness;
+mod identification;
 mod lifecycle;

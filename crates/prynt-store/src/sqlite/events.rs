@@ -4,7 +4,9 @@ use prynt_core::{timefmt, Environment, Scope};
 use rusqlite::{params, params_from_iter, types::Value as Sql, OptionalExtension};
 
 use super::SqliteStore;
-use crate::{EventQuery, EventRow, NewIdentification, StoreError, StoreResult, StoredProfile, VisitorSummary};
+use crate::{
+    EventQuery, EventRow, NewIdentification, StoreError, StoreResult, StoredProfile, VisitorSummary,
+};
 
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, i64, String)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -30,7 +32,10 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sql_record_identification(&self, rec: NewIdentification) -> StoreResult<i64> {
+    pub(crate) async fn sql_record_identification(
+        &self,
+        rec: NewIdentification,
+    ) -> StoreResult<i64> {
         self.write(move |c| {
             let env = rec.scope.env.as_str();
             let first_seen: i64 = c
@@ -95,14 +100,24 @@ impl SqliteStore {
             )?;
             let rows = st.query_map(params![after.unwrap_or_default(), limit as i64], |r| {
                 let env: String = r.get(1)?;
-                Ok((r.get::<_, String>(0)?, env, r.get::<_, String>(2)?, r.get::<_, Vec<u8>>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    env,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                ))
             })?;
             let mut out = Vec::new();
             for row in rows {
                 let (ws, env, visitor_id, profile) = row?;
-                let Some(env) = Environment::parse(&env) else { continue };
+                let Some(env) = Environment::parse(&env) else {
+                    continue;
+                };
                 out.push(StoredProfile {
-                    scope: Scope { workspace_id: ws, env },
+                    scope: Scope {
+                        workspace_id: ws,
+                        env,
+                    },
                     visitor_id,
                     profile,
                 });
@@ -124,7 +139,10 @@ impl SqliteStore {
                 "SELECT request_id, ts_ms, body FROM events
                  WHERE request_id = ?1 AND workspace_id = ?2 AND env = ?3 AND ts_ms >= ?4",
             )?
-            .query_row(params![id, scope.workspace_id, scope.env.as_str(), floor], event_row)
+            .query_row(
+                params![id, scope.workspace_id, scope.env.as_str(), floor],
+                event_row,
+            )
             .optional()?
             .map(to_event)
             .transpose()
@@ -132,7 +150,11 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sql_events(&self, scope: &Scope, q: EventQuery) -> StoreResult<Vec<EventRow>> {
+    pub(crate) async fn sql_events(
+        &self,
+        scope: &Scope,
+        q: EventQuery,
+    ) -> StoreResult<Vec<EventRow>> {
         let scope = scope.clone();
         self.read(move |c| {
             let mut sql = String::from(
@@ -234,7 +256,11 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sql_delete_visitor(&self, scope: &Scope, visitor_id: &str) -> StoreResult<bool> {
+    pub(crate) async fn sql_delete_visitor(
+        &self,
+        scope: &Scope,
+        visitor_id: &str,
+    ) -> StoreResult<bool> {
         let (scope, id) = (scope.clone(), visitor_id.to_owned());
         self.write(move |c| {
             let env = scope.env.as_str();

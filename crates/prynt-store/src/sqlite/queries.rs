@@ -6,8 +6,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::SqliteStore;
 use crate::{
-    ApiKeyRecord, AuthenticatedKey, EventQuery, EventRow, NewApiKey, NewIdentification, Store, StoreError,
-    StoreResult, StoredProfile, VisitorSummary, Workspace,
+    ApiKeyRecord, AuthenticatedKey, EventQuery, EventRow, NewApiKey, NewIdentification, Store,
+    StoreError, StoreResult, StoredProfile, VisitorSummary, Workspace,
 };
 
 const WORKSPACE_COLS: &str = "w.id, w.name, w.plan, w.custom_limits, w.created_at";
@@ -277,7 +277,12 @@ impl Store for SqliteStore {
         self.sql_profiles_page(after_visitor_id, limit).await
     }
 
-    async fn event(&self, scope: &Scope, request_id: &str, floor: i64) -> StoreResult<Option<EventRow>> {
+    async fn event(
+        &self,
+        scope: &Scope,
+        request_id: &str,
+        floor: i64,
+    ) -> StoreResult<Option<EventRow>> {
         self.sql_event(scope, request_id, floor).await
     }
 
@@ -285,7 +290,12 @@ impl Store for SqliteStore {
         self.sql_events(scope, query).await
     }
 
-    async fn visitor(&self, scope: &Scope, visitor_id: &str, floor: i64) -> StoreResult<Option<VisitorSummary>> {
+    async fn visitor(
+        &self,
+        scope: &Scope,
+        visitor_id: &str,
+        floor: i64,
+    ) -> StoreResult<Option<VisitorSummary>> {
         self.sql_visitor(scope, visitor_id, floor).await
     }
 
