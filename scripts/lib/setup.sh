@@ -1,6 +1,15 @@
 # Set-up steps shared by scripts/run and scripts/test. Each step is idempotent and installs only
 # what is missing, so a fresh machine and a warm one run the same commands.
 
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 ensure_rust_components() {
     if ! cargo fmt --version >/dev/null 2>&1; then
         rustup component add rustfmt
@@ -8,4 +17,20 @@ ensure_rust_components() {
     if ! cargo clippy --version >/dev/null 2>&1; then
         rustup component add clippy
     fi
+}
+
+# Debian's Chromium drives the browser tests; no test tool downloads a browser of its own.
+ensure_chromium() {
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "==> installing Chromium from Debian's packages"
+        apt_install chromium fonts-dejavu-core
+    fi
+}
+
+# The browser tests' Node packages, exactly as locked.
+ensure_node_packages() {
+    if ! command -v node >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+    (cd browser-tests && npm ci --no-audit --no-fund --loglevel=error)
 }

@@ -35,8 +35,21 @@ pub fn prefixed_hex_id(prefix: &str) -> String {
 }
 
 /// `req_<unix seconds>_<6 hex>`; also used as the `X-Request-Id` of every response.
+///
+/// Six random hex digits would collide within a second at a few thousand requests per second
+/// (birthday bound), so the suffix walks a permutation of the 24-bit space from a random start:
+/// one process never repeats a suffix within 16.7 million consecutive ids. Other nodes start
+/// elsewhere; the store still refuses a duplicate and the caller retries with a fresh id.
 pub fn request_id(unix_seconds: i64) -> String {
-    format!("req_{unix_seconds}_{}", random_hex(6))
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    static START: OnceLock<u32> = OnceLock::new();
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let start = *START.get_or_init(|| rand::rng().random::<u32>());
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    // Multiplying by an odd constant permutes the residues modulo 2^24.
+    let suffix = start.wrapping_add(n).wrapping_mul(0x9E_3779) & 0xFF_FFFF;
+    format!("req_{unix_seconds}_{suffix:06x}")
 }
 
 /// `pv_` followed by 13 base62 characters.
@@ -90,6 +103,12 @@ mod tests {
         }
         assert!(is_request_id("req_1707832921_a7f2c9"));
         assert!(is_visitor_id("pv_8kX2mNqR3jT7p"));
+    }
+
+    #[test]
+    fn request_ids_do_not_repeat_within_a_busy_second() {
+        let ids: std::collections::HashSet<String> = (0..200_000).map(|_| request_id(1)).collect();
+        assert_eq!(ids.len(), 200_000);
     }
 
     #[test]

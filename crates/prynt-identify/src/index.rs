@@ -37,7 +37,7 @@ const BANDS: [&[Comp]; 4] = [
 ];
 const N_BANDS: usize = BANDS.len();
 /// Most members of one band scored individually.
-const CROWD_SCAN: usize = 256;
+const CROWD_SCAN: usize = 32;
 /// Marks a posting that points into `overflow` instead of at a single slot.
 const TAG: u32 = 1 << 31;
 /// Length of a visitor id's random part (`pv_` + 13 base62).
@@ -288,8 +288,9 @@ impl Index {
 
     /// Finds the known visitor a token-less visit belongs to, if one is likely enough.
     pub fn find(&self, fp: &Fingerprint) -> MatchOutcome {
-        let mut candidates: Vec<u32> = Vec::new();
-        let mut crowds: Vec<(usize, usize, usize)> = Vec::new(); // (start, end, unscanned)
+        // (slot, crowd band or usize::MAX)
+        let mut candidates: Vec<(u32, usize)> = Vec::new();
+        let mut crowds: Vec<(usize, usize)> = Vec::new(); // (band, unscanned members)
         for band in 0..N_BANDS {
             let Some(key) = band_key(fp, band) else {
                 continue;
@@ -298,43 +299,42 @@ impl Index {
                 continue;
             };
             if p & TAG == 0 {
-                candidates.push(p);
+                candidates.push((p, usize::MAX));
                 continue;
             }
             let list = &self.overflow[(p & !TAG) as usize];
             let skip = list.len().saturating_sub(CROWD_SCAN);
-            let start = candidates.len();
             // The most recent members are the likeliest to return.
-            candidates.extend_from_slice(&list[skip..]);
+            let tag = if skip > 0 { band } else { usize::MAX };
+            candidates.extend(list[skip..].iter().map(|&s| (s, tag)));
             if skip > 0 {
-                crowds.push((start, candidates.len(), skip));
+                crowds.push((band, skip));
             }
         }
-        let collision = |k: usize, v: u32| self.collision(k, v);
+        let prepared = self.params.prepare(fp, &|k, v| self.collision(k, v));
+        candidates.sort_unstable_by_key(|c| c.0);
         let mut scored: Vec<(u32, f64)> = Vec::with_capacity(candidates.len());
-        let mut extra = 0.0;
-        for &(start, end, unscanned) in &crowds {
-            let best = candidates[start..end]
-                .iter()
-                .filter_map(|&s| {
-                    self.params
-                        .evidence(fp, &self.slots[s as usize].fp, &collision)
-                })
-                .fold(f64::NEG_INFINITY, f64::max);
-            if best.is_finite() {
-                extra += unscanned as f64 * best.exp();
+        let mut crowd_best = [f64::NEG_INFINITY; N_BANDS];
+        let mut last = u32::MAX;
+        let mut last_ev = None;
+        for &(slot, band) in &candidates {
+            if slot != last {
+                last = slot;
+                last_ev = prepared.evidence(&self.slots[slot as usize].fp);
+                if let Some(e) = last_ev {
+                    scored.push((slot, e));
+                }
+            }
+            if let (Some(e), true) = (last_ev, band != usize::MAX) {
+                crowd_best[band] = crowd_best[band].max(e);
             }
         }
-        candidates.sort_unstable();
-        candidates.dedup();
-        for s in candidates {
-            if let Some(e) = self
-                .params
-                .evidence(fp, &self.slots[s as usize].fp, &collision)
-            {
-                scored.push((s, e));
-            }
-        }
+        // Unscored crowd members are competitors about as likely as the best scored one.
+        let extra: f64 = crowds
+            .iter()
+            .filter(|(band, _)| crowd_best[*band].is_finite())
+            .map(|&(band, unscanned)| unscanned as f64 * crowd_best[band].exp())
+            .sum();
         let evidence: Vec<f64> = scored.iter().map(|(_, e)| *e).collect();
         let (post, p_new) = self.params.posterior(&evidence, self.live, extra);
         let best = post.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));

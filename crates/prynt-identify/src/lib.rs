@@ -12,6 +12,7 @@ pub mod fingerprint;
 pub mod index;
 pub mod model;
 mod sketch;
+pub mod synth;
 pub mod token;
 
 pub use fingerprint::{BrowserKind, Fingerprint};

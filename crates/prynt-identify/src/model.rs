@@ -102,63 +102,40 @@ impl ModelParams {
         known: &Fingerprint,
         collision: &dyn Fn(usize, u32) -> f64,
     ) -> Option<f64> {
-        for c in [Comp::Os, Comp::Browser] {
-            let (a, b) = (visit.get(c), known.get(c));
-            if a != 0 && b != 0 && a != b {
-                return None;
-            }
-        }
-        if visit.browser_major != 0 && known.browser_major > visit.browser_major {
-            return None;
-        }
-        let stack = visit.stack();
-        let stack_ev = if stack != 0 && stack == known.stack() {
-            let q = collision(STACK_KEY, stack).clamp(1e-9, 0.999);
-            ((1.0 - self.stack_change) / q).ln()
-        } else {
-            let partial: f64 = STACK
-                .iter()
-                .map(|&c| self.component(c, visit, known, collision))
-                .sum();
-            partial.min(self.stack_partial_cap)
-        };
-        let personal: f64 = [Comp::Languages, Comp::Timezone, Comp::Screen, Comp::Fonts]
-            .iter()
-            .map(|&c| self.component(c, visit, known, collision))
-            .sum();
-        Some((stack_ev + personal) * self.temperature)
+        self.prepare(visit, collision).evidence(known)
     }
 
-    /// One component's log-likelihood ratio; zero when either side does not know it.
-    fn component(
-        &self,
-        comp: Comp,
-        visit: &Fingerprint,
-        known: &Fingerprint,
+    /// Everything about `visit` that does not depend on the candidate, computed once so that
+    /// scoring many candidates is a few table look-ups each.
+    pub fn prepare<'a>(
+        &'a self,
+        visit: &'a Fingerprint,
         collision: &dyn Fn(usize, u32) -> f64,
-    ) -> f64 {
-        let i = comp as usize;
-        let (a, b) = (visit.h[i], known.h[i]);
-        if a == 0 || b == 0 {
-            return 0.0;
+    ) -> Prepared<'a> {
+        let mut equal = [0.0; N_COMP];
+        let mut differ = [0.0; N_COMP];
+        for i in 0..N_COMP {
+            let v = visit.h[i];
+            if v == 0 {
+                continue;
+            }
+            let change = self.change[i];
+            equal[i] = ((1.0 - change) / collision(i, v).clamp(1e-9, 0.999)).ln();
+            differ[i] = (change / (1.0 - self.collide[i].clamp(1e-9, 0.999))).ln();
         }
-        let change = self.change[i];
-        if comp == Comp::Fonts && a != b {
-            // A font install keeps most of the set: weak evidence either way. A very different
-            // set is strong evidence against.
-            let sim = visit.font_similarity(known).unwrap_or(0.0);
-            return if sim >= FONTS_NEAR {
-                0.0
-            } else {
-                (0.02f64 / 0.95).ln()
-            };
-        }
-        if a == b {
-            let q = collision(i, a).clamp(1e-9, 0.999);
-            ((1.0 - change) / q).ln()
+        let stack = visit.stack();
+        let stack_equal = if stack != 0 {
+            ((1.0 - self.stack_change) / collision(STACK_KEY, stack).clamp(1e-9, 0.999)).ln()
         } else {
-            let q = self.collide[i].clamp(1e-9, 0.999);
-            (change / (1.0 - q)).ln()
+            0.0
+        };
+        Prepared {
+            params: self,
+            visit,
+            stack,
+            stack_equal,
+            equal,
+            differ,
         }
     }
 
@@ -187,6 +164,65 @@ impl ModelParams {
             weights.iter().map(|w| w / total).collect(),
             new_weight / total,
         )
+    }
+}
+
+/// A visit ready to be compared with many known browsers.
+pub struct Prepared<'a> {
+    params: &'a ModelParams,
+    visit: &'a Fingerprint,
+    stack: u32,
+    stack_equal: f64,
+    equal: [f64; N_COMP],
+    differ: [f64; N_COMP],
+}
+
+impl Prepared<'_> {
+    /// See [`ModelParams::evidence`].
+    pub fn evidence(&self, known: &Fingerprint) -> Option<f64> {
+        let visit = self.visit;
+        for c in [Comp::Os, Comp::Browser] {
+            let (a, b) = (visit.get(c), known.get(c));
+            if a != 0 && b != 0 && a != b {
+                return None;
+            }
+        }
+        if visit.browser_major != 0 && known.browser_major > visit.browser_major {
+            return None;
+        }
+        let stack_ev = if self.stack != 0 && self.stack == known.stack() {
+            self.stack_equal
+        } else {
+            let partial: f64 = STACK.iter().map(|&c| self.component(c, known)).sum();
+            partial.min(self.params.stack_partial_cap)
+        };
+        let personal: f64 = [Comp::Languages, Comp::Timezone, Comp::Screen, Comp::Fonts]
+            .iter()
+            .map(|&c| self.component(c, known))
+            .sum();
+        Some((stack_ev + personal) * self.params.temperature)
+    }
+
+    /// One component's log-likelihood ratio; zero when either side does not know it.
+    fn component(&self, comp: Comp, known: &Fingerprint) -> f64 {
+        let i = comp as usize;
+        let (a, b) = (self.visit.h[i], known.h[i]);
+        if a == 0 || b == 0 {
+            0.0
+        } else if a == b {
+            self.equal[i]
+        } else if comp == Comp::Fonts {
+            // A font install keeps most of the set: weak evidence either way. A very different
+            // set is strong evidence against.
+            let sim = self.visit.font_similarity(known).unwrap_or(0.0);
+            if sim >= FONTS_NEAR {
+                0.0
+            } else {
+                (0.02f64 / 0.95).ln()
+            }
+        } else {
+            self.differ[i]
+        }
     }
 }
 

@@ -64,8 +64,11 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 /// The whole application, ready to serve.
-pub fn build(state: AppState) -> Router {
-    let (api, openapi) = api_routes();
+pub fn build(state: AppState, bench_endpoints: bool) -> Router {
+    let (mut api, openapi) = api_routes();
+    if bench_endpoints {
+        api = api.route("/bench/bare", axum::routing::post(bare));
+    }
     let openapi_json: Arc<str> = openapi.to_json().unwrap_or_else(|_| "{}".to_owned()).into();
     api.route(
         "/v1/openapi.json",
@@ -96,4 +99,14 @@ async fn not_found() -> impl IntoResponse {
 
 async fn method_not_allowed(method: Method) -> impl IntoResponse {
     ApiError::MethodNotAllowed(method.to_string())
+}
+
+/// The benchmark baseline: reads the body like identify does, answers a fixed identify-shaped
+/// body, and passes through every layer of the real routes.
+async fn bare(body: axum::body::Bytes) -> impl IntoResponse {
+    let _ = body.len();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"requestId":"req_0_000000","visitorId":"pv_0000000000000","confidence":1.0,"visitorFound":true}"#,
+    )
 }

@@ -27,6 +27,27 @@ pub enum Command {
     /// Create, update and list workspaces.
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
+    /// Benchmarks; each prints a summary and, last, one JSON line.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Identify throughput and latency against a real server, beside a bare endpoint.
+    Identify {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+    /// Match latency and index memory with many known visitors.
+    Match {
+        #[arg(long, default_value_t = 1_000_000)]
+        visitors: usize,
+        #[arg(long, default_value_t = 20_000)]
+        queries: usize,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +77,9 @@ pub struct ServeArgs {
     /// Days events stay visible before they expire (1 to 3650; default 90).
     #[arg(long, env = "PRYNT_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retention_days: Option<u32>,
+    /// Adds `POST /bench/bare` (a fixed answer through the same stack) for `prynt bench`.
+    #[arg(long, hide = true)]
+    pub bench_endpoints: bool,
     /// TOML file with the same settings as the flags (snake_case names).
     #[arg(long, env = "PRYNT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -14,6 +14,7 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub retention_days: u32,
+    pub bench_endpoints: bool,
 }
 
 /// The config file: the same names as the flags, in snake_case.
@@ -73,6 +74,7 @@ impl ServeConfig {
             data_dir,
             tls,
             retention_days,
+            bench_endpoints: args.bench_endpoints,
         })
     }
 }

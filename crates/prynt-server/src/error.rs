@@ -141,6 +141,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("The resource does not exist.".into()),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::DuplicateId => ApiError::Internal("generated id clashed".into()),
             StoreError::Closed => ApiError::Unavailable("The server is shutting down.".into()),
             StoreError::Backend(m) => ApiError::Internal(m),
         }

@@ -2,6 +2,8 @@
 
 mod api;
 mod app;
+mod bench;
+mod cache;
 mod cli;
 mod commands;
 mod config;
@@ -48,6 +50,17 @@ fn main() -> ExitCode {
             cli::Command::Serve(args) => serve::run(config::ServeConfig::resolve(args)?).await,
             cli::Command::Keys(cmd) => commands::keys::run(cmd).await,
             cli::Command::Workspaces(cmd) => commands::workspaces::run(cmd).await,
+            cli::Command::Bench(cmd) => tokio::task::spawn_blocking(move || match cmd {
+                cli::BenchCommand::Identify {
+                    seconds,
+                    connections,
+                } => bench::identify::run(seconds, connections),
+                cli::BenchCommand::Match { visitors, queries } => {
+                    bench::matching::run(visitors, queries)
+                }
+            })
+            .await
+            .map_err(|e| CliError::Runtime(e.to_string()))?,
         }
     });
     match outcome {

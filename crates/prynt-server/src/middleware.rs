@@ -18,8 +18,11 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
     let id = prynt_core::ids::request_id(prynt_core::timefmt::now_unix());
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut resp = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
+    // A handler that had to take a fresh id (identify, after a clash) has set its own.
+    if !resp.headers().contains_key(&X_REQUEST_ID) {
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
+        }
     }
     resp
 }

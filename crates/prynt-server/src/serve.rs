@@ -13,10 +13,11 @@ use prynt_store::sqlite::SqliteStore;
 use prynt_store::{NewApiKey, Store};
 
 use crate::api::identify::AgentScripts;
+use crate::cache::AuthCache;
 use crate::config::ServeConfig;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::{app, CliError};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -41,15 +42,17 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         ms = started.elapsed().as_millis() as u64,
         "matching index loaded"
     );
-    let state = AppState {
+    let state = AppState::new(Shared {
         store: Arc::clone(&store),
         identity: Arc::new(identity),
         metrics: Arc::new(metrics),
+        cache: AuthCache::default(),
         retention_ms: cfg.retention_days as i64 * 86_400_000,
-        agent: Arc::new(AgentScripts::build()),
-    };
+        agent: AgentScripts::build(),
+    });
     tokio::spawn(purge_expired(state.clone()));
-    let app = app::build(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app::build(state.clone(), cfg.bench_endpoints)
+        .into_make_service_with_connect_info::<SocketAddr>();
 
     let listener = std::net::TcpListener::bind(cfg.listen)
         .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", cfg.listen)))?;

@@ -1,26 +1,45 @@
 //! What every handler can reach: the store, the identification engine, metrics and settings.
+//! Cloned per request, so it is one shared pointer.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use prynt_store::Store;
 
+use crate::cache::AuthCache;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub identity: Arc<Identity>,
     pub metrics: Arc<Metrics>,
+    /// Recently verified keys and environment settings.
+    pub cache: AuthCache,
     /// How long events stay visible, in milliseconds.
     pub retention_ms: i64,
     /// The agent script as a classic script and as an ES module.
-    pub agent: Arc<crate::api::identify::AgentScripts>,
+    pub agent: crate::api::identify::AgentScripts,
 }
 
 impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+
     /// Events older than this (Unix ms) are past retention.
     pub fn retention_floor_ms(&self) -> i64 {
         prynt_core::timefmt::now_unix_ms() - self.retention_ms
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }

@@ -7,6 +7,9 @@ pub enum StoreError {
     /// A uniqueness rule was broken; the message names what clashed.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The generated id of a new record is already taken; retry with a fresh one.
+    #[error("the id is already taken")]
+    DuplicateId,
     /// The store has been closed for shutdown.
     #[error("the store is closed")]
     Closed,

@@ -13,8 +13,8 @@ use prynt_core::{EnvSettings, Plan, PlanLimits, Scope};
 
 pub use error::StoreError;
 pub use model::{
-    ApiKeyRecord, AuthenticatedKey, EventQuery, EventRow, NewApiKey, NewIdentification,
-    StoredProfile, VisitorSummary, Workspace,
+    ApiKeyRecord, AuthenticatedKey, DeviceSeen, EventQuery, EventRow, IpSeen, NewApiKey,
+    NewIdentification, StoredProfile, VisitorSummary, Workspace,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;

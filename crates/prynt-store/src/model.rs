@@ -65,8 +65,9 @@ pub struct NewIdentification {
     pub linked_id: Option<String>,
     pub verdict: Option<String>,
     pub bot: Option<bool>,
-    /// The full event as the API shows it; `firstSeenAt` is filled in by the store.
-    pub body: serde_json::Value,
+    /// The full event as the API shows it, serialised; its `firstSeenAt` is filled in when
+    /// the event is read.
+    pub body: String,
 }
 
 /// Filters of an event listing, all within one scope; newest first.
@@ -101,10 +102,26 @@ pub struct VisitorSummary {
     pub last_seen_ms: i64,
     pub total_visits: i64,
     pub linked_accounts: i64,
-    /// (platform, browser, gpu, last seen ms), most recent first, from retained events.
-    pub devices: Vec<(Option<String>, Option<String>, Option<String>, i64)>,
-    /// (address, visits, first seen ms, last seen ms), most recent first, from retained events.
-    pub ips: Vec<(String, i64, i64, i64)>,
+    /// Devices seen, most recent first, from retained events.
+    pub devices: Vec<DeviceSeen>,
+    /// IP addresses seen, most recent first, from retained events.
+    pub ips: Vec<IpSeen>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceSeen {
+    pub platform: Option<String>,
+    pub browser: Option<String>,
+    pub gpu: Option<String>,
+    pub last_seen_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct IpSeen {
+    pub address: String,
+    pub visits: i64,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
 }
 
 /// A stored matching profile, for rebuilding the in-memory index at start-up.

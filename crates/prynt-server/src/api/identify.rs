@@ -31,6 +31,7 @@ const TOKEN_CONFIDENCE: f64 = 0.999;
 static AGENT_SOURCE: &str = include_str!("../../../../agent/prynt.js");
 
 /// The agent, wrapped once at start-up for both ways a page can load it.
+#[derive(Debug)]
 pub struct AgentScripts {
     pub classic: String,
     pub module: String,
@@ -95,7 +96,12 @@ async fn identify(
     let outcome = run_identify(&state, peer, request_id, req).await;
     let mut resp = match outcome {
         Ok((body, token)) => {
+            let id = HeaderValue::from_str(&body.request_id).ok();
             let mut r = Json(body).into_response();
+            if let Some(id) = id {
+                r.headers_mut()
+                    .insert(crate::middleware::X_REQUEST_ID.clone(), id);
+            }
             if let Ok(v) = HeaderValue::from_str(&token) {
                 r.headers_mut().insert(TOKEN_HEADER, v);
             }
@@ -189,7 +195,14 @@ async fn run_identify(
         authenticate_key(key, state).await?
     };
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let settings = state.store.env_settings(&ctx.scope).await?;
+        let settings = match state.cache.settings(&ctx.scope) {
+            Some(s) => s,
+            None => {
+                let s = state.store.env_settings(&ctx.scope).await?;
+                state.cache.put_settings(ctx.scope.clone(), s.clone());
+                s
+            }
+        };
         if !settings.allowed_origins.is_empty() {
             let o = origin.to_str().unwrap_or("");
             let allowed = crate::api::workspace::normalise_origin(o)
@@ -239,11 +252,13 @@ async fn run_identify(
     let ip = peer.ip().to_canonical().to_string();
     let linked_id = clean(payload.linked_id);
     let screen = device.screen.map(|(w, h)| json!({ "w": w, "h": h }));
-    let body = json!({
+    let mut body = json!({
         "requestId": request_id,
         "visitorId": visitor_id,
         "confidence": confidence,
         "visitorFound": found,
+        // Filled in from the visitor's record when the event is read.
+        "firstSeenAt": null,
         "timestamp": timefmt::rfc3339(now_ms / 1000),
         "type": clean(payload.event_type),
         "linkedId": linked_id,
@@ -265,20 +280,33 @@ async fn run_identify(
         "verdict": null,
         "matchedRule": null,
     });
-    state
-        .store
-        .record_identification(NewIdentification {
-            scope: ctx.scope.clone(),
-            request_id: request_id.clone(),
-            visitor_id: visitor_id.clone(),
-            ts_ms: now_ms,
-            profile: fp.to_bytes(),
-            linked_id,
-            verdict: None,
-            bot: None,
-            body,
-        })
-        .await?;
+    let mut record = NewIdentification {
+        scope: ctx.scope.clone(),
+        request_id: request_id.clone(),
+        visitor_id: visitor_id.clone(),
+        ts_ms: now_ms,
+        profile: fp.to_bytes(),
+        linked_id,
+        verdict: None,
+        bot: None,
+        body: body.to_string(),
+    };
+    // Another node may have handed out the same request id this second: take a fresh one.
+    let mut request_id = request_id;
+    let mut attempts = 0;
+    loop {
+        match state.store.record_identification(record.clone()).await {
+            Ok(_) => break,
+            Err(prynt_store::StoreError::DuplicateId) if attempts < 3 => {
+                attempts += 1;
+                request_id = ids::request_id(now_ms / 1000);
+                record.request_id = request_id.clone();
+                body["requestId"] = json!(request_id);
+                record.body = body.to_string();
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     // Only a durable visit may teach the index.
     index.write().upsert(&visitor_id, &fp);
 

@@ -80,12 +80,12 @@ async fn get_visitor(
         devices: v
             .devices
             .into_iter()
-            .map(|(platform, browser, gpu, last)| json!({"platform": platform, "browser": browser, "gpu": gpu, "lastSeenAt": ts(last)}))
+            .map(|d| json!({"platform": d.platform, "browser": d.browser, "gpu": d.gpu, "lastSeenAt": ts(d.last_seen_ms)}))
             .collect(),
         ips: v
             .ips
             .into_iter()
-            .map(|(address, visits, first, last)| json!({"address": address, "visits": visits, "firstSeenAt": ts(first), "lastSeenAt": ts(last)}))
+            .map(|ip| json!({"address": ip.address, "visits": ip.visits, "firstSeenAt": ts(ip.first_seen_ms), "lastSeenAt": ts(ip.last_seen_ms)}))
             .collect(),
         lists: Vec::new(),
     }))

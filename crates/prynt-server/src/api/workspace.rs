@@ -126,6 +126,9 @@ async fn update_workspace(
         settings.allowed_origins = normalised;
     }
     state.store.put_env_settings(&ctx.scope, &settings).await?;
+    state
+        .cache
+        .put_settings(ctx.scope.clone(), settings.clone());
     Ok(Json(view(&ctx, settings)))
 }
 

@@ -61,7 +61,7 @@ fn requests_without_a_usable_key_are_refused() {
 }
 
 #[test]
-fn keys_made_and_revoked_by_the_cli_take_effect_at_once() {
+fn keys_made_by_the_cli_work_at_once_and_revoked_ones_stop_within_a_second() {
     let s = TestServer::start();
     let key = s.create_key("live", "secret", "default");
     assert!(key.starts_with("sk_live_"));
@@ -86,6 +86,15 @@ fn keys_made_and_revoked_by_the_cli_take_effect_at_once() {
         "{}",
         String::from_utf8_lossy(&revoke.stderr)
     );
+    // Verified keys are remembered for at most a second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    while s.get("/v1/workspace", &key).status() == 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a revoked key stops working within a second"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert_error(s.get("/v1/workspace", &key), 401, "invalid_api_key");
     let listing = String::from_utf8_lossy(&s.cli(&["keys", "list"]).stdout).to_string();
     assert!(listing

@@ -587,14 +587,20 @@ fn agent_scripts_and_cors_are_served() {
         .unwrap()
         .starts_with("text/javascript"));
     let text = js.text().unwrap();
-    assert!(text.trim_end().ends_with("window.Prynt = Prynt;})();"), "classic script");
+    assert!(
+        text.trim_end().ends_with("window.Prynt = Prynt;})();"),
+        "classic script"
+    );
     let module = client()
         .get(s.url("/v1/agent.mjs"))
         .send()
         .unwrap()
         .text()
         .unwrap();
-    assert!(module.trim_end().ends_with("export default Prynt;") && !module.contains("window.Prynt = Prynt;"));
+    assert!(
+        module.trim_end().ends_with("export default Prynt;")
+            && !module.contains("window.Prynt = Prynt;")
+    );
 
     let pre = client()
         .request(Method::OPTIONS, s.url("/v1/identify"))

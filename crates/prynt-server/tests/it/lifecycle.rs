@@ -136,8 +136,8 @@ fn workspaces_cli_creates_updates_and_lists() {
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
-    let v: Value = s.get("/v1/workspace", &key).json().unwrap();
-    assert_eq!(v["plan"], "enterprise");
+    // Plans are read with the key, which the server remembers for up to a second.
+    let v = eventually(&s, &key, |v| v["plan"] == "enterprise");
     assert_eq!(v["limits"]["serverApiPerMinute"], 5000);
     assert_eq!(v["limits"]["managementApiPerMinute"], 500);
     assert_eq!(v["limits"]["burstPerSecond"], 200);
@@ -145,7 +145,7 @@ fn workspaces_cli_creates_updates_and_lists() {
         .cli(&["workspaces", "update", "shop", "--plan", "starter"])
         .status
         .success());
-    let v: Value = s.get("/v1/workspace", &key).json().unwrap();
+    let v = eventually(&s, &key, |v| v["plan"] == "starter");
     assert_eq!(v["limits"]["serverApiPerMinute"], 100);
 
     let missing = s.cli(&["workspaces", "update", "ghost", "--plan", "pro"]);
@@ -333,4 +333,20 @@ fn sigterm_finishes_in_flight_requests_and_keeps_written_data() {
         .unwrap();
     let st = wait_timeout(&mut child, Duration::from_secs(20)).expect("exits");
     assert_eq!(st.code(), Some(1));
+}
+
+/// `GET /v1/workspace` until `ok` holds, for at most 1.5 s.
+fn eventually(s: &TestServer, key: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+    loop {
+        let v: Value = s.get("/v1/workspace", key).json().unwrap();
+        if ok(&v) {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not applied within a second: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -5,18 +5,28 @@ use rusqlite::{params, params_from_iter, types::Value as Sql, OptionalExtension}
 
 use super::SqliteStore;
 use crate::{
-    EventQuery, EventRow, NewIdentification, StoreError, StoreResult, StoredProfile, VisitorSummary,
+    DeviceSeen, EventQuery, EventRow, IpSeen, NewIdentification, StoreError, StoreResult,
+    StoredProfile, VisitorSummary,
 };
 
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, i64, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+/// Columns every event query selects, in the order [`event_row`] reads them.
+const EVENT_COLS: &str = "request_id, ts_ms, body, first_seen_ms";
+
+type RawEvent = (String, i64, String, Option<i64>);
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-fn to_event(t: (String, i64, String)) -> StoreResult<EventRow> {
+fn to_event(t: RawEvent) -> StoreResult<EventRow> {
+    let mut body: serde_json::Value = serde_json::from_str(&t.2)?;
+    if let (Some(first), Some(slot)) = (t.3, body.get_mut("firstSeenAt")) {
+        *slot = serde_json::Value::String(timefmt::rfc3339(first.div_euclid(1000)));
+    }
     Ok(EventRow {
         request_id: t.0,
         ts_ms: t.1,
-        body: serde_json::from_str(&t.2)?,
+        body,
     })
 }
 
@@ -38,7 +48,7 @@ impl SqliteStore {
     ) -> StoreResult<i64> {
         self.write(move |c| {
             let env = rec.scope.env.as_str();
-            let first_seen: i64 = c
+            let updated = c
                 .prepare_cached(
                     "INSERT INTO visitors (visitor_id, workspace_id, env, first_seen_ms, last_seen_ms, total_visits, profile)
                      VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5)
@@ -46,44 +56,48 @@ impl SqliteStore {
                         last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
                         total_visits = total_visits + 1,
                         profile = excluded.profile
-                     WHERE workspace_id = excluded.workspace_id AND env = excluded.env
-                     RETURNING first_seen_ms",
+                     WHERE workspace_id = excluded.workspace_id AND env = excluded.env",
                 )?
-                .query_row(
-                    params![rec.visitor_id, rec.scope.workspace_id, env, rec.ts_ms, rec.profile],
-                    |r| r.get(0),
-                )
-                .optional()?
+                .execute(params![rec.visitor_id, rec.scope.workspace_id, env, rec.ts_ms, rec.profile])?;
+            if updated == 0 {
                 // The id exists in another workspace: refuse rather than merge tenants.
-                .ok_or_else(|| StoreError::Conflict("visitor id belongs to another scope".into()))?;
+                return Err(StoreError::Conflict("visitor id belongs to another scope".into()));
+            }
             if let Some(linked) = &rec.linked_id {
                 c.prepare_cached(
                     "INSERT OR IGNORE INTO visitor_links (visitor_id, linked_id, first_seen_ms) VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![rec.visitor_id, linked, rec.ts_ms])?;
             }
-            let mut body = rec.body;
-            if let Some(obj) = body.as_object_mut() {
-                obj.insert(
-                    "firstSeenAt".into(),
-                    serde_json::Value::String(timefmt::rfc3339(first_seen.div_euclid(1000))),
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO events (request_id, workspace_id, env, visitor_id, ts_ms, verdict, bot, body, first_seen_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                             (SELECT first_seen_ms FROM visitors WHERE visitor_id = ?4))
+                     RETURNING first_seen_ms",
+                )?
+                .query_row(
+                    params![
+                        rec.request_id,
+                        rec.scope.workspace_id,
+                        env,
+                        rec.visitor_id,
+                        rec.ts_ms,
+                        rec.verdict,
+                        rec.bot,
+                        rec.body
+                    ],
+                    |r| r.get::<_, i64>(0),
                 );
+            match inserted {
+                Ok(first_seen) => Ok(first_seen),
+                Err(rusqlite::Error::SqliteFailure(e, Some(msg)))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains("events.request_id") =>
+                {
+                    Err(StoreError::DuplicateId)
+                }
+                Err(e) => Err(e.into()),
             }
-            c.prepare_cached(
-                "INSERT INTO events (request_id, workspace_id, env, visitor_id, ts_ms, verdict, bot, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                rec.request_id,
-                rec.scope.workspace_id,
-                env,
-                rec.visitor_id,
-                rec.ts_ms,
-                rec.verdict,
-                rec.bot,
-                serde_json::to_string(&body)?
-            ])?;
-            Ok(first_seen)
         })
         .await
     }
@@ -136,7 +150,7 @@ impl SqliteStore {
         let (scope, id) = (scope.clone(), request_id.to_owned());
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT request_id, ts_ms, body FROM events
+                "SELECT request_id, ts_ms, body, first_seen_ms FROM events
                  WHERE request_id = ?1 AND workspace_id = ?2 AND env = ?3 AND ts_ms >= ?4",
             )?
             .query_row(
@@ -157,8 +171,8 @@ impl SqliteStore {
     ) -> StoreResult<Vec<EventRow>> {
         let scope = scope.clone();
         self.read(move |c| {
-            let mut sql = String::from(
-                "SELECT request_id, ts_ms, body FROM events WHERE workspace_id = ? AND env = ? AND ts_ms >= ?",
+            let mut sql = format!(
+                "SELECT {EVENT_COLS} FROM events WHERE workspace_id = ? AND env = ? AND ts_ms >= ?"
             );
             let mut args: Vec<Sql> = vec![
                 Sql::Text(scope.workspace_id.clone()),
@@ -230,7 +244,7 @@ impl SqliteStore {
             )?;
             let devices = st
                 .query_map(params![scope.workspace_id, env, id, floor], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    Ok(DeviceSeen { platform: r.get(0)?, browser: r.get(1)?, gpu: r.get(2)?, last_seen_ms: r.get(3)? })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             let mut st = c.prepare_cached(
@@ -240,7 +254,7 @@ impl SqliteStore {
             )?;
             let ips = st
                 .query_map(params![scope.workspace_id, env, id, floor], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    Ok(IpSeen { address: r.get(0)?, visits: r.get(1)?, first_seen_ms: r.get(2)?, last_seen_ms: r.get(3)? })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Some(VisitorSummary {

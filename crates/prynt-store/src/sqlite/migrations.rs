@@ -64,6 +64,9 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX events_scope_time ON events (workspace_id, env, ts_ms, request_id);
      CREATE INDEX events_visitor_time ON events (workspace_id, env, visitor_id, ts_ms, request_id);",
+    // 3: the visitor's first-seen time travels with each event as a column, so the writer
+    // stores the event body as the handler serialised it.
+    "ALTER TABLE events ADD COLUMN first_seen_ms INTEGER;",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {

@@ -1,0 +1,185 @@
+//! `prynt bench identify`: identify throughput and latency against a real `prynt serve` with
+//! durable SQLite, beside a bare endpoint of the same server stack under the same load.
+//!
+//! Traffic: 5,000 synthetic browsers visit once to get their visitor token; afterwards 80% of
+//! their visits carry the token (a browser that kept its storage) and 20% do not (cleared
+//! storage, private windows), which exercises fuzzy matching.
+//!
+//! Phases: (1) closed-loop maximum throughput on `/bench/bare`, (2) the same on
+//! `/v1/identify`, (3) open-loop latency on `/v1/identify` at 70% of the rate found in (2).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use prynt_identify::synth::{Device, Rng};
+use serde_json::json;
+
+use super::load::{self, Target};
+use crate::CliError;
+
+/// Distinct browsers cycled through; later rounds are returning visitors.
+const DEVICES: usize = 5_000;
+
+struct Server {
+    child: std::process::Child,
+    addr: SocketAddr,
+    public_key: String,
+    _dir: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A directory removed when dropped.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn start_server() -> Result<Server, CliError> {
+    let exe = std::env::current_exe().map_err(|e| CliError::Runtime(e.to_string()))?;
+    let dir = std::env::temp_dir().join(format!("prynt-bench-{}", prynt_core::ids::random_hex(8)));
+    let mut child = Command::new(exe)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--bench-endpoints",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .env("PRYNT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| CliError::Runtime(format!("cannot start the server: {e}")))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| CliError::Runtime("no stdout".into()))?;
+    let mut public_key = String::new();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let Some(Ok(line)) = lines.next() else {
+            return Err(CliError::Runtime(
+                "the server stopped before listening".into(),
+            ));
+        };
+        if let Some(k) = line.trim().strip_prefix("public key: ") {
+            public_key = k.to_owned();
+        }
+        if let Some(url) = line.trim().strip_prefix("listening on http://") {
+            break url
+                .parse()
+                .map_err(|_| CliError::Runtime(format!("bad address {url}")))?;
+        }
+    };
+    // Keep draining stdout so the server never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server {
+        child,
+        addr,
+        public_key,
+        _dir: tempdir::Dir(dir),
+    })
+}
+
+pub fn run(seconds: u64, connections: usize) -> Result<(), CliError> {
+    let mut server = start_server()?;
+    // One client thread: the server keeps both cores' worth of its own threads, and the client
+    // does not add scheduling noise to the latency it measures.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let mut rng = Rng::new(7);
+    let payloads: Vec<serde_json::Value> = (0..DEVICES)
+        .map(|_| json!({ "type": "login", "components": Device::random(&mut rng).components() }))
+        .collect();
+    let encode = |v: &serde_json::Value| Bytes::from(serde_json::to_vec(v).unwrap_or_default());
+    let first_visits = Arc::new(payloads.iter().map(encode).collect::<Vec<_>>());
+    let headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        (
+            "authorization".to_owned(),
+            format!("Bearer {}", server.public_key),
+        ),
+    ];
+    let target = |path: &str, bodies: &Arc<Vec<Bytes>>| Target {
+        addr: server.addr,
+        path: path.to_owned(),
+        headers: headers.clone(),
+        bodies: Arc::clone(bodies),
+    };
+    let tokens = rt.block_on(load::collect_header(
+        &target("/v1/identify", &first_visits),
+        connections,
+        crate::api::identify::TOKEN_HEADER,
+    ));
+    let returning: Vec<Bytes> = payloads
+        .into_iter()
+        .zip(tokens)
+        .map(|(mut p, token)| {
+            if let (Some(t), true) = (token, rng.chance(0.8)) {
+                p["token"] = json!(t);
+            }
+            encode(&p)
+        })
+        .collect();
+    let avg_body = returning.iter().map(Bytes::len).sum::<usize>() / returning.len();
+    let bodies = Arc::new(returning);
+    let dur = Duration::from_secs(seconds);
+    let (bare, ident, paced, paced_bare, rate) = rt.block_on(async {
+        let bare = load::closed_loop(&target("/bench/bare", &bodies), connections, dur).await;
+        let ident = load::closed_loop(&target("/v1/identify", &bodies), connections, dur).await;
+        let rate = ident.rps() * 0.7;
+        let paced = load::open_loop(&target("/v1/identify", &bodies), connections, rate, dur).await;
+        // The same rate on the bare endpoint: what the stack and client add to latency alone.
+        let paced_bare =
+            load::open_loop(&target("/bench/bare", &bodies), connections, rate, dur).await;
+        (bare, ident, paced, paced_bare, rate)
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status();
+    let _ = server.child.wait();
+
+    let errors = bare.errors + ident.errors + paced.errors + paced_bare.errors;
+    for (kind, n) in bare
+        .error_kinds
+        .iter()
+        .chain(&ident.error_kinds)
+        .chain(&paced.error_kinds)
+        .chain(&paced_bare.error_kinds)
+    {
+        eprintln!("error x{n}: {kind}");
+    }
+    super::emit(
+        &format!(
+            "identify: {:.0} req/s at {connections} connections (p50 {:.2} ms, p99 {:.2} ms); \
+             bare endpoint {:.0} req/s; at 70% ({rate:.0} req/s): p50 {:.2} ms, p90 {:.2} ms, \
+             p99 {:.2} ms (bare endpoint at that rate: p99 {:.2} ms); \
+             payload {avg_body} B avg, {DEVICES} browsers (80% with token), {errors} errors",
+            ident.rps(),
+            ident.percentile_ms(0.5),
+            ident.percentile_ms(0.99),
+            bare.rps(),
+            paced.percentile_ms(0.5),
+            paced.percentile_ms(0.9),
+            paced.percentile_ms(0.99),
+            paced_bare.percentile_ms(0.99),
+        ),
+        json!({
+            "rps": ident.rps().round(),
+            "p50Ms": (paced.percentile_ms(0.5) * 100.0).round() / 100.0,
+            "p99Ms": (paced.percentile_ms(0.99) * 100.0).round() / 100.0,
+            "baselineRps": bare.rps().round(),
+            "baselineP99Ms": (paced_bare.percentile_ms(0.99) * 100.0).round() / 100.0,
+        }),
+    );
+    Ok(())
+}

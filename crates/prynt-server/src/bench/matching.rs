@@ -1,0 +1,93 @@
+//! `prynt bench match`: match latency and index memory at a million known visitors.
+
+use std::time::Instant;
+
+use prynt_identify::synth::{Device, Rng};
+use prynt_identify::{BrowserKind, Fingerprint, Index, MatchOutcome, ModelParams};
+use prynt_signals::device::DeviceParser;
+use serde_json::json;
+
+use crate::CliError;
+
+fn fingerprint(parser: &DeviceParser, d: &Device) -> Fingerprint {
+    let c = d.components();
+    let info = parser.describe(&c);
+    let kind = BrowserKind {
+        os: &info.platform,
+        family: &info.browser_family,
+        major: info.browser_major,
+    };
+    Fingerprint::from_components(&c, &kind)
+}
+
+pub fn run(visitors: usize, queries: usize) -> Result<(), CliError> {
+    let parser = DeviceParser::shared().map_err(CliError::Runtime)?;
+    let mut rng = Rng::new(42);
+    // Fingerprints are computed up front so that only the index is measured.
+    let t0 = Instant::now();
+    let mut devices = Vec::with_capacity(visitors);
+    let mut prints = Vec::with_capacity(visitors);
+    for _ in 0..visitors {
+        let d = Device::random(&mut rng);
+        prints.push(fingerprint(parser, &d));
+        devices.push(d);
+    }
+    let gen_ms = t0.elapsed().as_millis();
+
+    let rss_before = super::rss_bytes().unwrap_or(0);
+    let t1 = Instant::now();
+    let mut index = Index::new(ModelParams::default());
+    for (i, fp) in prints.iter().enumerate() {
+        index.upsert(&format!("pv_{i:013}"), fp);
+    }
+    let build_ms = t1.elapsed().as_millis();
+    let rss_after = super::rss_bytes().unwrap_or(0);
+    let heap = index.heap_bytes();
+
+    // Queries: returning devices that drifted (screen, time zone, browser upgrade) and strangers.
+    let mut times = Vec::with_capacity(queries);
+    let (mut linked, mut new) = (0usize, 0usize);
+    for q in 0..queries {
+        let fp = if q % 4 == 3 {
+            fingerprint(parser, &Device::random(&mut rng))
+        } else {
+            let i = rng.below(visitors);
+            let mut d = devices[i].clone();
+            if rng.chance(0.3) {
+                d.browser_major += 1;
+            }
+            if rng.chance(0.2) {
+                d.screen = (2560, 1440);
+            }
+            fingerprint(parser, &d)
+        };
+        let t = Instant::now();
+        let out = index.find(&fp);
+        times.push(t.elapsed().as_nanos() as u64);
+        match out {
+            MatchOutcome::Existing { .. } => linked += 1,
+            MatchOutcome::New { .. } => new += 1,
+        }
+    }
+    times.sort_unstable();
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+    let p50 = pct(0.50);
+    let p99 = pct(0.99);
+    let bytes_heap = heap as f64 / visitors as f64;
+    let bytes_rss = rss_after.saturating_sub(rss_before) as f64 / visitors as f64;
+    // The larger of the two honest estimates is reported.
+    let per_visitor = bytes_heap.max(bytes_rss);
+    super::emit(
+        &format!(
+            "match: {visitors} visitors (generated in {gen_ms} ms, indexed in {build_ms} ms); \
+             {queries} queries: p50 {p50:.1} µs, p99 {p99:.1} µs ({linked} linked, {new} new); \
+             index memory {bytes_heap:.0} B/visitor by capacity, {bytes_rss:.0} B/visitor by RSS"
+        ),
+        json!({
+            "visitors": visitors,
+            "p99Us": (p99 * 10.0).round() / 10.0,
+            "bytesPerVisitor": per_visitor.round(),
+        }),
+    );
+    Ok(())
+}

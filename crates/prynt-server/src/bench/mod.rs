@@ -1,0 +1,18 @@
+//! `prynt bench …`: benchmarks that print a human summary and, last, one JSON line.
+
+pub mod identify;
+mod load;
+pub mod matching;
+
+/// Prints the closing JSON line every benchmark ends with.
+pub fn emit(summary: &str, json: serde_json::Value) {
+    println!("{summary}");
+    println!("{json}");
+}
+
+/// Resident memory of this process in bytes (Linux), for memory figures.
+pub fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
