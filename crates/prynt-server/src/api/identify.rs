@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{authenticate, authenticate_key, parse_json, read_body};
+use crate::extract::{authenticate, authenticate_key, media_type, parse_json, read_body};
 use crate::middleware::RequestId;
 use crate::state::AppState;
 
@@ -148,21 +148,7 @@ async fn preflight(headers: HeaderMap) -> Response {
 }
 
 fn is_accepted_content_type(headers: &HeaderMap) -> bool {
-    match headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
-        None => true,
-        Some(ct) => {
-            let mime = ct
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            mime == "application/json" || mime == "text/plain"
-        }
-    }
+    media_type(headers).is_none_or(|m| m == "application/json" || m == "text/plain")
 }
 
 fn clean(s: Option<String>) -> Option<String> {

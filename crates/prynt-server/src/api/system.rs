@@ -17,6 +17,16 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/docs/errors", get(error_docs))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::temporary("/demo") }),
+        )
+        .route("/demo", get(demo))
+}
+
+/// A page that identifies the visiting browser with the agent, for trying Prynt out.
+async fn demo() -> Html<&'static str> {
+    Html(include_str!("../../assets/demo.html"))
 }
 
 /// The process is up.

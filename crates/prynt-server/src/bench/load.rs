@@ -111,14 +111,26 @@ async fn send(sender: &mut Sender, t: &Target, body: Bytes) -> Result<(), String
     }
 }
 
-/// `connections` connections each sending back-to-back for `duration`.
-pub async fn closed_loop(t: &Target, connections: usize, duration: Duration) -> Stats {
+/// How a connection paces its requests.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// Back to back until the deadline; latency from sending.
+    Closed { deadline: Instant },
+    /// `count` requests on a fixed schedule; latency from each request's scheduled time.
+    Open {
+        start: Instant,
+        interval: Duration,
+        count: usize,
+    },
+}
+
+/// Runs `connections` connections with the given pacing and merges their figures.
+async fn drive(t: &Target, connections: usize, pace: impl Fn(usize) -> Pace) -> Stats {
     let counter = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let deadline = start + duration;
+    let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (t, counter) = (t.clone(), Arc::clone(&counter));
+    for c in 0..connections {
+        let (t, counter, pace) = (t.clone(), Arc::clone(&counter), pace(c));
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             let mut sender = match connect(t.addr).await {
@@ -128,22 +140,34 @@ pub async fn closed_loop(t: &Target, connections: usize, duration: Duration) -> 
                     return stats;
                 }
             };
-            while Instant::now() < deadline {
+            for k in 0.. {
+                let since = match pace {
+                    Pace::Closed { deadline } if Instant::now() >= deadline => break,
+                    Pace::Closed { .. } => Instant::now(),
+                    Pace::Open { count, .. } if k >= count => break,
+                    Pace::Open {
+                        start, interval, ..
+                    } => {
+                        let at = start + interval.mul_f64(k as f64);
+                        tokio::time::sleep_until(at.into()).await;
+                        at
+                    }
+                };
                 let i = counter.fetch_add(1, Ordering::Relaxed);
                 let body = t.bodies[i % t.bodies.len()].clone();
-                let sent = Instant::now();
                 match send(&mut sender, &t, body).await {
                     Ok(()) => {
                         stats.ok += 1;
-                        stats.latencies_us.push(sent.elapsed().as_micros() as u64);
-                        continue;
+                        stats.latencies_us.push(since.elapsed().as_micros() as u64);
                     }
-                    Err(kind) => stats.fail(kind),
-                }
-                if sender.is_closed() {
-                    match connect(t.addr).await {
-                        Ok(s) => sender = s,
-                        Err(_) => break,
+                    Err(kind) => {
+                        stats.fail(kind);
+                        if sender.is_closed() {
+                            match connect(t.addr).await {
+                                Ok(s) => sender = s,
+                                Err(_) => break,
+                            }
+                        }
                     }
                 }
             }
@@ -156,64 +180,29 @@ pub async fn closed_loop(t: &Target, connections: usize, duration: Duration) -> 
             total.merge(s);
         }
     }
-    total.elapsed = start.elapsed();
+    total.elapsed = started.elapsed();
     total
+}
+
+/// `connections` connections each sending back-to-back for `duration`.
+pub async fn closed_loop(t: &Target, connections: usize, duration: Duration) -> Stats {
+    let deadline = Instant::now() + duration;
+    drive(t, connections, |_| Pace::Closed { deadline }).await
 }
 
 /// `rate` requests per second spread over `connections`, for `duration`.
 pub async fn open_loop(t: &Target, connections: usize, rate: f64, duration: Duration) -> Stats {
-    let counter = Arc::new(AtomicUsize::new(0));
     let start = Instant::now() + Duration::from_millis(50);
     let per_conn = rate / connections as f64;
     let interval = Duration::from_secs_f64(1.0 / per_conn.max(1e-6));
-    let total_per_conn = (per_conn * duration.as_secs_f64()).ceil() as usize;
-    let mut tasks = Vec::new();
-    for c in 0..connections {
-        let (t, counter) = (t.clone(), Arc::clone(&counter));
-        // Stagger connections so their schedules interleave evenly.
-        let offset = interval.mul_f64(c as f64 / connections as f64);
-        tasks.push(tokio::spawn(async move {
-            let mut stats = Stats::default();
-            let mut sender = match connect(t.addr).await {
-                Ok(s) => s,
-                Err(e) => {
-                    stats.fail(format!("connect: {e}"));
-                    return stats;
-                }
-            };
-            for k in 0..total_per_conn {
-                let scheduled = start + offset + interval.mul_f64(k as f64);
-                tokio::time::sleep_until(scheduled.into()).await;
-                let i = counter.fetch_add(1, Ordering::Relaxed);
-                let body = t.bodies[i % t.bodies.len()].clone();
-                match send(&mut sender, &t, body).await {
-                    Ok(()) => {
-                        stats.ok += 1;
-                        stats
-                            .latencies_us
-                            .push(scheduled.elapsed().as_micros() as u64);
-                        continue;
-                    }
-                    Err(kind) => stats.fail(kind),
-                }
-                if sender.is_closed() {
-                    match connect(t.addr).await {
-                        Ok(s) => sender = s,
-                        Err(_) => break,
-                    }
-                }
-            }
-            stats
-        }));
-    }
-    let mut total = Stats::default();
-    for task in tasks {
-        if let Ok(s) = task.await {
-            total.merge(s);
-        }
-    }
-    total.elapsed = start.elapsed();
-    total
+    let count = (per_conn * duration.as_secs_f64()).ceil() as usize;
+    // Connections are staggered so their schedules interleave evenly.
+    drive(t, connections, |c| Pace::Open {
+        start: start + interval.mul_f64(c as f64 / connections as f64),
+        interval,
+        count,
+    })
+    .await
 }
 
 /// Sends every body once over `connections` connections and returns the value of `header` in

@@ -578,8 +578,22 @@ fn expired_events_answer_404() {
 }
 
 #[test]
-fn agent_scripts_and_cors_are_served() {
+fn agent_scripts_demo_page_and_cors_are_served() {
     let s = TestServer::start();
+    let demo = client().get(s.url("/demo")).send().unwrap();
+    assert_eq!(demo.status(), 200);
+    let html = demo.text().unwrap();
+    assert!(
+        html.contains("<script src=\"/v1/agent.js\"></script>") && html.contains("agent.identify(")
+    );
+    let root = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(s.url("/"))
+        .send()
+        .unwrap();
+    assert_eq!(root.headers()["location"], "/demo");
     let js = client().get(s.url("/v1/agent.js")).send().unwrap();
     assert_eq!(js.status(), 200);
     assert!(js.headers()["content-type"]
