@@ -50,6 +50,39 @@ struct Slot {
     fp: Fingerprint,
 }
 
+/// Confidence reported for a visit recognised by its token and consistent with its device.
+pub const TOKEN_CONFIDENCE: f64 = 0.999;
+
+/// How a visit was identified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A trusted visitor token.
+    Token,
+    /// Fuzzy matching of the fingerprint.
+    Fingerprint,
+    /// Nobody known is likely enough: a new visitor.
+    New,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Token => "token",
+            Method::Fingerprint => "fingerprint",
+            Method::New => "new",
+        }
+    }
+}
+
+/// The identification of one visit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The known visitor, or `None` for a new one.
+    pub visitor_id: Option<String>,
+    pub confidence: f64,
+    pub method: Method,
+}
+
 /// What matching concluded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MatchOutcome {
@@ -284,6 +317,39 @@ impl Index {
         let known = self.profile(visitor_id)?;
         self.params
             .evidence(fp, known, &|k, v| self.collision(k, v))
+    }
+
+    /// Identifies a visit: the visitor its token claims when the token's visitor is known and
+    /// the fingerprint is consistent with it, else the fuzzy match, else a new visitor. The
+    /// caller has already checked the token's signature, scope and age.
+    pub fn decide(&self, fp: &Fingerprint, claimed: Option<&str>) -> Decision {
+        if let Some(v) = claimed {
+            if self
+                .token_evidence(v, fp)
+                .is_some_and(|e| e >= self.params.token_min_evidence)
+            {
+                return Decision {
+                    visitor_id: Some(v.to_owned()),
+                    confidence: TOKEN_CONFIDENCE,
+                    method: Method::Token,
+                };
+            }
+        }
+        match self.find(fp) {
+            MatchOutcome::Existing {
+                visitor_id,
+                confidence,
+            } => Decision {
+                visitor_id: Some(visitor_id),
+                confidence,
+                method: Method::Fingerprint,
+            },
+            MatchOutcome::New { confidence } => Decision {
+                visitor_id: None,
+                confidence,
+                method: Method::New,
+            },
+        }
     }
 
     /// Finds the known visitor a token-less visit belongs to, if one is likely enough.

@@ -473,6 +473,64 @@ impl Device {
     }
 }
 
+/// How a browser changes between two visits `gap_days` apart, at the rates seen in real
+/// browsers (FP-Stalker sample, DESIGN §3): browser upgrades about monthly (never a
+/// downgrade), driver or OS updates that change rendering, a laptop moving between its own
+/// screen and an external monitor, font installs, a rare language change. Travel is separate
+/// ([`Device::components_at`]) because it is temporary.
+pub fn drift(
+    d: &mut Device,
+    rng: &mut Rng,
+    gap_days: f64,
+    second_screen: Option<(u32, u32)>,
+    home_screen: (u32, u32),
+) {
+    let per = |rate_per_12_days: f64| (rate_per_12_days * gap_days / 12.0).min(0.95);
+    if rng.chance((gap_days / 30.0).min(0.95)) {
+        d.browser_major += 1;
+    }
+    if rng.chance(per(0.06)) {
+        d.driver += 10;
+    }
+    if let Some(second) = second_screen {
+        if rng.chance(0.2) {
+            d.screen = if d.screen == home_screen {
+                second
+            } else {
+                home_screen
+            };
+        }
+    }
+    if !d.fonts.is_empty() && rng.chance(per(0.03)) {
+        let extra = EXTRA_FONTS[rng.below(EXTRA_FONTS.len())];
+        if !d.fonts.contains(&extra) {
+            d.fonts.push(extra);
+            d.fonts.sort_unstable();
+        }
+    }
+    if rng.chance(per(0.004)) {
+        d.locale.0 = LOCALES[rng.below(LOCALES.len())].0 .0;
+    }
+}
+
+impl Device {
+    /// Components as measured while travelling in time zone `tz` (or at home when `None`).
+    pub fn components_at(&self, tz: Option<(&'static str, i32)>) -> Components {
+        let mut c = self.components();
+        if let Some((zone, offset)) = tz {
+            c.timezone = Some(zone.into());
+            c.timezone_offset = Some(offset);
+        }
+        c
+    }
+
+    /// A time zone away from home, for travel.
+    pub fn travel_zone(rng: &mut Rng) -> (&'static str, i32) {
+        let l = LOCALES[rng.below(LOCALES.len())].0;
+        (l.1, l.2)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
+    /// Identification accuracy on a synthetic population, beside two baselines.
+    Accuracy {
+        #[arg(long, default_value_t = 10_000)]
+        browsers: usize,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Share of visits after cleared storage.
+        #[arg(long, default_value_t = 0.08)]
+        clear_rate: f64,
+        /// Share of visits in a private window.
+        #[arg(long, default_value_t = 0.05)]
+        incognito_rate: f64,
+        /// A small run (1,000 browsers, 30 days) for the test suite.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Match latency and index memory with many known visitors.
     Match {
         #[arg(long, default_value_t = 1_000_000)]

@@ -58,6 +58,23 @@ fn main() -> ExitCode {
                 cli::BenchCommand::Match { visitors, queries } => {
                     bench::matching::run(visitors, queries)
                 }
+                cli::BenchCommand::Accuracy {
+                    browsers,
+                    days,
+                    seed,
+                    clear_rate,
+                    incognito_rate,
+                    quick,
+                } => {
+                    let (browsers, days) = if quick { (1_000, 30) } else { (browsers, days) };
+                    bench::accuracy::run(bench::accuracy::Options {
+                        browsers,
+                        days,
+                        seed,
+                        clear_rate,
+                        incognito_rate,
+                    })
+                }
             })
             .await
             .map_err(|e| CliError::Runtime(e.to_string()))?,

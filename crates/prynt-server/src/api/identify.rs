@@ -11,7 +11,7 @@ use axum::{Extension, Json};
 use prynt_core::agent::IdentifyRequest;
 use prynt_core::{ids, timefmt};
 use prynt_identify::token::{self, Claims};
-use prynt_identify::{BrowserKind, Fingerprint, MatchOutcome};
+use prynt_identify::{BrowserKind, Fingerprint};
 use prynt_store::NewIdentification;
 use serde::Serialize;
 use serde_json::json;
@@ -25,8 +25,6 @@ use crate::state::AppState;
 
 /// Response header carrying the signed visitor token for the agent to keep.
 pub const TOKEN_HEADER: &str = "x-prynt-visitor-token";
-/// Confidence reported for a visit recognised by its token and consistent with its device.
-const TOKEN_CONFIDENCE: f64 = 0.999;
 
 static AGENT_SOURCE: &str = include_str!("../../../../agent/prynt.js");
 
@@ -217,23 +215,12 @@ async fn run_identify(
         .as_deref()
         .and_then(|t| token::verify(&state.identity.token_key, t, now_ms / 1000))
         .filter(|c| c.w == ctx.scope.workspace_id && c.e == ctx.scope.env.as_str());
-    let (visitor_id, confidence, found, method) = {
-        let idx = index.read();
-        let by_token = token_claim.and_then(|c| {
-            let ev = idx.token_evidence(&c.v, &fp)?;
-            (ev >= idx.params().token_min_evidence).then_some(c.v)
-        });
-        match by_token {
-            Some(v) => (v, TOKEN_CONFIDENCE, true, "token"),
-            None => match idx.find(&fp) {
-                MatchOutcome::Existing {
-                    visitor_id,
-                    confidence,
-                } => (visitor_id, confidence, true, "fingerprint"),
-                MatchOutcome::New { confidence } => (ids::visitor_id(), confidence, false, "new"),
-            },
-        }
-    };
+    let decision = index
+        .read()
+        .decide(&fp, token_claim.as_ref().map(|c| c.v.as_str()));
+    let found = decision.visitor_id.is_some();
+    let visitor_id = decision.visitor_id.unwrap_or_else(ids::visitor_id);
+    let (confidence, method) = (decision.confidence, decision.method.as_str());
     let confidence = (confidence * 10_000.0).round() / 10_000.0;
     let ip = peer.ip().to_canonical().to_string();
     let linked_id = clean(payload.linked_id);

@@ -1,5 +1,6 @@
 //! `prynt bench …`: benchmarks that print a human summary and, last, one JSON line.
 
+pub mod accuracy;
 pub mod identify;
 mod load;
 pub mod matching;

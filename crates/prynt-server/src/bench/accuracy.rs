@@ -1,0 +1,451 @@
+//! `prynt bench accuracy`: how well identification links visits to browsers, on a synthetic
+//! population with realistic drift and token-less visits, against two baselines run on the
+//! same visits: an exact hash of all components (what open-source fingerprinting libraries
+//! do) and the FP-Stalker rule-based linker.
+//!
+//! Prynt's figures come from `prynt_identify::Index::decide`, the engine the server runs.
+//! Every matcher gets the visitor token when the browser kept one (a cookie is a cookie for
+//! everybody); they differ only in what they do without it.
+//!
+//! Definitions (per matcher):
+//! - precision: of token-less visits linked to an existing visitor, the share linked to a visitor
+//!   of the same browser;
+//! - recall: of token-less visits of a browser seen before whose fingerprint no other browser
+//!   shares at that moment (distinguishable at all), the share linked to it;
+//! - idsPerDevice: distinct visitor IDs a browser was given over the run;
+//! - trackingDays: per browser, the longest span between two visits under one visitor ID,
+//!   averaged over browsers with at least two visits;
+//! - calibrationError: over all identifications grouped by reported confidence decile (at least
+//!   30 in a decile), the largest gap between mean confidence and the share correct (a new
+//!   visitor is correct when the browser really was new).
+
+use std::collections::{HashMap, HashSet};
+
+use prynt_identify::fingerprint::Comp;
+use prynt_identify::synth::{self, Device, Rng};
+use prynt_identify::{
+    BrowserKind, Decision, Fingerprint, Index, Method, ModelParams, TOKEN_CONFIDENCE,
+};
+use prynt_signals::device::DeviceParser;
+use serde_json::{json, Value};
+
+use crate::CliError;
+
+pub struct Options {
+    pub browsers: usize,
+    pub days: u32,
+    pub seed: u64,
+    /// Share of visits after the browser's storage was cleared.
+    pub clear_rate: f64,
+    /// Share of visits in a private window (no token, and nothing kept afterwards).
+    pub incognito_rate: f64,
+}
+
+/// A way of identifying a token-less visit.
+trait Matcher {
+    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision;
+    fn record(&mut self, visitor: &str, fp: &Fingerprint);
+}
+
+struct Prynt(Index);
+
+impl Matcher for Prynt {
+    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision {
+        self.0.decide(fp, claimed)
+    }
+    fn record(&mut self, visitor: &str, fp: &Fingerprint) {
+        self.0.upsert(visitor, fp);
+    }
+}
+
+fn token_or<F: FnOnce() -> Decision>(known: bool, claimed: Option<&str>, f: F) -> Decision {
+    match claimed {
+        Some(v) if known => Decision {
+            visitor_id: Some(v.to_owned()),
+            confidence: TOKEN_CONFIDENCE,
+            method: Method::Token,
+        },
+        _ => f(),
+    }
+}
+
+/// Links a visit to the visitor whose latest fingerprint hashes the same.
+#[derive(Default)]
+struct ExactHash {
+    by_hash: HashMap<Vec<u8>, String>,
+    latest: HashMap<String, Vec<u8>>,
+}
+
+impl Matcher for ExactHash {
+    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision {
+        let known = claimed.is_some_and(|v| self.latest.contains_key(v));
+        token_or(known, claimed, || match self.by_hash.get(&fp.to_bytes()) {
+            Some(v) => Decision {
+                visitor_id: Some(v.clone()),
+                confidence: 1.0,
+                method: Method::Fingerprint,
+            },
+            None => Decision {
+                visitor_id: None,
+                confidence: 1.0,
+                method: Method::New,
+            },
+        })
+    }
+    fn record(&mut self, visitor: &str, fp: &Fingerprint) {
+        let bytes = fp.to_bytes();
+        if let Some(old) = self.latest.insert(visitor.to_owned(), bytes.clone()) {
+            if self.by_hash.get(&old).is_some_and(|v| v == visitor) {
+                self.by_hash.remove(&old);
+            }
+        }
+        self.by_hash.insert(bytes, visitor.to_owned());
+    }
+}
+
+/// FP-Stalker's rules: same OS, platform and browser family; version never decreases; canvas
+/// unchanged; at most two changes among UA, WebGL, plugins and languages; at most one among
+/// screen and time zone; link only when exactly one candidate fits.
+#[derive(Default)]
+struct FpStalker {
+    buckets: HashMap<(u32, u32, u32), Vec<(String, Fingerprint)>>,
+    where_is: HashMap<String, (u32, u32, u32)>,
+}
+
+fn bucket(fp: &Fingerprint) -> (u32, u32, u32) {
+    (
+        fp.get(Comp::Os),
+        fp.get(Comp::Platform),
+        fp.get(Comp::Browser),
+    )
+}
+
+fn fp_stalker_fits(visit: &Fingerprint, known: &Fingerprint) -> bool {
+    if known.browser_major > visit.browser_major
+        || visit.get(Comp::Render) != known.get(Comp::Render)
+    {
+        return false;
+    }
+    let changed = |cs: &[Comp]| {
+        cs.iter()
+            .filter(|c| visit.get(**c) != known.get(**c))
+            .count()
+    };
+    changed(&[Comp::UaShape, Comp::Gpu, Comp::Plugins, Comp::Languages]) <= 2
+        && changed(&[Comp::Screen, Comp::Timezone]) <= 1
+}
+
+impl Matcher for FpStalker {
+    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision {
+        let known = claimed.is_some_and(|v| self.where_is.contains_key(v));
+        token_or(known, claimed, || {
+            let fits: Vec<&String> = self
+                .buckets
+                .get(&bucket(fp))
+                .map(|b| {
+                    b.iter()
+                        .filter(|(_, k)| fp_stalker_fits(fp, k))
+                        .map(|(v, _)| v)
+                        .collect()
+                })
+                .unwrap_or_default();
+            match fits.as_slice() {
+                [one] => Decision {
+                    visitor_id: Some((*one).clone()),
+                    confidence: 1.0,
+                    method: Method::Fingerprint,
+                },
+                _ => Decision {
+                    visitor_id: None,
+                    confidence: 1.0,
+                    method: Method::New,
+                },
+            }
+        })
+    }
+    fn record(&mut self, visitor: &str, fp: &Fingerprint) {
+        if let Some(old) = self.where_is.remove(visitor) {
+            if let Some(b) = self.buckets.get_mut(&old) {
+                b.retain(|(v, _)| v != visitor);
+            }
+        }
+        self.buckets
+            .entry(bucket(fp))
+            .or_default()
+            .push((visitor.to_owned(), *fp));
+        self.where_is.insert(visitor.to_owned(), bucket(fp));
+    }
+}
+
+/// One scheduled visit of the synthetic population.
+struct Visit {
+    day: f64,
+    device: usize,
+    tokenless: bool,
+    incognito: bool,
+    travel: Option<(&'static str, i32)>,
+}
+
+struct Population {
+    devices: Vec<Device>,
+    second_screens: Vec<Option<(u32, u32)>>,
+    home_screens: Vec<(u32, u32)>,
+    visits: Vec<Visit>,
+}
+
+fn population(o: &Options) -> Population {
+    let mut rng = Rng::new(o.seed);
+    let mut devices = Vec::with_capacity(o.browsers);
+    let mut second = Vec::with_capacity(o.browsers);
+    let mut visits = Vec::new();
+    for i in 0..o.browsers {
+        let d = Device::random(&mut rng);
+        let desktop = d.pixel_ratio < 2.5;
+        second.push(
+            (desktop && rng.chance(0.4))
+                .then(|| [(2560, 1440), (3440, 1440), (1920, 1080)][rng.below(3)]),
+        );
+        // Visitors come back every 1 to 10 days on average, from a random first day.
+        let mean_gap = 1.0 + rng.f64() * 9.0;
+        let mut day = rng.f64() * o.days as f64 * 0.5;
+        while day < o.days as f64 {
+            let incognito = rng.chance(o.incognito_rate);
+            let tokenless = incognito || rng.chance(o.clear_rate);
+            let travel = rng.chance(0.04).then(|| Device::travel_zone(&mut rng));
+            visits.push(Visit {
+                day,
+                device: i,
+                tokenless,
+                incognito,
+                travel,
+            });
+            day += -mean_gap * (1.0 - rng.f64()).ln();
+        }
+        devices.push(d);
+    }
+    visits.sort_by(|a, b| a.day.total_cmp(&b.day));
+    let home_screens = devices.iter().map(|d| d.screen).collect();
+    Population {
+        devices,
+        second_screens: second,
+        home_screens,
+        visits,
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    linked: usize,
+    linked_right: usize,
+    returns: usize,
+    returns_found: usize,
+    ids: Vec<HashSet<String>>,
+    /// (device, visitor) → (first day, last day)
+    spans: HashMap<(usize, String), (f64, f64)>,
+    /// per decile: (count, confidence sum, correct)
+    deciles: [(usize, f64, usize); 10],
+}
+
+impl Tally {
+    fn figures(&self, devices: usize, visits_per_device: &[usize]) -> Value {
+        let precision = self.linked_right as f64 / self.linked.max(1) as f64;
+        let recall = self.returns_found as f64 / self.returns.max(1) as f64;
+        let ids = self.ids.iter().map(HashSet::len).sum::<usize>() as f64 / devices.max(1) as f64;
+        let mut best = vec![0.0f64; devices];
+        for ((d, _), (first, last)) in &self.spans {
+            best[*d] = best[*d].max(last - first);
+        }
+        let tracked: Vec<f64> = best
+            .iter()
+            .zip(visits_per_device)
+            .filter(|(_, n)| **n >= 2)
+            .map(|(b, _)| *b)
+            .collect();
+        let tracking = tracked.iter().sum::<f64>() / tracked.len().max(1) as f64;
+        let calibration = self
+            .deciles
+            .iter()
+            .filter(|(n, _, _)| *n >= 30)
+            .map(|(n, sum, ok)| (sum / *n as f64 - *ok as f64 / *n as f64).abs())
+            .fold(0.0, f64::max);
+        let deciles: Vec<Value> = self
+            .deciles
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, _, _))| *n > 0)
+            .map(|(i, (n, sum, ok))| json!({"decile": i, "n": n, "meanConfidence": round4(sum / *n as f64), "shareCorrect": round4(*ok as f64 / *n as f64)}))
+            .collect();
+        json!({
+            "precision": round4(precision),
+            "recall": round4(recall),
+            "idsPerDevice": round4(ids),
+            "trackingDays": (tracking * 10.0).round() / 10.0,
+            "calibrationError": round4(calibration),
+            "linkedTokenless": self.linked,
+            "distinguishableReturns": self.returns,
+            "calibration": deciles,
+        })
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+fn fingerprint(parser: &DeviceParser, c: &prynt_core::agent::Components) -> Fingerprint {
+    let info = parser.describe(c);
+    let kind = BrowserKind {
+        os: &info.platform,
+        family: &info.browser_family,
+        major: info.browser_major,
+    };
+    Fingerprint::from_components(c, &kind)
+}
+
+/// Runs one matcher over the whole population's visits.
+fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, usize) {
+    let mut pop = population(o);
+    let mut rng = Rng::new(o.seed ^ 0xABCD);
+    let n = pop.devices.len();
+    let mut stored: Vec<Option<String>> = vec![None; n];
+    let mut seen = vec![false; n];
+    let mut last_day = vec![0.0f64; n];
+    let mut visits_per_device = vec![0usize; n];
+    let mut owner: HashMap<String, usize> = HashMap::new();
+    let mut latest_fp: Vec<Option<Vec<u8>>> = vec![None; n];
+    let mut holders: HashMap<Vec<u8>, HashSet<usize>> = HashMap::new();
+    let mut t = Tally {
+        ids: vec![HashSet::new(); n],
+        ..Default::default()
+    };
+    let mut next_id = 0u64;
+    let visits = std::mem::take(&mut pop.visits);
+    for v in &visits {
+        let i = v.device;
+        if seen[i] {
+            let gap = v.day - last_day[i];
+            synth::drift(
+                &mut pop.devices[i],
+                &mut rng,
+                gap,
+                pop.second_screens[i],
+                pop.home_screens[i],
+            );
+        }
+        let c = pop.devices[i].components_at(v.travel);
+        let fp = fingerprint(parser, &c);
+        let bytes = fp.to_bytes();
+        let claimed = if v.tokenless { None } else { stored[i].clone() };
+        let d = m.decide(&fp, claimed.as_deref());
+        let was_seen = seen[i];
+
+        // Ground truth bookkeeping.
+        let others_share = holders
+            .get(&bytes)
+            .is_some_and(|h| h.iter().any(|&o| o != i));
+        if v.tokenless && d.method == Method::Fingerprint {
+            t.linked += 1;
+            let right = d.visitor_id.as_ref().and_then(|id| owner.get(id)) == Some(&i);
+            t.linked_right += right as usize;
+        }
+        if v.tokenless && was_seen && !others_share {
+            t.returns += 1;
+            let found = d.method == Method::Fingerprint
+                && d.visitor_id.as_ref().and_then(|id| owner.get(id)) == Some(&i);
+            t.returns_found += found as usize;
+        }
+        let correct = match &d.visitor_id {
+            Some(id) => owner.get(id) == Some(&i),
+            None => !was_seen,
+        };
+        let bucket = ((d.confidence * 10.0) as usize).min(9);
+        t.deciles[bucket].0 += 1;
+        t.deciles[bucket].1 += d.confidence;
+        t.deciles[bucket].2 += correct as usize;
+
+        let visitor = d.visitor_id.clone().unwrap_or_else(|| {
+            next_id += 1;
+            let id = format!("pv_{next_id:013}");
+            owner.insert(id.clone(), i);
+            id
+        });
+        m.record(&visitor, &fp);
+        t.ids[i].insert(visitor.clone());
+        let span = t
+            .spans
+            .entry((i, visitor.clone()))
+            .or_insert((v.day, v.day));
+        span.1 = v.day;
+        if !v.incognito {
+            stored[i] = Some(visitor);
+        }
+        if let Some(old) = latest_fp[i].replace(bytes.clone()) {
+            if let Some(h) = holders.get_mut(&old) {
+                h.remove(&i);
+            }
+        }
+        holders.entry(bytes).or_default().insert(i);
+        seen[i] = true;
+        last_day[i] = v.day;
+        visits_per_device[i] += 1;
+    }
+    (t.figures(n, &visits_per_device), visits.len())
+}
+
+pub fn run(o: Options) -> Result<(), CliError> {
+    let parser = DeviceParser::shared().map_err(CliError::Runtime)?;
+    let started = std::time::Instant::now();
+    let (prynt, visits) = simulate(&o, parser, &mut Prynt(Index::new(ModelParams::default())));
+    let (exact, _) = simulate(&o, parser, &mut ExactHash::default());
+    let (stalker, _) = simulate(&o, parser, &mut FpStalker::default());
+    let row = |name: &str, f: &Value| {
+        format!(
+            "{name:<10} {:>9} {:>7} {:>8} {:>9} {:>12}",
+            f["precision"],
+            f["recall"],
+            f["idsPerDevice"],
+            f["trackingDays"],
+            f["calibrationError"]
+        )
+    };
+    let table = [
+        format!(
+            "accuracy: {} browsers, {} days, {visits} visits, seed {}, {:.0}% cleared storage, {:.0}% private windows ({:.1} s)",
+            o.browsers,
+            o.days,
+            o.seed,
+            o.clear_rate * 100.0,
+            o.incognito_rate * 100.0,
+            started.elapsed().as_secs_f64()
+        ),
+        format!("{:<10} {:>9} {:>7} {:>8} {:>9} {:>12}", "matcher", "precision", "recall", "ids/dev", "track d", "calibration"),
+        row("prynt", &prynt),
+        row("exactHash", &exact),
+        row("fpStalker", &stalker),
+    ]
+    .join("\n");
+    let calibration = prynt["calibration"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .map(|x| {
+                    format!(
+                        "  decile {}: n {}, mean confidence {}, share correct {}",
+                        x["decile"], x["n"], x["meanConfidence"], x["shareCorrect"]
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    let table = format!("{table}\nprynt calibration:\n{calibration}");
+    let mut out = prynt.clone();
+    if let Some(obj) = out.as_object_mut() {
+        obj.insert(
+            "baselines".into(),
+            json!({ "exactHash": exact, "fpStalker": stalker }),
+        );
+    }
+    super::emit(&table, out);
+    Ok(())
+}
