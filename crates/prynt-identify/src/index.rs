@@ -380,7 +380,8 @@ impl Index {
         let prepared = self.params.prepare(fp, &|k, v| self.collision(k, v));
         candidates.sort_unstable_by_key(|c| c.0);
         let mut scored: Vec<(u32, f64)> = Vec::with_capacity(candidates.len());
-        let mut crowd_best = [f64::NEG_INFINITY; N_BANDS];
+        // Per crowd band: summed likelihood ratio and number of its scored members.
+        let mut crowd_seen = [(0.0f64, 0usize); N_BANDS];
         let mut last = u32::MAX;
         let mut last_ev = None;
         for &(slot, band) in &candidates {
@@ -391,15 +392,18 @@ impl Index {
                     scored.push((slot, e));
                 }
             }
-            if let (Some(e), true) = (last_ev, band != usize::MAX) {
-                crowd_best[band] = crowd_best[band].max(e);
+            if band != usize::MAX {
+                crowd_seen[band].0 += last_ev.map_or(0.0, f64::exp);
+                crowd_seen[band].1 += 1;
             }
         }
-        // Unscored crowd members are competitors about as likely as the best scored one.
+        // Unscored crowd members are competitors as likely, on average, as the scored ones.
         let extra: f64 = crowds
             .iter()
-            .filter(|(band, _)| crowd_best[*band].is_finite())
-            .map(|&(band, unscanned)| unscanned as f64 * crowd_best[band].exp())
+            .filter(|(band, _)| crowd_seen[*band].1 > 0)
+            .map(|&(band, unscanned)| {
+                unscanned as f64 * crowd_seen[band].0 / crowd_seen[band].1 as f64
+            })
             .sum();
         let evidence: Vec<f64> = scored.iter().map(|(_, e)| *e).collect();
         let (post, p_new) = self.params.posterior(&evidence, self.live, extra);
