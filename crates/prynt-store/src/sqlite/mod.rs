@@ -41,24 +41,14 @@ pub struct SqliteStore {
 
 /// How often the WAL is copied back into the database, off the writer's path.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
-/// WAL length (frames) past which the checkpointer also rewinds it, so it cannot grow forever.
-const WAL_RESTART_FRAMES: i64 = 2_000;
 
-/// Checkpoints the WAL from its own connection. PASSIVE checkpoints never block the writer, but
-/// under a constant stream of commits they never get to rewind the WAL either, and a growing
-/// WAL slows every page look-up. So once the WAL is long, a RESTART checkpoint (which only has
-/// the few frames since the last PASSIVE one left to copy) makes the next commit start it over.
+/// Copies the WAL back into the database from its own connection, so that the writer's own
+/// automatic checkpoint (which alone can rewind the WAL while commits keep coming) finds
+/// almost nothing left to copy and stalls commits only briefly. PASSIVE checkpoints never
+/// block the writer.
 fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-        let outcome = match frames {
-            Ok(n) if n > WAL_RESTART_FRAMES => {
-                conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
-            }
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = outcome {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!("sqlite: checkpoint failed: {e}");
         }
     }
@@ -76,7 +66,7 @@ impl SqliteStore {
         let path = data_dir.join("prynt.db");
         let mut conn = open_connection(&path)?;
         migrations::apply(&mut conn)?;
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 1000")?;
         let checkpointer = open_connection(&path)?;
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let checkpoint_thread = std::thread::Builder::new()
