@@ -627,13 +627,7 @@ fn agent_scripts_demo_page_and_cors_are_served() {
         pre.headers()["access-control-allow-origin"],
         "https://shop.example"
     );
-    let r = client()
-        .post(s.url("/v1/identify"))
-        .bearer_auth(&s.public_key)
-        .header("origin", "https://shop.example")
-        .json(&payload(1))
-        .send()
-        .unwrap();
+    let r = identify_from(&s, "https://shop.example");
     assert_eq!(
         r.headers()["access-control-allow-origin"],
         "https://shop.example"
@@ -651,25 +645,24 @@ fn agent_scripts_demo_page_and_cors_are_served() {
         .unwrap();
     assert_eq!(set.status(), 200);
     let before = s.event_count(&s.secret_key);
-    let refused = client()
-        .post(s.url("/v1/identify"))
-        .bearer_auth(&s.public_key)
-        .header("origin", "https://evil.example")
-        .json(&payload(1))
-        .send()
-        .unwrap();
+    let refused = identify_from(&s, "https://evil.example");
     assert_eq!(
         refused.headers()["access-control-allow-origin"],
         "https://evil.example"
     );
     assert_error(refused, 403, "origin_not_allowed");
     assert_eq!(s.event_count(&s.secret_key), before);
-    let ok = client()
+    let ok = identify_from(&s, "https://SHOP.example:443");
+    assert_eq!(ok.status(), 200);
+}
+
+/// Identifies the first test browser from a page of `origin`.
+fn identify_from(s: &TestServer, origin: &str) -> reqwest::blocking::Response {
+    client()
         .post(s.url("/v1/identify"))
         .bearer_auth(&s.public_key)
-        .header("origin", "https://SHOP.example:443")
+        .header("origin", origin)
         .json(&payload(1))
         .send()
-        .unwrap();
-    assert_eq!(ok.status(), 200);
+        .unwrap()
 }
