@@ -420,6 +420,25 @@ impl Index {
         }
     }
 
+    /// Whether candidate retrieval for `fp` reaches `visitor_id` at all (in any band, sampled
+    /// or not), and the evidence that `fp` is that visitor: for explaining missed matches.
+    pub fn explain(&self, fp: &Fingerprint, visitor_id: &str) -> (bool, Option<f64>) {
+        let Some(slot) = self.slot_of(visitor_id) else {
+            return (false, None);
+        };
+        let retrieved = (0..N_BANDS).any(|band| {
+            let Some(key) = band_key(fp, band) else {
+                return false;
+            };
+            match self.bands[band].get(&key) {
+                Some(&p) if p & TAG == 0 => p == slot,
+                Some(&p) => self.overflow[(p & !TAG) as usize].contains(&slot),
+                None => false,
+            }
+        });
+        (retrieved, self.token_evidence(visitor_id, fp))
+    }
+
     /// Heap memory held by the index, from the capacities of its containers.
     pub fn heap_bytes(&self) -> usize {
         fn map_bytes<K, V>(m: &HashMap<K, V>) -> usize {

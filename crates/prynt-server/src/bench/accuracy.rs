@@ -45,6 +45,10 @@ pub struct Options {
 trait Matcher {
     fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision;
     fn record(&mut self, visitor: &str, fp: &Fingerprint);
+    /// For a missed return: was the right visitor retrieved, and with what evidence.
+    fn explain(&self, _fp: &Fingerprint, _visitor: &str) -> Option<(bool, Option<f64>)> {
+        None
+    }
 }
 
 struct Prynt(Index);
@@ -55,6 +59,9 @@ impl Matcher for Prynt {
     }
     fn record(&mut self, visitor: &str, fp: &Fingerprint) {
         self.0.upsert(visitor, fp);
+    }
+    fn explain(&self, fp: &Fingerprint, visitor: &str) -> Option<(bool, Option<f64>)> {
+        Some(self.0.explain(fp, visitor))
     }
 }
 
@@ -244,6 +251,9 @@ struct Tally {
     spans: HashMap<(usize, String), (f64, f64)>,
     /// per decile: (count, confidence sum, correct)
     deciles: [(usize, f64, usize); 10],
+    /// Missed distinguishable returns: right visitor not retrieved; retrieved but ruled out;
+    /// retrieved with positive evidence but not likely enough; linked elsewhere.
+    missed: [usize; 4],
 }
 
 impl Tally {
@@ -283,6 +293,12 @@ impl Tally {
             "calibrationError": round4(calibration),
             "linkedTokenless": self.linked,
             "distinguishableReturns": self.returns,
+            "missedReturns": {
+                "notRetrieved": self.missed[0],
+                "ruledOut": self.missed[1],
+                "belowThreshold": self.missed[2],
+                "linkedElsewhere": self.missed[3],
+            },
             "calibration": deciles,
         })
     }
@@ -319,6 +335,7 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
         ..Default::default()
     };
     let mut next_id = 0u64;
+    let mut last_id: Vec<Option<String>> = vec![None; n];
     let visits = std::mem::take(&mut pop.visits);
     for v in &visits {
         let i = v.device;
@@ -353,6 +370,23 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             let found = d.method == Method::Fingerprint
                 && d.visitor_id.as_ref().and_then(|id| owner.get(id)) == Some(&i);
             t.returns_found += found as usize;
+            if !found {
+                let kind = if d.method == Method::Fingerprint {
+                    Some(3)
+                } else {
+                    last_id[i]
+                        .as_deref()
+                        .and_then(|own| m.explain(&fp, own))
+                        .map(|(retrieved, ev)| match (retrieved, ev) {
+                            (false, _) => 0,
+                            (true, None) => 1,
+                            (true, Some(_)) => 2,
+                        })
+                };
+                if let Some(k) = kind {
+                    t.missed[k] += 1;
+                }
+            }
         }
         let correct = match &d.visitor_id {
             Some(id) => owner.get(id) == Some(&i),
@@ -371,6 +405,7 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
         });
         m.record(&visitor, &fp);
         t.ids[i].insert(visitor.clone());
+        last_id[i] = Some(visitor.clone());
         let span = t
             .spans
             .entry((i, visitor.clone()))
