@@ -304,16 +304,6 @@ impl Fingerprint {
             0
         }
     }
-
-    /// A digest of what a visitor token binds to: components that a different device would not
-    /// share by accident but the same browser keeps.
-    pub fn device_digest(&self) -> u32 {
-        hash32(&[
-            &self.get(Comp::Os).to_le_bytes(),
-            &self.get(Comp::Browser).to_le_bytes(),
-            &self.get(Comp::Platform).to_le_bytes(),
-        ])
-    }
 }
 
 #[cfg(test)]

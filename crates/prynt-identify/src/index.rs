@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use crate::fingerprint::{hash32, Comp, Fingerprint, ALL, N_COMP};
+use crate::fingerprint::{hash32, Comp, Fingerprint, N_COMP};
 use crate::model::{ModelParams, STACK_KEY};
 use crate::sketch::CountMin;
 
@@ -132,6 +132,20 @@ fn band_key(fp: &Fingerprint, band: usize) -> Option<u32> {
     Some(hash32(&[&bytes[..4 + 4 * comps.len()]]))
 }
 
+/// Stores `item` in a freed place of `items` if there is one, else at the end; returns its index.
+fn reuse_or_push<T>(items: &mut Vec<T>, free: &mut Vec<u32>, item: T) -> u32 {
+    match free.pop() {
+        Some(i) => {
+            items[i as usize] = item;
+            i
+        }
+        None => {
+            items.push(item);
+            (items.len() - 1) as u32
+        }
+    }
+}
+
 impl Index {
     pub fn new(params: ModelParams) -> Self {
         Index {
@@ -198,16 +212,7 @@ impl Index {
             alive: true,
             fp: *fp,
         };
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slots[s as usize] = entry;
-                s
-            }
-            None => {
-                self.slots.push(entry);
-                (self.slots.len() - 1) as u32
-            }
-        };
+        let slot = reuse_or_push(&mut self.slots, &mut self.free, entry);
         self.by_visitor.insert(vid_key(&bytes), slot);
         self.file(slot, fp);
         self.live += 1;
@@ -250,17 +255,8 @@ impl Index {
                     self.bands[band].insert(key, slot);
                 }
                 Some(p) if p & TAG == 0 => {
-                    let list = vec![p, slot];
-                    let idx = match self.overflow_free.pop() {
-                        Some(i) => {
-                            self.overflow[i as usize] = list;
-                            i
-                        }
-                        None => {
-                            self.overflow.push(list);
-                            (self.overflow.len() - 1) as u32
-                        }
-                    };
+                    let idx =
+                        reuse_or_push(&mut self.overflow, &mut self.overflow_free, vec![p, slot]);
                     self.bands[band].insert(key, idx | TAG);
                 }
                 Some(p) => self.overflow[(p & !TAG) as usize].push(slot),
@@ -465,20 +461,6 @@ impl Index {
                 .iter()
                 .map(CountMin::heap_bytes)
                 .sum::<usize>()
-    }
-
-    /// Components of `fp` compared to the visitor's profile: (component, equal?) pairs, for
-    /// explaining a decision.
-    pub fn compare(&self, visitor_id: &str, fp: &Fingerprint) -> Vec<(Comp, Option<bool>)> {
-        let Some(known) = self.profile(visitor_id) else {
-            return Vec::new();
-        };
-        ALL.iter()
-            .map(|&c| {
-                let (a, b) = (fp.get(c), known.get(c));
-                (c, (a != 0 && b != 0).then_some(a == b))
-            })
-            .collect()
     }
 }
 

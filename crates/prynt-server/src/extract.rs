@@ -213,7 +213,6 @@ impl FromRequestParts<AppState> for SecretKey {
                 "Public keys may only call POST /v1/identify; use a secret key.".into(),
             ));
         }
-        parts.extensions.insert(ctx.clone());
         Ok(SecretKey(ctx))
     }
 }

@@ -10,7 +10,7 @@ mod migrations;
 mod pool;
 mod queries;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -30,7 +30,6 @@ type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 const MAX_GROUP: usize = 512;
 
 pub struct SqliteStore {
-    path: PathBuf,
     readers: Arc<ReadPool>,
     writer_tx: Mutex<Option<mpsc::Sender<Job>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
@@ -81,17 +80,12 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
 
         Ok(SqliteStore {
-            readers: Arc::new(ReadPool::new(path.clone())),
-            path,
+            readers: Arc::new(ReadPool::new(path)),
             writer_tx: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(thread)),
             checkpoint_stop: Mutex::new(Some(stop_tx)),
             checkpoint_thread: Mutex::new(Some(checkpoint_thread)),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Runs `f` on a pooled read connection off the async runtime.
