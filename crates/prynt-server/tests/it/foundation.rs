@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{assert_error, client, TestServer};
+use crate::harness::{assert_error, client, send_chunked, send_declared, TestServer};
 
 #[test]
 fn first_start_prints_a_working_test_key_pair() {
@@ -235,12 +235,12 @@ fn oversized_bodies_are_refused_with_413() {
     let s = TestServer::start();
     // A declared length over the limit is refused before the body is read, even unauthenticated.
     for key in [s.secret_key.as_str(), ""] {
-        let answer = send_declared(&s, "/v1/workspace", key, 2 << 20);
+        let answer = send_declared(&s, "PATCH", "/v1/workspace", key, 2 << 20);
         assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
         assert!(answer.contains("payload_too_large"), "{answer}");
     }
     // Without a declared length the body is cut off while it is read.
-    let answer = send_chunked(&s, "/v1/workspace", &s.secret_key, 2 << 20);
+    let answer = send_chunked(&s, "PATCH", "/v1/workspace", &s.secret_key, 2 << 20);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("payload_too_large"), "{answer}");
     // Just under the limit is read and judged on its content.
@@ -259,11 +259,11 @@ fn unknown_routes_and_wrong_methods_answer_json() {
     let s = TestServer::start();
     assert_error(s.get("/v1/nope", &s.secret_key), 404, "not_found");
     assert_error(s.get("/definitely/not/here", ""), 404, "not_found");
-    let del = s
-        .req(Method::DELETE, "/v1/workspace", &s.secret_key)
-        .send()
-        .unwrap();
-    assert_error(del, 405, "method_not_allowed");
+    assert_error(
+        s.delete("/v1/workspace", &s.secret_key),
+        405,
+        "method_not_allowed",
+    );
     let post = client().post(s.url("/healthz")).send().unwrap();
     assert_error(post, 405, "method_not_allowed");
 }
@@ -305,69 +305,4 @@ fn error_catalogue_and_openapi_document_are_served() {
         "bearer"
     );
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
-}
-
-/// Streams `size` bytes of a JSON string as a chunked body over a raw connection and returns the
-/// raw response; the server may answer before the body is complete.
-fn send_chunked(s: &TestServer, path: &str, key: &str, size: usize) -> String {
-    use std::io::Write;
-    let addr = s.base.trim_start_matches("http://").to_owned();
-    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
-    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    let _ = write!(
-        conn,
-        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-    );
-    let mut sent = 0;
-    let chunk = vec![b'a'; 64 * 1024];
-    let prefix = "{\"allowedOrigins\": [\"";
-    let _ = write!(conn, "{:x}\r\n{prefix}\r\n", prefix.len());
-    while sent < size {
-        if write!(conn, "{:x}\r\n", chunk.len()).is_err()
-            || conn.write_all(&chunk).is_err()
-            || conn.write_all(b"\r\n").is_err()
-        {
-            break;
-        }
-        sent += chunk.len();
-    }
-    let _ = conn.write_all(b"0\r\n\r\n");
-    read_response(&mut conn)
-}
-
-/// Declares a `Content-Length` of `size` but sends only the head, and returns the raw response.
-fn send_declared(s: &TestServer, path: &str, key: &str, size: usize) -> String {
-    use std::io::Write;
-    let addr = s.base.trim_start_matches("http://").to_owned();
-    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
-    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    let auth = if key.is_empty() {
-        String::new()
-    } else {
-        format!("Authorization: Bearer {key}\r\n")
-    };
-    write!(
-        conn,
-        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n{{\"allowedOrigins\": ["
-    )
-    .unwrap();
-    read_response(&mut conn)
-}
-
-fn read_response(conn: &mut std::net::TcpStream) -> String {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    let mut part = [0u8; 4096];
-    while let Ok(n) = conn.read(&mut part) {
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&part[..n]);
-        if String::from_utf8_lossy(&buf).contains("}}") {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
 }

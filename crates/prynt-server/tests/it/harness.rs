@@ -147,6 +147,12 @@ impl TestServer {
         text.trim().to_owned()
     }
 
+    pub fn delete(&self, path: &str, key: &str) -> Response {
+        self.req(reqwest::Method::DELETE, path, key)
+            .send()
+            .expect("request")
+    }
+
     pub fn get(&self, path: &str, key: &str) -> Response {
         self.req(reqwest::Method::GET, path, key)
             .send()
@@ -341,4 +347,69 @@ impl TestServer {
             let _ = c.wait();
         }
     }
+}
+
+/// Streams `size` bytes of a JSON string as a chunked body over a raw connection and returns the
+/// raw response; the server may answer before the body is complete.
+pub fn send_chunked(s: &TestServer, method: &str, path: &str, key: &str, size: usize) -> String {
+    use std::io::Write;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let _ = write!(
+        conn,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let mut sent = 0;
+    let chunk = vec![b'a'; 64 * 1024];
+    let prefix = "{\"field\": \"";
+    let _ = write!(conn, "{:x}\r\n{prefix}\r\n", prefix.len());
+    while sent < size {
+        if write!(conn, "{:x}\r\n", chunk.len()).is_err()
+            || conn.write_all(&chunk).is_err()
+            || conn.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let _ = conn.write_all(b"0\r\n\r\n");
+    read_response(&mut conn)
+}
+
+/// Declares a `Content-Length` of `size` but sends only the head, and returns the raw response.
+pub fn send_declared(s: &TestServer, method: &str, path: &str, key: &str, size: usize) -> String {
+    use std::io::Write;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let auth = if key.is_empty() {
+        String::new()
+    } else {
+        format!("Authorization: Bearer {key}\r\n")
+    };
+    write!(
+        conn,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n{{\"field\": ["
+    )
+    .unwrap();
+    read_response(&mut conn)
+}
+
+fn read_response(conn: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut part = [0u8; 4096];
+    while let Ok(n) = conn.read(&mut part) {
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&part[..n]);
+        if String::from_utf8_lossy(&buf).contains("}}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
 }
