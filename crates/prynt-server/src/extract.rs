@@ -170,18 +170,11 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<AuthC
 pub async fn authenticate_key(key: &str, state: &AppState) -> Result<AuthContext, ApiError> {
     let shape = keys::parse_key(key).map_err(|_| ApiError::InvalidApiKey)?;
     let digest = keys::hash_key(key);
-    let found = match state.cache.key(&digest) {
-        Some(hit) => hit,
-        None => {
-            let found = state
-                .store
-                .authenticate(digest)
-                .await?
-                .ok_or(ApiError::InvalidApiKey)?;
-            state.cache.put_key(digest, found.clone());
-            found
-        }
-    };
+    let found = state
+        .cache
+        .key(digest, || state.store.authenticate(digest))
+        .await?
+        .ok_or(ApiError::InvalidApiKey)?;
     // The index lookup found the row; the final check is constant-time and also confirms that
     // the prefix the caller sent agrees with what the key was issued as.
     if !keys::digests_equal(&found.key_hash, &digest)

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 static REGEXES: &str = include_str!("../data/uap-core/regexes.yaml");
 
-/// Distinct user agents remembered; parsing one costs tens of microseconds, a hit nanoseconds.
-const CACHE_SIZE: usize = 4096;
+/// User agents per cache generation (two are kept). Parsing one costs tens of microseconds,
+/// a hit nanoseconds.
+const CACHE_SIZE: usize = 8192;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,7 +71,35 @@ impl DeviceInfo {
 
 pub struct DeviceParser {
     extractor: ua_parser::Extractor<'static>,
-    cache: Mutex<HashMap<String, Arc<UaFacts>>>,
+    cache: Mutex<UaCache>,
+}
+
+/// Recently parsed user agents in two generations: lookups promote entries from the old
+/// generation to the new one, and a full new generation replaces the old one. Used entries
+/// survive, and no moment ever empties the whole cache: clearing it all at once sent every
+/// following request to the regexes together and stalled the server under load.
+#[derive(Default)]
+struct UaCache {
+    young: HashMap<String, Arc<UaFacts>>,
+    old: HashMap<String, Arc<UaFacts>>,
+}
+
+impl UaCache {
+    fn get(&mut self, ua: &str) -> Option<Arc<UaFacts>> {
+        if let Some(hit) = self.young.get(ua) {
+            return Some(Arc::clone(hit));
+        }
+        let (key, hit) = self.old.remove_entry(ua)?;
+        self.insert(key, Arc::clone(&hit));
+        Some(hit)
+    }
+
+    fn insert(&mut self, ua: String, facts: Arc<UaFacts>) {
+        if self.young.len() >= CACHE_SIZE {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(ua, facts);
+    }
 }
 
 static SHARED: OnceLock<Result<DeviceParser, String>> = OnceLock::new();
@@ -84,7 +113,7 @@ impl DeviceParser {
             ua_parser::Extractor::try_from(regexes).map_err(|e| format!("regexes: {e}"))?;
         Ok(DeviceParser {
             extractor,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(UaCache::default()),
         })
     }
 
@@ -98,7 +127,7 @@ impl DeviceParser {
 
     /// Parses a user agent, remembering recent answers.
     pub fn ua(&self, ua: &str) -> Arc<UaFacts> {
-        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(ua).cloned()) {
+        if let Some(hit) = self.cache.lock().ok().and_then(|mut c| c.get(ua)) {
             return hit;
         }
         let (b, o, d) = self.extractor.extract(ua);
@@ -124,9 +153,6 @@ impl DeviceParser {
                 .and_then(|d| d.model.as_ref().map(|m| m.to_string())),
         });
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= CACHE_SIZE {
-                cache.clear();
-            }
             cache.insert(ua.to_owned(), Arc::clone(&facts));
         }
         facts
@@ -270,6 +296,37 @@ fn pick_brand(list: &[prynt_core::agent::Brand]) -> Option<(String, Option<u32>)
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_ua_cache_keeps_used_entries_across_generations() {
+        let facts = |n: &str| {
+            Arc::new(UaFacts {
+                browser_family: n.into(),
+                browser_major: None,
+                os_family: String::new(),
+                device_family: String::new(),
+                device_model: None,
+            })
+        };
+        let mut c = UaCache::default();
+        c.insert("kept".into(), facts("kept"));
+        for i in 0..CACHE_SIZE - 1 {
+            c.insert(format!("ua{i}"), facts("x"));
+        }
+        // The young generation is full: the next insert ages it, nothing is lost yet.
+        c.insert("next".into(), facts("next"));
+        assert!(c.get("ua0").is_some(), "the old generation still answers");
+        assert_eq!(
+            c.get("kept").map(|f| f.browser_family.clone()).as_deref(),
+            Some("kept")
+        );
+        // Another full generation later, only what was used meanwhile survives.
+        for i in 0..CACHE_SIZE {
+            c.insert(format!("later{i}"), facts("y"));
+        }
+        assert!(c.get("kept").is_some(), "promoted on use");
+        assert!(c.get("ua1").is_none(), "unused entries age out");
+    }
     use super::*;
     use prynt_core::agent::{Brand, Components, UaData, WebGl};
 

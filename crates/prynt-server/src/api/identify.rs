@@ -179,14 +179,10 @@ async fn run_identify(
         authenticate_key(key, state).await?
     };
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let settings = match state.cache.settings(&ctx.scope) {
-            Some(s) => s,
-            None => {
-                let s = state.store.env_settings(&ctx.scope).await?;
-                state.cache.put_settings(ctx.scope.clone(), s.clone());
-                s
-            }
-        };
+        let settings = state
+            .cache
+            .settings(&ctx.scope, || state.store.env_settings(&ctx.scope))
+            .await?;
         if !settings.allowed_origins.is_empty() {
             let o = origin.to_str().unwrap_or("");
             let allowed = crate::api::workspace::normalise_origin(o)
