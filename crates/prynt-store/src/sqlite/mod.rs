@@ -160,6 +160,7 @@ impl SqliteStore {
 pub(crate) fn open_connection(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch("PRAGMA synchronous = FULL")?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -175,33 +176,18 @@ fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT job")?;
+    // Cached statements: parsing these anew for every write cost the writer about as much as
+    // some of the writes themselves.
+    conn.prepare_cached("SAVEPOINT job")?.execute([])?;
     let out = f(conn);
-    let end = if out.is_ok() {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
-    conn.execute_batch(end)?;
+    if out.is_err() {
+        conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+    }
+    conn.prepare_cached("RELEASE job")?.execute([])?;
     out
 }
 
-/// Every acknowledgement waits for this thread, so on a busy machine it should not wait for
-/// its turn behind request handlers. Raising priority needs privileges; without them the
-/// thread keeps the default and works the same, only with more latency under load.
-fn raise_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: gettid and setpriority only read their integer arguments.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        if libc::setpriority(libc::PRIO_PROCESS, tid, -10) != 0 {
-            tracing::debug!("sqlite: writer priority unchanged (not permitted)");
-        }
-    }
-}
-
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
-    raise_priority();
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
