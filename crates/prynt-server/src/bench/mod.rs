@@ -11,8 +11,12 @@ pub fn emit(summary: &str, json: serde_json::Value) {
     println!("{json}");
 }
 
-/// Resident memory of this process in bytes (Linux), for memory figures.
+/// Resident memory of this process in bytes (Linux), for memory figures. Memory the allocator
+/// holds freed but not yet returned (old buffers of grown tables) is returned first, so the
+/// figure is what live data occupies.
 pub fn rss_bytes() -> Option<u64> {
+    // SAFETY: mi_collect only walks the allocator's own free lists.
+    unsafe { libmimalloc_sys::mi_collect(true) };
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
