@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 #[derive(Clone)]
 pub struct Target {
@@ -61,53 +61,150 @@ impl Stats {
     }
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-async fn connect(addr: SocketAddr) -> Result<Sender, String> {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let _ = stream.set_nodelay(true);
-    let io = hyper_util::rt::TokioIo::new(stream);
-    let (sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
+/// One keep-alive HTTP/1.1 connection speaking just enough of the protocol to send prepared
+/// requests and read their answers. Written for the load generator rather than taken from a
+/// general client: it shares the machine with the server it measures, and every cycle it
+/// spends is one the server does not get.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
 }
 
-async fn send(sender: &mut Sender, t: &Target, body: Bytes) -> Result<(), String> {
-    let mut req = Request::post(t.path.as_str()).header("host", t.addr.to_string());
-    for (k, v) in &t.headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    let req = req
-        .body(Full::new(body))
-        .map_err(|e| format!("request: {e}"))?;
-    sender
-        .ready()
-        .await
-        .map_err(|e| format!("connection: {e}"))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("connection: {e}"))?;
-    let status = resp.status();
-    let body = resp
-        .into_body()
+/// What a connection needs to know of an answer.
+struct Answer {
+    status: u16,
+    /// The value of the header asked for, if any.
+    header: Option<String>,
+    body: Vec<u8>,
+}
+
+/// Every request of a target, serialised once: head and body in one buffer.
+fn prepare(t: &Target) -> Vec<Bytes> {
+    t.bodies
+        .iter()
+        .map(|body| {
+            let mut head = format!("POST {} HTTP/1.1\r\nhost: {}\r\n", t.path, t.addr);
+            for (k, v) in &t.headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+            let mut req = head.into_bytes();
+            req.extend_from_slice(body);
+            Bytes::from(req)
+        })
         .collect()
-        .await
-        .map_err(|e| format!("body: {e}"))?;
-    if status.is_success() {
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Result<Conn, String> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        Ok(Conn {
+            stream,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    async fn fill(&mut self) -> Result<(), String> {
+        let mut chunk = [0u8; 8192];
+        let n = self
+            .stream
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("connection: {e}"))?;
+        if n == 0 {
+            return Err("connection: closed by the server".into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    /// Sends one prepared request and reads its answer (`Content-Length` or chunked).
+    async fn exchange(&mut self, request: &[u8], want: Option<&str>) -> Result<Answer, String> {
+        self.stream
+            .write_all(request)
+            .await
+            .map_err(|e| format!("connection: {e}"))?;
+        let head_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            self.fill().await?;
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| "bad status line".to_owned())?;
+        let (mut length, mut chunked, mut header) = (0usize, false, None);
+        for line in lines {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let (name, value) = (name.trim(), value.trim());
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse().map_err(|_| "bad content-length".to_owned())?;
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.eq_ignore_ascii_case("chunked");
+            } else if want.is_some_and(|w| name.eq_ignore_ascii_case(w)) {
+                header = Some(value.to_owned());
+            }
+        }
+        self.buf.drain(..head_end);
+        let body = if chunked {
+            let mut body = Vec::new();
+            loop {
+                let line_end = loop {
+                    if let Some(i) = find(&self.buf, b"\r\n") {
+                        break i;
+                    }
+                    self.fill().await?;
+                };
+                let size_text = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+                let size =
+                    usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                        .map_err(|_| "bad chunk size".to_owned())?;
+                while self.buf.len() < line_end + 2 + size + 2 {
+                    self.fill().await?;
+                }
+                body.extend_from_slice(&self.buf[line_end + 2..line_end + 2 + size]);
+                self.buf.drain(..line_end + 2 + size + 2);
+                if size == 0 {
+                    break body;
+                }
+            }
+        } else {
+            while self.buf.len() < length {
+                self.fill().await?;
+            }
+            self.buf.drain(..length).collect()
+        };
+        Ok(Answer {
+            status,
+            header,
+            body,
+        })
+    }
+}
+
+async fn send(conn: &mut Conn, request: &[u8]) -> Result<(), String> {
+    let answer = conn.exchange(request, None).await?;
+    if (200..300).contains(&answer.status) {
         Ok(())
     } else {
-        let text = String::from_utf8_lossy(&body.to_bytes())
+        let text = String::from_utf8_lossy(&answer.body)
             .chars()
             .take(120)
             .collect::<String>();
-        Err(format!("HTTP {status}: {text}"))
+        Err(format!("HTTP {}: {text}", answer.status))
     }
 }
 
@@ -125,21 +222,31 @@ enum Pace {
 }
 
 /// Runs `connections` connections with the given pacing and merges their figures.
-async fn drive(t: &Target, connections: usize, pace: impl Fn(usize) -> Pace) -> Stats {
+async fn drive(t: &Target, connections: usize, pace: impl Fn(Instant, usize) -> Pace) -> Stats {
+    // Connections are opened before the clock starts: the figures are of requests on
+    // established keep-alive connections, as a client's pool sends them, not of a burst of
+    // hundreds of simultaneous handshakes.
+    let requests = Arc::new(prepare(t));
+    let mut conns = Vec::with_capacity(connections);
+    let mut total = Stats::default();
+    for _ in 0..connections {
+        match Conn::open(t.addr).await {
+            Ok(c) => conns.push(c),
+            Err(e) => total.fail(e),
+        }
+    }
     let counter = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..connections {
-        let (t, counter, pace) = (t.clone(), Arc::clone(&counter), pace(c));
+    for (c, mut conn) in conns.into_iter().enumerate() {
+        let (t, requests, counter, pace) = (
+            t.clone(),
+            Arc::clone(&requests),
+            Arc::clone(&counter),
+            pace(started, c),
+        );
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
-            let mut sender = match connect(t.addr).await {
-                Ok(s) => s,
-                Err(e) => {
-                    stats.fail(format!("connect: {e}"));
-                    return stats;
-                }
-            };
             for k in 0.. {
                 let since = match pace {
                     Pace::Closed { deadline } if Instant::now() >= deadline => break,
@@ -154,19 +261,17 @@ async fn drive(t: &Target, connections: usize, pace: impl Fn(usize) -> Pace) -> 
                     }
                 };
                 let i = counter.fetch_add(1, Ordering::Relaxed);
-                let body = t.bodies[i % t.bodies.len()].clone();
-                match send(&mut sender, &t, body).await {
+                match send(&mut conn, &requests[i % requests.len()]).await {
                     Ok(()) => {
                         stats.ok += 1;
                         stats.latencies_us.push(since.elapsed().as_micros() as u64);
                     }
                     Err(kind) => {
                         stats.fail(kind);
-                        if sender.is_closed() {
-                            match connect(t.addr).await {
-                                Ok(s) => sender = s,
-                                Err(_) => break,
-                            }
+                        // The connection's state is unknown after an error: start afresh.
+                        match Conn::open(t.addr).await {
+                            Ok(c) => conn = c,
+                            Err(_) => break,
                         }
                     }
                 }
@@ -174,7 +279,6 @@ async fn drive(t: &Target, connections: usize, pace: impl Fn(usize) -> Pace) -> 
             stats
         }));
     }
-    let mut total = Stats::default();
     for task in tasks {
         if let Ok(s) = task.await {
             total.merge(s);
@@ -186,19 +290,20 @@ async fn drive(t: &Target, connections: usize, pace: impl Fn(usize) -> Pace) -> 
 
 /// `connections` connections each sending back-to-back for `duration`.
 pub async fn closed_loop(t: &Target, connections: usize, duration: Duration) -> Stats {
-    let deadline = Instant::now() + duration;
-    drive(t, connections, |_| Pace::Closed { deadline }).await
+    drive(t, connections, |started, _| Pace::Closed {
+        deadline: started + duration,
+    })
+    .await
 }
 
 /// `rate` requests per second spread over `connections`, for `duration`.
 pub async fn open_loop(t: &Target, connections: usize, rate: f64, duration: Duration) -> Stats {
-    let start = Instant::now() + Duration::from_millis(50);
     let per_conn = rate / connections as f64;
     let interval = Duration::from_secs_f64(1.0 / per_conn.max(1e-6));
     let count = (per_conn * duration.as_secs_f64()).ceil() as usize;
     // Connections are staggered so their schedules interleave evenly.
-    drive(t, connections, |c| Pace::Open {
-        start: start + interval.mul_f64(c as f64 / connections as f64),
+    drive(t, connections, |started, c| Pace::Open {
+        start: started + interval.mul_f64(c as f64 / connections as f64),
         interval,
         count,
     })
@@ -208,36 +313,21 @@ pub async fn open_loop(t: &Target, connections: usize, rate: f64, duration: Dura
 /// Sends every body once over `connections` connections and returns the value of `header` in
 /// each answer (by body index), for requests whose later form depends on the first answer.
 pub async fn collect_header(t: &Target, connections: usize, header: &str) -> Vec<Option<String>> {
-    let n = t.bodies.len();
+    let requests = Arc::new(prepare(t));
+    let n = requests.len();
     let mut tasks = Vec::new();
     for c in 0..connections {
-        let (t, header) = (t.clone(), header.to_owned());
+        let (requests, header, addr) = (Arc::clone(&requests), header.to_owned(), t.addr);
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
-            let Ok(mut sender) = connect(t.addr).await else {
+            let Ok(mut conn) = Conn::open(addr).await else {
                 return out;
             };
             for i in (c..n).step_by(connections) {
-                let mut req = Request::post(t.path.as_str()).header("host", t.addr.to_string());
-                for (k, v) in &t.headers {
-                    req = req.header(k.as_str(), v.as_str());
-                }
-                let Ok(req) = req.body(Full::new(t.bodies[i].clone())) else {
-                    continue;
-                };
-                if sender.ready().await.is_err() {
-                    break;
-                }
-                let Ok(resp) = sender.send_request(req).await else {
+                let Ok(answer) = conn.exchange(&requests[i], Some(&header)).await else {
                     break;
                 };
-                let value = resp
-                    .headers()
-                    .get(header.as_str())
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let _ = resp.into_body().collect().await;
-                out.push((i, value));
+                out.push((i, answer.header));
             }
             out
         }));
