@@ -74,7 +74,11 @@ impl Default for ModelParams {
             change,
             collide,
             pseudo_count: 50.0,
-            temperature: 1.0,
+            // Below 1 because the components are not fully independent even outside the
+            // stack: summing their log-likelihood ratios overstates the evidence. At 1.0 the
+            // accuracy benchmark linked wrongly 2% of the time with 0.9 confidence (precision
+            // 0.980); at 0.8 precision is 0.996 and confidence errs by far less.
+            temperature: 0.8,
             stack_change: 0.3,
             stack_collide: 0.02,
             stack_partial_cap: 2.5,
