@@ -342,3 +342,66 @@ pub async fn collect_header(t: &Target, connections: usize, header: &str) -> Vec
     }
     values
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that answers each request with the next canned answer, written in two halves
+    /// so the client has to put answers together from partial reads.
+    async fn canned(answers: Vec<&'static [u8]>) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let (mut buf, mut seen) = (vec![0u8; 4096], Vec::new());
+            for a in answers {
+                while !seen.ends_with(b"\r\n\r\nx") {
+                    let n = s.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "client closed early");
+                    seen.extend_from_slice(&buf[..n]);
+                }
+                seen.clear();
+                let (first, rest) = a.split_at(a.len() / 2);
+                s.write_all(first).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                s.write_all(rest).await.unwrap();
+            }
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn sized_and_chunked_answers_are_read_whole_on_one_connection() {
+        let (addr, server) = canned(vec![
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nX-Token: abc\r\n\r\nhello",
+            b"HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n\r\n3\r\nno!\r\n2\r\n:(\r\n0\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n",
+        ])
+        .await;
+        let t = Target {
+            addr,
+            path: "/p".into(),
+            headers: vec![("authorization".into(), "Bearer k".into())],
+            bodies: Arc::new(vec![Bytes::from_static(b"x")]),
+        };
+        let requests = prepare(&t);
+        assert!(requests[0].starts_with(b"POST /p HTTP/1.1\r\n"));
+        assert!(requests[0].ends_with(b"authorization: Bearer k\r\ncontent-length: 1\r\n\r\nx"));
+
+        let mut conn = Conn::open(addr).await.unwrap();
+        let a = conn.exchange(&requests[0], Some("x-token")).await.unwrap();
+        assert_eq!(a.status, 200);
+        assert_eq!(a.header.as_deref(), Some("abc"));
+        assert_eq!(a.body, b"hello");
+        let refused = send(&mut conn, &requests[0]).await.unwrap_err();
+        assert!(
+            refused.starts_with("HTTP 403") && refused.ends_with("no!:("),
+            "{refused}"
+        );
+        assert_eq!(send(&mut conn, &requests[0]).await, Ok(()));
+        server.await.unwrap();
+        // The server has closed the connection: that is an error, not a hang.
+        assert!(send(&mut conn, &requests[0]).await.is_err());
+    }
+}
