@@ -83,14 +83,33 @@ pub struct Decision {
     pub method: Method,
 }
 
-/// What matching concluded.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MatchOutcome {
-    /// The visit belongs to this known visitor, with this probability.
-    Existing { visitor_id: String, confidence: f64 },
-    /// No known visitor is likely enough; `confidence` is the probability the browser is new
-    /// (low when it is one of a crowd of identical devices).
-    New { confidence: f64 },
+impl Decision {
+    /// The visitor a trusted token names.
+    pub fn token(visitor_id: &str) -> Self {
+        Decision {
+            visitor_id: Some(visitor_id.to_owned()),
+            confidence: TOKEN_CONFIDENCE,
+            method: Method::Token,
+        }
+    }
+
+    /// A known visitor recognised by the fingerprint.
+    pub fn matched(visitor_id: String, confidence: f64) -> Self {
+        Decision {
+            visitor_id: Some(visitor_id),
+            confidence,
+            method: Method::Fingerprint,
+        }
+    }
+
+    /// A new visitor; `confidence` is the probability that the browser really is new.
+    pub fn new_visitor(confidence: f64) -> Self {
+        Decision {
+            visitor_id: None,
+            confidence,
+            method: Method::New,
+        }
+    }
 }
 
 pub struct Index {
@@ -293,6 +312,18 @@ impl Index {
         }
     }
 
+    /// The slots filed under `fp`'s key in `band`, oldest first.
+    fn members(&self, band: usize, fp: &Fingerprint) -> &[u32] {
+        let Some(p) = band_key(fp, band).and_then(|key| self.bands[band].get(&key)) else {
+            return &[];
+        };
+        if p & TAG == 0 {
+            std::slice::from_ref(p)
+        } else {
+            &self.overflow[(p & !TAG) as usize]
+        }
+    }
+
     /// P(a browser other than the one holding `value` also has it): observed frequency among
     /// known visitors, smoothed towards the population prior.
     fn collision(&self, key: usize, value: u32) -> f64 {
@@ -324,47 +355,21 @@ impl Index {
                 .token_evidence(v, fp)
                 .is_some_and(|e| e >= self.params.token_min_evidence)
             {
-                return Decision {
-                    visitor_id: Some(v.to_owned()),
-                    confidence: TOKEN_CONFIDENCE,
-                    method: Method::Token,
-                };
+                return Decision::token(v);
             }
         }
-        match self.find(fp) {
-            MatchOutcome::Existing {
-                visitor_id,
-                confidence,
-            } => Decision {
-                visitor_id: Some(visitor_id),
-                confidence,
-                method: Method::Fingerprint,
-            },
-            MatchOutcome::New { confidence } => Decision {
-                visitor_id: None,
-                confidence,
-                method: Method::New,
-            },
-        }
+        self.find(fp)
     }
 
-    /// Finds the known visitor a token-less visit belongs to, if one is likely enough.
-    pub fn find(&self, fp: &Fingerprint) -> MatchOutcome {
+    /// Finds the known visitor a token-less visit belongs to, if one is likely enough
+    /// ([`Method::Fingerprint`]); otherwise the visit is new ([`Method::New`]) and `confidence`
+    /// is the probability that it really is (low when it is one of a crowd of identical devices).
+    pub fn find(&self, fp: &Fingerprint) -> Decision {
         // (slot, crowd band or usize::MAX)
         let mut candidates: Vec<(u32, usize)> = Vec::new();
         let mut crowds: Vec<(usize, usize)> = Vec::new(); // (band, unscanned members)
         for band in 0..N_BANDS {
-            let Some(key) = band_key(fp, band) else {
-                continue;
-            };
-            let Some(p) = self.bands[band].get(&key).copied() else {
-                continue;
-            };
-            if p & TAG == 0 {
-                candidates.push((p, usize::MAX));
-                continue;
-            }
-            let list = &self.overflow[(p & !TAG) as usize];
+            let list = self.members(band, fp);
             let skip = list.len().saturating_sub(CROWD_SCAN);
             // The most recent members are the likeliest to return.
             let tag = if skip > 0 { band } else { usize::MAX };
@@ -407,12 +412,9 @@ impl Index {
         match best {
             Some((i, &p)) if p >= self.params.link_threshold => {
                 let slot = &self.slots[scored[i].0 as usize];
-                MatchOutcome::Existing {
-                    visitor_id: format!("pv_{}", String::from_utf8_lossy(&slot.visitor)),
-                    confidence: p,
-                }
+                Decision::matched(format!("pv_{}", String::from_utf8_lossy(&slot.visitor)), p)
             }
-            _ => MatchOutcome::New { confidence: p_new },
+            _ => Decision::new_visitor(p_new),
         }
     }
 
@@ -422,16 +424,7 @@ impl Index {
         let Some(slot) = self.slot_of(visitor_id) else {
             return (false, None);
         };
-        let retrieved = (0..N_BANDS).any(|band| {
-            let Some(key) = band_key(fp, band) else {
-                return false;
-            };
-            match self.bands[band].get(&key) {
-                Some(&p) if p & TAG == 0 => p == slot,
-                Some(&p) => self.overflow[(p & !TAG) as usize].contains(&slot),
-                None => false,
-            }
-        });
+        let retrieved = (0..N_BANDS).any(|band| self.members(band, fp).contains(&slot));
         (retrieved, self.token_evidence(visitor_id, fp))
     }
 
@@ -494,21 +487,14 @@ mod tests {
         visit.h[Comp::Screen as usize] = 1;
         visit.h[Comp::Timezone as usize] = 2;
         visit.browser_major = 121;
-        match idx.find(&visit) {
-            MatchOutcome::Existing {
-                visitor_id,
-                confidence,
-            } => {
-                assert_eq!(visitor_id, vid(1234));
-                assert!(confidence > 0.99, "{confidence}");
-            }
-            other => panic!("expected a match, got {other:?}"),
-        }
+        let found = idx.find(&visit);
+        assert_eq!(found.method, Method::Fingerprint, "{found:?}");
+        assert_eq!(found.visitor_id, Some(vid(1234)));
+        assert!(found.confidence > 0.99, "{found:?}");
         // A browser never seen is new with high confidence.
-        match idx.find(&fp(999_999)) {
-            MatchOutcome::New { confidence } => assert!(confidence > 0.99),
-            other => panic!("{other:?}"),
-        }
+        let stranger = idx.find(&fp(999_999));
+        assert_eq!(stranger.method, Method::New, "{stranger:?}");
+        assert!(stranger.visitor_id.is_none() && stranger.confidence > 0.99);
     }
 
     #[test]
@@ -520,10 +506,13 @@ mod tests {
         for i in 100..110 {
             idx.upsert(&vid(i), &fp(4242)); // ten identical phones
         }
-        match idx.find(&fp(4242)) {
-            MatchOutcome::New { confidence } => assert!(confidence < 0.5, "{confidence}"),
-            other => panic!("a crowd must not be guessed: {other:?}"),
-        }
+        let crowd = idx.find(&fp(4242));
+        assert_eq!(
+            crowd.method,
+            Method::New,
+            "a crowd must not be guessed: {crowd:?}"
+        );
+        assert!(crowd.confidence < 0.5, "{crowd:?}");
     }
 
     #[test]
@@ -535,12 +524,10 @@ mod tests {
         assert_eq!(idx.len(), 100);
         idx.upsert(&vid(5), &fp(500));
         assert_eq!(idx.len(), 100);
-        assert!(
-            matches!(idx.find(&fp(500)), MatchOutcome::Existing { ref visitor_id, .. } if *visitor_id == vid(5))
-        );
+        assert_eq!(idx.find(&fp(500)).visitor_id, Some(vid(5)));
         assert!(idx.remove(&vid(5)));
         assert!(!idx.remove(&vid(5)));
-        assert!(matches!(idx.find(&fp(500)), MatchOutcome::New { .. }));
+        assert_eq!(idx.find(&fp(500)).method, Method::New);
         for i in 0..100 {
             idx.remove(&vid(i));
         }

@@ -16,5 +16,5 @@ pub mod synth;
 pub mod token;
 
 pub use fingerprint::{BrowserKind, Fingerprint};
-pub use index::{Decision, Index, MatchOutcome, Method, TOKEN_CONFIDENCE};
+pub use index::{Decision, Index, Method, TOKEN_CONFIDENCE};
 pub use model::ModelParams;

@@ -23,9 +23,7 @@ use std::collections::{HashMap, HashSet};
 
 use prynt_identify::fingerprint::Comp;
 use prynt_identify::synth::{self, Device, Rng};
-use prynt_identify::{
-    BrowserKind, Decision, Fingerprint, Index, Method, ModelParams, TOKEN_CONFIDENCE,
-};
+use prynt_identify::{Decision, Fingerprint, Index, Method, ModelParams};
 use prynt_signals::device::DeviceParser;
 use serde_json::{json, Value};
 
@@ -67,11 +65,7 @@ impl Matcher for Prynt {
 
 fn token_or<F: FnOnce() -> Decision>(known: bool, claimed: Option<&str>, f: F) -> Decision {
     match claimed {
-        Some(v) if known => Decision {
-            visitor_id: Some(v.to_owned()),
-            confidence: TOKEN_CONFIDENCE,
-            method: Method::Token,
-        },
+        Some(v) if known => Decision::token(v),
         _ => f(),
     }
 }
@@ -87,16 +81,8 @@ impl Matcher for ExactHash {
     fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision {
         let known = claimed.is_some_and(|v| self.latest.contains_key(v));
         token_or(known, claimed, || match self.by_hash.get(&fp.to_bytes()) {
-            Some(v) => Decision {
-                visitor_id: Some(v.clone()),
-                confidence: 1.0,
-                method: Method::Fingerprint,
-            },
-            None => Decision {
-                visitor_id: None,
-                confidence: 1.0,
-                method: Method::New,
-            },
+            Some(v) => Decision::matched(v.clone(), 1.0),
+            None => Decision::new_visitor(1.0),
         })
     }
     fn record(&mut self, visitor: &str, fp: &Fingerprint) {
@@ -157,16 +143,8 @@ impl Matcher for FpStalker {
                 })
                 .unwrap_or_default();
             match fits.as_slice() {
-                [one] => Decision {
-                    visitor_id: Some((*one).clone()),
-                    confidence: 1.0,
-                    method: Method::Fingerprint,
-                },
-                _ => Decision {
-                    visitor_id: None,
-                    confidence: 1.0,
-                    method: Method::New,
-                },
+                [one] => Decision::matched((*one).clone(), 1.0),
+                _ => Decision::new_visitor(1.0),
             }
         })
     }
@@ -308,16 +286,6 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-fn fingerprint(parser: &DeviceParser, c: &prynt_core::agent::Components) -> Fingerprint {
-    let info = parser.describe(c);
-    let kind = BrowserKind {
-        os: &info.platform,
-        family: &info.browser_family,
-        major: info.browser_major,
-    };
-    Fingerprint::from_components(c, &kind)
-}
-
 /// Runs one matcher over the whole population's visits.
 fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, usize) {
     let mut pop = population(o);
@@ -350,7 +318,7 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             );
         }
         let c = pop.devices[i].components_at(v.travel);
-        let fp = fingerprint(parser, &c);
+        let fp = super::fingerprint(parser, &c);
         let bytes = fp.to_bytes();
         let claimed = if v.tokenless { None } else { stored[i].clone() };
         let d = m.decide(&fp, claimed.as_deref());

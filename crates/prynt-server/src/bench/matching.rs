@@ -3,21 +3,14 @@
 use std::time::Instant;
 
 use prynt_identify::synth::{Device, Rng};
-use prynt_identify::{BrowserKind, Fingerprint, Index, MatchOutcome, ModelParams};
+use prynt_identify::{Fingerprint, Index, Method, ModelParams};
 use prynt_signals::device::DeviceParser;
 use serde_json::json;
 
 use crate::CliError;
 
 fn fingerprint(parser: &DeviceParser, d: &Device) -> Fingerprint {
-    let c = d.components();
-    let info = parser.describe(&c);
-    let kind = BrowserKind {
-        os: &info.platform,
-        family: &info.browser_family,
-        major: info.browser_major,
-    };
-    Fingerprint::from_components(&c, &kind)
+    super::fingerprint(parser, &d.components())
 }
 
 pub fn run(visitors: usize, queries: usize) -> Result<(), CliError> {
@@ -64,9 +57,9 @@ pub fn run(visitors: usize, queries: usize) -> Result<(), CliError> {
         let t = Instant::now();
         let out = index.find(&fp);
         times.push(t.elapsed().as_nanos() as u64);
-        match out {
-            MatchOutcome::Existing { .. } => linked += 1,
-            MatchOutcome::New { .. } => new += 1,
+        match out.method {
+            Method::New => new += 1,
+            _ => linked += 1,
         }
     }
     times.sort_unstable();

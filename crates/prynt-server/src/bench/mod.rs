@@ -5,6 +5,20 @@ pub mod identify;
 mod load;
 pub mod matching;
 
+/// The fingerprint the server would compute from these components.
+pub fn fingerprint(
+    parser: &prynt_signals::device::DeviceParser,
+    c: &prynt_core::agent::Components,
+) -> prynt_identify::Fingerprint {
+    let info = parser.describe(c);
+    let kind = prynt_identify::BrowserKind {
+        os: &info.platform,
+        family: &info.browser_family,
+        major: info.browser_major,
+    };
+    prynt_identify::Fingerprint::from_components(c, &kind)
+}
+
 /// Prints the closing JSON line every benchmark ends with.
 pub fn emit(summary: &str, json: serde_json::Value) {
     println!("{summary}");
