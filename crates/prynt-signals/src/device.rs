@@ -296,6 +296,8 @@ fn pick_brand(list: &[prynt_core::agent::Brand]) -> Option<(String, Option<u32>)
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use prynt_core::agent::{Brand, Components, UaData, WebGl};
 
     #[test]
     fn the_ua_cache_keeps_used_entries_across_generations() {
@@ -327,8 +329,6 @@ mod tests {
         assert!(c.get("kept").is_some(), "promoted on use");
         assert!(c.get("ua1").is_none(), "unused entries age out");
     }
-    use super::*;
-    use prynt_core::agent::{Brand, Components, UaData, WebGl};
 
     fn comps(ua: &str) -> Components {
         Components {

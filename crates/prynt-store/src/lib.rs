@@ -53,9 +53,8 @@ pub trait Store: Send + Sync + 'static {
     // ---- identification ---------------------------------------------------------------------
     /// The key that signs visitor tokens (created with the store, shared by all its nodes).
     async fn token_key(&self) -> StoreResult<Vec<u8>>;
-    /// Persists an event and creates or updates its visitor, atomically and durably. Returns
-    /// the visitor's first-seen time (Unix ms).
-    async fn record_identification(&self, rec: NewIdentification) -> StoreResult<i64>;
+    /// Persists an event and creates or updates its visitor, atomically and durably.
+    async fn record_identification(&self, rec: NewIdentification) -> StoreResult<()>;
     /// One page of stored profiles after `after_visitor_id`, ordered by visitor id.
     async fn profiles_page(
         &self,

@@ -249,29 +249,26 @@ async fn run_identify(
         "verdict": null,
         "matchedRule": null,
     });
-    let mut record = NewIdentification {
-        scope: ctx.scope.clone(),
-        request_id: request_id.clone(),
-        visitor_id: visitor_id.clone(),
-        ts_ms: now_ms,
-        profile: fp.to_bytes(),
-        linked_id,
-        verdict: None,
-        bot: None,
-        body: body.to_string(),
-    };
+    let profile = fp.to_bytes();
     // Another node may have handed out the same request id this second: take a fresh one.
     let mut request_id = request_id;
-    let mut attempts = 0;
-    loop {
-        match state.store.record_identification(record.clone()).await {
-            Ok(_) => break,
-            Err(prynt_store::StoreError::DuplicateId) if attempts < 3 => {
-                attempts += 1;
+    for attempt in 0.. {
+        let record = NewIdentification {
+            scope: ctx.scope.clone(),
+            request_id: request_id.clone(),
+            visitor_id: visitor_id.clone(),
+            ts_ms: now_ms,
+            profile: profile.clone(),
+            linked_id: linked_id.clone(),
+            verdict: None,
+            bot: None,
+            body: body.to_string(),
+        };
+        match state.store.record_identification(record).await {
+            Ok(()) => break,
+            Err(prynt_store::StoreError::DuplicateId) if attempt < 3 => {
                 request_id = ids::request_id(now_ms / 1000);
-                record.request_id = request_id.clone();
                 body["requestId"] = json!(request_id);
-                record.body = body.to_string();
             }
             Err(e) => return Err(e.into()),
         }

@@ -45,7 +45,7 @@ impl SqliteStore {
     pub(crate) async fn sql_record_identification(
         &self,
         rec: NewIdentification,
-    ) -> StoreResult<i64> {
+    ) -> StoreResult<()> {
         self.write(move |c| {
             let env = rec.scope.env.as_str();
             let updated = c
@@ -73,10 +73,9 @@ impl SqliteStore {
                 .prepare_cached(
                     "INSERT INTO events (request_id, workspace_id, env, visitor_id, ts_ms, verdict, bot, body, first_seen_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-                             (SELECT first_seen_ms FROM visitors WHERE visitor_id = ?4))
-                     RETURNING first_seen_ms",
+                             (SELECT first_seen_ms FROM visitors WHERE visitor_id = ?4))",
                 )?
-                .query_row(
+                .execute(
                     params![
                         rec.request_id,
                         rec.scope.workspace_id,
@@ -87,10 +86,9 @@ impl SqliteStore {
                         rec.bot,
                         rec.body
                     ],
-                    |r| r.get::<_, i64>(0),
                 );
             match inserted {
-                Ok(first_seen) => Ok(first_seen),
+                Ok(_) => Ok(()),
                 Err(rusqlite::Error::SqliteFailure(e, Some(msg)))
                     if e.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains("events.request_id") =>
                 {

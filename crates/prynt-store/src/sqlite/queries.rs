@@ -265,7 +265,7 @@ impl Store for SqliteStore {
         self.sql_token_key().await
     }
 
-    async fn record_identification(&self, rec: NewIdentification) -> StoreResult<i64> {
+    async fn record_identification(&self, rec: NewIdentification) -> StoreResult<()> {
         self.sql_record_identification(rec).await
     }
 
