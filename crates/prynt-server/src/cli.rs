@@ -30,6 +30,21 @@ pub enum Command {
     /// Benchmarks; each prints a summary and, last, one JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// IP geolocation, ASN and range data.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download the pinned data packages, check their digests and install them in the data dir.
+    Fetch {
+        /// Download again even when the pinned versions are installed.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +110,26 @@ pub struct ServeArgs {
     /// Days events stay visible before they expire (1 to 3650; default 90).
     #[arg(long, env = "PRYNT_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retention_days: Option<u32>,
+    /// A proxy or load balancer in front of Prynt (CIDR, repeatable): the client IP is taken
+    /// from `X-Forwarded-For` only when the direct peer is in one of these ranges.
+    #[arg(
+        long,
+        env = "PRYNT_TRUST_PROXY",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub trust_proxy: Vec<String>,
+    /// Your own GeoIP2/GeoLite2 City (or DB-IP City) MMDB file instead of the fetched DB-IP data.
+    #[arg(long, env = "PRYNT_GEOIP_CITY", value_name = "FILE")]
+    pub geoip_city: Option<PathBuf>,
+    /// Extra IP range file (`CIDR,provider,kind` lines; repeatable), beside the fetched feeds.
+    #[arg(
+        long,
+        env = "PRYNT_IP_RANGES",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub ip_ranges: Vec<PathBuf>,
     /// Adds `POST /bench/bare` (a fixed answer through the same stack) for `prynt bench`.
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,

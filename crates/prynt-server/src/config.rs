@@ -1,6 +1,8 @@
 //! The server's settings, merged from flags, environment, the TOML config file and defaults.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use prynt_signals::ip::IpDataFiles;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -15,6 +17,10 @@ pub struct ServeConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub retention_days: u32,
     pub bench_endpoints: bool,
+    /// Proxies whose `X-Forwarded-For` is believed, as inclusive address ranges.
+    pub trusted_proxies: Vec<(IpAddr, IpAddr)>,
+    /// The IP data files the server loads.
+    pub ip_data: IpDataFiles,
 }
 
 /// The config file: the same names as the flags, in snake_case.
@@ -26,6 +32,9 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     retention_days: Option<u32>,
+    trust_proxy: Option<Vec<String>>,
+    geoip_city: Option<PathBuf>,
+    ip_ranges: Option<Vec<PathBuf>>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -69,12 +78,44 @@ impl ServeConfig {
                 "retention_days must be between 1 and 3650, got {retention_days}"
             )));
         }
+        let trust = if args.trust_proxy.is_empty() {
+            file.trust_proxy.unwrap_or_default()
+        } else {
+            args.trust_proxy
+        };
+        let trusted_proxies = trust
+            .iter()
+            .map(|t| {
+                prynt_signals::ranges::parse_range(t).ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "invalid --trust-proxy {t:?}: expected a CIDR such as 10.0.0.0/8"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut ip_data = crate::commands::data::installed_files(&data_dir);
+        if let Some(city) = args.geoip_city.or(file.geoip_city) {
+            if !city.is_file() {
+                return Err(CliError::Usage(format!(
+                    "geoip_city file {} does not exist",
+                    city.display()
+                )));
+            }
+            ip_data.city = vec![city];
+        }
+        ip_data.extra_ranges = if args.ip_ranges.is_empty() {
+            file.ip_ranges.unwrap_or_default()
+        } else {
+            args.ip_ranges
+        };
         Ok(ServeConfig {
             listen,
             data_dir,
             tls,
             retention_days,
             bench_endpoints: args.bench_endpoints,
+            trusted_proxies,
+            ip_data,
         })
     }
 }

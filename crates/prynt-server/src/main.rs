@@ -5,6 +5,7 @@ mod app;
 mod bench;
 mod cache;
 mod cli;
+mod client_ip;
 mod commands;
 mod config;
 mod error;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
             cli::Command::Serve(args) => serve::run(config::ServeConfig::resolve(args)?).await,
             cli::Command::Keys(cmd) => commands::keys::run(cmd).await,
             cli::Command::Workspaces(cmd) => commands::workspaces::run(cmd).await,
+            cli::Command::Data(cmd) => commands::data::run(cmd).await,
             cli::Command::Bench(cmd) => tokio::task::spawn_blocking(move || match cmd {
                 cli::BenchCommand::Identify {
                     seconds,

@@ -19,6 +19,27 @@ use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::state::{AppState, Shared};
 use crate::{app, CliError};
+use prynt_signals::ip::IpIntel;
+
+/// Loads the IP data. Missing data is not fatal: the server warns once and `ip` fields stay
+/// `null`; a file that is present but unreadable is an error, so a typo is never silent.
+fn load_ip_intel(cfg: &ServeConfig) -> Result<IpIntel, CliError> {
+    let started = std::time::Instant::now();
+    let intel = IpIntel::load(&cfg.ip_data)
+        .map_err(|e| CliError::Runtime(format!("cannot load IP data: {e}")))?;
+    if intel.has_geo() {
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "IP data loaded (IP Geolocation by DB-IP, CC BY 4.0, unless your own city file)"
+        );
+    } else {
+        tracing::warn!(
+            "no IP geolocation data in {}: ip fields will be null; run `prynt data fetch`",
+            cfg.data_dir.join(crate::commands::data::IPDATA).display()
+        );
+    }
+    Ok(intel)
+}
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -42,6 +63,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         ms = started.elapsed().as_millis() as u64,
         "matching index loaded"
     );
+    let ip_intel = load_ip_intel(&cfg)?;
     let state = AppState::new(Shared {
         store: Arc::clone(&store),
         identity: Arc::new(identity),
@@ -49,6 +71,8 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         cache: AuthCache::default(),
         retention_ms: cfg.retention_days as i64 * 86_400_000,
         agent: AgentScripts::build(),
+        ip_intel,
+        trusted_proxies: cfg.trusted_proxies.clone(),
     });
     tokio::spawn(purge_expired(state.clone()));
     let app = app::build(state.clone(), cfg.bench_endpoints)

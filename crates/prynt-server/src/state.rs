@@ -23,6 +23,10 @@ pub struct Shared {
     pub retention_ms: i64,
     /// The agent script as a classic script and as an ES module.
     pub agent: crate::api::identify::AgentScripts,
+    /// Geolocation, ASN and range feeds.
+    pub ip_intel: prynt_signals::ip::IpIntel,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<(std::net::IpAddr, std::net::IpAddr)>,
 }
 
 impl AppState {

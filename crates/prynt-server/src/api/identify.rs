@@ -1,7 +1,7 @@
 //! `POST /v1/identify` and the agent script: from the agent's measurements to a durable event
 //! and a visitor ID, with CORS for the workspace's allowed origins.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -12,6 +12,8 @@ use prynt_core::agent::IdentifyRequest;
 use prynt_core::{ids, timefmt};
 use prynt_identify::token::{self, Claims};
 use prynt_identify::{BrowserKind, Fingerprint};
+use prynt_signals::ip::IpIntel;
+use prynt_signals::ranges::RangeKind;
 use prynt_store::NewIdentification;
 use serde::Serialize;
 use serde_json::json;
@@ -149,6 +151,31 @@ fn is_accepted_content_type(headers: &HeaderMap) -> bool {
     media_type(headers).is_none_or(|m| m == "application/json" || m == "text/plain")
 }
 
+/// The event's `ip` object. A field whose source is not loaded is `null`, not a guess.
+fn ip_json(intel: &IpIntel, client: IpAddr) -> serde_json::Value {
+    let mut info = intel.lookup(client);
+    let loc = info.location.take().unwrap_or_default();
+    let (asn, asn_name) = match info.asn.take() {
+        Some(a) => (Some(a.asn), Some(a.name)),
+        None => (None, None),
+    };
+    let known_networks = intel.has_asn() || intel.has_ranges();
+    json!({
+        "address": client.to_string(),
+        "city": loc.city,
+        "country": loc.country,
+        "lat": loc.lat,
+        "lng": loc.lng,
+        "timezone": loc.timezone,
+        "asn": asn,
+        "asnName": asn_name,
+        "datacenter": known_networks.then_some(info.datacenter),
+        "blocklisted": intel
+            .has_ranges()
+            .then(|| info.has(RangeKind::Abuse)),
+    })
+}
+
 fn clean(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
@@ -218,7 +245,8 @@ async fn run_identify(
     let visitor_id = decision.visitor_id.unwrap_or_else(ids::visitor_id);
     let (confidence, method) = (decision.confidence, decision.method.as_str());
     let confidence = (confidence * 10_000.0).round() / 10_000.0;
-    let ip = peer.ip().to_canonical().to_string();
+    let client = crate::client_ip::resolve(peer.ip(), &headers, &state.trusted_proxies);
+    let ip = ip_json(&state.ip_intel, client);
     let linked_id = clean(payload.linked_id);
     let screen = device.screen.map(|(w, h)| json!({ "w": w, "h": h }));
     let mut body = json!({
@@ -245,7 +273,7 @@ async fn run_identify(
         },
         "signals": null,
         "scores": null,
-        "ip": { "address": ip, "city": null, "country": null, "lat": null, "lng": null, "blocklisted": null },
+        "ip": ip,
         "verdict": null,
         "matchedRule": null,
     });

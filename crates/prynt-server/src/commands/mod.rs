@@ -1,6 +1,8 @@
-//! Operator commands that manage the store directly: `prynt keys …` and `prynt workspaces …`.
-//! They work while a server runs on the same store; the server sees their changes at once.
+//! Operator commands: `prynt keys …` and `prynt workspaces …` manage the store directly (they
+//! work while a server runs on the same store, which sees their changes at once); `prynt data …`
+//! installs the IP data packages.
 
+pub mod data;
 pub mod keys;
 pub mod workspaces;
 

@@ -5,4 +5,5 @@ mod benchmarks;
 mod foundation;
 mod harness;
 mod identification;
+mod ipdata;
 mod lifecycle;
