@@ -377,6 +377,20 @@ const Prynt = (() => {
 
   const storage = async () => {
     const st = nav.storage;
+    // Chromium's on-disk Cache Storage accounts an entry in whole 256-byte blocks, its
+    // in-memory store of a private profile in exact bytes: the usage a 1-byte entry adds
+    // tells the two apart (the quota no longer does).
+    const cacheDelta = async () => {
+      const c = await w.caches.open('_prynt_probe');
+      try {
+        const before = await st.estimate();
+        await c.put('/_prynt_probe', new Response('x'));
+        const after = await st.estimate();
+        return after.usage - before.usage;
+      } finally {
+        w.caches.delete('_prynt_probe');
+      }
+    };
     const [estimate, persisted, getDirectory, idbBlob] = await Promise.all([
       st && st.estimate ? bounded(() => st.estimate(), 500) : null,
       st && st.persisted ? bounded(() => st.persisted(), 500) : null,
@@ -392,6 +406,9 @@ const Prynt = (() => {
         }).then(() => 'ok'), 500, 'error')
         : 'skipped',
     ]);
+    // After the other probes: opening the origin-private file system changes the usage too.
+    const cacheUsage =
+      nav.userAgentData && w.caches && st && st.estimate ? await bounded(cacheDelta, 500) : null;
     const num = (v) => (typeof v === 'number' ? v : null);
     return {
       localStorage: works('localStorage'),
@@ -404,6 +421,7 @@ const Prynt = (() => {
       persisted: typeof persisted === 'boolean' ? persisted : null,
       getDirectory,
       idbBlob,
+      cacheDelta: typeof cacheUsage === 'number' ? cacheUsage : null,
     };
   };
 

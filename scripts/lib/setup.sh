@@ -27,6 +27,14 @@ ensure_chromium() {
     fi
 }
 
+# A headed Chromium in the signal tests needs an X display: Xvfb, from Debian's packages.
+ensure_xvfb() {
+    if ! command -v xvfb-run >/dev/null 2>&1; then
+        echo "==> installing Xvfb from Debian's packages"
+        apt_install xvfb xauth
+    fi
+}
+
 # The browser tests' Node packages, exactly as locked.
 ensure_node_packages() {
     if ! command -v node >/dev/null 2>&1; then

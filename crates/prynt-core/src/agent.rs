@@ -138,6 +138,8 @@ pub struct Storage {
     pub persisted: Option<bool>,
     pub get_directory: Option<String>,
     pub idb_blob: Option<String>,
+    /// Bytes of storage usage a 1-byte Cache Storage entry added (Chromium only).
+    pub cache_delta: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -390,6 +392,7 @@ impl IdentifyRequest {
             }
             c.text("components.storage.getDirectory", &s.get_directory, 16);
             c.text("components.storage.idbBlob", &s.idb_blob, 16);
+            c.range_f("components.storage.cacheDelta", s.cache_delta, -1e12, 1e12);
         }
         c.opt_list("components.plugins", &k.plugins, 64, 256);
         c.opt_list("components.mimeTypes", &k.mime_types, 128, 128);

@@ -250,7 +250,7 @@ impl DeviceParser {
     }
 }
 
-fn normalise_os(os: &str) -> &'static str {
+pub fn normalise_os(os: &str) -> &'static str {
     match os {
         "Mac OS X" | "macOS" | "Mac OS" => "macOS",
         "Windows" => "Windows",

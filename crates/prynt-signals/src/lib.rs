@@ -2,6 +2,7 @@
 //! to device data, IP intelligence, Smart Signals and scores. No HTTP or SQL in here; data files
 //! are read once when loaded.
 
+pub mod detect;
 pub mod device;
 pub mod geo;
 pub mod gpu;

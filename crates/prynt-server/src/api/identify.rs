@@ -12,7 +12,8 @@ use prynt_core::agent::IdentifyRequest;
 use prynt_core::{ids, timefmt};
 use prynt_identify::token::{self, Claims};
 use prynt_identify::{BrowserKind, Fingerprint};
-use prynt_signals::ip::IpIntel;
+use prynt_signals::detect::{self, RequestFacts};
+use prynt_signals::ip::{IpInfo, IpIntel};
 use prynt_signals::ranges::RangeKind;
 use prynt_store::NewIdentification;
 use serde::Serialize;
@@ -152,8 +153,7 @@ fn is_accepted_content_type(headers: &HeaderMap) -> bool {
 }
 
 /// The event's `ip` object. A field whose source is not loaded is `null`, not a guess.
-fn ip_json(intel: &IpIntel, client: IpAddr) -> serde_json::Value {
-    let mut info = intel.lookup(client);
+fn ip_json(intel: &IpIntel, client: IpAddr, mut info: IpInfo) -> serde_json::Value {
     let loc = info.location.take().unwrap_or_default();
     let (asn, asn_name) = match info.asn.take() {
         Some(a) => (Some(a.asn), Some(a.name)),
@@ -246,7 +246,24 @@ async fn run_identify(
     let (confidence, method) = (decision.confidence, decision.method.as_str());
     let confidence = (confidence * 10_000.0).round() / 10_000.0;
     let client = crate::client_ip::resolve(peer.ip(), &headers, &state.trusted_proxies);
-    let ip = ip_json(&state.ip_intel, client);
+    let ip_info = state.ip_intel.lookup(client);
+    let request_facts = RequestFacts {
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        // Fetch libraries send `Sec-Fetch-Mode` too; only browsers also name the site and the
+        // destination.
+        sec_fetch: headers.contains_key("sec-fetch-site") && headers.contains_key("sec-fetch-dest"),
+    };
+    let signals = detect::detect(&detect::Input {
+        components: &payload.components,
+        device: &device,
+        ip: &ip_info,
+        request: &request_facts,
+    });
+    let bot = signals.bot.detected;
+    let ip = ip_json(&state.ip_intel, client, ip_info);
     let linked_id = clean(payload.linked_id);
     let screen = device.screen.map(|(w, h)| json!({ "w": w, "h": h }));
     let mut body = json!({
@@ -271,7 +288,7 @@ async fn run_identify(
             "model": device.model,
             "userAgent": payload.components.user_agent,
         },
-        "signals": null,
+        "signals": signals,
         "scores": null,
         "ip": ip,
         "verdict": null,
@@ -289,7 +306,7 @@ async fn run_identify(
             profile: profile.clone(),
             linked_id: linked_id.clone(),
             verdict: None,
-            bot: None,
+            bot: Some(bot),
             body: body.to_string(),
         };
         match state.store.record_identification(record).await {

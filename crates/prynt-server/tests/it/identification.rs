@@ -99,8 +99,16 @@ fn the_event_has_the_reference_shape_and_what_the_page_sent() {
     assert_eq!(ev["ip"]["address"], "127.0.0.1");
     assert_eq!(ev["firstSeenAt"], ev["timestamp"]);
     // Computed by later stages: null, never invented.
-    for field in ["signals", "scores", "verdict", "matchedRule"] {
+    for field in ["scores", "verdict", "matchedRule"] {
         assert!(ev[field].is_null(), "{field} must be null: {ev}");
+    }
+    // The reference's signal shape; this test's HTTP client is no browser, and says so.
+    let sig = &ev["signals"];
+    assert_eq!(sig["bot"]["detected"], true, "{sig}");
+    assert_eq!(sig["bot"]["type"], "no-js");
+    assert!(sig["vpn"]["detected"].is_boolean() && sig["vpn"].get("provider").is_some());
+    for flag in ["incognito", "tampered", "emulator", "proxy", "tor"] {
+        assert!(sig[flag].is_boolean(), "{flag}: {sig}");
     }
     let (_, visitor) = s.json(
         &format!("/v1/visitors/{}", res["visitorId"].as_str().unwrap()),
@@ -391,15 +399,32 @@ fn event_listing_filters_and_paginates_without_gaps_or_repeats() {
     );
     assert_eq!(before["data"].as_array().unwrap().len(), 13);
     assert_eq!(after["data"].as_array().unwrap().len(), 12);
-    // Nothing is blocked or bot-flagged before rules and signals exist.
+    // Nothing is blocked before rules exist.
     assert!(s.json("/v1/events?verdict=block", &s.secret_key).1["data"]
         .as_array()
         .unwrap()
         .is_empty());
-    assert!(s.json("/v1/events?bot=true", &s.secret_key).1["data"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    // The bot filter: this test's HTTP client is a script, so all 25 events are bots; a request
+    // that carries what a browser sends is not.
+    let browser_like = payload(99);
+    let ua = browser_like["components"]["userAgent"].as_str().unwrap();
+    let r = client()
+        .post(s.url("/v1/identify"))
+        .bearer_auth(&s.public_key)
+        .header("user-agent", ua)
+        .header("sec-fetch-mode", "cors")
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-dest", "empty")
+        .json(&browser_like)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let human: Value = r.json().unwrap();
+    let (_, bots) = s.json("/v1/events?bot=true&limit=100", &s.secret_key);
+    assert_eq!(bots["data"].as_array().unwrap().len(), 25);
+    let (_, humans) = s.json("/v1/events?bot=false&limit=100", &s.secret_key);
+    assert_eq!(humans["data"].as_array().unwrap().len(), 1, "{humans}");
+    assert_eq!(humans["data"][0]["requestId"], human["requestId"]);
 
     for (q, field) in [
         ("limit=101", "limit"),
