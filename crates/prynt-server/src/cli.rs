@@ -55,6 +55,10 @@ pub enum BenchCommand {
         seconds: u64,
         #[arg(long, default_value_t = 32)]
         connections: usize,
+        /// Data dir whose fetched IP data (`ipdata/`) the measured server loads, so that every
+        /// signal runs; without it the server runs without IP data.
+        #[arg(long, default_value = "./prynt-data")]
+        ip_data: std::path::PathBuf,
     },
     /// Identification accuracy on a synthetic population, beside two baselines.
     Accuracy {

@@ -13,6 +13,7 @@ mod extract;
 mod identity;
 mod metrics;
 mod middleware;
+mod risk;
 mod serve;
 mod state;
 
@@ -62,7 +63,8 @@ fn main() -> ExitCode {
                 cli::BenchCommand::Identify {
                     seconds,
                     connections,
-                } => bench::identify::run(seconds, connections),
+                    ip_data,
+                } => bench::identify::run(seconds, connections, &ip_data),
                 cli::BenchCommand::Match { visitors, queries } => {
                     bench::matching::run(visitors, queries)
                 }

@@ -72,6 +72,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         retention_ms: cfg.retention_days as i64 * 86_400_000,
         agent: AgentScripts::build(),
         ip_intel,
+        risk: Default::default(),
         trusted_proxies: cfg.trusted_proxies.clone(),
     });
     tokio::spawn(purge_expired(state.clone()));
@@ -126,6 +127,7 @@ async fn purge_expired(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
+        state.risk.prune(prynt_core::timefmt::now_unix());
         match state
             .store
             .purge_events_before(state.retention_floor_ms())

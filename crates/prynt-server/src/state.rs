@@ -25,6 +25,8 @@ pub struct Shared {
     pub agent: crate::api::identify::AgentScripts,
     /// Geolocation, ASN and range feeds.
     pub ip_intel: prynt_signals::ip::IpIntel,
+    /// Velocity per workspace environment.
+    pub risk: crate::risk::Risk,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<(std::net::IpAddr, std::net::IpAddr)>,
 }

@@ -8,6 +8,8 @@ pub mod geo;
 pub mod gpu;
 pub mod ip;
 pub mod ranges;
+pub mod scores;
+pub mod velocity;
 
 /// Failures of loading signal data.
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,7 @@ use prynt_identify::{BrowserKind, Fingerprint};
 use prynt_signals::detect::{self, RequestFacts};
 use prynt_signals::ip::{IpInfo, IpIntel};
 use prynt_signals::ranges::RangeKind;
+use prynt_signals::velocity::Observation;
 use prynt_store::NewIdentification;
 use serde::Serialize;
 use serde_json::json;
@@ -153,20 +154,34 @@ fn is_accepted_content_type(headers: &HeaderMap) -> bool {
 }
 
 /// The event's `ip` object. A field whose source is not loaded is `null`, not a guess.
-fn ip_json(intel: &IpIntel, client: IpAddr, mut info: IpInfo) -> serde_json::Value {
-    let loc = info.location.take().unwrap_or_default();
-    let (asn, asn_name) = match info.asn.take() {
-        Some(a) => (Some(a.asn), Some(a.name)),
+/// `73.162.xxx.xxx`; IPv6 keeps its first three groups (the routing prefix).
+fn mask(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            format!("{}.{}.xxx.xxx", o[0], o[1])
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments();
+            format!("{:x}:{:x}:{:x}:xxxx:xxxx:xxxx:xxxx:xxxx", s[0], s[1], s[2])
+        }
+    }
+}
+
+fn ip_json(intel: &IpIntel, client: IpAddr, info: &IpInfo, masked: bool) -> serde_json::Value {
+    let loc = info.location.as_ref();
+    let (asn, asn_name) = match &info.asn {
+        Some(a) => (Some(a.asn), Some(a.name.as_str())),
         None => (None, None),
     };
     let known_networks = intel.has_asn() || intel.has_ranges();
     json!({
-        "address": client.to_string(),
-        "city": loc.city,
-        "country": loc.country,
-        "lat": loc.lat,
-        "lng": loc.lng,
-        "timezone": loc.timezone,
+        "address": if masked { mask(client) } else { client.to_string() },
+        "city": loc.and_then(|l| l.city.as_deref()),
+        "country": loc.and_then(|l| l.country.as_deref()),
+        "lat": loc.and_then(|l| l.lat),
+        "lng": loc.and_then(|l| l.lng),
+        "timezone": loc.and_then(|l| l.timezone.as_deref()),
         "asn": asn,
         "asnName": asn_name,
         "datacenter": known_networks.then_some(info.datacenter),
@@ -205,11 +220,11 @@ async fn run_identify(
             .ok_or(ApiError::MissingApiKey)?;
         authenticate_key(key, state).await?
     };
+    let settings = state
+        .cache
+        .settings(&ctx.scope, || state.store.env_settings(&ctx.scope))
+        .await?;
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let settings = state
-            .cache
-            .settings(&ctx.scope, || state.store.env_settings(&ctx.scope))
-            .await?;
         if !settings.allowed_origins.is_empty() {
             let o = origin.to_str().unwrap_or("");
             let allowed = crate::api::workspace::normalise_origin(o)
@@ -245,6 +260,8 @@ async fn run_identify(
     let visitor_id = decision.visitor_id.unwrap_or_else(ids::visitor_id);
     let (confidence, method) = (decision.confidence, decision.method.as_str());
     let confidence = (confidence * 10_000.0).round() / 10_000.0;
+    let linked_id = clean(payload.linked_id);
+    let linked_id_raw = linked_id.clone();
     let client = crate::client_ip::resolve(peer.ip(), &headers, &state.trusted_proxies);
     let ip_info = state.ip_intel.lookup(client);
     let request_facts = RequestFacts {
@@ -263,8 +280,27 @@ async fn run_identify(
         request: &request_facts,
     });
     let bot = signals.bot.detected;
-    let ip = ip_json(&state.ip_intel, client, ip_info);
-    let linked_id = clean(payload.linked_id);
+    let client_text = client.to_string();
+    let location = ip_info.location.as_ref();
+    let observation = Observation {
+        visitor_id: &visitor_id,
+        ip: &client_text,
+        country: location.and_then(|l| l.country.as_deref()),
+        linked_id: linked_id_raw.as_deref(),
+        location: location.and_then(|l| Some((l.lat?, l.lng?))),
+        ts_s: now_ms / 1000,
+    };
+    let velocity = state.risk.features(&ctx.scope, &observation);
+    let blocklisted = state.ip_intel.has_ranges() && ip_info.has(RangeKind::Abuse);
+    let scores = prynt_signals::scores::score(
+        &signals,
+        blocklisted,
+        ip_info.datacenter,
+        &velocity,
+        &settings.suspect_weights,
+    );
+    let ip = ip_json(&state.ip_intel, client, &ip_info, settings.mask_ip);
+
     let screen = device.screen.map(|(w, h)| json!({ "w": w, "h": h }));
     let mut body = json!({
         "requestId": request_id,
@@ -289,7 +325,8 @@ async fn run_identify(
             "userAgent": payload.components.user_agent,
         },
         "signals": signals,
-        "scores": null,
+        "scores": scores,
+        "velocity": velocity,
         "ip": ip,
         "verdict": null,
         "matchedRule": null,
@@ -318,8 +355,9 @@ async fn run_identify(
             Err(e) => return Err(e.into()),
         }
     }
-    // Only a durable visit may teach the index.
+    // Only a durable visit may teach the index and the counters.
     index.write().upsert(&visitor_id, &fp);
+    state.risk.record(&ctx.scope, &observation);
 
     let token = token::sign(
         &state.identity.token_key,

@@ -109,6 +109,7 @@ async fn delete_visitor(
         return Err(not_found(&visitor_id));
     }
     state.identity.index(&ctx.scope).write().remove(&visitor_id);
+    state.risk.forget_visitor(&ctx.scope, &visitor_id);
     Ok(Json(json!({ "deleted": true, "visitorId": visitor_id })))
 }
 

@@ -2,6 +2,7 @@
 //! key's environment (such as the origins allowed to call identify).
 
 use axum::Json;
+use prynt_core::scope::SuspectWeights;
 use prynt_core::{EnvSettings, PlanLimits};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -30,6 +31,11 @@ pub struct WorkspaceView {
     limits: LimitsView,
     /// Origins allowed to call identify from a browser; empty means any origin.
     allowed_origins: Vec<String>,
+    /// Weight of each signal in `scores.suspect`.
+    #[schema(value_type = Object)]
+    suspect_weights: SuspectWeights,
+    /// Whether events store the client address masked (`73.162.xxx.xxx`).
+    mask_ip: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,6 +64,11 @@ impl From<PlanLimits> for LimitsView {
 pub struct UpdateWorkspace {
     /// Replaces the allowed origins, e.g. `["https://shop.example"]`; `[]` allows any origin.
     allowed_origins: Option<Vec<String>>,
+    /// Replaces the suspect-score weights (0 to 100 each); weights left out take their default.
+    #[schema(value_type = Option<Object>)]
+    suspect_weights: Option<SuspectWeights>,
+    /// Mask the host part of client addresses in events from now on.
+    mask_ip: Option<bool>,
 }
 
 fn view(ctx: &AuthContext, settings: EnvSettings) -> WorkspaceView {
@@ -68,6 +79,8 @@ fn view(ctx: &AuthContext, settings: EnvSettings) -> WorkspaceView {
         plan: ctx.workspace.plan.as_str().to_owned(),
         limits: ctx.workspace.limits().into(),
         allowed_origins: settings.allowed_origins,
+        suspect_weights: settings.suspect_weights,
+        mask_ip: settings.mask_ip,
     }
 }
 
@@ -124,6 +137,18 @@ async fn update_workspace(
             }
         }
         settings.allowed_origins = normalised;
+    }
+    if let Some(weights) = body.suspect_weights {
+        if let Some(name) = weights.out_of_range() {
+            return Err(ApiError::validation(
+                format!("suspectWeights.{name}"),
+                format!("A weight is between 0 and {}.", SuspectWeights::MAX),
+            ));
+        }
+        settings.suspect_weights = weights;
+    }
+    if let Some(mask) = body.mask_ip {
+        settings.mask_ip = mask;
     }
     state.store.put_env_settings(&ctx.scope, &settings).await?;
     state

@@ -13,6 +13,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,9 +51,34 @@ mod tempdir {
     }
 }
 
-fn start_server() -> Result<Server, CliError> {
+/// Links the fetched IP data of `from` into the bench server's data dir; false when there is
+/// none.
+fn link_ip_data(from: &Path, dir: &Path) -> Result<bool, CliError> {
+    let files = crate::commands::data::installed_files(from);
+    if files.city.is_empty() {
+        return Ok(false);
+    }
+    let target = dir.join(crate::commands::data::IPDATA);
+    std::fs::create_dir_all(&target).map_err(|e| CliError::Runtime(e.to_string()))?;
+    let all = files
+        .city
+        .iter()
+        .chain(&files.asn)
+        .chain(files.ranges_bin.iter());
+    for f in all {
+        let abs = std::fs::canonicalize(f).map_err(|e| CliError::Runtime(e.to_string()))?;
+        if let Some(name) = abs.file_name() {
+            std::os::unix::fs::symlink(&abs, target.join(name))
+                .map_err(|e| CliError::Runtime(e.to_string()))?;
+        }
+    }
+    Ok(true)
+}
+
+fn start_server(ip_data: &Path) -> Result<(Server, bool), CliError> {
     let exe = std::env::current_exe().map_err(|e| CliError::Runtime(e.to_string()))?;
     let dir = std::env::temp_dir().join(format!("prynt-bench-{}", prynt_core::ids::random_hex(8)));
+    let with_ip_data = link_ip_data(ip_data, &dir)?;
     let mut child = Command::new(exe)
         .args([
             "serve",
@@ -89,16 +115,17 @@ fn start_server() -> Result<Server, CliError> {
     };
     // Keep draining stdout so the server never blocks on it.
     std::thread::spawn(move || for _ in lines {});
-    Ok(Server {
+    let server = Server {
         child,
         addr,
         public_key,
         _dir: tempdir::Dir(dir),
-    })
+    };
+    Ok((server, with_ip_data))
 }
 
-pub fn run(seconds: u64, connections: usize) -> Result<(), CliError> {
-    let mut server = start_server()?;
+pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliError> {
+    let (mut server, with_ip_data) = start_server(ip_data)?;
     // One client thread: the server keeps both cores' worth of its own threads, and the client
     // does not add scheduling noise to the latency it measures.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -179,7 +206,7 @@ pub fn run(seconds: u64, connections: usize) -> Result<(), CliError> {
              bare endpoint {:.0} req/s; at 70% ({rate:.0} req/s): p50 {:.2} ms, p90 {:.2} ms, \
              p99 {:.2} ms (bare endpoint at that rate: p99 {:.2} ms); at {:.0} req/s: p50 {:.2} ms, \
              p99 {:.2} ms; payload {avg_body} B avg, {DEVICES} browsers (80% with token), \
-             {errors} errors",
+             {errors} errors; signals {}",
             ident.rps(),
             ident.percentile_ms(0.5),
             ident.percentile_ms(0.99),
@@ -191,6 +218,11 @@ pub fn run(seconds: u64, connections: usize) -> Result<(), CliError> {
             PROMISED_RATE * 0.7,
             promised.percentile_ms(0.5),
             promised.percentile_ms(0.99),
+            if with_ip_data {
+                "with the fetched IP data"
+            } else {
+                "without IP data (none in --ip-data)"
+            },
         ),
         json!({
             "rps": ident.rps().round(),

@@ -99,9 +99,13 @@ fn the_event_has_the_reference_shape_and_what_the_page_sent() {
     assert_eq!(ev["ip"]["address"], "127.0.0.1");
     assert_eq!(ev["firstSeenAt"], ev["timestamp"]);
     // Computed by later stages: null, never invented.
-    for field in ["scores", "verdict", "matchedRule"] {
+    for field in ["verdict", "matchedRule"] {
         assert!(ev[field].is_null(), "{field} must be null: {ev}");
     }
+    for score in ["abuse", "ato", "bot"] {
+        assert!(ev["scores"][score].is_f64(), "{score}: {}", ev["scores"]);
+    }
+    assert!(ev["scores"]["suspect"].is_u64());
     // The reference's signal shape; this test's HTTP client is no browser, and says so.
     let sig = &ev["signals"];
     assert_eq!(sig["bot"]["detected"], true, "{sig}");

@@ -7,3 +7,4 @@ mod harness;
 mod identification;
 mod ipdata;
 mod lifecycle;
+mod scores;

@@ -392,6 +392,11 @@ mod tests {
         };
         let s = EnvSettings {
             allowed_origins: vec!["https://shop.example".into()],
+            mask_ip: true,
+            suspect_weights: prynt_core::scope::SuspectWeights {
+                tor: 40,
+                ..Default::default()
+            },
         };
         store.put_env_settings(&test, &s).await.unwrap();
         assert_eq!(store.env_settings(&test).await.unwrap(), s);

@@ -1,0 +1,144 @@
+//! Scores and velocity end to end: the suspect score follows the workspace's weights, velocity
+//! counts what came before an event (and forgets an erased visitor), and masked addresses.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::harness::{client, payload, TestServer};
+
+/// Identifies `body` as if from `ip` (the server trusts loopback as its proxy).
+fn identify_from(s: &TestServer, body: &Value, ip: &str) -> Value {
+    let r = client()
+        .post(s.url("/v1/identify"))
+        .bearer_auth(&s.public_key)
+        .header("x-forwarded-for", ip)
+        .json(body)
+        .send()
+        .expect("identify");
+    assert_eq!(r.status(), 200);
+    let res: Value = r.json().expect("json");
+    let (status, ev) = s.json(
+        &format!("/v1/events/{}", res["requestId"].as_str().unwrap()),
+        &s.secret_key,
+    );
+    assert_eq!(status, 200);
+    ev
+}
+
+fn patch(s: &TestServer, body: Value) -> (u16, Value) {
+    let r = s
+        .req(Method::PATCH, "/v1/workspace", &s.secret_key)
+        .json(&body)
+        .send()
+        .expect("patch");
+    (r.status().as_u16(), r.json().expect("json"))
+}
+
+#[test]
+fn suspect_follows_the_workspace_weights_and_addresses_can_be_masked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(tmp.path(), &["--trust-proxy", "127.0.0.1/32"]);
+    // This test's HTTP client is no browser: the bot signal alone fires.
+    let ev = identify_from(&s, &payload(1), "198.51.100.1");
+    assert_eq!(ev["signals"]["bot"]["detected"], true);
+    assert_eq!(ev["scores"]["suspect"], 7, "{}", ev["scores"]);
+    for p in ["bot", "abuse", "ato"] {
+        let v = ev["scores"][p].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{p}: {v}");
+    }
+    assert!(
+        ev["scores"]["bot"].as_f64().unwrap() > 0.8,
+        "a detected bot is a likely bot"
+    );
+
+    let (status, ws) = patch(&s, json!({"suspectWeights": {"bot": 2}, "maskIp": true}));
+    assert_eq!(status, 200, "{ws}");
+    assert_eq!(ws["suspectWeights"]["bot"], 2);
+    assert_eq!(ws["suspectWeights"]["tor"], 14, "left out: the default");
+    assert_eq!(ws["maskIp"], true);
+    let ev = identify_from(&s, &payload(1), "198.51.100.1");
+    assert_eq!(ev["scores"]["suspect"], 2);
+    assert_eq!(ev["ip"]["address"], "198.51.xxx.xxx");
+    let ev6 = identify_from(&s, &payload(1), "2001:db8:85a3::8a2e:370:7334");
+    assert_eq!(
+        ev6["ip"]["address"],
+        "2001:db8:85a3:xxxx:xxxx:xxxx:xxxx:xxxx"
+    );
+
+    // Bad weights are refused with the field named, and nothing changes.
+    for (body, field) in [
+        (
+            json!({"suspectWeights": {"bot": 101}}),
+            "suspectWeights.bot",
+        ),
+        (json!({"suspectWeights": {"bot": -1}}), "suspectWeights.bot"),
+        (json!({"suspectWeights": {"martian": 1}}), "suspectWeights"),
+        (json!({"maskIp": "yes"}), "maskIp"),
+    ] {
+        let (status, err) = patch(&s, body.clone());
+        assert_eq!(status, 400, "{body}: {err}");
+        assert_eq!(err["error"]["code"], "validation_error");
+        assert!(
+            err["error"]["field"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with(field),
+            "{body}: {err}"
+        );
+    }
+    let (_, ws) = s.json("/v1/workspace", &s.secret_key);
+    assert_eq!(ws["suspectWeights"]["bot"], 2);
+}
+
+#[test]
+fn velocity_counts_what_came_before_and_forgets_an_erased_visitor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(tmp.path(), &["--trust-proxy", "127.0.0.1/32"]);
+    let mut login = payload(7);
+    login["linkedId"] = json!("alice");
+    let first = identify_from(&s, &login, "198.51.100.1");
+    let v = &first["velocity"];
+    assert_eq!(
+        v["distinctIp"]["5m"], 0,
+        "nothing before the first event: {v}"
+    );
+    assert_eq!(v["newDeviceForAccount"], false);
+    let second = identify_from(&s, &login, "198.51.100.2");
+    assert_eq!(second["visitorId"], first["visitorId"]);
+    assert_eq!(second["velocity"]["distinctIp"]["5m"], 1);
+    let third = identify_from(&s, &login, "198.51.100.3");
+    assert_eq!(third["velocity"]["distinctIp"]["1h"], 2);
+    assert_eq!(third["velocity"]["distinctLinkedId"]["24h"], 1);
+
+    // Another browser on the same account and address: a new device for alice.
+    let mut other = payload(300);
+    other["linkedId"] = json!("alice");
+    let ev = identify_from(&s, &other, "198.51.100.3");
+    assert_ne!(ev["visitorId"], first["visitorId"]);
+    assert_eq!(ev["velocity"]["newDeviceForAccount"], true);
+    assert_eq!(ev["velocity"]["visitorsPerLinkedId"]["5m"], 1);
+    assert_eq!(ev["velocity"]["visitorsPerIp"]["5m"], 1);
+    assert!(
+        ev["scores"]["ato"].as_f64().unwrap() > third["scores"]["ato"].as_f64().unwrap(),
+        "a new device on the account raises ato"
+    );
+
+    // Erasing the first visitor erases what the counters knew of it.
+    let del = client()
+        .delete(s.url(&format!(
+            "/v1/visitors/{}",
+            first["visitorId"].as_str().unwrap()
+        )))
+        .bearer_auth(&s.secret_key)
+        .send()
+        .unwrap();
+    assert!(del.status().is_success(), "{}", del.status());
+    let mut third_browser = payload(600);
+    third_browser["linkedId"] = json!("alice");
+    let ev = identify_from(&s, &third_browser, "198.51.100.3");
+    assert_eq!(
+        ev["velocity"]["visitorsPerIp"]["5m"], 1,
+        "only the second browser is left"
+    );
+    assert_eq!(ev["velocity"]["visitorsPerLinkedId"]["5m"], 1);
+}
