@@ -89,16 +89,24 @@ fn distinct(seen: Option<&VecDeque<Seen>>, now: i64) -> Windows {
     let Some(seen) = seen else {
         return Windows::default();
     };
+    // One sort by value; each distinct value counts in every window its latest time is in.
+    let mut pairs: Vec<(u64, i64)> = seen
+        .iter()
+        .filter(|(t, _, _)| now - t < DAY_S)
+        .map(|(t, v, _)| (*v, *t))
+        .collect();
+    pairs.sort_unstable();
     let mut counts = [0u32; 3];
-    for (w, span) in WINDOWS_S.iter().enumerate() {
-        let mut values: Vec<u64> = seen
-            .iter()
-            .filter(|(t, _, _)| now - t < *span)
-            .map(|(_, v, _)| *v)
-            .collect();
-        values.sort_unstable();
-        values.dedup();
-        counts[w] = values.len() as u32;
+    for (i, (value, t)) in pairs.iter().enumerate() {
+        // Sorted by value then time: the last pair of a value holds its latest time.
+        if pairs.get(i + 1).is_some_and(|(next, _)| next == value) {
+            continue;
+        }
+        for (w, span) in WINDOWS_S.iter().enumerate() {
+            if now - t < *span {
+                counts[w] += 1;
+            }
+        }
     }
     Windows {
         m5: counts[0],

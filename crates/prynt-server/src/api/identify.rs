@@ -18,7 +18,6 @@ use prynt_signals::ranges::RangeKind;
 use prynt_signals::velocity::Observation;
 use prynt_store::NewIdentification;
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -168,27 +167,87 @@ fn mask(ip: IpAddr) -> String {
     }
 }
 
-fn ip_json(intel: &IpIntel, client: IpAddr, info: &IpInfo, masked: bool) -> serde_json::Value {
+/// The event's `ip` object. A field whose source is not loaded is `null`, not a guess.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IpView<'a> {
+    address: String,
+    city: Option<&'a str>,
+    country: Option<&'a str>,
+    lat: Option<f64>,
+    lng: Option<f64>,
+    timezone: Option<&'a str>,
+    asn: Option<u32>,
+    asn_name: Option<&'a str>,
+    datacenter: Option<bool>,
+    blocklisted: Option<bool>,
+}
+
+fn ip_view<'a>(intel: &IpIntel, client: IpAddr, info: &'a IpInfo, masked: bool) -> IpView<'a> {
     let loc = info.location.as_ref();
-    let (asn, asn_name) = match &info.asn {
-        Some(a) => (Some(a.asn), Some(a.name.as_str())),
-        None => (None, None),
-    };
     let known_networks = intel.has_asn() || intel.has_ranges();
-    json!({
-        "address": if masked { mask(client) } else { client.to_string() },
-        "city": loc.and_then(|l| l.city.as_deref()),
-        "country": loc.and_then(|l| l.country.as_deref()),
-        "lat": loc.and_then(|l| l.lat),
-        "lng": loc.and_then(|l| l.lng),
-        "timezone": loc.and_then(|l| l.timezone.as_deref()),
-        "asn": asn,
-        "asnName": asn_name,
-        "datacenter": known_networks.then_some(info.datacenter),
-        "blocklisted": intel
-            .has_ranges()
-            .then(|| info.has(RangeKind::Abuse)),
-    })
+    IpView {
+        address: if masked {
+            mask(client)
+        } else {
+            client.to_string()
+        },
+        city: loc.and_then(|l| l.city.as_deref()),
+        country: loc.and_then(|l| l.country.as_deref()),
+        lat: loc.and_then(|l| l.lat),
+        lng: loc.and_then(|l| l.lng),
+        timezone: loc.and_then(|l| l.timezone.as_deref()),
+        asn: info.asn.as_ref().map(|a| a.asn),
+        asn_name: info.asn.as_ref().map(|a| a.name.as_str()),
+        datacenter: known_networks.then_some(info.datacenter),
+        blocklisted: intel.has_ranges().then(|| info.has(RangeKind::Abuse)),
+    }
+}
+
+#[derive(Serialize)]
+struct ScreenView {
+    w: u32,
+    h: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeviceView<'a> {
+    platform: &'a str,
+    browser: String,
+    gpu: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    screen: Option<ScreenView>,
+    model: Option<&'a str>,
+    user_agent: Option<&'a str>,
+}
+
+/// The stored event, serialised straight to text: the reference's shape plus what later
+/// stages fill (`verdict`, `matchedRule`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventBody<'a> {
+    request_id: String,
+    visitor_id: &'a str,
+    confidence: f64,
+    visitor_found: bool,
+    /// Filled in from the visitor's record when the event is read.
+    first_seen_at: Option<()>,
+    timestamp: String,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    linked_id: Option<&'a str>,
+    tag: Option<&'a serde_json::Value>,
+    url: Option<String>,
+    identified_by: &'a str,
+    device: DeviceView<'a>,
+    signals: &'a detect::Signals,
+    scores: &'a prynt_signals::scores::Scores,
+    velocity: &'a prynt_signals::velocity::Features,
+    ip: IpView<'a>,
+    verdict: Option<()>,
+    matched_rule: Option<()>,
 }
 
 fn clean(s: Option<String>) -> Option<String> {
@@ -299,58 +358,55 @@ async fn run_identify(
         &velocity,
         &settings.suspect_weights,
     );
-    let ip = ip_json(&state.ip_intel, client, &ip_info, settings.mask_ip);
-
-    let screen = device.screen.map(|(w, h)| json!({ "w": w, "h": h }));
-    let mut body = json!({
-        "requestId": request_id,
-        "visitorId": visitor_id,
-        "confidence": confidence,
-        "visitorFound": found,
-        // Filled in from the visitor's record when the event is read.
-        "firstSeenAt": null,
-        "timestamp": timefmt::rfc3339(now_ms / 1000),
-        "type": clean(payload.event_type),
-        "linkedId": linked_id,
-        "tag": payload.tag,
-        "url": clean(payload.url),
-        "identifiedBy": method,
-        "device": {
-            "platform": device.platform,
-            "browser": device.browser(),
-            "gpu": device.gpu,
-            "type": device.device_type.as_str(),
-            "screen": screen,
-            "model": device.model,
-            "userAgent": payload.components.user_agent,
+    let ip = ip_view(&state.ip_intel, client, &ip_info, settings.mask_ip);
+    let mut body = EventBody {
+        request_id,
+        visitor_id: &visitor_id,
+        confidence,
+        visitor_found: found,
+        first_seen_at: None,
+        timestamp: timefmt::rfc3339(now_ms / 1000),
+        event_type: clean(payload.event_type),
+        linked_id: linked_id.as_deref(),
+        tag: payload.tag.as_ref(),
+        url: clean(payload.url),
+        identified_by: method,
+        device: DeviceView {
+            platform: &device.platform,
+            browser: device.browser(),
+            gpu: device.gpu.as_deref(),
+            kind: device.device_type.as_str(),
+            screen: device.screen.map(|(w, h)| ScreenView { w, h }),
+            model: device.model.as_deref(),
+            user_agent: payload.components.user_agent.as_deref(),
         },
-        "signals": signals,
-        "scores": scores,
-        "velocity": velocity,
-        "ip": ip,
-        "verdict": null,
-        "matchedRule": null,
-    });
+        signals: &signals,
+        scores: &scores,
+        velocity: &velocity,
+        ip,
+        verdict: None,
+        matched_rule: None,
+    };
     let profile = fp.to_bytes();
     // Another node may have handed out the same request id this second: take a fresh one.
-    let mut request_id = request_id;
     for attempt in 0.. {
+        let text = serde_json::to_string(&body)
+            .map_err(|e| ApiError::Internal(format!("cannot serialise the event: {e}")))?;
         let record = NewIdentification {
             scope: ctx.scope.clone(),
-            request_id: request_id.clone(),
+            request_id: body.request_id.clone(),
             visitor_id: visitor_id.clone(),
             ts_ms: now_ms,
             profile: profile.clone(),
             linked_id: linked_id.clone(),
             verdict: None,
             bot: Some(bot),
-            body: body.to_string(),
+            body: text,
         };
         match state.store.record_identification(record).await {
             Ok(()) => break,
             Err(prynt_store::StoreError::DuplicateId) if attempt < 3 => {
-                request_id = ids::request_id(now_ms / 1000);
-                body["requestId"] = json!(request_id);
+                body.request_id = ids::request_id(now_ms / 1000);
             }
             Err(e) => return Err(e.into()),
         }
@@ -358,6 +414,7 @@ async fn run_identify(
     // Only a durable visit may teach the index and the counters.
     index.write().upsert(&visitor_id, &fp);
     state.risk.record(&ctx.scope, &observation);
+    let request_id = body.request_id;
 
     let token = token::sign(
         &state.identity.token_key,
