@@ -142,3 +142,25 @@ fn velocity_counts_what_came_before_and_forgets_an_erased_visitor() {
     );
     assert_eq!(ev["velocity"]["visitorsPerLinkedId"]["5m"], 1);
 }
+
+#[test]
+fn a_payload_that_lies_about_itself_is_tampered_not_an_error() {
+    let s = TestServer::start();
+    // A Windows user agent with macOS fonts and an Apple GPU.
+    let mut body = payload(3);
+    body["components"]["userAgent"] = json!(
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36"
+    );
+    body["components"]["fonts"] = json!(["Helvetica Neue", "Menlo", "Apple Color Emoji", "Arial"]);
+    let ev = identify_from(&s, &body, "198.51.100.9");
+    let sig = &ev["signals"];
+    assert_eq!(sig["tampered"], true, "{sig}");
+    let reasons = sig["tamperedReasons"].to_string();
+    for needle in ["navigator.platform", "Apple GPU", "macOS-only fonts"] {
+        assert!(reasons.contains(needle), "{needle} in {reasons}");
+    }
+    assert!(ev["scores"]["suspect"].as_u64().unwrap() >= 8, "tampered weighs 8");
+    // The honest payload of the same seed is not tampered.
+    let honest = identify_from(&s, &payload(3), "198.51.100.9");
+    assert_eq!(honest["signals"]["tampered"], false, "{}", honest["signals"]);
+}
