@@ -159,8 +159,15 @@ fn a_payload_that_lies_about_itself_is_tampered_not_an_error() {
     for needle in ["navigator.platform", "Apple GPU", "macOS-only fonts"] {
         assert!(reasons.contains(needle), "{needle} in {reasons}");
     }
-    assert!(ev["scores"]["suspect"].as_u64().unwrap() >= 8, "tampered weighs 8");
+    assert!(
+        ev["scores"]["suspect"].as_u64().unwrap() >= 8,
+        "tampered weighs 8"
+    );
     // The honest payload of the same seed is not tampered.
     let honest = identify_from(&s, &payload(3), "198.51.100.9");
-    assert_eq!(honest["signals"]["tampered"], false, "{}", honest["signals"]);
+    assert_eq!(
+        honest["signals"]["tampered"], false,
+        "{}",
+        honest["signals"]
+    );
 }
