@@ -3,7 +3,7 @@
 //! loaded answers `None`, never a guess.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::geo::{GeoDb, Location};
 use crate::ranges::{AsInfo, AsnRanges, Operator, OperatorRanges, RangeKind};
@@ -83,6 +83,10 @@ pub struct IpIntel {
     ranges: Option<OperatorRanges>,
 }
 
+fn paths(v: &[PathBuf]) -> Vec<&Path> {
+    v.iter().map(PathBuf::as_path).collect()
+}
+
 impl IpIntel {
     /// Nothing loaded: every lookup answers an empty [`IpInfo`].
     pub fn empty() -> IpIntel {
@@ -94,23 +98,18 @@ impl IpIntel {
     }
 
     pub fn load(files: &IpDataFiles) -> Result<IpIntel, SignalsError> {
-        let geo = if files.city.is_empty() {
-            None
-        } else {
-            let paths: Vec<&std::path::Path> = files.city.iter().map(PathBuf::as_path).collect();
-            Some(GeoDb::open(&paths)?)
+        let geo = match files.city.as_slice() {
+            [] => None,
+            city => Some(GeoDb::open(&paths(city))?),
         };
-        let asn = if files.asn.is_empty() {
-            None
-        } else {
-            let paths: Vec<&std::path::Path> = files.asn.iter().map(PathBuf::as_path).collect();
-            Some(AsnRanges::load(&paths)?)
+        let asn = match files.asn.as_slice() {
+            [] => None,
+            asn => Some(AsnRanges::load(&paths(asn))?),
         };
         let ranges = if files.ranges_bin.is_none() && files.extra_ranges.is_empty() {
             None
         } else {
-            let extra: Vec<&std::path::Path> =
-                files.extra_ranges.iter().map(PathBuf::as_path).collect();
+            let extra = paths(&files.extra_ranges);
             Some(OperatorRanges::load(files.ranges_bin.as_deref(), &extra)?)
         };
         Ok(IpIntel { geo, asn, ranges })

@@ -183,15 +183,17 @@ struct IpView<'a> {
     blocklisted: Option<bool>,
 }
 
-fn ip_view<'a>(intel: &IpIntel, client: IpAddr, info: &'a IpInfo, masked: bool) -> IpView<'a> {
+/// `blocklisted` counts only where range feeds are loaded; without them it is `null`.
+fn ip_view<'a>(
+    intel: &IpIntel,
+    address: String,
+    info: &'a IpInfo,
+    blocklisted: bool,
+) -> IpView<'a> {
     let loc = info.location.as_ref();
     let known_networks = intel.has_asn() || intel.has_ranges();
     IpView {
-        address: if masked {
-            mask(client)
-        } else {
-            client.to_string()
-        },
+        address,
         city: loc.and_then(|l| l.city.as_deref()),
         country: loc.and_then(|l| l.country.as_deref()),
         lat: loc.and_then(|l| l.lat),
@@ -200,7 +202,7 @@ fn ip_view<'a>(intel: &IpIntel, client: IpAddr, info: &'a IpInfo, masked: bool) 
         asn: info.asn.as_ref().map(|a| a.asn),
         asn_name: info.asn.as_ref().map(|a| a.name.as_str()),
         datacenter: known_networks.then_some(info.datacenter),
-        blocklisted: intel.has_ranges().then(|| info.has(RangeKind::Abuse)),
+        blocklisted: intel.has_ranges().then_some(blocklisted),
     }
 }
 
@@ -320,7 +322,6 @@ async fn run_identify(
     let (confidence, method) = (decision.confidence, decision.method.as_str());
     let confidence = (confidence * 10_000.0).round() / 10_000.0;
     let linked_id = clean(payload.linked_id);
-    let linked_id_raw = linked_id.clone();
     let client = crate::client_ip::resolve(peer.ip(), &headers, &state.trusted_proxies);
     let ip_info = state.ip_intel.lookup(client);
     let request_facts = RequestFacts {
@@ -345,7 +346,7 @@ async fn run_identify(
         visitor_id: &visitor_id,
         ip: &client_text,
         country: location.and_then(|l| l.country.as_deref()),
-        linked_id: linked_id_raw.as_deref(),
+        linked_id: linked_id.as_deref(),
         location: location.and_then(|l| Some((l.lat?, l.lng?))),
         ts_s: now_ms / 1000,
     };
@@ -358,7 +359,12 @@ async fn run_identify(
         &velocity,
         &settings.suspect_weights,
     );
-    let ip = ip_view(&state.ip_intel, client, &ip_info, settings.mask_ip);
+    let address = if settings.mask_ip {
+        mask(client)
+    } else {
+        client_text.clone()
+    };
+    let ip = ip_view(&state.ip_intel, address, &ip_info, blocklisted);
     let mut body = EventBody {
         request_id,
         visitor_id: &visitor_id,
