@@ -137,6 +137,14 @@ fn operator_city_file_and_range_files_fill_the_ip_object() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--trust-proxy"));
+    let out = prynt()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path().join("bad"))
+        .args(["--geoip-city", "/nonexistent/city.mmdb"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/city.mmdb"));
     std::fs::write(&ranges, "not a range,x,vpn\n").unwrap();
     let out = prynt()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
