@@ -23,6 +23,7 @@ pub struct RequestFacts {
     pub sec_fetch: bool,
 }
 
+/// Kinds of bot, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BotKind {
@@ -210,15 +211,9 @@ fn bot(input: &Input<'_>, software_rendering: bool) -> Bot {
     if software_rendering && found.iter().any(|(k, _)| *k == BotKind::Headless) {
         found.push((BotKind::Headless, "WebGL renders in software".into()));
     }
-    let kind = [
-        BotKind::Crawler,
-        BotKind::Automation,
-        BotKind::Headless,
-        BotKind::NoJs,
-    ]
-    .into_iter()
-    .find(|k| found.iter().any(|(f, _)| f == k));
+    // Declaration order is strength: the strongest kind that fired names the bot.
     found.sort_by_key(|(k, _)| *k as u8);
+    let kind = found.first().map(|(k, _)| *k);
     Bot {
         detected: kind.is_some(),
         kind,
