@@ -8,12 +8,16 @@
 //! - [`backtest`]: a columnar table of stored events and rule replay over it.
 
 pub mod condition;
+pub mod eval;
 pub mod facts;
 pub mod fields;
+pub mod lists;
 
 pub use condition::{
     parse_action, parse_conditions, parse_side_effects, Action, Condition, GroupOp, ListCatalog,
     Operator, RuleError, SideEffect, Verdict,
 };
+pub use eval::{compile, Compiled, CompiledRule, Decision, ListLookup, RuleSet, Status, Tri};
 pub use facts::{Facts, Value};
 pub use fields::{FieldDef, FieldId, FieldType, ListType, FIELDS};
+pub use lists::{normalise_entry, ListData, ListSet};
