@@ -170,6 +170,15 @@ pub fn def(id: FieldId) -> Option<&'static FieldDef> {
     FIELDS.get(usize::from(id))
 }
 
+/// The field ids of the fields that carry a visitor id, an IP address and a linked account,
+/// the three values backtest evidence is looked up by.
+pub(crate) mod well_known {
+    use super::FieldId;
+    pub const VISITOR_ID: FieldId = 0;
+    pub const LINKED_ID: FieldId = 4;
+    pub const IP_ADDRESS: FieldId = 30;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +197,16 @@ mod tests {
             None,
             "the top-level type is spelt event.type"
         );
+    }
+
+    #[test]
+    fn well_known_ids_point_at_their_fields() {
+        assert_eq!(FIELDS[well_known::VISITOR_ID as usize].path, "visitorId");
+        assert_eq!(
+            FIELDS[well_known::LINKED_ID as usize].path,
+            "event.linkedId"
+        );
+        assert_eq!(FIELDS[well_known::IP_ADDRESS as usize].path, "ip.address");
     }
 
     #[test]

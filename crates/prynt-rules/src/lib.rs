@@ -7,12 +7,15 @@
 //! - [`lists`]: list contents with expiry and CIDR ranges.
 //! - [`backtest`]: a columnar table of stored events and rule replay over it.
 
+pub mod backtest;
 pub mod condition;
+mod dict;
 pub mod eval;
 pub mod facts;
 pub mod fields;
 pub mod lists;
 
+pub use backtest::{backtest, BacktestOutcome, EventTable, Evidence, SampleRow};
 pub use condition::{
     parse_action, parse_conditions, parse_side_effects, Action, Condition, GroupOp, ListCatalog,
     Operator, RuleError, SideEffect, Verdict,
