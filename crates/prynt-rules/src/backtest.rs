@@ -3,10 +3,11 @@
 //!
 //! Why columns: a 3-condition rule over 1.3 million events costs 74–104 ns per event as a tree
 //! walked row by row, about 16 ns column by column (NOTES, "Rules engines"). Here each field is
-//! a column of small codes (booleans as bytes, small integers as bytes, other numbers as `f32`
-//! when that is exact or `f64`, strings as ids into a per-column dictionary). A replay resolves
-//! the rule's constants against the dictionaries once (string equality becomes an id compare;
-//! a set, substring, regex or list test is computed once per distinct string and memoised), then
+//! a column of small codes (see `columns`: booleans and small integers as bytes, rounded
+//! decimals as 16-bit `k / scale`, other numbers as `f32` when exact or `f64`, strings as ids
+//! into a per-column dictionary). A replay resolves the rule's constants once per column (a
+//! truth table per possible byte or 16-bit value; string equality becomes an id compare; a
+//! set, substring, regex or list test is computed once per distinct string and memoised), then
 //! evaluates 4,096 rows at a time as bit masks of true and false rows, skipping rows a group has
 //! already decided, on two threads.
 
@@ -15,6 +16,10 @@ use std::collections::{BinaryHeap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
+use crate::columns::{
+    decode_list, encode_list, push_row, retain_vec, Id, IdSlice, Ids, NumCol, BOOL_MISSING,
+    U16_MISSING, U8_MISSING,
+};
 use crate::condition::Verdict;
 use crate::dict::{Dict, MISSING};
 use crate::eval::{Compiled, ListLookup, Node, NumTest, StrTest, Test, Tri};
@@ -74,109 +79,10 @@ fn verdict_of(c: u8) -> Option<Verdict> {
     }
 }
 
-/// A byte-column value standing for missing: booleans use 0 and 1, small integers 0..=254.
-const BOOL_MISSING: u8 = 2;
-const U8_MISSING: u8 = 255;
-
-/// A number column in the narrowest representation that holds every value so far exactly;
-/// velocity counts and screen sizes stay bytes or `f32`, probabilities become `f64`.
-#[derive(Debug, Clone)]
-enum NumCol {
-    /// Integers 0..=254; 255 is missing.
-    U8(Vec<u8>),
-    /// `NaN` is missing.
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-}
-
-fn fits_u8(x: f64) -> bool {
-    (0.0..=254.0).contains(&x) && x.fract() == 0.0
-}
-
-fn fits_f32(x: f64) -> bool {
-    f64::from(x as f32) == x
-}
-
-impl NumCol {
-    fn push(&mut self, v: Option<f64>) {
-        match (&mut *self, v) {
-            (NumCol::U8(c), None) => c.push(U8_MISSING),
-            (NumCol::U8(c), Some(x)) if fits_u8(x) => c.push(x as u8),
-            (NumCol::F32(c), None) => c.push(f32::NAN),
-            (NumCol::F32(c), Some(x)) if fits_f32(x) => c.push(x as f32),
-            (NumCol::F64(c), v) => c.push(v.unwrap_or(f64::NAN)),
-            (_, Some(x)) => {
-                self.widen(fits_f32(x));
-                self.push(v);
-            }
-        }
-    }
-
-    /// Moves to `f32` (if `to_f32` and the column is bytes) or `f64`. Amortised: a column
-    /// widens at most twice.
-    fn widen(&mut self, to_f32: bool) {
-        let next = match &*self {
-            NumCol::U8(c) if to_f32 => NumCol::F32(
-                c.iter()
-                    .map(|&b| {
-                        if b == U8_MISSING {
-                            f32::NAN
-                        } else {
-                            f32::from(b)
-                        }
-                    })
-                    .collect(),
-            ),
-            NumCol::U8(c) => NumCol::F64(
-                c.iter()
-                    .map(|&b| {
-                        if b == U8_MISSING {
-                            f64::NAN
-                        } else {
-                            f64::from(b)
-                        }
-                    })
-                    .collect(),
-            ),
-            NumCol::F32(c) => NumCol::F64(c.iter().map(|&x| f64::from(x)).collect()),
-            NumCol::F64(_) => return,
-        };
-        *self = next;
-    }
-
-    fn get(&self, row: usize) -> Option<f64> {
-        let x = match self {
-            NumCol::U8(c) => match c.get(row) {
-                Some(&U8_MISSING) | None => return None,
-                Some(&b) => f64::from(b),
-            },
-            NumCol::F32(c) => f64::from(*c.get(row)?),
-            NumCol::F64(c) => *c.get(row)?,
-        };
-        (!x.is_nan()).then_some(x)
-    }
-
-    fn retain(&mut self, keep: &[bool]) {
-        match self {
-            NumCol::U8(c) => retain_vec(c, keep),
-            NumCol::F32(c) => retain_vec(c, keep),
-            NumCol::F64(c) => retain_vec(c, keep),
-        }
-    }
-
-    fn memory_bytes(&self) -> usize {
-        match self {
-            NumCol::U8(c) => c.capacity(),
-            NumCol::F32(c) => c.capacity() * 4,
-            NumCol::F64(c) => c.capacity() * 8,
-        }
-    }
-}
-
 /// Ids into a dictionary of the column's distinct values.
 #[derive(Debug, Clone, Default)]
 struct StrCol {
-    ids: Vec<u32>,
+    ids: Ids,
     dict: Dict,
 }
 
@@ -184,17 +90,19 @@ impl StrCol {
     /// Drops the rows not kept, then the dictionary entries no row uses any more: erased
     /// visitors' values must not linger in memory.
     fn retain(&mut self, keep: &[bool]) {
-        retain_vec(&mut self.ids, keep);
         let mut fresh = Dict::default();
         let mut remap = vec![MISSING; self.dict.len()];
-        for id in &mut self.ids {
-            if let Some(r) = remap.get_mut(*id as usize) {
-                if *r == MISSING {
-                    *r = fresh.intern(self.dict.get(*id));
+        let old = &self.dict;
+        self.ids
+            .rebuild(keep, |id| match remap.get_mut(id as usize) {
+                Some(r) => {
+                    if *r == MISSING {
+                        *r = fresh.intern(old.get(id));
+                    }
+                    *r
                 }
-                *id = *r;
-            }
-        }
+                None => MISSING,
+            });
         fresh.shrink_to_fit();
         self.dict = fresh;
     }
@@ -208,39 +116,6 @@ enum Column {
     Str(StrCol),
     /// Each distinct list is one dictionary entry (see `encode_list`).
     List(StrCol),
-}
-
-/// A list of strings as one dictionary string: each item as `<byte length>:<item>`, which is
-/// unambiguous whatever the items contain.
-fn encode_list(items: &[Arc<str>]) -> String {
-    let mut s = String::new();
-    for i in items {
-        s.push_str(&i.len().to_string());
-        s.push(':');
-        s.push_str(i);
-    }
-    s
-}
-
-fn decode_list(mut s: &str) -> impl Iterator<Item = &str> {
-    std::iter::from_fn(move || {
-        let (len, rest) = s.split_once(':')?;
-        let len: usize = len.parse().ok()?;
-        let item = rest.get(..len)?;
-        s = rest.get(len..)?;
-        Some(item)
-    })
-}
-
-fn retain_vec<T>(v: &mut Vec<T>, keep: &[bool]) {
-    let mut i = 0;
-    // `retain` visits every element once, in order.
-    v.retain(|_| {
-        let k = keep.get(i).copied().unwrap_or(true);
-        i += 1;
-        k
-    });
-    v.shrink_to_fit();
 }
 
 /// A request id `req_<secs>_<6 hex>` packs into 63 bits (39 for the seconds, 24 for the
@@ -315,7 +190,7 @@ impl EventTable {
     /// vector pushes and one dictionary lookup per string field.
     pub fn push(&mut self, ts_ms: i64, request_id: &str, verdict: Option<Verdict>, facts: &Facts) {
         let row = self.ts.len();
-        self.ts.push(ts_ms);
+        push_row(&mut self.ts, ts_ms);
         let packed = match pack_request_id(request_id) {
             Some(p) => {
                 self.request_seen.insert(p);
@@ -323,16 +198,19 @@ impl EventTable {
             }
             None => SPILL_BIT | u64::from(self.request_spill.intern(request_id)),
         };
-        self.requests.push(packed);
+        push_row(&mut self.requests, packed);
         let vcode = verdict_code(verdict);
-        self.verdicts.push(vcode);
+        push_row(&mut self.verdicts, vcode);
         for (i, col) in self.cols.iter_mut().enumerate() {
             let v = facts.get(i as FieldId);
             match col {
-                Column::Bool(c) => c.push(match v {
-                    Value::Bool(b) => u8::from(*b),
-                    _ => BOOL_MISSING,
-                }),
+                Column::Bool(c) => push_row(
+                    c,
+                    match v {
+                        Value::Bool(b) => u8::from(*b),
+                        _ => BOOL_MISSING,
+                    },
+                ),
                 Column::Num(c) => c.push(match v {
                     Value::Num(x) if !x.is_nan() => Some(*x),
                     _ => None,
@@ -362,11 +240,11 @@ impl EventTable {
         self.note_verdict(row, vcode, ts_ms);
     }
 
-    fn visitor_ids(&self) -> (&[u32], &Dict) {
+    fn visitor_ids(&self) -> (&Ids, &Dict) {
         match &self.cols[usize::from(well_known::VISITOR_ID)] {
             Column::Str(c) => (&c.ids, &c.dict),
             // The catalogue makes visitorId a string; an empty view keeps this total.
-            _ => (&[], EMPTY_DICT.get_or_init(Dict::default)),
+            _ => EMPTY_COL.get_or_init(StrCol::default).view(),
         }
     }
 
@@ -376,7 +254,7 @@ impl EventTable {
         }
         let (ids, dict) = self.visitor_ids();
         let n = dict.len();
-        let Some(&v) = ids.get(row) else { return };
+        let v = ids.get(row);
         if v == MISSING {
             return;
         }
@@ -408,13 +286,13 @@ impl EventTable {
             .map(|c| match c {
                 Column::Bool(v) => v.capacity(),
                 Column::Num(n) => n.memory_bytes(),
-                Column::Str(s) | Column::List(s) => s.ids.capacity() * 4 + s.dict.memory_bytes(),
+                Column::Str(s) | Column::List(s) => s.ids.memory_bytes() + s.dict.memory_bytes(),
             })
             .sum();
         cols + self.ts.capacity() * 8
             + self.requests.capacity() * 8
             + self.request_spill.memory_bytes()
-            + self.request_seen.capacity() * (8 + 1)
+            + self.request_seen.capacity() * 8 / 7 * (8 + 1)
             + self.verdicts.capacity()
             + self.chunk_ts.capacity() * 16
             + (self.first_challenge.capacity() + self.last_allow.capacity()) * 8
@@ -452,11 +330,11 @@ impl EventTable {
                     _ => Value::Missing,
                 },
                 Column::Num(c) => c.get(row).map_or(Value::Missing, Value::Num),
-                Column::Str(c) => match c.ids[row] {
+                Column::Str(c) => match c.ids.get(row) {
                     MISSING => Value::Missing,
                     id => Value::Str(Arc::from(c.dict.get(id))),
                 },
-                Column::List(c) => match c.ids[row] {
+                Column::List(c) => match c.ids.get(row) {
                     MISSING => Value::Missing,
                     id => Value::List(decode_list(c.dict.get(id)).map(Arc::from).collect()),
                 },
@@ -481,7 +359,7 @@ impl EventTable {
         let Some(v) = dict.find(visitor_id) else {
             return 0;
         };
-        let keep: Vec<bool> = ids.iter().map(|&id| id != v).collect();
+        let keep: Vec<bool> = (0..ids.len()).map(|row| ids.get(row) != v).collect();
         self.retain_rows(&keep)
     }
 
@@ -537,7 +415,13 @@ impl EventTable {
     }
 }
 
-static EMPTY_DICT: std::sync::OnceLock<Dict> = std::sync::OnceLock::new();
+static EMPTY_COL: std::sync::OnceLock<StrCol> = std::sync::OnceLock::new();
+
+impl StrCol {
+    fn view(&self) -> (&Ids, &Dict) {
+        (&self.ids, &self.dict)
+    }
+}
 
 /// What counts as evidence that a visitor is legitimate.
 #[derive(Debug, Clone, Default)]
@@ -621,12 +505,33 @@ enum NumLeaf<'a> {
     Test(&'a NumTest),
 }
 
+/// A dictionary-id column's test.
+enum StrLeaf<'a> {
+    /// Equality with a dictionary id (`MISSING` when the constant is in no row: never equal).
+    Eq {
+        id: u32,
+        negate: bool,
+    },
+    Presence(bool),
+    /// Any other test, computed once per distinct value.
+    Memo {
+        dict: &'a Dict,
+        memo: Vec<AtomicU8>,
+        pred: MemoPred<'a>,
+    },
+}
+
 enum BLeaf<'a> {
     Const(u8),
     /// A truth code per byte: booleans and byte-sized numbers.
-    Byte {
+    Table8 {
         col: &'a [u8],
         table: Box<[u8; 256]>,
+    },
+    /// A truth code per 16-bit value: scaled numbers.
+    Table16 {
+        col: &'a [u16],
+        table: Box<[u8]>,
     },
     F32 {
         col: &'a [f32],
@@ -636,21 +541,9 @@ enum BLeaf<'a> {
         col: &'a [f64],
         test: NumLeaf<'a>,
     },
-    /// Equality with a dictionary id (`MISSING` when the constant is in no row: never equal).
-    StrEq {
-        col: &'a [u32],
-        id: u32,
-        negate: bool,
-    },
-    Presence {
-        col: &'a [u32],
-        exists: bool,
-    },
-    Memo {
-        col: &'a [u32],
-        dict: &'a Dict,
-        memo: Vec<AtomicU8>,
-        pred: MemoPred<'a>,
+    Str {
+        col: IdSlice<'a>,
+        leaf: StrLeaf<'a>,
     },
 }
 
@@ -691,33 +584,46 @@ fn bind_leaf<'a>(
     let Some(col) = table.cols.get(usize::from(field)) else {
         return BLeaf::Const(U);
     };
-    // A truth code per possible byte, from the very `Test::eval` that `Compiled` uses.
-    let byte_table = |decode: &dyn Fn(u8) -> Value| {
-        let mut t = Box::new([U; 256]);
-        for (b, slot) in t.iter_mut().enumerate() {
-            *slot = code(test.eval(&decode(b as u8), lists, now_s));
-        }
-        t
+    // A truth code per possible stored value, from the very `Test::eval` that `Compiled`
+    // uses, so the replay cannot drift from evaluation.
+    let table = |n: usize, decode: &dyn Fn(usize) -> Value| -> Vec<u8> {
+        (0..n)
+            .map(|b| code(test.eval(&decode(b), lists, now_s)))
+            .collect()
+    };
+    let str_leaf = |c: &'a StrCol, leaf: StrLeaf<'a>| BLeaf::Str {
+        col: c.ids.slice(),
+        leaf,
+    };
+    let memo = |c: &'a StrCol, pred: MemoPred<'a>| StrLeaf::Memo {
+        dict: &c.dict,
+        memo: memo_table(c.dict.len()),
+        pred,
     };
     match (col, test) {
         (_, Test::Invalid) => BLeaf::Const(U),
-        (Column::Bool(c), _) => BLeaf::Byte {
+        (Column::Bool(c), _) => BLeaf::Table8 {
             col: c,
-            table: byte_table(&|b| match b {
+            table: byte_table(table(256, &|b| match b {
                 0 => Value::Bool(false),
                 1 => Value::Bool(true),
                 _ => Value::Missing,
-            }),
+            })),
         },
-        (Column::Num(NumCol::U8(c)), _) => BLeaf::Byte {
+        (Column::Num(NumCol::U8(c)), _) => BLeaf::Table8 {
             col: c,
-            table: byte_table(&|b| {
-                if b == U8_MISSING {
-                    Value::Missing
-                } else {
-                    Value::Num(f64::from(b))
-                }
-            }),
+            table: byte_table(table(256, &|b| match u8::try_from(b) {
+                Ok(U8_MISSING) | Err(_) => Value::Missing,
+                Ok(b) => Value::Num(f64::from(b)),
+            })),
+        },
+        (Column::Num(NumCol::U16 { scale, v }), _) => BLeaf::Table16 {
+            col: v,
+            table: table(1 << 16, &|k| match u16::try_from(k) {
+                Ok(U16_MISSING) | Err(_) => Value::Missing,
+                Ok(k) => Value::Num(f64::from(k) / f64::from(*scale)),
+            })
+            .into_boxed_slice(),
         },
         (Column::Num(NumCol::F32(c)), Test::Num(t)) => BLeaf::F32 {
             col: c,
@@ -735,30 +641,29 @@ fn bind_leaf<'a>(
             col: c,
             test: NumLeaf::Exists(*w),
         },
-        (Column::Str(c) | Column::List(c), Test::Exists(w)) => BLeaf::Presence {
-            col: &c.ids,
-            exists: *w,
-        },
-        (Column::Str(c), Test::Str(StrTest::Eq(s, negate))) => BLeaf::StrEq {
-            col: &c.ids,
-            id: c.dict.find(s).unwrap_or(MISSING),
-            negate: *negate,
-        },
-        (Column::Str(c), Test::Str(t)) => BLeaf::Memo {
-            col: &c.ids,
-            dict: &c.dict,
-            memo: memo_table(c.dict.len()),
-            pred: MemoPred::Str(t),
-        },
-        (Column::List(c), Test::Elem { value, negate }) => BLeaf::Memo {
-            col: &c.ids,
-            dict: &c.dict,
-            memo: memo_table(c.dict.len()),
-            pred: MemoPred::Elem(value, *negate),
-        },
+        (Column::Str(c) | Column::List(c), Test::Exists(w)) => str_leaf(c, StrLeaf::Presence(*w)),
+        (Column::Str(c), Test::Str(StrTest::Eq(s, negate))) => str_leaf(
+            c,
+            StrLeaf::Eq {
+                id: c.dict.find(s).unwrap_or(MISSING),
+                negate: *negate,
+            },
+        ),
+        (Column::Str(c), Test::Str(t)) => str_leaf(c, memo(c, MemoPred::Str(t))),
+        (Column::List(c), Test::Elem { value, negate }) => {
+            str_leaf(c, memo(c, MemoPred::Elem(value, *negate)))
+        }
         // A test of another type than the column: unknown, as `Test::eval` has it.
         _ => BLeaf::Const(U),
     }
+}
+
+fn byte_table(codes: Vec<u8>) -> Box<[u8; 256]> {
+    let mut t = Box::new([U; 256]);
+    for (slot, c) in t.iter_mut().zip(codes) {
+        *slot = c;
+    }
+    t
 }
 
 /// Evaluates `code(row in chunk)` for the active rows into true/false masks. Dense walks every
@@ -829,9 +734,15 @@ impl BLeaf<'_> {
                     f[w] = if *c == F { active[w] } else { 0 };
                 }
             }
-            BLeaf::Byte { col, table } => {
+            BLeaf::Table8 { col, table } => {
                 let col = &col[base..end];
                 run(n, active, dense, t, f, |i| table[usize::from(col[i])]);
+            }
+            BLeaf::Table16 { col, table } => {
+                let col = &col[base..end];
+                run(n, active, dense, t, f, |i| {
+                    table.get(usize::from(col[i])).copied().unwrap_or(U)
+                });
             }
             BLeaf::F32 { col, test } => {
                 let col = &col[base..end];
@@ -843,49 +754,58 @@ impl BLeaf<'_> {
                 let col = &col[base..end];
                 run(n, active, dense, t, f, |i| num_code(test, col[i]));
             }
-            BLeaf::StrEq { col, id, negate } => {
-                let col = &col[base..end];
-                run(n, active, dense, t, f, |i| match col[i] {
-                    MISSING => U,
-                    c => code_bool((c == *id) != *negate),
-                });
-            }
-            BLeaf::Presence { col, exists } => {
-                let col = &col[base..end];
-                run(n, active, dense, t, f, |i| {
-                    code_bool((col[i] != MISSING) == *exists)
-                });
-            }
-            BLeaf::Memo {
-                col,
-                dict,
-                memo,
-                pred,
-            } => {
-                let col = &col[base..end];
-                // Sparse: a memo miss may cost a regex or a list lookup, so only rows still
-                // undecided pay for it.
-                run(n, active, false, t, f, |i| {
-                    let id = col[i];
-                    let Some(slot) = memo.get(id as usize) else {
-                        return U; // MISSING
-                    };
-                    match slot.load(Relaxed) {
-                        0 => {
-                            let s = dict.get(id);
-                            let c = match pred {
-                                MemoPred::Str(st) => code(st.test(s, cx.lists, cx.now_s)),
-                                MemoPred::Elem(v, neg) => {
-                                    code_bool(decode_list(s).any(|x| x == *v) != *neg)
-                                }
-                            };
-                            slot.store(c + 1, Relaxed);
-                            c
-                        }
-                        m => m - 1,
+            BLeaf::Str { col, leaf } => match col {
+                IdSlice::U8(c) => leaf.eval(&c[base..end], cx, n, active, dense, t, f),
+                IdSlice::U16(c) => leaf.eval(&c[base..end], cx, n, active, dense, t, f),
+                IdSlice::U32(c) => leaf.eval(&c[base..end], cx, n, active, dense, t, f),
+            },
+        }
+    }
+}
+
+impl StrLeaf<'_> {
+    /// Over one chunk of a dictionary-id column, monomorphised per id width.
+    #[allow(clippy::too_many_arguments)]
+    fn eval<I: Id>(
+        &self,
+        col: &[I],
+        cx: &Cx,
+        n: usize,
+        active: &Mask,
+        dense: bool,
+        t: &mut Mask,
+        f: &mut Mask,
+    ) {
+        match self {
+            StrLeaf::Eq { id, negate } => run(n, active, dense, t, f, |i| match col[i].get() {
+                MISSING => U,
+                c => code_bool((c == *id) != *negate),
+            }),
+            StrLeaf::Presence(exists) => run(n, active, dense, t, f, |i| {
+                code_bool((col[i].get() != MISSING) == *exists)
+            }),
+            // Sparse: a memo miss may cost a regex or a list lookup, so only rows still
+            // undecided pay for it.
+            StrLeaf::Memo { dict, memo, pred } => run(n, active, false, t, f, |i| {
+                let id = col[i].get();
+                let Some(slot) = memo.get(id as usize) else {
+                    return U; // MISSING
+                };
+                match slot.load(Relaxed) {
+                    0 => {
+                        let s = dict.get(id);
+                        let c = match pred {
+                            MemoPred::Str(st) => code(st.test(s, cx.lists, cx.now_s)),
+                            MemoPred::Elem(v, neg) => {
+                                code_bool(decode_list(s).any(|x| x == *v) != *neg)
+                            }
+                        };
+                        slot.store(c + 1, Relaxed);
+                        c
                     }
-                });
-            }
+                    m => m - 1,
+                }
+            }),
         }
     }
 }
@@ -943,7 +863,7 @@ impl BNode<'_> {
 /// One of the three evidence values of a row, with its allow lists and a memo per distinct
 /// value.
 struct EvidenceCol<'a> {
-    ids: &'a [u32],
+    ids: &'a Ids,
     dict: &'a Dict,
     lists: Vec<&'a ListData>,
     memo: Vec<AtomicU8>,
@@ -951,7 +871,7 @@ struct EvidenceCol<'a> {
 
 impl EvidenceCol<'_> {
     fn on_list(&self, row: usize, now_s: i64) -> bool {
-        let id = self.ids[row];
+        let id = self.ids.get(row);
         let Some(slot) = self.memo.get(id as usize) else {
             return false;
         };
@@ -1068,7 +988,7 @@ pub(crate) fn backtest_on(
                     let row = base + w * 64 + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
                     p.matched += 1;
-                    let v = vis_ids[row];
+                    let v = vis_ids.get(row);
                     let mut passed = false;
                     if v != MISSING {
                         if let Some(slot) = visitors.get(v as usize / 64) {
@@ -1128,7 +1048,7 @@ pub(crate) fn backtest_on(
         .into_iter()
         .map(|(ts_ms, row)| SampleRow {
             request_id: table.request_id(row).unwrap_or_default(),
-            visitor_id: match vis_ids[row] {
+            visitor_id: match vis_ids.get(row) {
                 MISSING => String::new(),
                 v => vis_dict.get(v).to_owned(),
             },
@@ -1212,8 +1132,10 @@ mod tests {
 
     fn numbers(def: &FieldDef) -> Vec<f64> {
         match def.path {
+            // Hundredths: 16 bits.
+            "confidence" => vec![0.1, 0.25, 0.5, 0.93, 1.0, 0.0],
             // Widens to f64.
-            "confidence" | "scores.bot" => vec![0.1, 0.25, 0.5, 0.93, 1.0, 0.0],
+            "scores.bot" => vec![0.1, 0.25, 0.5, 0.93, 1.0, 0.0, 0.123_456_789],
             // Widens to f32.
             "ip.lat" => vec![52.5, -33.25, 0.0, 12.125],
             // Beyond a byte.
@@ -1480,15 +1402,25 @@ mod tests {
         assert!(t.memory_bytes() > 0);
         // Widened where a value needed it, narrow elsewhere.
         let kind = |p: &str| match &t.cols[usize::from(id(p))] {
-            Column::Num(NumCol::U8(_)) => "u8",
-            Column::Num(NumCol::F32(_)) => "f32",
-            Column::Num(NumCol::F64(_)) => "f64",
-            _ => "other",
+            Column::Num(c) => c.kind(),
+            _ => "other".into(),
         };
         assert_eq!(kind("velocity.distinctIp.1h"), "u8");
+        assert_eq!(kind("confidence"), "u16/100");
         assert_eq!(kind("ip.lat"), "f32");
         assert_eq!(kind("ip.asn"), "f32");
-        assert_eq!(kind("confidence"), "f64");
+        assert_eq!(kind("scores.bot"), "f64");
+        // Dictionary ids are as wide as the dictionary needs.
+        let width = |p: &str| match &t.cols[usize::from(id(p))] {
+            Column::Str(c) | Column::List(c) => match c.ids {
+                Ids::U8(_) => 1,
+                Ids::U16(_) => 2,
+                Ids::U32(_) => 4,
+            },
+            _ => 0,
+        };
+        assert_eq!(width("event.type"), 1);
+        assert_eq!(width("signals.bot.reasons"), 1);
     }
 
     #[test]
@@ -1537,6 +1469,101 @@ mod tests {
         assert!(
             matched_some > 40,
             "the random rules should discriminate: {matched_some}"
+        );
+    }
+
+    /// A leaf on the two wide columns of `wide_rows`.
+    fn wide_leaf(rng: &mut Rng) -> Condition {
+        let (field, value) = if rng.chance(50) {
+            let op = *rng.pick(&[
+                Operator::Equals,
+                Operator::NotEquals,
+                Operator::In,
+                Operator::Contains,
+                Operator::StartsWith,
+                Operator::Matches,
+                Operator::Exists,
+            ]);
+            let v = match op {
+                Operator::Equals | Operator::NotEquals => {
+                    json!(format!("user{}@example.com", rng.below(70_000)))
+                }
+                Operator::In => json!((0..3)
+                    .map(|_| format!("user{}@example.com", rng.below(70_000)))
+                    .collect::<Vec<_>>()),
+                Operator::Contains => json!(format!("r{}", rng.below(100))),
+                Operator::StartsWith => json!(format!("user{}", rng.below(100))),
+                Operator::Matches => json!("^user[0-9]{2}@"),
+                _ => Json::Null,
+            };
+            return Condition::Leaf {
+                field: id("event.linkedId"),
+                op,
+                value: v,
+            };
+        } else {
+            (id("event.url"), json!(format!("/p/{}", rng.below(1_000))))
+        };
+        let op = *rng.pick(&[Operator::Equals, Operator::NotEquals, Operator::EndsWith]);
+        Condition::Leaf { field, op, value }
+    }
+
+    #[test]
+    fn wide_dictionaries_agree_with_brute_force() {
+        let mut rng = Rng(0x00C0_FFEE);
+        // 70,000 distinct linked ids (4-byte ids) and 1,000 URLs (2-byte ids).
+        let rows: Vec<Row> = (0..70_000)
+            .map(|i| {
+                let mut facts = random_facts(&mut rng);
+                facts.set(
+                    id("event.linkedId"),
+                    Value::Str(format!("user{i}@example.com").into()),
+                );
+                facts.set(
+                    id("event.url"),
+                    Value::Str(format!("/p/{}", rng.below(1_000)).into()),
+                );
+                Row {
+                    ts: i as i64,
+                    request_id: format!("req_{}_{:06x}", 1_700_000_000 + i, i),
+                    verdict: None,
+                    facts,
+                }
+            })
+            .collect();
+        let table = table_of(&rows);
+        let width = |p: &str| match &table.cols[usize::from(id(p))] {
+            Column::Str(c) => match c.ids {
+                Ids::U8(_) => 1,
+                Ids::U16(_) => 2,
+                Ids::U32(_) => 4,
+            },
+            _ => 0,
+        };
+        assert_eq!((width("event.linkedId"), width("event.url")), (4, 2));
+        let lists = eval_lists();
+        let mut matched_some = 0;
+        for round in 0..30 {
+            let cond = Condition::Group {
+                op: *rng.pick(&[GroupOp::And, GroupOp::Or]),
+                rules: vec![wide_leaf(&mut rng), random_condition(&mut rng, 2)],
+            };
+            let rule = compile(&cond);
+            let ev = Evidence::default();
+            let want = brute_force(&rows, &rule, &lists, &ev, 5_000, 65_000, 4);
+            let range = Range {
+                from_ms: 5_000,
+                to_ms: 65_000,
+                now_s: NOW_S,
+                sample_size: 4,
+            };
+            let got = backtest_on(&table, &rule, &lists, &ev, range, 2);
+            assert_eq!(got, want, "round {round}: {}", cond.to_json());
+            matched_some += usize::from(want.match_count > 0);
+        }
+        assert!(
+            matched_some >= 5,
+            "rules should match sometimes: {matched_some}"
         );
     }
 
@@ -1724,19 +1751,5 @@ mod tests {
         assert_eq!(pack_request_id("req_1714000000_0A1B2C"), None);
         assert_eq!(pack_request_id("req_999999999999_0a1b2c"), None);
         assert_eq!(pack_request_id("evt-1"), None);
-    }
-
-    #[test]
-    fn list_encoding_is_unambiguous() {
-        let items: Vec<Arc<str>> = ["a:b", "", "12:x", "é"]
-            .iter()
-            .map(|s| Arc::from(*s))
-            .collect();
-        let enc = encode_list(&items);
-        assert_eq!(
-            decode_list(&enc).collect::<Vec<_>>(),
-            ["a:b", "", "12:x", "é"]
-        );
-        assert_eq!(decode_list("").count(), 0);
     }
 }

@@ -2,9 +2,9 @@
 //! one arena, and rows hold its `u32` id.
 //!
 //! A column such as `visitorId` has about a million distinct values; a `HashMap<Box<str>, u32>`
-//! would cost a separate allocation and a second copy of every string. Here the index maps a
-//! (per-dictionary randomly keyed) 64-bit hash to the id, and the rare string whose hash slot
-//! is taken by another string goes to a small spill map, so lookups stay exact.
+//! would cost a separate allocation and a second copy of every string. Here the index maps 32
+//! bits of a per-dictionary randomly keyed hash to the id (8 bytes a slot), and the rare string
+//! whose slot is taken by another string goes to a small spill map, so lookups stay exact.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -13,7 +13,8 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 /// The id rows use for a missing value.
 pub(crate) const MISSING: u32 = u32::MAX;
 
-/// Passes a `u64` key through: the keys are already keyed SipHash outputs.
+/// Hashes the index's `u32` keys, which are already keyed SipHash bits, with one multiply: the
+/// table takes its bucket from the low bits and a tag from the top seven, so both must vary.
 #[derive(Default)]
 pub(crate) struct PassThrough(u64);
 
@@ -23,24 +24,24 @@ impl Hasher for PassThrough {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` keys are hashed with this; fold anything else rather than panic.
+        // Only `u32` keys are hashed with this; fold anything else rather than panic.
         for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
-type PassThroughMap<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+type PassThroughMap<V> = HashMap<u32, V, BuildHasherDefault<PassThrough>>;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dict {
     arena: String,
     /// End offset in `arena` of each entry; an entry starts where the previous one ends.
-    ends: Vec<usize>,
+    ends: Vec<u32>,
     index: PassThroughMap<u32>,
     spill: HashMap<Box<str>, u32>,
     state: RandomState,
@@ -58,11 +59,15 @@ impl Dict {
             return "";
         };
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.arena[start..end]
+        self.arena.get(start as usize..end as usize).unwrap_or("")
+    }
+
+    fn key(&self, s: &str) -> u32 {
+        self.state.hash_one(s) as u32
     }
 
     pub(crate) fn find(&self, s: &str) -> Option<u32> {
-        let h = self.state.hash_one(s);
+        let h = self.key(s);
         match self.index.get(&h) {
             Some(&id) if self.get(id) == s => Some(id),
             _ => self.spill.get(s).copied(),
@@ -70,9 +75,10 @@ impl Dict {
     }
 
     /// The id of `s`, added if new. `MISSING` only if the dictionary is full (4 billion
-    /// entries), in which case the value reads as missing rather than aliasing another.
+    /// entries or 4 GiB of text), in which case the value reads as missing rather than aliasing
+    /// another.
     pub(crate) fn intern(&mut self, s: &str) -> u32 {
-        let h = self.state.hash_one(s);
+        let h = self.key(s);
         if let Some(&id) = self.index.get(&h) {
             if self.get(id) == s {
                 return id;
@@ -84,11 +90,19 @@ impl Dict {
         let Ok(id) = u32::try_from(self.ends.len()) else {
             return MISSING;
         };
+        let Ok(end) = u32::try_from(self.arena.len() + s.len()) else {
+            return MISSING;
+        };
         if id == MISSING {
             return MISSING;
         }
+        // Grow by a quarter rather than doubling, as the columns do.
+        if self.arena.capacity() - self.arena.len() < s.len() {
+            self.arena
+                .reserve_exact((self.arena.len() / 4).max(s.len()).max(4096));
+        }
         self.arena.push_str(s);
-        self.ends.push(self.arena.len());
+        crate::columns::push_row(&mut self.ends, end);
         match self.index.entry(h) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(id);
@@ -103,8 +117,8 @@ impl Dict {
     /// Heap bytes held, counting hash tables by capacity.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.arena.capacity()
-            + self.ends.capacity() * size_of::<usize>()
-            + self.index.capacity() * (size_of::<(u64, u32)>() + 1)
+            + self.ends.capacity() * size_of::<u32>()
+            + self.index.capacity() * (size_of::<(u32, u32)>() + 1)
             + self
                 .spill
                 .keys()
@@ -144,7 +158,7 @@ mod tests {
         let mut d = Dict::default();
         let a = d.intern("first");
         // Pretend "second" collides with "first": point its hash at "first"'s id.
-        let h = d.state.hash_one("second");
+        let h = d.key("second");
         d.index.insert(h, a);
         let b = d.intern("second");
         assert_ne!(a, b);

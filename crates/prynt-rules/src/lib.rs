@@ -8,6 +8,7 @@
 //! - [`backtest`]: a columnar table of stored events and rule replay over it.
 
 pub mod backtest;
+mod columns;
 pub mod condition;
 mod dict;
 pub mod eval;
