@@ -60,6 +60,8 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(api::identify::routes())
         .merge(api::events::routes())
         .merge(api::visitors::routes())
+        .merge(api::rules::routes())
+        .merge(api::lists::routes())
         .split_for_parts()
 }
 

@@ -78,6 +78,17 @@ pub enum BenchCommand {
         #[arg(long)]
         quick: bool,
     },
+    /// Fills a store with synthetic events over the last days (for the backtest benchmark).
+    SeedEvents {
+        #[arg(long, default_value = "./prynt-data")]
+        data_dir: std::path::PathBuf,
+        #[arg(long, default_value_t = 1_284_102)]
+        events: usize,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Match latency and index memory with many known visitors.
     Match {
         #[arg(long, default_value_t = 1_000_000)]

@@ -33,6 +33,27 @@ where
     }
 }
 
+/// A JSON object body that may be left out entirely (then it is `{}`).
+pub struct OptionalObject(pub serde_json::Map<String, serde_json::Value>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let declared_json = is_json_content_type(req.headers());
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalObject(serde_json::Map::new()));
+        }
+        if !declared_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "The body must be sent with 'Content-Type: application/json'.".into(),
+            ));
+        }
+        parse_json(&bytes).map(OptionalObject)
+    }
+}
+
 /// Query parameters whose errors name the parameter; unknown parameters are refused.
 pub struct ApiQuery<T>(pub T);
 

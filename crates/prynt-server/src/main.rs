@@ -8,11 +8,13 @@ mod cli;
 mod client_ip;
 mod commands;
 mod config;
+mod decide;
 mod error;
 mod extract;
 mod identity;
 mod metrics;
 mod middleware;
+mod policy;
 mod risk;
 mod serve;
 mod state;
@@ -65,6 +67,23 @@ fn main() -> ExitCode {
                     connections,
                     ip_data,
                 } => bench::identify::run(seconds, connections, &ip_data),
+                cli::BenchCommand::SeedEvents {
+                    data_dir,
+                    events,
+                    days,
+                    seed,
+                } => {
+                    let started = std::time::Instant::now();
+                    let n = tokio::runtime::Handle::current()
+                        .block_on(bench::seed::run(&data_dir, events, days, seed))
+                        .map_err(|e| CliError::Runtime(e.to_string()))?;
+                    let secs = started.elapsed().as_secs_f64();
+                    bench::emit(
+                        &format!("seeded {n} events in {secs:.1} s"),
+                        serde_json::json!({"events": n, "seedSeconds": (secs * 10.0).round() / 10.0}),
+                    );
+                    Ok(())
+                }
                 cli::BenchCommand::Match { visitors, queries } => {
                     bench::matching::run(visitors, queries)
                 }

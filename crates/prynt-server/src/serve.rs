@@ -74,6 +74,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         ip_intel,
         risk: Default::default(),
         trusted_proxies: cfg.trusted_proxies.clone(),
+        policy: crate::policy::Policy::new(Arc::clone(&store)),
     });
     tokio::spawn(purge_expired(state.clone()));
     let app = app::build(state.clone(), cfg.bench_endpoints)

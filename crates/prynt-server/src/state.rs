@@ -27,6 +27,8 @@ pub struct Shared {
     pub ip_intel: prynt_signals::ip::IpIntel,
     /// Velocity per workspace environment.
     pub risk: crate::risk::Risk,
+    /// Rules, lists and backtest tables per workspace environment.
+    pub policy: crate::policy::Policy,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<(std::net::IpAddr, std::net::IpAddr)>,
 }

@@ -13,8 +13,9 @@ use prynt_core::{EnvSettings, Plan, PlanLimits, Scope};
 
 pub use error::StoreError;
 pub use model::{
-    ApiKeyRecord, AuthenticatedKey, DeviceSeen, EventQuery, EventRow, IpSeen, NewApiKey,
-    NewIdentification, StoredProfile, VisitorSummary, Workspace,
+    ApiKeyRecord, AuthenticatedKey, DeviceSeen, EntryChange, EntryOutcome, EventQuery, EventRow,
+    IpSeen, ListEffect, ListEntry, ListRecord, NewApiKey, NewIdentification, NewList, NewRule,
+    OutboxItem, RawEvent, RuleChange, RuleRecord, StoredProfile, VisitorSummary, Workspace,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -80,6 +81,91 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_visitor(&self, scope: &Scope, visitor_id: &str) -> StoreResult<bool>;
     /// Deletes events older than `floor_ms` in every workspace; returns how many.
     async fn purge_events_before(&self, floor_ms: i64) -> StoreResult<usize>;
+
+    // ---- rules ------------------------------------------------------------------------------
+    /// Creates a rule and its first version; `DuplicateId` if the generated id is taken.
+    async fn create_rule(
+        &self,
+        scope: &Scope,
+        rule: NewRule,
+        now_ms: i64,
+    ) -> StoreResult<RuleRecord>;
+    /// Rules ordered by priority then creation, optionally of one status, with the total count.
+    async fn rules(
+        &self,
+        scope: &Scope,
+        status: Option<String>,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<(Vec<RuleRecord>, usize)>;
+    async fn rule(&self, scope: &Scope, id: &str) -> StoreResult<Option<RuleRecord>>;
+    /// Applies a change as a new version; `NotFound` when there is no such rule.
+    async fn update_rule(
+        &self,
+        scope: &Scope,
+        id: &str,
+        change: RuleChange,
+        now_ms: i64,
+    ) -> StoreResult<RuleRecord>;
+    async fn delete_rule(&self, scope: &Scope, id: &str) -> StoreResult<bool>;
+
+    // ---- lists ------------------------------------------------------------------------------
+    /// Creates a list; `Conflict` when the name is taken in the scope.
+    async fn create_list(
+        &self,
+        scope: &Scope,
+        list: NewList,
+        now_ms: i64,
+    ) -> StoreResult<ListRecord>;
+    async fn lists(
+        &self,
+        scope: &Scope,
+        list_type: Option<String>,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<(Vec<ListRecord>, usize)>;
+    async fn list(&self, scope: &Scope, id: &str) -> StoreResult<Option<ListRecord>>;
+    /// Entries that have not expired, newest first.
+    async fn list_entries(
+        &self,
+        scope: &Scope,
+        list_id: &str,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<Vec<ListEntry>>;
+    /// Removes then adds entries in one transaction with the change's outbox row.
+    async fn change_list_entries(
+        &self,
+        scope: &Scope,
+        list_id: &str,
+        change: EntryChange,
+        outbox: Option<OutboxItem>,
+        now_ms: i64,
+    ) -> StoreResult<EntryOutcome>;
+    /// Deletes a list and its entries with the change's outbox row; whether it existed.
+    async fn delete_list(
+        &self,
+        scope: &Scope,
+        id: &str,
+        outbox: Option<OutboxItem>,
+    ) -> StoreResult<bool>;
+    /// Every list of the scope with its live entries, to build the in-memory lists.
+    async fn all_list_entries(
+        &self,
+        scope: &Scope,
+    ) -> StoreResult<Vec<(ListRecord, Vec<ListEntry>)>>;
+
+    // ---- replay and outbox ------------------------------------------------------------------
+    /// Events from `from_ms` on, oldest first, after the `(ts_ms, request_id)` position.
+    async fn events_ascending(
+        &self,
+        scope: &Scope,
+        from_ms: i64,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<RawEvent>>;
+    /// The oldest queued webhook payloads of the scope.
+    async fn outbox(&self, scope: &Scope, limit: usize) -> StoreResult<Vec<OutboxItem>>;
 
     // ---- lifecycle --------------------------------------------------------------------------
     /// Whether the store answers queries (used by `/readyz`).

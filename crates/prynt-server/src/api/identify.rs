@@ -12,6 +12,7 @@ use prynt_core::agent::IdentifyRequest;
 use prynt_core::{ids, timefmt};
 use prynt_identify::token::{self, Claims};
 use prynt_identify::{BrowserKind, Fingerprint};
+use prynt_rules::facts::Facts;
 use prynt_signals::detect::{self, RequestFacts};
 use prynt_signals::ip::{IpInfo, IpIntel};
 use prynt_signals::ranges::RangeKind;
@@ -183,12 +184,12 @@ struct IpView<'a> {
     blocklisted: Option<bool>,
 }
 
-/// `blocklisted` counts only where range feeds are loaded; without them it is `null`.
+/// `blocklisted` is `null` when neither range feeds nor workspace blocklists exist.
 fn ip_view<'a>(
     intel: &IpIntel,
     address: String,
     info: &'a IpInfo,
-    blocklisted: bool,
+    blocklisted: Option<bool>,
 ) -> IpView<'a> {
     let loc = info.location.as_ref();
     let known_networks = intel.has_asn() || intel.has_ranges();
@@ -202,7 +203,7 @@ fn ip_view<'a>(
         asn: info.asn.as_ref().map(|a| a.asn),
         asn_name: info.asn.as_ref().map(|a| a.name.as_str()),
         datacenter: known_networks.then_some(info.datacenter),
-        blocklisted: intel.has_ranges().then_some(blocklisted),
+        blocklisted,
     }
 }
 
@@ -248,6 +249,7 @@ struct EventBody<'a> {
     scores: &'a prynt_signals::scores::Scores,
     velocity: &'a prynt_signals::velocity::Features,
     ip: IpView<'a>,
+    /// Set from the rules' decision once the event's facts are known.
     verdict: Option<()>,
     matched_rule: Option<()>,
 }
@@ -351,7 +353,16 @@ async fn run_identify(
         ts_s: now_ms / 1000,
     };
     let velocity = state.risk.features(&ctx.scope, &observation);
-    let blocklisted = state.ip_intel.has_ranges() && ip_info.has(RangeKind::Abuse);
+    let policy = state.policy.scope(&ctx.scope).await?;
+    let now_s = now_ms / 1000;
+    let (listed, has_blocklists) = {
+        let lists = policy.lists.read();
+        (
+            lists.ip_blocklisted(&client_text, now_s),
+            lists.has_ip_blocklists(),
+        )
+    };
+    let blocklisted = (state.ip_intel.has_ranges() && ip_info.has(RangeKind::Abuse)) || listed;
     let scores = prynt_signals::scores::score(
         &signals,
         blocklisted,
@@ -364,8 +375,13 @@ async fn run_identify(
     } else {
         client_text.clone()
     };
-    let ip = ip_view(&state.ip_intel, address, &ip_info, blocklisted);
-    let mut body = EventBody {
+    let ip = ip_view(
+        &state.ip_intel,
+        address,
+        &ip_info,
+        (state.ip_intel.has_ranges() || has_blocklists).then_some(blocklisted),
+    );
+    let body = EventBody {
         request_id,
         visitor_id: &visitor_id,
         confidence,
@@ -393,34 +409,59 @@ async fn run_identify(
         verdict: None,
         matched_rule: None,
     };
+    let mut event = serde_json::to_value(&body)
+        .map_err(|e| ApiError::Internal(format!("cannot serialise the event: {e}")))?;
+    let mut request_id = body.request_id;
+    let facts = Facts::from_event(&event);
+    let rules = policy.rules();
+    let outcome = {
+        let lists = policy.lists.read();
+        let decision = rules.evaluate(&facts, &*lists, now_s);
+        crate::decide::outcome(
+            &decision,
+            &lists,
+            &crate::decide::Subject {
+                visitor_id: &visitor_id,
+                ip: &client_text,
+                linked_id: linked_id.as_deref(),
+            },
+            now_ms,
+        )
+    };
+    outcome.write_into(&mut event);
     let profile = fp.to_bytes();
     // Another node may have handed out the same request id this second: take a fresh one.
     for attempt in 0.. {
-        let text = serde_json::to_string(&body)
+        let text = serde_json::to_string(&event)
             .map_err(|e| ApiError::Internal(format!("cannot serialise the event: {e}")))?;
         let record = NewIdentification {
             scope: ctx.scope.clone(),
-            request_id: body.request_id.clone(),
+            request_id: request_id.clone(),
             visitor_id: visitor_id.clone(),
             ts_ms: now_ms,
             profile: profile.clone(),
             linked_id: linked_id.clone(),
-            verdict: None,
+            verdict: outcome.verdict.map(|v| v.as_str().to_owned()),
             bot: Some(bot),
             body: text,
+            list_effects: outcome.effects.clone(),
+            rule_matches: outcome.rule_matches.clone(),
+            outbox: outcome.outbox(&request_id, &visitor_id, now_ms),
         };
         match state.store.record_identification(record).await {
             Ok(()) => break,
             Err(prynt_store::StoreError::DuplicateId) if attempt < 3 => {
-                body.request_id = ids::request_id(now_ms / 1000);
+                request_id = ids::request_id(now_ms / 1000);
+                event["requestId"] = serde_json::Value::String(request_id.clone());
             }
             Err(e) => return Err(e.into()),
         }
     }
-    // Only a durable visit may teach the index and the counters.
+    // Only a durable visit may teach the index, the counters and the lists.
     index.write().upsert(&visitor_id, &fp);
     state.risk.record(&ctx.scope, &observation);
-    let request_id = body.request_id;
+    outcome.apply_to_memory(&policy);
+    policy.observe(now_ms, &request_id, outcome.verdict, facts);
 
     let token = token::sign(
         &state.identity.token_key,

@@ -1,9 +1,12 @@
 //! One module per API resource; shared concerns (auth, errors, JSON) live in `extract` and
 //! `error`.
 
+mod body;
 pub mod events;
 pub mod identify;
+pub mod lists;
 mod pagination;
+pub mod rules;
 pub mod system;
 pub mod visitors;
 pub mod workspace;

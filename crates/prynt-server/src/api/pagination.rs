@@ -67,6 +67,39 @@ pub fn page(mut rows: Vec<EventRow>, q: &EventQuery) -> (Vec<EventRow>, bool, Op
     (rows, more, next)
 }
 
+/// `limit` and `offset` of the rules, lists and webhooks listings.
+pub fn offset_page(limit_v: Option<u32>, offset: Option<u64>) -> Result<(usize, usize), ApiError> {
+    let n = limit(limit_v)?;
+    let offset = offset.unwrap_or(0);
+    if offset > 1_000_000 {
+        return Err(ApiError::validation(
+            "offset",
+            "'offset' must be between 0 and 1000000.",
+        ));
+    }
+    Ok((n, offset as usize))
+}
+
+/// `{data, hasMore, total}` of an offset listing.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsetPage<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+    pub total: usize,
+}
+
+impl<T> OffsetPage<T> {
+    pub fn new(data: Vec<T>, offset: usize, total: usize) -> Self {
+        let has_more = offset + data.len() < total;
+        OffsetPage {
+            data,
+            has_more,
+            total,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,7 +87,7 @@ async fn get_visitor(
             .into_iter()
             .map(|ip| json!({"address": ip.address, "visits": ip.visits, "firstSeenAt": ts(ip.first_seen_ms), "lastSeenAt": ts(ip.last_seen_ms)}))
             .collect(),
-        lists: Vec::new(),
+        lists: v.lists,
     }))
 }
 
@@ -110,6 +110,9 @@ async fn delete_visitor(
     }
     state.identity.index(&ctx.scope).write().remove(&visitor_id);
     state.risk.forget_visitor(&ctx.scope, &visitor_id);
+    let policy = state.policy.scope(&ctx.scope).await?;
+    policy.forget_visitor(&visitor_id).await;
+    policy.drop_visitor_entries(&visitor_id);
     Ok(Json(json!({ "deleted": true, "visitorId": visitor_id })))
 }
 

@@ -4,6 +4,7 @@ pub mod accuracy;
 pub mod identify;
 mod load;
 pub mod matching;
+pub mod seed;
 
 /// The fingerprint the server would compute from these components.
 pub fn fingerprint(

@@ -7,4 +7,5 @@ mod harness;
 mod identification;
 mod ipdata;
 mod lifecycle;
+mod rules;
 mod scores;

@@ -88,7 +88,14 @@ impl SqliteStore {
                     ],
                 );
             match inserted {
-                Ok(_) => Ok(()),
+                Ok(_) => super::policy::apply_decision(
+                    c,
+                    &rec.scope,
+                    rec.ts_ms,
+                    &rec.list_effects,
+                    &rec.rule_matches,
+                    &rec.outbox,
+                ),
                 Err(rusqlite::Error::SqliteFailure(e, Some(msg)))
                     if e.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains("events.request_id") =>
                 {
@@ -255,6 +262,15 @@ impl SqliteStore {
                     Ok(IpSeen { address: r.get(0)?, visits: r.get(1)?, first_seen_ms: r.get(2)?, last_seen_ms: r.get(3)? })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut st = c.prepare_cached(
+                "SELECT l.name FROM list_entries e JOIN lists l ON l.id = e.list_id
+                 WHERE e.value = ?1 AND l.workspace_id = ?2 AND l.env = ?3 AND l.type = 'visitor'
+                   AND (e.expires_s IS NULL OR e.expires_s > ?4)
+                 ORDER BY l.name",
+            )?;
+            let lists = st
+                .query_map(params![id, scope.workspace_id, env, timefmt::now_unix()], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
             Ok(Some(VisitorSummary {
                 visitor_id: id,
                 first_seen_ms: first,
@@ -263,6 +279,7 @@ impl SqliteStore {
                 linked_accounts: linked,
                 devices,
                 ips,
+                lists,
             }))
         })
         .await
@@ -288,6 +305,11 @@ impl SqliteStore {
                 params![scope.workspace_id, env, id],
             )?;
             c.execute("DELETE FROM visitor_links WHERE visitor_id = ?1", [&id])?;
+            c.execute(
+                "DELETE FROM list_entries WHERE value = ?1 AND list_id IN
+                    (SELECT id FROM lists WHERE workspace_id = ?2 AND env = ?3 AND type = 'visitor')",
+                params![id, scope.workspace_id, env],
+            )?;
             Ok(true)
         })
         .await

@@ -67,6 +67,64 @@ const MIGRATIONS: &[&str] = &[
     // 3: the visitor's first-seen time travels with each event as a column, so the writer
     // stores the event body as the handler serialised it.
     "ALTER TABLE events ADD COLUMN first_seen_ms INTEGER;",
+    // 4: rules with their immutable versions, lists with their entries, and the webhook outbox.
+    "CREATE TABLE rules (
+        id            TEXT PRIMARY KEY,
+        workspace_id  TEXT NOT NULL,
+        env           TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        priority      INTEGER NOT NULL,
+        conditions    TEXT NOT NULL,
+        action        TEXT NOT NULL,
+        version       INTEGER NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        updated_ms    INTEGER NOT NULL,
+        match_count   INTEGER NOT NULL DEFAULT 0,
+        last_match_ms INTEGER
+     );
+     CREATE INDEX rules_scope ON rules (workspace_id, env, priority, created_ms);
+     CREATE TABLE rule_versions (
+        rule_id    TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        name       TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        priority   INTEGER NOT NULL,
+        conditions TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (rule_id, version)
+     );
+     CREATE TABLE lists (
+        id           TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        env          TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        type         TEXT NOT NULL,
+        description  TEXT,
+        ttl_s        INTEGER,
+        purpose      TEXT,
+        created_ms   INTEGER NOT NULL,
+        updated_ms   INTEGER NOT NULL,
+        UNIQUE (workspace_id, env, name)
+     );
+     CREATE TABLE list_entries (
+        list_id   TEXT NOT NULL,
+        value     TEXT NOT NULL,
+        added_ms  INTEGER NOT NULL,
+        expires_s INTEGER,
+        PRIMARY KEY (list_id, value)
+     );
+     CREATE INDEX list_entries_value ON list_entries (value);
+     CREATE TABLE outbox (
+        id           TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        env          TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        created_ms   INTEGER NOT NULL
+     );
+     CREATE INDEX outbox_created ON outbox (created_ms);",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {

@@ -7,6 +7,7 @@
 
 mod events;
 mod migrations;
+mod policy;
 mod pool;
 mod queries;
 

@@ -6,8 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::SqliteStore;
 use crate::{
-    ApiKeyRecord, AuthenticatedKey, EventQuery, EventRow, NewApiKey, NewIdentification, Store,
-    StoreError, StoreResult, StoredProfile, VisitorSummary, Workspace,
+    ApiKeyRecord, AuthenticatedKey, EntryChange, EntryOutcome, EventQuery, EventRow, ListEntry,
+    ListRecord, NewApiKey, NewIdentification, NewList, NewRule, OutboxItem, RawEvent, RuleChange,
+    RuleRecord, Store, StoreError, StoreResult, StoredProfile, VisitorSummary, Workspace,
 };
 
 const WORKSPACE_COLS: &str = "w.id, w.name, w.plan, w.custom_limits, w.created_at";
@@ -305,6 +306,119 @@ impl Store for SqliteStore {
 
     async fn purge_events_before(&self, floor_ms: i64) -> StoreResult<usize> {
         self.sql_purge_events_before(floor_ms).await
+    }
+
+    async fn create_rule(
+        &self,
+        scope: &Scope,
+        rule: NewRule,
+        now_ms: i64,
+    ) -> StoreResult<RuleRecord> {
+        self.sql_create_rule(scope, rule, now_ms).await
+    }
+
+    async fn rules(
+        &self,
+        scope: &Scope,
+        status: Option<String>,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<(Vec<RuleRecord>, usize)> {
+        self.sql_rules(scope, status, limit, offset).await
+    }
+
+    async fn rule(&self, scope: &Scope, id: &str) -> StoreResult<Option<RuleRecord>> {
+        self.sql_rule(scope, id).await
+    }
+
+    async fn update_rule(
+        &self,
+        scope: &Scope,
+        id: &str,
+        change: RuleChange,
+        now_ms: i64,
+    ) -> StoreResult<RuleRecord> {
+        self.sql_update_rule(scope, id, change, now_ms).await
+    }
+
+    async fn delete_rule(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        self.sql_delete_rule(scope, id).await
+    }
+
+    async fn create_list(
+        &self,
+        scope: &Scope,
+        list: NewList,
+        now_ms: i64,
+    ) -> StoreResult<ListRecord> {
+        self.sql_create_list(scope, list, now_ms).await
+    }
+
+    async fn lists(
+        &self,
+        scope: &Scope,
+        list_type: Option<String>,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<(Vec<ListRecord>, usize)> {
+        self.sql_lists(scope, list_type, limit, offset).await
+    }
+
+    async fn list(&self, scope: &Scope, id: &str) -> StoreResult<Option<ListRecord>> {
+        self.sql_list(scope, id).await
+    }
+
+    async fn list_entries(
+        &self,
+        scope: &Scope,
+        list_id: &str,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<Vec<ListEntry>> {
+        self.sql_list_entries(scope, list_id, limit, offset).await
+    }
+
+    async fn change_list_entries(
+        &self,
+        scope: &Scope,
+        list_id: &str,
+        change: EntryChange,
+        outbox: Option<OutboxItem>,
+        now_ms: i64,
+    ) -> StoreResult<EntryOutcome> {
+        self.sql_change_entries(scope, list_id, change, outbox, now_ms)
+            .await
+    }
+
+    async fn delete_list(
+        &self,
+        scope: &Scope,
+        id: &str,
+        outbox: Option<OutboxItem>,
+    ) -> StoreResult<bool> {
+        self.sql_delete_list(scope, id, outbox).await
+    }
+
+    async fn all_list_entries(
+        &self,
+        scope: &Scope,
+    ) -> StoreResult<Vec<(ListRecord, Vec<ListEntry>)>> {
+        self.sql_all_list_entries(scope).await
+    }
+
+    async fn events_ascending(
+        &self,
+        scope: &Scope,
+        from_ms: i64,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<RawEvent>> {
+        self.sql_events_ascending(scope, from_ms, after, limit)
+            .await
+    }
+
+    async fn outbox(&self, scope: &Scope, limit: usize) -> StoreResult<Vec<OutboxItem>> {
+        self.sql_outbox(scope, limit).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -1,0 +1,419 @@
+//! `/v1/lists`: typed lists of visitor IDs, IP addresses or CIDRs, and emails, with optional
+//! entry TTL; atomic batch changes of their entries; each change queued as a `list_update`
+//! webhook in the same transaction and visible to the next identification.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use prynt_core::{ids, timefmt};
+use prynt_rules::fields::ListType;
+use prynt_rules::lists::{normalise_entry, ListData};
+use prynt_store::{EntryChange, ListRecord, NewList, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::body::Body;
+use super::pagination::{self, OffsetPage};
+use crate::decide::payload;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, SecretKey};
+use crate::policy::ListMeta;
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_list, list_lists))
+        .routes(routes!(get_list, delete_list))
+        .routes(routes!(post_entries, patch_entries))
+}
+
+const TYPES: &[&str] = &["visitor", "ip", "email"];
+const PURPOSES: &[&str] = &["allow", "block", "review"];
+/// Entries added and removed together in one call.
+pub const MAX_BATCH: usize = 1_000;
+/// Ten years, the longest entry TTL.
+const MAX_TTL: i64 = 315_360_000;
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if ids::is_prefixed_hex_id(id, "lst") {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "listId",
+            "'listId' must look like lst_f3a8c7d2e1b4.",
+        ))
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("No list {id}."))
+}
+
+fn ts(ms: i64) -> String {
+    timefmt::rfc3339(ms.div_euclid(1000))
+}
+
+/// A list as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListView {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    list_type: String,
+    description: Option<String>,
+    /// `allow`, `block` or `review`, when set.
+    purpose: Option<String>,
+    /// Entries that have not expired.
+    entry_count: i64,
+    /// Seconds an entry lives; `null` for permanent.
+    ttl: Option<i64>,
+    created_at: String,
+    updated_at: String,
+}
+
+fn view(r: ListRecord) -> ListView {
+    ListView {
+        id: r.id,
+        name: r.name,
+        list_type: r.list_type,
+        description: r.description,
+        purpose: r.purpose,
+        entry_count: r.entry_count,
+        ttl: r.ttl_s,
+        created_at: ts(r.created_ms),
+        updated_at: ts(r.updated_ms),
+    }
+}
+
+/// Create a list. Names are unique within the workspace environment.
+#[utoipa::path(
+    post, path = "/v1/lists", tag = "Lists",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`{name, type: visitor|ip|email, description?, ttl?, purpose?: allow|block|review}`"),
+    responses(
+        (status = 201, body = ListView),
+        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)
+    )
+)]
+async fn create_list(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    ApiJson(map): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<ListView>), ApiError> {
+    let body = Body::new(map, &["name", "type", "description", "ttl", "purpose"])?;
+    let name = body
+        .string("name", 100)?
+        .ok_or_else(|| ApiError::validation("name", "'name' is required."))?;
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(ApiError::validation(
+            "name",
+            "'name' may hold letters, digits, '_', '-' and '.' (snake_case recommended).",
+        ));
+    }
+    let list_type = body
+        .one_of("type", TYPES)?
+        .ok_or_else(|| ApiError::validation("type", "'type' is required: visitor, ip or email."))?;
+    let description = body.string("description", 500)?;
+    let ttl = body.int("ttl", 1, MAX_TTL)?;
+    let purpose = body.one_of("purpose", PURPOSES)?;
+    let policy = state.policy.scope(&ctx.scope).await?;
+    let _changing = policy.changes.lock().await;
+    let now_ms = timefmt::now_unix_ms();
+    let mut attempt = 0;
+    let rec = loop {
+        let new = NewList {
+            id: ids::prefixed_hex_id("lst"),
+            name: name.clone(),
+            list_type: list_type.clone(),
+            description: description.clone(),
+            ttl_s: ttl,
+            purpose: purpose.clone(),
+        };
+        match state.store.create_list(&ctx.scope, new, now_ms).await {
+            Err(StoreError::DuplicateId) if attempt < 3 => attempt += 1,
+            Err(StoreError::Conflict(m)) => {
+                return Err(ApiError::Conflict(m));
+            }
+            other => break other?,
+        }
+    };
+    if let Some(ty) = ListType::parse(&rec.list_type) {
+        let mut lists = policy.lists.write();
+        lists.set.insert_list(rec.name.clone(), ListData::new(ty));
+        lists.meta.insert(
+            rec.name.clone(),
+            ListMeta {
+                id: rec.id.clone(),
+                list_type: ty,
+                ttl_s: rec.ttl_s,
+                purpose: rec.purpose.clone(),
+            },
+        );
+    }
+    Ok((StatusCode::CREATED, Json(view(rec))))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListLists {
+    /// visitor, ip or email.
+    #[serde(rename = "type")]
+    list_type: Option<String>,
+    /// 1 to 100, default 20.
+    limit: Option<u32>,
+    offset: Option<u64>,
+}
+
+/// List the lists of the workspace environment, oldest first.
+#[utoipa::path(
+    get, path = "/v1/lists", tag = "Lists",
+    security(("bearer" = [])),
+    params(ListLists),
+    responses((status = 200, body = OffsetPage<ListView>), (status = 400, body = ErrorBody))
+)]
+async fn list_lists(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    ApiQuery(q): ApiQuery<ListLists>,
+) -> Result<Json<OffsetPage<ListView>>, ApiError> {
+    let (limit, offset) = pagination::offset_page(q.limit, q.offset)?;
+    if let Some(t) = &q.list_type {
+        if !TYPES.contains(&t.as_str()) {
+            return Err(ApiError::validation(
+                "type",
+                "'type' must be one of: visitor, ip, email.",
+            ));
+        }
+    }
+    let (rows, total) = state
+        .store
+        .lists(&ctx.scope, q.list_type, limit, offset)
+        .await?;
+    Ok(Json(OffsetPage::new(
+        rows.into_iter().map(view).collect(),
+        offset,
+        total,
+    )))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EntryPage {
+    /// Entries per page, 1 to 100, default 20.
+    limit: Option<u32>,
+    offset: Option<u64>,
+}
+
+/// Retrieve a list with one page of its live entries, newest first.
+#[utoipa::path(
+    get, path = "/v1/lists/{listId}", tag = "Lists",
+    security(("bearer" = [])),
+    params(("listId" = String, Path, description = "lst_*"), EntryPage),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn get_list(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<EntryPage>,
+) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    let (limit, offset) = pagination::offset_page(q.limit, q.offset)?;
+    let rec = state
+        .store
+        .list(&ctx.scope, &id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let entries = state
+        .store
+        .list_entries(&ctx.scope, &id, limit, offset)
+        .await?;
+    let total = rec.entry_count.max(0) as usize;
+    let data: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            json!({
+                "value": e.value,
+                "addedAt": ts(e.added_ms),
+                "expiresAt": e.expires_s.map(timefmt::rfc3339),
+            })
+        })
+        .collect();
+    let mut out = serde_json::to_value(view(rec))
+        .map_err(|e| ApiError::Internal(format!("cannot serialise the list: {e}")))?;
+    out["entries"] = json!(OffsetPage::new(data, offset, total));
+    Ok(Json(out))
+}
+
+/// Delete a list and its entries; rules that name it stop matching on it.
+#[utoipa::path(
+    delete, path = "/v1/lists/{listId}", tag = "Lists",
+    security(("bearer" = [])),
+    params(("listId" = String, Path, description = "lst_*")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn delete_list(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    let policy = state.policy.scope(&ctx.scope).await?;
+    let _changing = policy.changes.lock().await;
+    let rec = state
+        .store
+        .list(&ctx.scope, &id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let now_ms = timefmt::now_unix_ms();
+    let item = payload(
+        "list_update",
+        now_ms,
+        json!({"listId": id, "listName": rec.name, "added": [], "removed": [], "deleted": true, "source": "api"}),
+    );
+    if !state.store.delete_list(&ctx.scope, &id, Some(item)).await? {
+        return Err(not_found(&id));
+    }
+    policy.forget_list(&id);
+    Ok(Json(json!({ "deleted": true, "listId": id })))
+}
+
+/// Add and remove entries in one atomic call (up to 1,000 together). Same as PATCH.
+#[utoipa::path(
+    post, path = "/v1/lists/{listId}/entries", tag = "Lists",
+    security(("bearer" = [])),
+    params(("listId" = String, Path, description = "lst_*")),
+    request_body(content = Object, description = "`{add?: [..], remove?: [..], ttl?}`"),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn post_entries(
+    state: State<AppState>,
+    key: SecretKey,
+    id: Path<String>,
+    body: ApiJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    change_entries(state, key, id, body).await
+}
+
+/// Add and remove entries in one atomic call (up to 1,000 together). Same as POST.
+#[utoipa::path(
+    patch, path = "/v1/lists/{listId}/entries", tag = "Lists",
+    security(("bearer" = [])),
+    params(("listId" = String, Path, description = "lst_*")),
+    request_body(content = Object, description = "`{add?: [..], remove?: [..], ttl?}`"),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn patch_entries(
+    state: State<AppState>,
+    key: SecretKey,
+    id: Path<String>,
+    body: ApiJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    change_entries(state, key, id, body).await
+}
+
+/// The normalised entries of `add` or `remove`, each checked against the list's type.
+fn entries(body: &Body, key: &str, ty: ListType) -> Result<Vec<String>, ApiError> {
+    let Some(v) = body.get(key) else {
+        return Ok(Vec::new());
+    };
+    let arr = v.as_array().ok_or_else(|| {
+        ApiError::validation(key, format!("'{key}' must be an array of strings."))
+    })?;
+    let mut out: Vec<String> = Vec::with_capacity(arr.len());
+    for (i, e) in arr.iter().enumerate() {
+        let field = format!("{key}[{i}]");
+        let raw = e
+            .as_str()
+            .ok_or_else(|| ApiError::validation(&field, format!("'{field}' must be a string.")))?;
+        let n = normalise_entry(ty, raw).map_err(|why| {
+            ApiError::validation(
+                &field,
+                format!("'{field}' is not a valid {} entry: {why}", ty.as_str()),
+            )
+        })?;
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+async fn change_entries(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    Path(id): Path<String>,
+    ApiJson(map): ApiJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    let body = Body::new(map, &["add", "remove", "ttl"])?;
+    let sizes: usize = ["add", "remove"]
+        .iter()
+        .filter_map(|k| body.get(k).and_then(Value::as_array).map(Vec::len))
+        .sum();
+    if sizes > MAX_BATCH {
+        return Err(ApiError::validation(
+            "add",
+            format!("At most {MAX_BATCH} entries may be added and removed in one call; nothing was applied."),
+        ));
+    }
+    if body.get("add").is_none() && body.get("remove").is_none() {
+        return Err(ApiError::validation("add", "Send 'add', 'remove' or both."));
+    }
+    let ttl = body.int("ttl", 1, MAX_TTL)?;
+    let policy = state.policy.scope(&ctx.scope).await?;
+    let _changing = policy.changes.lock().await;
+    let rec = state
+        .store
+        .list(&ctx.scope, &id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let ty = ListType::parse(&rec.list_type)
+        .ok_or_else(|| ApiError::Internal(format!("list {id} has type {}", rec.list_type)))?;
+    let add = entries(&body, "add", ty)?;
+    let remove = entries(&body, "remove", ty)?;
+    let now_ms = timefmt::now_unix_ms();
+    let expires = ttl.or(rec.ttl_s).map(|t| now_ms / 1000 + t);
+    let item = payload(
+        "list_update",
+        now_ms,
+        json!({"listId": id, "listName": rec.name, "added": add, "removed": remove, "deleted": false, "source": "api"}),
+    );
+    let change = EntryChange {
+        add: add.iter().map(|v| (v.clone(), expires)).collect(),
+        remove: remove.clone(),
+    };
+    let out = match state
+        .store
+        .change_list_entries(&ctx.scope, &id, change, Some(item), now_ms)
+        .await
+    {
+        Err(StoreError::NotFound) => return Err(not_found(&id)),
+        other => other?,
+    };
+    {
+        let mut lists = policy.lists.write();
+        if let Some(data) = lists.set.get_mut(&rec.name) {
+            for v in &remove {
+                data.remove(v);
+            }
+            for v in add {
+                data.insert(v, expires);
+            }
+        }
+    }
+    Ok(Json(json!({
+        "listId": id,
+        "added": out.added,
+        "removed": out.removed,
+        "entryCount": out.entry_count,
+    })))
+}

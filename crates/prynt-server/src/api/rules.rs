@@ -1,0 +1,570 @@
+//! `/v1/rules`: create, list, retrieve, update and delete rules, and backtest a saved or an
+//! unsaved rule over the stored events. Every change is a new immutable version and is live in
+//! this node's evaluator before the answer leaves.
+
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use prynt_core::{ids, timefmt};
+use prynt_rules::backtest::{self, Evidence};
+use prynt_rules::condition::{self, Action, Condition};
+use prynt_rules::eval;
+use prynt_store::{NewRule, RuleChange, RuleRecord, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::body::Body;
+use super::pagination::{self, OffsetPage};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, AuthContext, OptionalObject, SecretKey};
+use crate::policy::{self, ScopePolicy};
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_rule, list_rules))
+        .routes(routes!(get_rule, put_rule, patch_rule, delete_rule))
+        .routes(routes!(backtest_rule))
+        .routes(routes!(backtest_unsaved))
+}
+
+const STATUSES: &[&str] = &["live", "monitor", "draft", "paused"];
+const MAX_NAME: usize = 200;
+const MAX_PRIORITY: i64 = 1_000_000_000;
+const DAY_MS: i64 = 86_400_000;
+
+fn rule_error(e: condition::RuleError) -> ApiError {
+    ApiError::validation(e.field, e.message)
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if ids::is_prefixed_hex_id(id, "rul") {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "ruleId",
+            "'ruleId' must look like rul_9a7f2c4e8b1d.",
+        ))
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("No rule {id}."))
+}
+
+fn ts(ms: i64) -> String {
+    timefmt::rfc3339(ms.div_euclid(1000))
+}
+
+/// Milliseconds with microsecond resolution: a node applies a change in well under one.
+fn millis(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// Reloads the scope's evaluator and reports how long the change took to become live.
+async fn propagate(
+    state: &AppState,
+    ctx: &AuthContext,
+    policy: &ScopePolicy,
+    committed: Instant,
+) -> Result<f64, ApiError> {
+    policy
+        .reload_rules(state.store.as_ref(), &ctx.scope)
+        .await?;
+    Ok(millis(committed))
+}
+
+/// A rule in listings: its top-level condition summarised.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleSummary {
+    id: String,
+    name: String,
+    status: String,
+    priority: i64,
+    /// `{operator, count}`: the top group's operator and number of direct children.
+    #[schema(value_type = Object)]
+    conditions: Value,
+    /// The verdict the rule sets.
+    action: String,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+fn summary(r: RuleRecord) -> RuleSummary {
+    let cond: Value = serde_json::from_str(&r.conditions).unwrap_or(Value::Null);
+    let action: Value = serde_json::from_str(&r.action).unwrap_or(Value::Null);
+    RuleSummary {
+        conditions: json!({
+            "operator": cond.get("operator").cloned().unwrap_or(Value::Null),
+            "count": cond.get("rules").and_then(Value::as_array).map_or(0, Vec::len),
+        }),
+        action: action
+            .get("verdict")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        id: r.id,
+        name: r.name,
+        status: r.status,
+        priority: r.priority,
+        version: r.version,
+        created_at: ts(r.created_ms),
+        updated_at: ts(r.updated_ms),
+    }
+}
+
+/// A rule in full, with its match statistics.
+fn full(r: RuleRecord) -> Value {
+    let cond: Value = serde_json::from_str(&r.conditions).unwrap_or(Value::Null);
+    let action: Value = serde_json::from_str(&r.action).unwrap_or(Value::Null);
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "status": r.status,
+        "priority": r.priority,
+        "conditions": cond,
+        "action": action,
+        "stats": {
+            "matchCount": r.match_count,
+            "lastMatchAt": r.last_match_ms.map(ts),
+        },
+        "version": r.version,
+        "createdAt": ts(r.created_ms),
+        "updatedAt": ts(r.updated_ms),
+    })
+}
+
+/// The conditions and action of a body, validated against the scope's lists.
+fn parse_definition(
+    body: &Body,
+    policy: &ScopePolicy,
+    required: bool,
+) -> Result<(Option<Condition>, Option<Action>), ApiError> {
+    let lists = policy.lists.read();
+    let conditions = match (body.get("conditions"), required) {
+        (Some(v), _) => {
+            Some(condition::parse_conditions(v, "conditions", &*lists).map_err(rule_error)?)
+        }
+        (None, true) => {
+            return Err(ApiError::validation(
+                "conditions",
+                "'conditions' is required.",
+            ))
+        }
+        (None, false) => None,
+    };
+    let action = match (body.get("action"), required) {
+        (Some(v), _) => Some(condition::parse_action(v, "action", &*lists).map_err(rule_error)?),
+        (None, true) => return Err(ApiError::validation("action", "'action' is required.")),
+        (None, false) => None,
+    };
+    Ok((conditions, action))
+}
+
+/// Create a rule. It is evaluated from the next identification on when `live` or `monitor`.
+#[utoipa::path(
+    post, path = "/v1/rules", tag = "Rules",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`{name, conditions, action, priority?, status?}`; see the rules guide"),
+    responses(
+        (status = 201, description = "The rule, with how long it took to go live", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)
+    )
+)]
+async fn create_rule(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    ApiJson(map): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = Body::new(map, &["name", "conditions", "action", "priority", "status"])?;
+    let name = body
+        .string("name", MAX_NAME)?
+        .ok_or_else(|| ApiError::validation("name", "'name' is required."))?;
+    let priority = body.int("priority", 0, MAX_PRIORITY)?;
+    let status = body
+        .one_of("status", STATUSES)?
+        .unwrap_or_else(|| "draft".into());
+    let policy = state.policy.scope(&ctx.scope).await?;
+    let _changing = policy.changes.lock().await;
+    let (conditions, action) = parse_definition(&body, &policy, true)?;
+    let (Some(conditions), Some(action)) = (conditions, action) else {
+        return Err(ApiError::validation(
+            "conditions",
+            "'conditions' is required.",
+        ));
+    };
+    let (conditions, action) = (
+        conditions.to_json().to_string(),
+        action.to_json().to_string(),
+    );
+    let now_ms = timefmt::now_unix_ms();
+    let mut attempt = 0;
+    let rec = loop {
+        let new = NewRule {
+            id: ids::prefixed_hex_id("rul"),
+            name: name.clone(),
+            status: status.clone(),
+            priority,
+            conditions: conditions.clone(),
+            action: action.clone(),
+        };
+        match state.store.create_rule(&ctx.scope, new, now_ms).await {
+            Err(StoreError::DuplicateId) if attempt < 3 => attempt += 1,
+            other => break other?,
+        }
+    };
+    let propagation_ms = propagate(&state, &ctx, &policy, Instant::now()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": rec.id,
+            "name": rec.name,
+            "priority": rec.priority,
+            "status": rec.status,
+            "version": rec.version,
+            "createdAt": ts(rec.created_ms),
+            "propagated": true,
+            "propagationMs": propagation_ms,
+        })),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListRules {
+    /// live, monitor, draft or paused.
+    status: Option<String>,
+    /// 1 to 100, default 20.
+    limit: Option<u32>,
+    /// Rules to skip.
+    offset: Option<u64>,
+}
+
+/// List rules, ordered by priority (ties by creation).
+#[utoipa::path(
+    get, path = "/v1/rules", tag = "Rules",
+    security(("bearer" = [])),
+    params(ListRules),
+    responses((status = 200, body = OffsetPage<RuleSummary>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+)]
+async fn list_rules(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    ApiQuery(q): ApiQuery<ListRules>,
+) -> Result<Json<OffsetPage<RuleSummary>>, ApiError> {
+    let (limit, offset) = pagination::offset_page(q.limit, q.offset)?;
+    if let Some(s) = &q.status {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::validation(
+                "status",
+                format!("'status' must be one of: {}.", STATUSES.join(", ")),
+            ));
+        }
+    }
+    let (rows, total) = state
+        .store
+        .rules(&ctx.scope, q.status, limit, offset)
+        .await?;
+    Ok(Json(OffsetPage::new(
+        rows.into_iter().map(summary).collect(),
+        offset,
+        total,
+    )))
+}
+
+/// Retrieve a rule with its full conditions and match statistics.
+#[utoipa::path(
+    get, path = "/v1/rules/{ruleId}", tag = "Rules",
+    security(("bearer" = [])),
+    params(("ruleId" = String, Path, description = "rul_*")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn get_rule(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    let rec = state
+        .store
+        .rule(&ctx.scope, &id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(full(rec)))
+}
+
+/// Update a rule (partial: only the fields sent change). Same as PATCH.
+#[utoipa::path(
+    put, path = "/v1/rules/{ruleId}", tag = "Rules",
+    security(("bearer" = [])),
+    params(("ruleId" = String, Path, description = "rul_*")),
+    request_body(content = Object, description = "Any of name, conditions, action, priority, status, sideEffects"),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn put_rule(
+    state: State<AppState>,
+    key: SecretKey,
+    id: Path<String>,
+    body: ApiJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    update(state, key, id, body).await
+}
+
+/// Update a rule (partial: only the fields sent change). Same as PUT.
+#[utoipa::path(
+    patch, path = "/v1/rules/{ruleId}", tag = "Rules",
+    security(("bearer" = [])),
+    params(("ruleId" = String, Path, description = "rul_*")),
+    request_body(content = Object, description = "Any of name, conditions, action, priority, status, sideEffects"),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn patch_rule(
+    state: State<AppState>,
+    key: SecretKey,
+    id: Path<String>,
+    body: ApiJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    update(state, key, id, body).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    Path(id): Path<String>,
+    ApiJson(map): ApiJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    let body = Body::new(
+        map,
+        &[
+            "name",
+            "conditions",
+            "action",
+            "priority",
+            "status",
+            "sideEffects",
+        ],
+    )?;
+    if body.is_empty() {
+        return Err(ApiError::validation(
+            "body",
+            "Send at least one of name, conditions, action, priority, status, sideEffects.",
+        ));
+    }
+    let name = body.string("name", MAX_NAME)?;
+    let priority = body.int("priority", 0, MAX_PRIORITY)?;
+    let status = body.one_of("status", STATUSES)?;
+    let policy = state.policy.scope(&ctx.scope).await?;
+    let _changing = policy.changes.lock().await;
+    let (conditions, mut action) = parse_definition(&body, &policy, false)?;
+    if let Some(v) = body.get("sideEffects") {
+        let effects = {
+            let lists = policy.lists.read();
+            condition::parse_side_effects(v, "sideEffects", &*lists).map_err(rule_error)?
+        };
+        let mut base = match action {
+            Some(a) => a,
+            None => {
+                let rec = state
+                    .store
+                    .rule(&ctx.scope, &id)
+                    .await?
+                    .ok_or_else(|| not_found(&id))?;
+                policy::stored_definition(&rec)
+                    .map_err(|e| ApiError::Internal(format!("stored rule {id}: {e}")))?
+                    .1
+            }
+        };
+        base.side_effects = effects;
+        action = Some(base);
+    }
+    let change = RuleChange {
+        name,
+        status,
+        priority,
+        conditions: conditions.map(|c| c.to_json().to_string()),
+        action: action.map(|a| a.to_json().to_string()),
+    };
+    let rec = match state
+        .store
+        .update_rule(&ctx.scope, &id, change, timefmt::now_unix_ms())
+        .await
+    {
+        Err(StoreError::NotFound) => return Err(not_found(&id)),
+        other => other?,
+    };
+    let propagation_ms = propagate(&state, &ctx, &policy, Instant::now()).await?;
+    Ok(Json(json!({
+        "id": rec.id,
+        "name": rec.name,
+        "status": rec.status,
+        "priority": rec.priority,
+        "version": rec.version,
+        "updatedAt": ts(rec.updated_ms),
+        "propagated": true,
+        "propagationMs": propagation_ms,
+    })))
+}
+
+/// Delete a rule; it stops being evaluated at once.
+#[utoipa::path(
+    delete, path = "/v1/rules/{ruleId}", tag = "Rules",
+    security(("bearer" = [])),
+    params(("ruleId" = String, Path, description = "rul_*")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn delete_rule(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    let policy = state.policy.scope(&ctx.scope).await?;
+    let _changing = policy.changes.lock().await;
+    if !state.store.delete_rule(&ctx.scope, &id).await? {
+        return Err(not_found(&id));
+    }
+    propagate(&state, &ctx, &policy, Instant::now()).await?;
+    Ok(Json(json!({ "deleted": true, "ruleId": id })))
+}
+
+/// `days` (1–30, default 7) and `sampleSize` (0–100, default 10) of a backtest body.
+fn window(body: &Body) -> Result<(i64, usize), ApiError> {
+    let days = body.int("days", 1, policy::MAX_BACKTEST_DAYS)?.unwrap_or(7);
+    let sample = body.int("sampleSize", 0, 100)?.unwrap_or(10) as usize;
+    Ok((days, sample))
+}
+
+async fn run_backtest(
+    state: &AppState,
+    ctx: &AuthContext,
+    policy: &ScopePolicy,
+    rule_id: Option<String>,
+    cond: &Condition,
+    days: i64,
+    sample_size: usize,
+) -> Result<Value, ApiError> {
+    let started = Instant::now();
+    let compiled = eval::compile(cond);
+    let now_ms = timefmt::now_unix_ms();
+    let from_ms = (now_ms - days * DAY_MS).max(state.retention_floor_ms());
+    let out = policy
+        .with_table(state.store.as_ref(), &ctx.scope, now_ms, |table| {
+            let lists = policy.lists.read();
+            let evidence = Evidence {
+                allow_lists: lists.allow_lists(),
+            };
+            backtest::backtest(
+                table,
+                &compiled,
+                &*lists,
+                &evidence,
+                from_ms,
+                now_ms + 1,
+                now_ms / 1000,
+                sample_size,
+            )
+        })
+        .await?;
+    let rate = |n: u64, d: u64| {
+        if d == 0 {
+            0.0
+        } else {
+            ((n as f64 / d as f64) * 1_000_000.0).round() / 1_000_000.0
+        }
+    };
+    Ok(json!({
+        "ruleId": rule_id,
+        "matchCount": out.match_count,
+        "totalEvents": out.total_events,
+        "matchRate": rate(out.match_count, out.total_events),
+        "estimatedFpr": rate(out.legit_evidence, out.match_count),
+        "legitEvidenceCount": out.legit_evidence,
+        "noEvidenceCount": out.no_evidence,
+        "matchedVisitors": out.matched_visitors,
+        "days": days,
+        "durationMs": millis(started),
+        "sample": out.sample.iter().map(|s| json!({
+            "requestId": s.request_id,
+            "visitorId": s.visitor_id,
+            "timestamp": ts(s.ts_ms),
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// Backtest a saved rule over the stored events of the last `days` (whatever its status).
+#[utoipa::path(
+    post, path = "/v1/rules/{ruleId}/backtest", tag = "Rules",
+    security(("bearer" = [])),
+    params(("ruleId" = String, Path, description = "rul_*")),
+    request_body(content = Object, description = "`{days?: 1-30 (7), sampleSize?: 0-100 (10)}`"),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+async fn backtest_rule(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    Path(id): Path<String>,
+    OptionalObject(map): OptionalObject,
+) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    let body = Body::new(map, &["days", "sampleSize"])?;
+    let (days, sample) = window(&body)?;
+    let rec = state
+        .store
+        .rule(&ctx.scope, &id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let (cond, _) = policy::stored_definition(&rec)
+        .map_err(|e| ApiError::Internal(format!("stored rule {id}: {e}")))?;
+    let policy = state.policy.scope(&ctx.scope).await?;
+    let out = run_backtest(&state, &ctx, &policy, Some(id), &cond, days, sample).await?;
+    Ok(Json(out))
+}
+
+/// Backtest a rule before saving it: the body is a rule body plus `days` and `sampleSize`.
+#[utoipa::path(
+    post, path = "/v1/rules/backtest", tag = "Rules",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`{conditions, action?, name?, priority?, status?, days?, sampleSize?}`"),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody))
+)]
+async fn backtest_unsaved(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    ApiJson(map): ApiJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let body = Body::new(
+        map,
+        &[
+            "name",
+            "conditions",
+            "action",
+            "priority",
+            "status",
+            "days",
+            "sampleSize",
+        ],
+    )?;
+    body.string("name", MAX_NAME)?;
+    body.int("priority", 0, MAX_PRIORITY)?;
+    body.one_of("status", STATUSES)?;
+    let (days, sample) = window(&body)?;
+    let policy = state.policy.scope(&ctx.scope).await?;
+    body.require("conditions")?;
+    let (cond, _) = parse_definition(&body, &policy, false)?;
+    let Some(cond) = cond else {
+        return Err(ApiError::validation(
+            "conditions",
+            "'conditions' is required.",
+        ));
+    };
+    let out = run_backtest(&state, &ctx, &policy, None, &cond, days, sample).await?;
+    Ok(Json(out))
+}

@@ -1,0 +1,231 @@
+//! From the rules' decision to what an identification records: the event's `verdict`,
+//! `matchedRule`, `monitorMatches` and `tags`, the list changes of the deciding rule's side
+//! effects, and the `rule_match` / `list_update` webhook payloads they cause.
+
+use prynt_core::{ids, timefmt};
+use prynt_rules::condition::{SideEffect, Verdict};
+use prynt_rules::eval::{CompiledRule, Decision};
+use prynt_rules::fields::ListType;
+use prynt_rules::lists::normalise_entry;
+use prynt_store::{ListEffect, OutboxItem};
+use serde_json::{json, Map, Value};
+
+use crate::policy::{Lists, ScopePolicy};
+
+/// Who the event is about: the values side effects add to lists.
+pub struct Subject<'a> {
+    pub visitor_id: &'a str,
+    pub ip: &'a str,
+    pub linked_id: Option<&'a str>,
+}
+
+/// A rule that matched, as the event and the webhook name it.
+#[derive(Debug, Clone)]
+pub struct RuleRef {
+    pub id: String,
+    pub name: String,
+    pub version: u32,
+    pub verdict: Verdict,
+}
+
+impl RuleRef {
+    fn of(r: &CompiledRule) -> Self {
+        RuleRef {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            version: r.version,
+            verdict: r.action.verdict,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({"id": self.id, "name": self.name, "version": self.version, "verdict": self.verdict.as_str()})
+    }
+}
+
+/// A list change with the list's name, for memory and the webhook.
+#[derive(Debug, Clone)]
+struct NamedEffect {
+    list_name: String,
+    effect: ListEffect,
+}
+
+/// Everything an identification records about its decision.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub verdict: Option<Verdict>,
+    pub matched: Option<RuleRef>,
+    pub monitors: Vec<RuleRef>,
+    pub tags: Map<String, Value>,
+    pub effects: Vec<ListEffect>,
+    named: Vec<NamedEffect>,
+    /// Every rule that matched (deciding and monitor), for match statistics.
+    pub rule_matches: Vec<String>,
+}
+
+/// The entry a side effect adds for this event, by the list's type; `None` when the event has
+/// no such value (an email list and no email-shaped linked id).
+fn entry_for(ty: ListType, s: &Subject<'_>) -> Option<String> {
+    let raw = match ty {
+        ListType::Visitor => s.visitor_id,
+        ListType::Ip => s.ip,
+        ListType::Email => s.linked_id?,
+    };
+    normalise_entry(ty, raw).ok()
+}
+
+pub fn outcome(decision: &Decision<'_>, lists: &Lists, s: &Subject<'_>, now_ms: i64) -> Outcome {
+    let mut out = Outcome {
+        verdict: decision.verdict,
+        matched: decision.matched.map(RuleRef::of),
+        monitors: decision.monitors.iter().map(|r| RuleRef::of(r)).collect(),
+        ..Outcome::default()
+    };
+    out.rule_matches = out
+        .matched
+        .iter()
+        .chain(&out.monitors)
+        .map(|r| r.id.clone())
+        .collect();
+    let Some(rule) = decision.matched else {
+        return out;
+    };
+    let now_s = now_ms / 1000;
+    for effect in &rule.action.side_effects {
+        match effect {
+            SideEffect::Tag { key, value } => {
+                out.tags.insert(key.clone(), Value::String(value.clone()));
+            }
+            SideEffect::AddToList { list, ttl } => {
+                let Some(meta) = lists.meta.get(list) else {
+                    continue;
+                };
+                let Some(value) = entry_for(meta.list_type, s) else {
+                    continue;
+                };
+                let ttl = ttl.map(|t| t as i64).or(meta.ttl_s);
+                out.named.push(NamedEffect {
+                    list_name: list.clone(),
+                    effect: ListEffect::Add {
+                        list_id: meta.id.clone(),
+                        value,
+                        expires_s: ttl.map(|t| now_s.saturating_add(t)),
+                    },
+                });
+            }
+            SideEffect::RemoveFromList { list } => {
+                let Some(meta) = lists.meta.get(list) else {
+                    continue;
+                };
+                let Some(value) = entry_for(meta.list_type, s) else {
+                    continue;
+                };
+                out.named.push(NamedEffect {
+                    list_name: list.clone(),
+                    effect: ListEffect::Remove {
+                        list_id: meta.id.clone(),
+                        value,
+                    },
+                });
+            }
+        }
+    }
+    out.effects = out.named.iter().map(|n| n.effect.clone()).collect();
+    out
+}
+
+/// A webhook payload: the same `id` on every delivery attempt.
+pub fn payload(kind: &str, now_ms: i64, data: Value) -> OutboxItem {
+    let id = ids::prefixed_hex_id("evt");
+    let body = json!({
+        "id": id,
+        "type": kind,
+        "timestamp": timefmt::rfc3339(now_ms / 1000),
+        "data": data,
+    });
+    OutboxItem {
+        id,
+        kind: kind.to_owned(),
+        payload: body.to_string(),
+        created_ms: now_ms,
+    }
+}
+
+impl Outcome {
+    /// Fills the event's decision fields.
+    pub fn write_into(&self, event: &mut Value) {
+        let Some(obj) = event.as_object_mut() else {
+            return;
+        };
+        obj.insert(
+            "verdict".into(),
+            self.verdict
+                .map_or(Value::Null, |v| Value::String(v.as_str().into())),
+        );
+        obj.insert(
+            "matchedRule".into(),
+            self.matched.as_ref().map_or(Value::Null, RuleRef::to_json),
+        );
+        obj.insert(
+            "monitorMatches".into(),
+            Value::Array(self.monitors.iter().map(RuleRef::to_json).collect()),
+        );
+        obj.insert("tags".into(), Value::Object(self.tags.clone()));
+    }
+
+    /// The `rule_match` and `list_update` payloads of this decision.
+    pub fn outbox(&self, request_id: &str, visitor_id: &str, now_ms: i64) -> Vec<OutboxItem> {
+        let mut items = Vec::new();
+        let live = self.matched.iter().map(|r| (r, "live"));
+        let monitors = self.monitors.iter().map(|r| (r, "monitor"));
+        for (r, status) in live.chain(monitors) {
+            items.push(payload(
+                "rule_match",
+                now_ms,
+                json!({
+                    "ruleId": r.id, "ruleName": r.name, "ruleVersion": r.version,
+                    "status": status, "verdict": r.verdict.as_str(),
+                    "requestId": request_id, "visitorId": visitor_id,
+                }),
+            ));
+        }
+        for n in &self.named {
+            let (list_id, added, removed) = match &n.effect {
+                ListEffect::Add { list_id, value, .. } => (list_id, vec![value], vec![]),
+                ListEffect::Remove { list_id, value } => (list_id, vec![], vec![value]),
+            };
+            items.push(payload(
+                "list_update",
+                now_ms,
+                json!({
+                    "listId": list_id, "listName": n.list_name,
+                    "added": added, "removed": removed, "deleted": false,
+                    "source": "rule", "ruleId": self.matched.as_ref().map(|r| &r.id),
+                    "requestId": request_id,
+                }),
+            ));
+        }
+        items
+    }
+
+    /// Makes the side effects visible to the next identification on this node.
+    pub fn apply_to_memory(&self, policy: &ScopePolicy) {
+        if self.named.is_empty() {
+            return;
+        }
+        let mut lists = policy.lists.write();
+        for n in &self.named {
+            let Some(data) = lists.set.get_mut(&n.list_name) else {
+                continue;
+            };
+            match &n.effect {
+                ListEffect::Add {
+                    value, expires_s, ..
+                } => data.insert(value.clone(), *expires_s),
+                ListEffect::Remove { value, .. } => {
+                    data.remove(value);
+                }
+            }
+        }
+    }
+}
