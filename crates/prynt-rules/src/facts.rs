@@ -87,6 +87,24 @@ impl Facts {
         facts
     }
 
+    /// Reads the facts straight from a stored event's JSON text, visiting only the catalogue's
+    /// paths and skipping everything else unparsed. Same values as [`Facts::from_event`] on
+    /// the parsed text, several times faster, which is what loading a month of events for
+    /// backtests needs.
+    pub fn from_json(text: &str) -> Result<Facts, serde_json::Error> {
+        let mut facts = Facts::new();
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde::de::DeserializeSeed::deserialize(
+            stream::Walk {
+                node: stream::trie(),
+                facts: &mut facts,
+            },
+            &mut de,
+        )?;
+        de.end()?;
+        Ok(facts)
+    }
+
     /// The value of a field; `Missing` for an id outside the catalogue.
     pub fn get(&self, f: FieldId) -> &Value {
         self.values.get(usize::from(f)).unwrap_or(&MISSING)
@@ -109,6 +127,214 @@ impl Facts {
             return;
         };
         *slot = if v.fits(def.ty) { v } else { Value::Missing };
+    }
+}
+
+/// Streaming reader of the catalogue's fields: a trie of the JSON paths walked by a serde
+/// visitor; subtrees no field lives in are skipped with `IgnoredAny`.
+mod stream {
+    use std::fmt;
+    use std::sync::{Arc, OnceLock};
+
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use super::{Facts, Value};
+    use crate::fields::{FieldType, FIELDS};
+
+    #[derive(Default)]
+    pub(super) struct Node {
+        children: Vec<(&'static str, Node)>,
+        field: Option<(usize, FieldType)>,
+    }
+
+    impl Node {
+        fn child(&self, key: &str) -> Option<&Node> {
+            self.children
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, n)| n)
+        }
+    }
+
+    pub(super) fn trie() -> &'static Node {
+        static TRIE: OnceLock<Node> = OnceLock::new();
+        TRIE.get_or_init(|| {
+            let mut root = Node::default();
+            for (i, def) in FIELDS.iter().enumerate() {
+                let mut node = &mut root;
+                for key in def.json_path() {
+                    let at = match node.children.iter().position(|(k, _)| *k == key) {
+                        Some(at) => at,
+                        None => {
+                            node.children.push((key, Node::default()));
+                            node.children.len() - 1
+                        }
+                    };
+                    node = &mut node.children[at].1;
+                }
+                node.field = Some((i, def.ty));
+            }
+            root
+        })
+    }
+
+    pub(super) struct Walk<'a> {
+        pub(super) node: &'static Node,
+        pub(super) facts: &'a mut Facts,
+    }
+
+    impl Walk<'_> {
+        fn put(self, ty: FieldType, v: Value) {
+            if let Some((i, want)) = self.node.field {
+                if want == ty {
+                    self.facts.values[i] = v;
+                }
+            }
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    /// Finds a key's child node without allocating the key.
+    struct Key(&'static Node);
+
+    impl<'de> DeserializeSeed<'de> for Key {
+        type Value = Option<&'static Node>;
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Key {
+        type Value = Option<&'static Node>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object key")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(self.0.child(v))
+        }
+    }
+
+    /// A string list item; anything else spoils the list.
+    struct Item;
+
+    impl<'de> DeserializeSeed<'de> for Item {
+        type Value = Option<Arc<str>>;
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Item {
+        type Value = Option<Arc<str>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Arc::from(v)))
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+            self.put(FieldType::Bool, Value::Bool(v));
+            Ok(())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+            self.put(FieldType::Number, Value::Num(v as f64));
+            Ok(())
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+            self.put(FieldType::Number, Value::Num(v as f64));
+            Ok(())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+            if v.is_finite() {
+                self.put(FieldType::Number, Value::Num(v));
+            }
+            Ok(())
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+            if matches!(self.node.field, Some((_, FieldType::String))) {
+                self.put(FieldType::String, Value::Str(Arc::from(v)));
+            }
+            Ok(())
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            if !matches!(self.node.field, Some((_, FieldType::StringList))) {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
+            let mut items = Vec::new();
+            let mut all_strings = true;
+            while let Some(item) = seq.next_element_seed(Item)? {
+                match item {
+                    Some(s) => items.push(s),
+                    None => all_strings = false,
+                }
+            }
+            if all_strings {
+                self.put(FieldType::StringList, Value::List(Arc::from(items)));
+            }
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let node = self.node;
+            while let Some(child) = map.next_key_seed(Key(node))? {
+                match child {
+                    Some(child) => map.next_value_seed(Walk {
+                        node: child,
+                        facts: &mut *self.facts,
+                    })?,
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -240,6 +466,33 @@ pub(crate) mod tests {
             Facts::from_event(&serde_json::json!("not an object")),
             Facts::new()
         );
+    }
+
+    #[test]
+    fn reading_the_text_gives_the_same_facts_as_reading_the_parsed_event() {
+        let odd = serde_json::json!({
+            "visitorId": 12, "visitorFound": "yes", "confidence": "0.9",
+            "signals": {"bot": {"reasons": ["a", 1], "detected": {"x": 1}}, "vpn": "on", "tor": true,
+                        "tamperedReasons": ["ua", "fonts"]},
+            "ip": {"asn": true, "country": "DE", "lat": 52.5, "address": "1.2.3.4"},
+            "device": [1, 2], "extra": {"ip": {"country": "FR"}}, "type": "login",
+            "velocity": {"distinctIp": {"5m": 3, "1h": 4.5, "24h": -1}, "travelKmh": null}
+        });
+        for event in [
+            realistic_event(),
+            odd,
+            serde_json::json!({}),
+            serde_json::json!([1]),
+        ] {
+            let text = event.to_string();
+            assert_eq!(
+                Facts::from_json(&text).unwrap(),
+                Facts::from_event(&event),
+                "{text}"
+            );
+        }
+        assert!(Facts::from_json("{\"visitorId\": ").is_err());
+        assert!(Facts::from_json("{} trailing").is_err());
     }
 
     #[test]
