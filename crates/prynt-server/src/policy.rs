@@ -19,6 +19,8 @@ use prynt_store::{ListEntry, ListRecord, RuleRecord, Store, StoreError};
 /// Backtests look back at most this far.
 pub const MAX_BACKTEST_DAYS: i64 = 30;
 const DAY_MS: i64 = 86_400_000;
+/// Events read from the store per query while the backtest table loads.
+const LOAD_PAGE: usize = 5_000;
 
 /// What the policy knows of a list besides its entries.
 #[derive(Debug, Clone)]
@@ -239,34 +241,40 @@ impl ScopePolicy {
             let overlap_from = now_ms - 60_000;
             let mut recent = HashSet::new();
             let mut table = EventTable::new();
-            let mut after = None;
-            loop {
-                let page = store
-                    .events_ascending(scope, floor, after.clone(), 5_000)
-                    .await?;
-                let Some(last) = page.last() else { break };
-                after = Some((last.ts_ms, last.request_id.clone()));
-                let n = page.len();
-                let rows = tokio::task::spawn_blocking(move || {
+            // The next page is read while this one is parsed: the store's reads and the parse
+            // run on separate blocking threads.
+            let mut page = store
+                .events_ascending(scope, floor, None, LOAD_PAGE)
+                .await?;
+            while !page.is_empty() {
+                let full = page.len() == LOAD_PAGE;
+                let after = page.last().map(|e| (e.ts_ms, e.request_id.clone()));
+                let parse = tokio::task::spawn_blocking(move || {
                     page.into_iter()
                         .filter_map(|e| {
-                            let v: serde_json::Value = serde_json::from_str(&e.body).ok()?;
+                            let facts = Facts::from_json(&e.body).ok()?;
                             let verdict = e.verdict.as_deref().and_then(condition::Verdict::parse);
-                            Some((e.ts_ms, e.request_id, verdict, Facts::from_event(&v)))
+                            Some((e.ts_ms, e.request_id, verdict, facts))
                         })
                         .collect::<Vec<_>>()
-                })
-                .await
-                .map_err(|e| StoreError::Backend(format!("load task failed: {e}")))?;
+                });
+                let next = async {
+                    if full {
+                        store.events_ascending(scope, floor, after, LOAD_PAGE).await
+                    } else {
+                        Ok(Vec::new())
+                    }
+                };
+                let (rows, next) = tokio::join!(parse, next);
+                let rows =
+                    rows.map_err(|e| StoreError::Backend(format!("load task failed: {e}")))?;
                 for (ts, id, verdict, facts) in rows {
                     table.push(ts, &id, verdict, &facts);
                     if ts >= overlap_from {
                         recent.insert(id);
                     }
                 }
-                if n < 5_000 {
-                    break;
-                }
+                page = next?;
             }
             let pending = std::mem::take(&mut self.pending.lock().rows);
             for row in pending {
@@ -287,7 +295,23 @@ impl ScopePolicy {
             return Err(StoreError::Backend("event table missing".into()));
         };
         table.prune_before(floor);
-        Ok(f(table))
+        // A replay is CPU work of up to a few tens of milliseconds: keep it off the reactor.
+        Ok(tokio::task::block_in_place(|| f(table)))
+    }
+
+    /// Starts loading the backtest table in the background, so the first backtest after a
+    /// rule is written does not wait for it.
+    pub fn warm_table(self: &Arc<Self>, store: Arc<dyn Store>, scope: Scope) {
+        let policy = Arc::clone(self);
+        tokio::spawn(async move {
+            let now_ms = prynt_core::timefmt::now_unix_ms();
+            if let Err(e) = policy
+                .with_table(store.as_ref(), &scope, now_ms, |_| ())
+                .await
+            {
+                tracing::warn!("cannot load the backtest table: {e}");
+            }
+        });
     }
 
     /// Takes an erased visitor out of the in-memory visitor lists (the store already has).

@@ -220,6 +220,7 @@ async fn create_rule(
         }
     };
     let propagation_ms = propagate(&state, &ctx, &policy, Instant::now()).await?;
+    policy.warm_table(std::sync::Arc::clone(&state.store), ctx.scope.clone());
     Ok((
         StatusCode::CREATED,
         Json(json!({
