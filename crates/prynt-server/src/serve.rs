@@ -76,6 +76,17 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         trusted_proxies: cfg.trusted_proxies.clone(),
         policy: crate::policy::Policy::new(Arc::clone(&store)),
     });
+    let started = std::time::Instant::now();
+    let replayed = state
+        .risk
+        .rebuild(state.store.as_ref(), prynt_core::timefmt::now_unix_ms())
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot rebuild velocity counts: {e}")))?;
+    tracing::info!(
+        events = replayed,
+        ms = started.elapsed().as_millis() as u64,
+        "velocity counts rebuilt from the last 24 hours"
+    );
     tokio::spawn(purge_expired(state.clone()));
     let app = app::build(state.clone(), cfg.bench_endpoints)
         .into_make_service_with_connect_info::<SocketAddr>();

@@ -144,6 +144,34 @@ fn velocity_counts_what_came_before_and_forgets_an_erased_visitor() {
 }
 
 #[test]
+fn velocity_counts_survive_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = TestServer::start_in(tmp.path(), &["--trust-proxy", "127.0.0.1/32"]);
+    let mut login = payload(8);
+    login["linkedId"] = json!("bob");
+    let first = identify_from(&s, &login, "198.51.100.1");
+    identify_from(&s, &login, "198.51.100.2");
+    assert!(s.terminate().success());
+    let mut again = TestServer::start_in(tmp.path(), &["--trust-proxy", "127.0.0.1/32"]);
+    // Keys are printed on the first start only.
+    again.public_key = s.public_key.clone();
+    again.secret_key = s.secret_key.clone();
+    let s = again;
+    let ev = identify_from(&s, &login, "198.51.100.3");
+    assert_eq!(ev["visitorId"], first["visitorId"]);
+    assert_eq!(
+        ev["velocity"]["distinctIp"]["1h"], 2,
+        "the two addresses before the restart: {}",
+        ev["velocity"]
+    );
+    let mut other = payload(301);
+    other["linkedId"] = json!("bob");
+    let ev = identify_from(&s, &other, "198.51.100.3");
+    assert_eq!(ev["velocity"]["newDeviceForAccount"], true);
+    assert_eq!(ev["velocity"]["visitorsPerLinkedId"]["24h"], 1);
+}
+
+#[test]
 fn a_payload_that_lies_about_itself_is_tampered_not_an_error() {
     let s = TestServer::start();
     // A Windows user agent with macOS fonts and an Apple GPU.
