@@ -134,6 +134,17 @@ pub fn outcome(decision: &Decision<'_>, lists: &Lists, s: &Subject<'_>, now_ms: 
     out
 }
 
+/// A serialised JSON object with more members appended (`members` as written inside braces).
+pub fn with_fields(object: &str, members: &str) -> String {
+    let head = object.trim_end().strip_suffix('}').unwrap_or(object);
+    let sep = if head.trim_end().ends_with('{') {
+        ""
+    } else {
+        ","
+    };
+    format!("{head}{sep}{members}}}")
+}
+
 /// A webhook payload: the same `id` on every delivery attempt.
 pub fn payload(kind: &str, now_ms: i64, data: Value) -> OutboxItem {
     let id = ids::prefixed_hex_id("evt");
@@ -152,25 +163,17 @@ pub fn payload(kind: &str, now_ms: i64, data: Value) -> OutboxItem {
 }
 
 impl Outcome {
-    /// Fills the event's decision fields.
-    pub fn write_into(&self, event: &mut Value) {
-        let Some(obj) = event.as_object_mut() else {
-            return;
-        };
-        obj.insert(
-            "verdict".into(),
-            self.verdict
-                .map_or(Value::Null, |v| Value::String(v.as_str().into())),
-        );
-        obj.insert(
-            "matchedRule".into(),
-            self.matched.as_ref().map_or(Value::Null, RuleRef::to_json),
-        );
-        obj.insert(
-            "monitorMatches".into(),
-            Value::Array(self.monitors.iter().map(RuleRef::to_json).collect()),
-        );
-        obj.insert("tags".into(), Value::Object(self.tags.clone()));
+    /// The event's decision fields as JSON object members, to follow its other fields.
+    pub fn json_fields(&self) -> String {
+        let fields = json!({
+            "verdict": self.verdict.map(Verdict::as_str),
+            "matchedRule": self.matched.as_ref().map(RuleRef::to_json),
+            "monitorMatches": self.monitors.iter().map(RuleRef::to_json).collect::<Vec<_>>(),
+            "tags": self.tags,
+        })
+        .to_string();
+        // `{…}` without its braces.
+        fields[1..fields.len() - 1].to_owned()
     }
 
     /// The `rule_match` and `list_update` payloads of this decision.
@@ -227,5 +230,29 @@ impl Outcome {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_appended_to_an_object() {
+        let out = with_fields(r#"{"a":1}"#, r#""verdict":null,"tags":{}"#);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v, json!({"a": 1, "verdict": null, "tags": {}}));
+        let out = with_fields("{}", r#""b":2"#);
+        assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!({"b": 2}));
+    }
+
+    #[test]
+    fn an_undecided_event_has_null_decision_fields() {
+        let fields = Outcome::default().json_fields();
+        let v: Value = serde_json::from_str(&format!("{{{fields}}}")).unwrap();
+        assert_eq!(
+            v,
+            json!({"verdict": null, "matchedRule": null, "monitorMatches": [], "tags": {}})
+        );
     }
 }

@@ -226,8 +226,8 @@ struct DeviceView<'a> {
     user_agent: Option<&'a str>,
 }
 
-/// The stored event, serialised straight to text: the reference's shape plus what later
-/// stages fill (`verdict`, `matchedRule`).
+/// The stored event, serialised straight to text: the reference's shape; the rules' decision
+/// is appended after evaluation.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct EventBody<'a> {
@@ -249,9 +249,8 @@ struct EventBody<'a> {
     scores: &'a prynt_signals::scores::Scores,
     velocity: &'a prynt_signals::velocity::Features,
     ip: IpView<'a>,
-    /// Set from the rules' decision once the event's facts are known.
-    verdict: Option<()>,
-    matched_rule: Option<()>,
+    // The rules' decision (`verdict`, `matchedRule`, `monitorMatches`, `tags`) is appended to
+    // the serialised text once the event's facts are known.
 }
 
 fn clean(s: Option<String>) -> Option<String> {
@@ -381,7 +380,7 @@ async fn run_identify(
         &ip_info,
         (state.ip_intel.has_ranges() || has_blocklists).then_some(blocklisted),
     );
-    let body = EventBody {
+    let mut body = EventBody {
         request_id,
         visitor_id: &visitor_id,
         confidence,
@@ -406,13 +405,15 @@ async fn run_identify(
         scores: &scores,
         velocity: &velocity,
         ip,
-        verdict: None,
-        matched_rule: None,
     };
-    let mut event = serde_json::to_value(&body)
-        .map_err(|e| ApiError::Internal(format!("cannot serialise the event: {e}")))?;
-    let mut request_id = body.request_id;
-    let facts = Facts::from_event(&event);
+    let serialise = |body: &EventBody<'_>| {
+        serde_json::to_string(body)
+            .map_err(|e| ApiError::Internal(format!("cannot serialise the event: {e}")))
+    };
+    let mut text = serialise(&body)?;
+    // The rules read the event as it is stored: the same facts a backtest reads later.
+    let facts = Facts::from_json(&text)
+        .map_err(|e| ApiError::Internal(format!("cannot read the event's facts: {e}")))?;
     let rules = policy.rules();
     let outcome = {
         let lists = policy.lists.read();
@@ -428,31 +429,29 @@ async fn run_identify(
             now_ms,
         )
     };
-    outcome.write_into(&mut event);
+    let decision = outcome.json_fields();
     let profile = fp.to_bytes();
     // Another node may have handed out the same request id this second: take a fresh one.
     for attempt in 0.. {
-        let text = serde_json::to_string(&event)
-            .map_err(|e| ApiError::Internal(format!("cannot serialise the event: {e}")))?;
         let record = NewIdentification {
             scope: ctx.scope.clone(),
-            request_id: request_id.clone(),
+            request_id: body.request_id.clone(),
             visitor_id: visitor_id.clone(),
             ts_ms: now_ms,
             profile: profile.clone(),
             linked_id: linked_id.clone(),
             verdict: outcome.verdict.map(|v| v.as_str().to_owned()),
             bot: Some(bot),
-            body: text,
+            body: crate::decide::with_fields(&text, &decision),
             list_effects: outcome.effects.clone(),
             rule_matches: outcome.rule_matches.clone(),
-            outbox: outcome.outbox(&request_id, &visitor_id, now_ms),
+            outbox: outcome.outbox(&body.request_id, &visitor_id, now_ms),
         };
         match state.store.record_identification(record).await {
             Ok(()) => break,
             Err(prynt_store::StoreError::DuplicateId) if attempt < 3 => {
-                request_id = ids::request_id(now_ms / 1000);
-                event["requestId"] = serde_json::Value::String(request_id.clone());
+                body.request_id = ids::request_id(now_ms / 1000);
+                text = serialise(&body)?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -461,6 +460,7 @@ async fn run_identify(
     index.write().upsert(&visitor_id, &fp);
     state.risk.record(&ctx.scope, &observation);
     outcome.apply_to_memory(&policy);
+    let request_id = body.request_id;
     policy.observe(now_ms, &request_id, outcome.verdict, facts);
 
     let token = token::sign(
