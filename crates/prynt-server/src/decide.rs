@@ -243,7 +243,10 @@ mod tests {
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v, json!({"a": 1, "verdict": null, "tags": {}}));
         let out = with_fields("{}", r#""b":2"#);
-        assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!({"b": 2}));
+        assert_eq!(
+            serde_json::from_str::<Value>(&out).unwrap(),
+            json!({"b": 2})
+        );
     }
 
     #[test]
