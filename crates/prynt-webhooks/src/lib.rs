@@ -1,10 +1,15 @@
-//! Webhook delivery primitives for Prynt (DESIGN §6): how payloads are signed and how endpoint
-//! secrets are sealed at rest.
+//! Webhook delivery primitives for Prynt (DESIGN §6): how payloads are signed, how endpoint
+//! secrets are sealed at rest, which addresses a webhook may reach, and the client that delivers
+//! without being steered into the private network.
 //!
 //! This crate holds no state and knows nothing of the store or the outbox: the server owns those
 //! and calls in here for each step, so every rule can be tested on its own.
 
+pub mod client;
 pub mod sealing;
 pub mod signing;
+pub mod ssrf;
 
+pub use client::{Attempt, ClientError, ClientOptions, DeliveryClient};
 pub use sealing::{SealError, SecretBox};
+pub use ssrf::{address_allowed, check_url, UrlError};
