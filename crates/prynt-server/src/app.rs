@@ -62,6 +62,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(api::visitors::routes())
         .merge(api::rules::routes())
         .merge(api::lists::routes())
+        .merge(api::webhooks::routes())
         .split_for_parts()
 }
 

@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the API server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -145,6 +145,32 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub ip_ranges: Vec<PathBuf>,
+    /// Development only: lets webhooks use plain http to loopback addresses (and reach them).
+    #[arg(long, env = "PRYNT_DEV_ALLOW_LOOPBACK_WEBHOOKS")]
+    pub dev_allow_loopback_webhooks: bool,
+    /// PEM file of CA certificates webhook receivers may present, besides the system's.
+    #[arg(long, env = "PRYNT_WEBHOOK_CA", value_name = "FILE")]
+    pub webhook_ca: Option<PathBuf>,
+    /// Key that encrypts webhook secrets at rest (32 bytes, hex or base64). Without it, a key
+    /// is created once in the data dir (`webhook-secrets.key`).
+    #[arg(
+        long,
+        env = "PRYNT_WEBHOOK_SECRET_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub webhook_secret_key: Option<String>,
+    /// Seconds a webhook receiver has to answer one delivery (1 to 60; default 10).
+    #[arg(long, env = "PRYNT_WEBHOOK_TIMEOUT", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout: Option<u64>,
+    /// Retry delays of failed deliveries, e.g. `10s,1m,5m` (default: 10s,1m,5m,30m,1h,3h,6h,12h).
+    #[arg(
+        long,
+        env = "PRYNT_WEBHOOK_RETRY_SCHEDULE",
+        value_name = "DELAYS",
+        hide = true
+    )]
+    pub webhook_retry_schedule: Option<String>,
     /// Adds `POST /bench/bare` (a fixed answer through the same stack) for `prynt bench`.
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,

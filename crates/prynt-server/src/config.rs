@@ -21,6 +21,19 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<(IpAddr, IpAddr)>,
     /// The IP data files the server loads.
     pub ip_data: IpDataFiles,
+    pub webhooks: WebhookConfig,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub allow_loopback: bool,
+    /// PEM CA certificates trusted besides the system's.
+    pub extra_roots_pem: Option<Vec<u8>>,
+    /// The key sealing secrets at rest, as configured (hex or base64); `None`: the data dir's.
+    pub secret_key: Option<String>,
+    pub timeout: std::time::Duration,
+    pub schedule: prynt_webhooks::schedule::Schedule,
 }
 
 /// The config file: the same names as the flags, in snake_case.
@@ -35,6 +48,11 @@ struct FileConfig {
     trust_proxy: Option<Vec<String>>,
     geoip_city: Option<PathBuf>,
     ip_ranges: Option<Vec<PathBuf>>,
+    dev_allow_loopback_webhooks: Option<bool>,
+    webhook_ca: Option<PathBuf>,
+    webhook_secret_key: Option<String>,
+    webhook_timeout: Option<u64>,
+    webhook_retry_schedule: Option<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -108,7 +126,34 @@ impl ServeConfig {
         } else {
             args.ip_ranges
         };
+        let extra_roots_pem = match args.webhook_ca.or(file.webhook_ca) {
+            Some(path) => Some(std::fs::read(&path).map_err(|e| {
+                CliError::Usage(format!("cannot read webhook_ca {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        let schedule = match args.webhook_retry_schedule.or(file.webhook_retry_schedule) {
+            Some(text) => prynt_webhooks::schedule::Schedule::parse(&text).map_err(|e| {
+                CliError::Usage(format!("invalid webhook_retry_schedule {text:?}: {e}"))
+            })?,
+            None => prynt_webhooks::schedule::Schedule::default(),
+        };
+        let timeout = args.webhook_timeout.or(file.webhook_timeout).unwrap_or(10);
+        if !(1..=60).contains(&timeout) {
+            return Err(CliError::Usage(format!(
+                "webhook_timeout must be between 1 and 60 seconds, got {timeout}"
+            )));
+        }
+        let webhooks = WebhookConfig {
+            allow_loopback: args.dev_allow_loopback_webhooks
+                || file.dev_allow_loopback_webhooks.unwrap_or(false),
+            extra_roots_pem,
+            secret_key: args.webhook_secret_key.or(file.webhook_secret_key),
+            timeout: std::time::Duration::from_secs(timeout),
+            schedule,
+        };
         Ok(ServeConfig {
+            webhooks,
             listen,
             data_dir,
             tls,

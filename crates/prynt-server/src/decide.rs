@@ -10,7 +10,7 @@ use prynt_rules::lists::normalise_entry;
 use prynt_store::{ListEffect, OutboxItem};
 use serde_json::{json, Map, Value};
 
-use crate::policy::{Lists, ScopePolicy};
+use crate::policy::{Lists, ScopePolicy, Traits};
 
 /// Who the event is about: the values side effects add to lists.
 pub struct Subject<'a> {
@@ -145,20 +145,23 @@ pub fn with_fields(object: &str, members: &str) -> String {
     format!("{head}{sep}{members}}}")
 }
 
-/// A webhook payload: the same `id` on every delivery attempt.
-pub fn payload(kind: &str, now_ms: i64, data: Value) -> OutboxItem {
+/// A webhook payload for `receivers`: the same `id` on every delivery attempt; each attempt
+/// adds its own `timestamp` when it is sent.
+pub fn payload(kind: &str, now_ms: i64, data: Value, receivers: Vec<String>) -> OutboxItem {
     let id = ids::prefixed_hex_id("evt");
     let body = json!({
         "id": id,
-        "type": kind,
-        "timestamp": timefmt::rfc3339(now_ms / 1000),
+        "event": kind,
+        "createdAt": timefmt::rfc3339(now_ms / 1000),
         "data": data,
     });
     OutboxItem {
         id,
         kind: kind.to_owned(),
         payload: body.to_string(),
+        request_id: None,
         created_ms: now_ms,
+        webhook_ids: receivers,
     }
 }
 
@@ -176,12 +179,52 @@ impl Outcome {
         fields[1..fields.len() - 1].to_owned()
     }
 
-    /// The `rule_match` and `list_update` payloads of this decision.
-    pub fn outbox(&self, request_id: &str, visitor_id: &str, now_ms: i64) -> Vec<OutboxItem> {
+    /// The webhook payloads of this identification: the event itself, each rule match and
+    /// each list change, for the webhooks that want them.
+    pub fn outbox(
+        &self,
+        policy: &ScopePolicy,
+        request_id: &str,
+        visitor_id: &str,
+        bot: bool,
+        now_ms: i64,
+    ) -> Vec<OutboxItem> {
         let mut items = Vec::new();
+        if policy.webhooks().is_empty() {
+            return items;
+        }
+        let receivers = policy.receivers(
+            "identification",
+            Traits {
+                verdict: self.verdict.map(Verdict::as_str),
+                rule_id: self.matched.as_ref().map(|r| r.id.as_str()),
+                bot: Some(bot),
+            },
+        );
+        if !receivers.is_empty() {
+            items.push(OutboxItem {
+                id: ids::prefixed_hex_id("evt"),
+                kind: "identification".into(),
+                payload: String::new(),
+                request_id: Some(request_id.to_owned()),
+                created_ms: now_ms,
+                webhook_ids: receivers,
+            });
+        }
         let live = self.matched.iter().map(|r| (r, "live"));
         let monitors = self.monitors.iter().map(|r| (r, "monitor"));
         for (r, status) in live.chain(monitors) {
+            let receivers = policy.receivers(
+                "rule_match",
+                Traits {
+                    verdict: Some(r.verdict.as_str()),
+                    rule_id: Some(&r.id),
+                    bot: Some(bot),
+                },
+            );
+            if receivers.is_empty() {
+                continue;
+            }
             items.push(payload(
                 "rule_match",
                 now_ms,
@@ -190,7 +233,12 @@ impl Outcome {
                     "status": status, "verdict": r.verdict.as_str(),
                     "requestId": request_id, "visitorId": visitor_id,
                 }),
+                receivers,
             ));
+        }
+        let receivers = policy.receivers("list_update", Traits::default());
+        if receivers.is_empty() {
+            return items;
         }
         for n in &self.named {
             let (list_id, added, removed) = match &n.effect {
@@ -206,6 +254,7 @@ impl Outcome {
                     "source": "rule", "ruleId": self.matched.as_ref().map(|r| &r.id),
                     "requestId": request_id,
                 }),
+                receivers.clone(),
             ));
         }
         items

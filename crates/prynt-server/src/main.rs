@@ -9,6 +9,7 @@ mod client_ip;
 mod commands;
 mod config;
 mod decide;
+mod delivery;
 mod error;
 mod extract;
 mod identity;
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async move {
         match cli.command {
-            cli::Command::Serve(args) => serve::run(config::ServeConfig::resolve(args)?).await,
+            cli::Command::Serve(args) => serve::run(config::ServeConfig::resolve(*args)?).await,
             cli::Command::Keys(cmd) => commands::keys::run(cmd).await,
             cli::Command::Workspaces(cmd) => commands::workspaces::run(cmd).await,
             cli::Command::Data(cmd) => commands::data::run(cmd).await,

@@ -14,7 +14,7 @@ use prynt_rules::eval::{self, CompiledRule, ListLookup, RuleSet, Status};
 use prynt_rules::facts::Facts;
 use prynt_rules::fields::ListType;
 use prynt_rules::lists::{ListData, ListSet};
-use prynt_store::{ListEntry, ListRecord, RuleRecord, Store, StoreError};
+use prynt_store::{ListEntry, ListRecord, RuleRecord, Store, StoreError, WebhookRecord};
 
 /// Backtests look back at most this far.
 pub const MAX_BACKTEST_DAYS: i64 = 30;
@@ -158,6 +158,67 @@ fn compile_rule(rec: &RuleRecord) -> Option<CompiledRule> {
     }
 }
 
+/// A webhook's subscription, as identifications and list changes pick their receivers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub id: String,
+    pub events: Vec<String>,
+    pub verdicts: Option<Vec<String>>,
+    pub rule_ids: Option<Vec<String>>,
+    pub bot: Option<bool>,
+}
+
+/// What a payload says about the event behind it, for filters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Traits<'a> {
+    pub verdict: Option<&'a str>,
+    pub rule_id: Option<&'a str>,
+    pub bot: Option<bool>,
+}
+
+impl Subscription {
+    pub fn from_record(rec: &WebhookRecord) -> Option<Self> {
+        let events: Vec<String> = serde_json::from_str(&rec.events).ok()?;
+        let filters: serde_json::Value = serde_json::from_str(&rec.filters).ok()?;
+        let words = |key: &str| {
+            filters.get(key).and_then(|v| {
+                v.as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+            })
+        };
+        Some(Subscription {
+            id: rec.id.clone(),
+            events,
+            verdicts: words("verdict"),
+            rule_ids: words("ruleId"),
+            bot: filters
+                .get("botDetected")
+                .and_then(serde_json::Value::as_bool),
+        })
+    }
+
+    /// Filters concern identifications and rule matches; list updates and tests go to every
+    /// webhook subscribed to them.
+    pub fn wants(&self, kind: &str, t: Traits<'_>) -> bool {
+        if !self.events.iter().any(|e| e == kind) {
+            return false;
+        }
+        if !matches!(kind, "identification" | "rule_match") {
+            return true;
+        }
+        let listed = |want: &Option<Vec<String>>, have: Option<&str>| {
+            want.as_ref()
+                .is_none_or(|w| have.is_some_and(|h| w.iter().any(|x| x == h)))
+        };
+        listed(&self.verdicts, t.verdict)
+            && listed(&self.rule_ids, t.rule_id)
+            && self.bot.is_none_or(|b| t.bot == Some(b))
+    }
+}
+
 /// Events seen by identifications while the table loads, to add once it has.
 struct Pending {
     loading_or_loaded: bool,
@@ -174,6 +235,8 @@ struct PendingRow {
 /// One scope's policy.
 pub struct ScopePolicy {
     rules: RwLock<Arc<RuleSet>>,
+    /// Active webhooks' subscriptions.
+    webhooks: RwLock<Arc<Vec<Subscription>>>,
     pub lists: RwLock<Lists>,
     /// Serialises this node's changes of the scope's rules and lists, so the memory follows
     /// the store in the same order.
@@ -185,6 +248,37 @@ pub struct ScopePolicy {
 impl ScopePolicy {
     pub fn rules(&self) -> Arc<RuleSet> {
         Arc::clone(&self.rules.read())
+    }
+
+    pub fn webhooks(&self) -> Arc<Vec<Subscription>> {
+        Arc::clone(&self.webhooks.read())
+    }
+
+    /// The webhooks that want a payload of `kind` with these traits.
+    pub fn receivers(&self, kind: &str, t: Traits<'_>) -> Vec<String> {
+        self.webhooks
+            .read()
+            .iter()
+            .filter(|s| s.wants(kind, t))
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// Re-reads the scope's active webhooks.
+    pub async fn reload_webhooks(
+        &self,
+        store: &dyn Store,
+        scope: &Scope,
+    ) -> Result<(), StoreError> {
+        let (records, _) = store
+            .webhooks(Some(scope.clone()), Some("active".into()), usize::MAX, 0)
+            .await?;
+        let subs = records
+            .iter()
+            .filter_map(Subscription::from_record)
+            .collect();
+        *self.webhooks.write() = Arc::new(subs);
+        Ok(())
     }
 
     /// Recompiles the scope's rules from the store and swaps them in.
@@ -369,6 +463,7 @@ impl Policy {
         }
         let policy = ScopePolicy {
             rules: RwLock::new(Arc::new(RuleSet::new(Vec::new()))),
+            webhooks: RwLock::new(Arc::new(Vec::new())),
             lists: RwLock::new(Lists::default()),
             changes: tokio::sync::Mutex::new(()),
             table: tokio::sync::Mutex::new(None),
@@ -385,6 +480,7 @@ impl Policy {
             }
         }
         policy.reload_rules(self.store.as_ref(), scope).await?;
+        policy.reload_webhooks(self.store.as_ref(), scope).await?;
         let policy = Arc::new(policy);
         self.scopes
             .write()

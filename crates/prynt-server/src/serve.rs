@@ -75,7 +75,18 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         risk: Default::default(),
         trusted_proxies: cfg.trusted_proxies.clone(),
         policy: crate::policy::Policy::new(Arc::clone(&store)),
+        secret_box: load_secret_box(&cfg)?,
+        webhook_config: cfg.webhooks.clone(),
+        delivery_wake: Arc::new(tokio::sync::Notify::new()),
     });
+    let client =
+        prynt_webhooks::client::DeliveryClient::new(prynt_webhooks::client::ClientOptions {
+            allow_loopback: cfg.webhooks.allow_loopback,
+            extra_roots_pem: cfg.webhooks.extra_roots_pem.clone(),
+            user_agent: format!("Prynt-Webhooks/{}", env!("CARGO_PKG_VERSION")),
+        })
+        .map_err(|e| CliError::Usage(format!("cannot set up webhook delivery: {e}")))?;
+    tokio::spawn(crate::delivery::run(state.clone(), client));
     let started = std::time::Instant::now();
     let replayed = state
         .risk
@@ -221,4 +232,44 @@ async fn create_first_keys(store: &dyn Store) -> Result<(), CliError> {
         ));
     }
     Ok(())
+}
+
+/// The key sealing webhook secrets: from the configuration, else created once in the data dir
+/// (readable by the owner only).
+fn load_secret_box(cfg: &ServeConfig) -> Result<prynt_webhooks::sealing::SecretBox, CliError> {
+    use prynt_webhooks::sealing::SecretBox;
+    if let Some(text) = &cfg.webhooks.secret_key {
+        return SecretBox::from_config(text)
+            .map_err(|e| CliError::Usage(format!("invalid webhook_secret_key: {e}")));
+    }
+    let path = cfg.data_dir.join("webhook-secrets.key");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = prynt_core::ids::random_hex(64);
+            write_private(&path, &key)
+                .map_err(|e| CliError::Runtime(format!("cannot write {}: {e}", path.display())))?;
+            key
+        }
+        Err(e) => {
+            return Err(CliError::Runtime(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    SecretBox::from_config(text.trim())
+        .map_err(|e| CliError::Usage(format!("invalid key in {}: {e}", path.display())))
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(text.as_bytes())
 }

@@ -29,6 +29,12 @@ pub struct Shared {
     pub risk: crate::risk::Risk,
     /// Rules, lists and backtest tables per workspace environment.
     pub policy: crate::policy::Policy,
+    /// How webhooks are delivered.
+    pub webhook_config: crate::config::WebhookConfig,
+    /// Seals webhook secrets at rest.
+    pub secret_box: prynt_webhooks::sealing::SecretBox,
+    /// Wakes the delivery worker when deliveries are queued.
+    pub delivery_wake: Arc<tokio::sync::Notify>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<(std::net::IpAddr, std::net::IpAddr)>,
 }

@@ -17,6 +17,9 @@ pub use model::{
     IpSeen, ListEffect, ListEntry, ListRecord, NewApiKey, NewIdentification, NewList, NewRule,
     OutboxItem, RawEvent, RuleChange, RuleRecord, StoredProfile, VisitorSummary, Workspace,
 };
+pub use model::{
+    AttemptRecord, ClaimedDelivery, DeliveryNext, DeliveryRecord, WebhookChange, WebhookRecord,
+};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -164,8 +167,61 @@ pub trait Store: Send + Sync + 'static {
         after: Option<(i64, String)>,
         limit: usize,
     ) -> StoreResult<Vec<RawEvent>>;
-    /// The oldest queued webhook payloads of the scope.
-    async fn outbox(&self, scope: &Scope, limit: usize) -> StoreResult<Vec<OutboxItem>>;
+
+    // ---- webhooks ---------------------------------------------------------------------------
+    async fn create_webhook(&self, rec: WebhookRecord) -> StoreResult<WebhookRecord>;
+    /// Webhooks of one scope (or of every scope, for the delivery workers), oldest first.
+    async fn webhooks(
+        &self,
+        scope: Option<Scope>,
+        status: Option<String>,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<(Vec<WebhookRecord>, usize)>;
+    async fn webhook(&self, scope: &Scope, id: &str) -> StoreResult<Option<WebhookRecord>>;
+    async fn update_webhook(
+        &self,
+        scope: &Scope,
+        id: &str,
+        change: WebhookChange,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord>;
+    /// Deletes a webhook and cancels its pending deliveries in the same transaction.
+    async fn delete_webhook(&self, scope: &Scope, id: &str) -> StoreResult<bool>;
+    /// Leases up to `limit` due deliveries of a webhook for `lease_ms`.
+    async fn claim_deliveries(
+        &self,
+        webhook_id: &str,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        attempt: AttemptRecord,
+        next: DeliveryNext,
+    ) -> StoreResult<()>;
+    /// A webhook's deliveries, newest first, with their attempts.
+    async fn deliveries(
+        &self,
+        scope: &Scope,
+        webhook_id: &str,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<(Vec<DeliveryRecord>, usize)>;
+    /// Makes a finished delivery pending again; whether there was such a delivery.
+    async fn redeliver(
+        &self,
+        scope: &Scope,
+        webhook_id: &str,
+        delivery_id: i64,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Queues a payload outside an identification (a test delivery).
+    async fn enqueue(&self, scope: &Scope, item: OutboxItem) -> StoreResult<()>;
+    /// Frees every lease (a single node starting: nobody else can hold one).
+    async fn release_leases(&self) -> StoreResult<usize>;
 
     // ---- lifecycle --------------------------------------------------------------------------
     /// Whether the store answers queries (used by `/readyz`).

@@ -240,14 +240,95 @@ pub enum ListEffect {
     },
 }
 
-/// A webhook payload waiting for delivery, written in the same transaction as its cause.
+/// A webhook payload waiting for delivery, written in the same transaction as its cause,
+/// with one delivery per webhook in `webhook_ids`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
     /// The payload's `id`, the same across delivery attempts.
     pub id: String,
-    /// `identification`, `rule_match` or `list_update`.
+    /// `identification`, `rule_match`, `list_update` or `test`.
     pub kind: String,
+    /// The payload without its per-attempt `timestamp`; for an identification, empty: the
+    /// stored event (`request_id`) is the payload's data.
     pub payload: String,
+    /// The identification whose stored event is the payload.
+    pub request_id: Option<String>,
+    pub created_ms: i64,
+    pub webhook_ids: Vec<String>,
+}
+
+/// A webhook as stored; secrets sealed by the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookRecord {
+    pub id: String,
+    pub scope: Scope,
+    pub url: String,
+    pub description: Option<String>,
+    /// JSON array of event types.
+    pub events: String,
+    /// JSON object of filters.
+    pub filters: String,
+    /// `active` or `paused`.
+    pub status: String,
+    pub secret: String,
+    pub old_secret: Option<String>,
+    pub old_secret_until_ms: Option<i64>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    /// Share of delivery attempts of the last 7 days that succeeded; `None` without attempts.
+    pub success_rate: Option<f64>,
+    pub last_delivery_ms: Option<i64>,
+}
+
+/// Parts of a webhook an update replaces.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookChange {
+    pub url: Option<String>,
+    pub description: Option<Option<String>>,
+    pub events: Option<String>,
+    pub filters: Option<String>,
+    pub status: Option<String>,
+    /// A rotation: the new sealed secret, the old one and until when it still signs.
+    pub rotate: Option<(String, String, i64)>,
+}
+
+/// A due delivery handed to a worker, with its payload text.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub kind: String,
+    pub payload_id: String,
+    /// The payload without `timestamp`; `None` when its event was erased meanwhile.
+    pub payload: Option<String>,
+    pub attempts: i64,
+    pub created_ms: i64,
+}
+
+/// What became of a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DeliveryNext {
+    Succeeded,
+    RetryAt(i64),
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub at_ms: i64,
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+}
+
+/// A delivery as `GET /v1/webhooks/{id}/deliveries` shows it.
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub kind: String,
+    pub payload_id: String,
+    pub status: String,
+    pub attempts: Vec<AttemptRecord>,
+    pub next_attempt_ms: Option<i64>,
     pub created_ms: i64,
 }
 

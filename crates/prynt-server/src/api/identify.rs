@@ -445,10 +445,16 @@ async fn run_identify(
             body: crate::decide::with_fields(&text, &decision),
             list_effects: outcome.effects.clone(),
             rule_matches: outcome.rule_matches.clone(),
-            outbox: outcome.outbox(&body.request_id, &visitor_id, now_ms),
+            outbox: outcome.outbox(&policy, &body.request_id, &visitor_id, bot, now_ms),
         };
+        let queued = !record.outbox.is_empty();
         match state.store.record_identification(record).await {
-            Ok(()) => break,
+            Ok(()) => {
+                if queued {
+                    state.delivery_wake.notify_one();
+                }
+                break;
+            }
             Err(prynt_store::StoreError::DuplicateId) if attempt < 3 => {
                 body.request_id = ids::request_id(now_ms / 1000);
                 text = serialise(&body)?;

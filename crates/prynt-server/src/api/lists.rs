@@ -19,7 +19,7 @@ use super::pagination::{self, OffsetPage};
 use crate::decide::payload;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, SecretKey};
-use crate::policy::ListMeta;
+use crate::policy::{ListMeta, Traits};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -278,11 +278,13 @@ async fn delete_list(
         "list_update",
         now_ms,
         json!({"listId": id, "listName": rec.name, "added": [], "removed": [], "deleted": true, "source": "api"}),
+        policy.receivers("list_update", Traits::default()),
     );
     if !state.store.delete_list(&ctx.scope, &id, Some(item)).await? {
         return Err(not_found(&id));
     }
     policy.forget_list(&id);
+    state.delivery_wake.notify_one();
     Ok(Json(json!({ "deleted": true, "listId": id })))
 }
 
@@ -386,6 +388,7 @@ async fn change_entries(
         "list_update",
         now_ms,
         json!({"listId": id, "listName": rec.name, "added": add, "removed": remove, "deleted": false, "source": "api"}),
+        policy.receivers("list_update", Traits::default()),
     );
     let change = EntryChange {
         add: add.iter().map(|v| (v.clone(), expires)).collect(),
@@ -399,6 +402,7 @@ async fn change_entries(
         Err(StoreError::NotFound) => return Err(not_found(&id)),
         other => other?,
     };
+    state.delivery_wake.notify_one();
     {
         let mut lists = policy.lists.write();
         if let Some(data) = lists.set.get_mut(&rec.name) {

@@ -9,4 +9,5 @@ mod pagination;
 pub mod rules;
 pub mod system;
 pub mod visitors;
+pub mod webhooks;
 pub mod workspace;

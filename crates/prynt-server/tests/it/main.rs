@@ -7,5 +7,7 @@ mod harness;
 mod identification;
 mod ipdata;
 mod lifecycle;
+mod receiver;
 mod rules;
 mod scores;
+mod webhooks;

@@ -312,6 +312,14 @@ fn verdicts_follow_priority_monitor_and_side_effects_reach_the_next_identificati
     let (_tmp, s) = start();
     let ev = identify(&s, 1, "registration", None, "198.51.100.1");
     assert_eq!(ev["verdict"], Value::Null, "no rules: no verdict");
+    // A subscriber, so that matches and list changes are queued for delivery.
+    let (status, _) = post(
+        &s,
+        "/v1/webhooks",
+        json!({"url": "https://hooks.example.invalid/prynt",
+        "events": ["rule_match", "list_update"]}),
+    );
+    assert_eq!(status, 201);
 
     create_list(&s, json!({"name": "blocked", "type": "visitor"}));
     let registration = leaf("event.type", "equals", json!("registration"));
@@ -413,7 +421,7 @@ fn verdicts_follow_priority_monitor_and_side_effects_reach_the_next_identificati
     let ev = identify(&s, 2, "login", None, "198.51.100.2");
     assert_eq!(ev["verdict"], "allow", "{ev}");
 
-    // Every match and list change waits in the outbox, in the store.
+    // Every match and list change was queued in the outbox, in the store.
     let db = rusqlite::Connection::open(s.data_dir.join("prynt.db")).unwrap();
     let mut st = db.prepare("SELECT kind, payload FROM outbox").unwrap();
     let rows: Vec<(String, Value)> = st

@@ -125,6 +125,55 @@ const MIGRATIONS: &[&str] = &[
         created_ms   INTEGER NOT NULL
      );
      CREATE INDEX outbox_created ON outbox (created_ms);",
+    // 5: webhooks, one delivery per (payload, webhook) with its attempts. A delivery's payload
+    // is an outbox row, or for identification events the stored event itself.
+    "CREATE TABLE webhooks (
+        id                  TEXT PRIMARY KEY,
+        workspace_id        TEXT NOT NULL,
+        env                 TEXT NOT NULL,
+        url                 TEXT NOT NULL,
+        description         TEXT,
+        events              TEXT NOT NULL,
+        filters             TEXT NOT NULL,
+        status              TEXT NOT NULL,
+        secret              TEXT NOT NULL,
+        old_secret          TEXT,
+        old_secret_until_ms INTEGER,
+        created_ms          INTEGER NOT NULL,
+        updated_ms          INTEGER NOT NULL
+     );
+     CREATE INDEX webhooks_scope ON webhooks (workspace_id, env, created_ms);
+     CREATE TABLE deliveries (
+        id              INTEGER PRIMARY KEY,
+        webhook_id      TEXT NOT NULL,
+        workspace_id    TEXT NOT NULL,
+        env             TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        payload_id      TEXT NOT NULL,
+        outbox_id       TEXT,
+        request_id      TEXT,
+        status          TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+        created_ms      INTEGER NOT NULL,
+        last_attempt_ms INTEGER,
+        last_status     INTEGER,
+        last_error      TEXT
+     );
+     CREATE INDEX deliveries_due ON deliveries (webhook_id, next_attempt_ms) WHERE status = 'pending';
+     CREATE INDEX deliveries_webhook ON deliveries (webhook_id, id);
+     CREATE TABLE delivery_attempts (
+        delivery_id INTEGER NOT NULL,
+        attempt     INTEGER NOT NULL,
+        webhook_id  TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        status_code INTEGER,
+        latency_ms  INTEGER NOT NULL,
+        error       TEXT,
+        PRIMARY KEY (delivery_id, attempt)
+     );
+     CREATE INDEX delivery_attempts_webhook ON delivery_attempts (webhook_id, at_ms);",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {

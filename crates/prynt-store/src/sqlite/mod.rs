@@ -10,6 +10,7 @@ mod migrations;
 mod policy;
 mod pool;
 mod queries;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::mpsc;

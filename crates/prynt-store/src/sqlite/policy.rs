@@ -84,19 +84,45 @@ fn list_in(c: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<ListRe
     .optional()?)
 }
 
-/// Writes one outbox row inside the caller's transaction.
+/// Writes one outbox payload and its deliveries inside the caller's transaction; a payload no
+/// webhook wants is not written at all.
 pub(crate) fn insert_outbox(c: &Connection, scope: &Scope, item: &OutboxItem) -> StoreResult<()> {
-    c.prepare_cached(
-        "INSERT INTO outbox (id, workspace_id, env, kind, payload, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        item.id,
-        scope.workspace_id,
-        scope.env.as_str(),
-        item.kind,
-        item.payload,
-        item.created_ms
-    ])?;
+    if item.webhook_ids.is_empty() {
+        return Ok(());
+    }
+    let outbox_id = if item.request_id.is_none() {
+        c.prepare_cached(
+            "INSERT INTO outbox (id, workspace_id, env, kind, payload, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            item.id,
+            scope.workspace_id,
+            scope.env.as_str(),
+            item.kind,
+            item.payload,
+            item.created_ms
+        ])?;
+        Some(item.id.as_str())
+    } else {
+        None
+    };
+    let mut st = c.prepare_cached(
+        "INSERT INTO deliveries (webhook_id, workspace_id, env, kind, payload_id, outbox_id, request_id,
+                                 status, next_attempt_ms, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)",
+    )?;
+    for webhook in &item.webhook_ids {
+        st.execute(params![
+            webhook,
+            scope.workspace_id,
+            scope.env.as_str(),
+            item.kind,
+            item.id,
+            outbox_id,
+            item.request_id,
+            item.created_ms
+        ])?;
+    }
     Ok(())
 }
 
@@ -581,35 +607,6 @@ impl SqliteStore {
                             ts_ms: r.get(1)?,
                             verdict: r.get(2)?,
                             body: r.get(3)?,
-                        })
-                    },
-                )?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-        .await
-    }
-
-    pub(crate) async fn sql_outbox(
-        &self,
-        scope: &Scope,
-        limit: usize,
-    ) -> StoreResult<Vec<OutboxItem>> {
-        let scope = scope.clone();
-        self.read(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, kind, payload, created_ms FROM outbox
-                 WHERE workspace_id = ?1 AND env = ?2 ORDER BY created_ms, rowid LIMIT ?3",
-            )?;
-            let rows = st
-                .query_map(
-                    params![scope.workspace_id, scope.env.as_str(), limit as i64],
-                    |r| {
-                        Ok(OutboxItem {
-                            id: r.get(0)?,
-                            kind: r.get(1)?,
-                            payload: r.get(2)?,
-                            created_ms: r.get(3)?,
                         })
                     },
                 )?

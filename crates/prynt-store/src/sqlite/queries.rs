@@ -10,6 +10,9 @@ use crate::{
     ListRecord, NewApiKey, NewIdentification, NewList, NewRule, OutboxItem, RawEvent, RuleChange,
     RuleRecord, Store, StoreError, StoreResult, StoredProfile, VisitorSummary, Workspace,
 };
+use crate::{
+    AttemptRecord, ClaimedDelivery, DeliveryNext, DeliveryRecord, WebhookChange, WebhookRecord,
+};
 
 const WORKSPACE_COLS: &str = "w.id, w.name, w.plan, w.custom_limits, w.created_at";
 const KEY_COLS: &str =
@@ -417,8 +420,85 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn outbox(&self, scope: &Scope, limit: usize) -> StoreResult<Vec<OutboxItem>> {
-        self.sql_outbox(scope, limit).await
+    async fn create_webhook(&self, rec: WebhookRecord) -> StoreResult<WebhookRecord> {
+        self.sql_create_webhook(rec).await
+    }
+
+    async fn webhooks(
+        &self,
+        scope: Option<Scope>,
+        status: Option<String>,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<(Vec<WebhookRecord>, usize)> {
+        self.sql_webhooks(scope, status, limit, offset).await
+    }
+
+    async fn webhook(&self, scope: &Scope, id: &str) -> StoreResult<Option<WebhookRecord>> {
+        self.sql_webhook(scope, id).await
+    }
+
+    async fn update_webhook(
+        &self,
+        scope: &Scope,
+        id: &str,
+        change: WebhookChange,
+        now_ms: i64,
+    ) -> StoreResult<WebhookRecord> {
+        self.sql_update_webhook(scope, id, change, now_ms).await
+    }
+
+    async fn delete_webhook(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        self.sql_delete_webhook(scope, id).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        webhook_id: &str,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.sql_claim_deliveries(webhook_id, now_ms, limit, lease_ms)
+            .await
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: i64,
+        attempt: AttemptRecord,
+        next: DeliveryNext,
+    ) -> StoreResult<()> {
+        self.sql_record_attempt(delivery_id, attempt, next).await
+    }
+
+    async fn deliveries(
+        &self,
+        scope: &Scope,
+        webhook_id: &str,
+        limit: usize,
+        offset: usize,
+    ) -> StoreResult<(Vec<DeliveryRecord>, usize)> {
+        self.sql_deliveries(scope, webhook_id, limit, offset).await
+    }
+
+    async fn redeliver(
+        &self,
+        scope: &Scope,
+        webhook_id: &str,
+        delivery_id: i64,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        self.sql_redeliver(scope, webhook_id, delivery_id, now_ms)
+            .await
+    }
+
+    async fn enqueue(&self, scope: &Scope, item: OutboxItem) -> StoreResult<()> {
+        self.sql_enqueue(scope, item).await
+    }
+
+    async fn release_leases(&self) -> StoreResult<usize> {
+        self.sql_release_leases().await
     }
 
     async fn ping(&self) -> StoreResult<()> {
