@@ -60,6 +60,15 @@ pub enum BenchCommand {
         #[arg(long, default_value = "./prynt-data")]
         ip_data: std::path::PathBuf,
     },
+    /// Webhook delivery rate, and identify throughput with three webhooks against none.
+    Webhooks {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        #[arg(long, default_value = "./prynt-data")]
+        ip_data: std::path::PathBuf,
+    },
     /// Identification accuracy on a synthetic population, beside two baselines.
     Accuracy {
         #[arg(long, default_value_t = 10_000)]

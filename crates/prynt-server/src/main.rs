@@ -68,6 +68,11 @@ fn main() -> ExitCode {
                     connections,
                     ip_data,
                 } => bench::identify::run(seconds, connections, &ip_data),
+                cli::BenchCommand::Webhooks {
+                    seconds,
+                    connections,
+                    ip_data,
+                } => bench::webhooks::run(seconds, connections, &ip_data),
                 cli::BenchCommand::SeedEvents {
                     data_dir,
                     events,

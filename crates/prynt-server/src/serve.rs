@@ -78,6 +78,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         secret_box: load_secret_box(&cfg)?,
         webhook_config: cfg.webhooks.clone(),
         delivery_wake: Arc::new(tokio::sync::Notify::new()),
+        identified: Default::default(),
     });
     let client =
         prynt_webhooks::client::DeliveryClient::new(prynt_webhooks::client::ClientOptions {
@@ -86,7 +87,8 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
             user_agent: format!("Prynt-Webhooks/{}", env!("CARGO_PKG_VERSION")),
         })
         .map_err(|e| CliError::Usage(format!("cannot set up webhook delivery: {e}")))?;
-    tokio::spawn(crate::delivery::run(state.clone(), client));
+    crate::delivery::start(state.clone(), client)
+        .map_err(|e| CliError::Runtime(format!("cannot start the webhook worker: {e}")))?;
     let started = std::time::Instant::now();
     let replayed = state
         .risk

@@ -35,6 +35,8 @@ pub struct Shared {
     pub secret_box: prynt_webhooks::sealing::SecretBox,
     /// Wakes the delivery worker when deliveries are queued.
     pub delivery_wake: Arc<tokio::sync::Notify>,
+    /// Identifications served, for the delivery worker to tell a busy server from an idle one.
+    pub identified: std::sync::atomic::AtomicU64,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<(std::net::IpAddr, std::net::IpAddr)>,
 }

@@ -196,11 +196,10 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         lease_ms: i64,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
-    async fn record_attempt(
+    /// Records attempts and their deliveries' new states, in one transaction.
+    async fn record_attempts(
         &self,
-        delivery_id: i64,
-        attempt: AttemptRecord,
-        next: DeliveryNext,
+        batch: Vec<(i64, AttemptRecord, DeliveryNext)>,
     ) -> StoreResult<()>;
     /// A webhook's deliveries, newest first, with their attempts.
     async fn deliveries(
@@ -220,6 +219,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Queues a payload outside an identification (a test delivery).
     async fn enqueue(&self, scope: &Scope, item: OutboxItem) -> StoreResult<()>;
+    /// Turns up to `limit` queued payloads into one delivery per subscribed webhook; how many.
+    async fn fan_out(&self, limit: usize) -> StoreResult<usize>;
     /// Frees every lease (a single node starting: nobody else can hold one).
     async fn release_leases(&self) -> StoreResult<usize>;
 

@@ -450,6 +450,9 @@ async fn run_identify(
         let queued = !record.outbox.is_empty();
         match state.store.record_identification(record).await {
             Ok(()) => {
+                state
+                    .identified
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if queued {
                     state.delivery_wake.notify_one();
                 }

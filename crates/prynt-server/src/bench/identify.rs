@@ -34,10 +34,11 @@ const PROMISED_RATE: f64 = 5_000.0;
 /// Distinct browsers cycled through; later rounds are returning visitors.
 const DEVICES: usize = 5_000;
 
-struct Server {
-    child: std::process::Child,
-    addr: SocketAddr,
-    public_key: String,
+pub(crate) struct Server {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    pub public_key: String,
+    pub secret_key: String,
     _dir: tempdir::Dir,
 }
 
@@ -75,7 +76,8 @@ fn link_ip_data(from: &Path, dir: &Path) -> Result<bool, CliError> {
     Ok(true)
 }
 
-fn start_server(ip_data: &Path) -> Result<(Server, bool), CliError> {
+/// Starts `prynt serve` on a fresh data dir with the bench endpoints and `extra` flags.
+pub(crate) fn start_server(ip_data: &Path, extra: &[&str]) -> Result<(Server, bool), CliError> {
     let exe = std::env::current_exe().map_err(|e| CliError::Runtime(e.to_string()))?;
     let dir = std::env::temp_dir().join(format!("prynt-bench-{}", prynt_core::ids::random_hex(8)));
     let with_ip_data = link_ip_data(ip_data, &dir)?;
@@ -88,6 +90,7 @@ fn start_server(ip_data: &Path) -> Result<(Server, bool), CliError> {
             "--data-dir",
         ])
         .arg(&dir)
+        .args(extra)
         .env("PRYNT_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -96,7 +99,7 @@ fn start_server(ip_data: &Path) -> Result<(Server, bool), CliError> {
         .stdout
         .take()
         .ok_or_else(|| CliError::Runtime("no stdout".into()))?;
-    let mut public_key = String::new();
+    let (mut public_key, mut secret_key) = (String::new(), String::new());
     let mut lines = BufReader::new(stdout).lines();
     let addr = loop {
         let Some(Ok(line)) = lines.next() else {
@@ -106,6 +109,9 @@ fn start_server(ip_data: &Path) -> Result<(Server, bool), CliError> {
         };
         if let Some(k) = line.trim().strip_prefix("public key: ") {
             public_key = k.to_owned();
+        }
+        if let Some(k) = line.trim().strip_prefix("secret key: ") {
+            secret_key = k.to_owned();
         }
         if let Some(url) = line.trim().strip_prefix("listening on http://") {
             break url
@@ -119,43 +125,43 @@ fn start_server(ip_data: &Path) -> Result<(Server, bool), CliError> {
         child,
         addr,
         public_key,
+        secret_key,
         _dir: tempdir::Dir(dir),
     };
     Ok((server, with_ip_data))
 }
 
-pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliError> {
-    let (mut server, with_ip_data) = start_server(ip_data)?;
-    // One client thread: the server keeps both cores' worth of its own threads, and the client
-    // does not add scheduling noise to the latency it measures.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
+/// A load target on the bench server, with its public key.
+pub(crate) fn identify_target(server: &Server, path: &str, bodies: &Arc<Vec<Bytes>>) -> Target {
+    Target {
+        addr: server.addr,
+        path: path.to_owned(),
+        headers: vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            (
+                "authorization".to_owned(),
+                format!("Bearer {}", server.public_key),
+            ),
+        ],
+        bodies: Arc::clone(bodies),
+    }
+}
+
+/// The identify traffic: every browser visits once for its token, then 80% of later visits
+/// carry it.
+pub(crate) async fn visits(server: &Server, connections: usize) -> Arc<Vec<Bytes>> {
     let mut rng = Rng::new(7);
     let payloads: Vec<serde_json::Value> = (0..DEVICES)
         .map(|_| json!({ "type": "login", "components": Device::random(&mut rng).components() }))
         .collect();
     let encode = |v: &serde_json::Value| Bytes::from(serde_json::to_vec(v).unwrap_or_default());
     let first_visits = Arc::new(payloads.iter().map(encode).collect::<Vec<_>>());
-    let headers = vec![
-        ("content-type".to_owned(), "application/json".to_owned()),
-        (
-            "authorization".to_owned(),
-            format!("Bearer {}", server.public_key),
-        ),
-    ];
-    let target = |path: &str, bodies: &Arc<Vec<Bytes>>| Target {
-        addr: server.addr,
-        path: path.to_owned(),
-        headers: headers.clone(),
-        bodies: Arc::clone(bodies),
-    };
-    let tokens = rt.block_on(load::collect_header(
-        &target("/v1/identify", &first_visits),
+    let tokens = load::collect_header(
+        &identify_target(server, "/v1/identify", &first_visits),
         connections,
         crate::api::identify::TOKEN_HEADER,
-    ));
+    )
+    .await;
     let returning: Vec<Bytes> = payloads
         .into_iter()
         .zip(tokens)
@@ -166,8 +172,20 @@ pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliEr
             encode(&p)
         })
         .collect();
-    let avg_body = returning.iter().map(Bytes::len).sum::<usize>() / returning.len();
-    let bodies = Arc::new(returning);
+    Arc::new(returning)
+}
+
+pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliError> {
+    let (mut server, with_ip_data) = start_server(ip_data, &[])?;
+    // One client thread: the server keeps both cores' worth of its own threads, and the client
+    // does not add scheduling noise to the latency it measures.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let target = |path: &str, bodies: &Arc<Vec<Bytes>>| identify_target(&server, path, bodies);
+    let bodies = rt.block_on(visits(&server, connections));
+    let avg_body = bodies.iter().map(Bytes::len).sum::<usize>() / bodies.len();
     let dur = Duration::from_secs(seconds);
     let (bare, ident, paced, paced_bare, rate, promised) = rt.block_on(async {
         load::closed_loop(&target("/v1/identify", &bodies), connections, dur).await;

@@ -5,6 +5,7 @@ pub mod identify;
 mod load;
 pub mod matching;
 pub mod seed;
+pub mod webhooks;
 
 /// The fingerprint the server would compute from these components.
 pub fn fingerprint(

@@ -174,6 +174,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (delivery_id, attempt)
      );
      CREATE INDEX delivery_attempts_webhook ON delivery_attempts (webhook_id, at_ms);",
+    // 6: payloads waiting to become one delivery per webhook: one small row in the cause's
+    // transaction instead of a delivery row per webhook on the identification path.
+    "CREATE TABLE fanout (
+        seq          INTEGER PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        env          TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        payload_id   TEXT NOT NULL,
+        outbox_id    TEXT,
+        request_id   TEXT,
+        webhook_ids  TEXT NOT NULL,
+        created_ms   INTEGER NOT NULL
+     );",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {

@@ -106,23 +106,22 @@ pub(crate) fn insert_outbox(c: &Connection, scope: &Scope, item: &OutboxItem) ->
     } else {
         None
     };
-    let mut st = c.prepare_cached(
-        "INSERT INTO deliveries (webhook_id, workspace_id, env, kind, payload_id, outbox_id, request_id,
-                                 status, next_attempt_ms, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)",
-    )?;
-    for webhook in &item.webhook_ids {
-        st.execute(params![
-            webhook,
-            scope.workspace_id,
-            scope.env.as_str(),
-            item.kind,
-            item.id,
-            outbox_id,
-            item.request_id,
-            item.created_ms
-        ])?;
-    }
+    // One small row in the cause's transaction; the delivery worker turns it into one
+    // delivery per webhook later, in batches, off the identification path.
+    c.prepare_cached(
+        "INSERT INTO fanout (workspace_id, env, kind, payload_id, outbox_id, request_id, webhook_ids, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        scope.workspace_id,
+        scope.env.as_str(),
+        item.kind,
+        item.id,
+        outbox_id,
+        item.request_id,
+        item.webhook_ids.join(","),
+        item.created_ms
+    ])?;
     Ok(())
 }
 

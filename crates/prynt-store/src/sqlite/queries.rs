@@ -463,13 +463,11 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn record_attempt(
+    async fn record_attempts(
         &self,
-        delivery_id: i64,
-        attempt: AttemptRecord,
-        next: DeliveryNext,
+        batch: Vec<(i64, AttemptRecord, DeliveryNext)>,
     ) -> StoreResult<()> {
-        self.sql_record_attempt(delivery_id, attempt, next).await
+        self.sql_record_attempts(batch).await
     }
 
     async fn deliveries(
@@ -495,6 +493,10 @@ impl Store for SqliteStore {
 
     async fn enqueue(&self, scope: &Scope, item: OutboxItem) -> StoreResult<()> {
         self.sql_enqueue(scope, item).await
+    }
+
+    async fn fan_out(&self, limit: usize) -> StoreResult<usize> {
+        self.sql_fan_out(limit).await
     }
 
     async fn release_leases(&self) -> StoreResult<usize> {

@@ -253,58 +253,71 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sql_record_attempt(
+    pub(crate) async fn sql_record_attempts(
         &self,
-        delivery_id: i64,
-        attempt: AttemptRecord,
-        next: DeliveryNext,
+        batch: Vec<(i64, AttemptRecord, DeliveryNext)>,
     ) -> StoreResult<()> {
         self.write(move |c| {
-            let Some((webhook_id, attempts)): Option<(String, i64)> = c
-                .prepare_cached("SELECT webhook_id, attempts FROM deliveries WHERE id = ?1")?
-                .query_row([delivery_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
-            else {
-                return Ok(());
-            };
-            c.prepare_cached(
-                "INSERT INTO delivery_attempts (delivery_id, attempt, webhook_id, at_ms, status_code, latency_ms, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                delivery_id,
-                attempts + 1,
-                webhook_id,
-                attempt.at_ms,
-                attempt.status_code,
-                attempt.latency_ms as i64,
-                attempt.error
-            ])?;
-            let (status, next_ms) = match next {
-                DeliveryNext::Succeeded => ("succeeded", attempt.at_ms),
-                DeliveryNext::RetryAt(t) => ("pending", t),
-                DeliveryNext::Failed => ("failed", attempt.at_ms),
-            };
-            // A delivery cancelled meanwhile (its webhook deleted) stays cancelled.
-            c.prepare_cached(
-                "UPDATE deliveries SET attempts = attempts + 1, last_attempt_ms = ?2, last_status = ?3,
-                        last_error = ?4, next_attempt_ms = ?5, lease_until_ms = 0,
-                        status = CASE WHEN status = 'cancelled' THEN status ELSE ?6 END
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                delivery_id,
-                attempt.at_ms,
-                attempt.status_code,
-                attempt.error,
-                next_ms,
-                status
-            ])?;
+            for (delivery_id, attempt, next) in batch {
+                record_one(c, delivery_id, attempt, next)?;
+            }
             Ok(())
         })
         .await
     }
+}
 
+/// One attempt's row and its delivery's new state, inside the caller's transaction.
+fn record_one(
+    c: &Connection,
+    delivery_id: i64,
+    attempt: AttemptRecord,
+    next: DeliveryNext,
+) -> StoreResult<()> {
+    let Some((webhook_id, attempts)): Option<(String, i64)> = c
+        .prepare_cached("SELECT webhook_id, attempts FROM deliveries WHERE id = ?1")?
+        .query_row([delivery_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+    else {
+        return Ok(());
+    };
+    c.prepare_cached(
+        "INSERT INTO delivery_attempts (delivery_id, attempt, webhook_id, at_ms, status_code, latency_ms, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        delivery_id,
+        attempts + 1,
+        webhook_id,
+        attempt.at_ms,
+        attempt.status_code,
+        attempt.latency_ms as i64,
+        attempt.error
+    ])?;
+    let (status, next_ms) = match next {
+        DeliveryNext::Succeeded => ("succeeded", attempt.at_ms),
+        DeliveryNext::RetryAt(t) => ("pending", t),
+        DeliveryNext::Failed => ("failed", attempt.at_ms),
+    };
+    // A delivery cancelled meanwhile (its webhook deleted) stays cancelled.
+    c.prepare_cached(
+        "UPDATE deliveries SET attempts = attempts + 1, last_attempt_ms = ?2, last_status = ?3,
+                last_error = ?4, next_attempt_ms = ?5, lease_until_ms = 0,
+                status = CASE WHEN status = 'cancelled' THEN status ELSE ?6 END
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        delivery_id,
+        attempt.at_ms,
+        attempt.status_code,
+        attempt.error,
+        next_ms,
+        status
+    ])?;
+    Ok(())
+}
+
+impl SqliteStore {
     pub(crate) async fn sql_deliveries(
         &self,
         scope: &Scope,
@@ -384,6 +397,49 @@ impl SqliteStore {
         let scope = scope.clone();
         self.write(move |c| super::policy::insert_outbox(c, &scope, &item))
             .await
+    }
+
+    pub(crate) async fn sql_fan_out(&self, limit: usize) -> StoreResult<usize> {
+        self.write(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT seq, workspace_id, env, kind, payload_id, outbox_id, request_id, webhook_ids, created_ms
+                 FROM fanout ORDER BY seq LIMIT ?1",
+            )?;
+            type Row = (i64, String, String, String, String, Option<String>, Option<String>, String, i64);
+            let rows = st
+                .query_map([limit as i64], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                })?
+                .collect::<Result<Vec<Row>, _>>()?;
+            // A webhook deleted since the event was queued gets nothing.
+            let mut insert = c.prepare_cached(
+                "INSERT INTO deliveries (webhook_id, workspace_id, env, kind, payload_id, outbox_id, request_id,
+                                         status, next_attempt_ms, created_ms)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8
+                 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?1)",
+            )?;
+            let mut done = c.prepare_cached("DELETE FROM fanout WHERE seq = ?1")?;
+            for (seq, ws, env, kind, payload_id, outbox_id, request_id, webhooks, created) in &rows {
+                for webhook in webhooks.split(',').filter(|w| !w.is_empty()) {
+                    insert.execute(params![
+                        webhook, ws, env, kind, payload_id, outbox_id, request_id, created
+                    ])?;
+                }
+                done.execute([seq])?;
+            }
+            Ok(rows.len())
+        })
+        .await
     }
 
     pub(crate) async fn sql_release_leases(&self) -> StoreResult<usize> {

@@ -1,0 +1,211 @@
+//! `prynt bench webhooks`: webhook delivery rate to a local receiver, and identify throughput
+//! with three webhooks subscribed (one of them a receiver that answers after 10 s) beside the
+//! same server with none, in alternating runs.
+//!
+//! Receivers are minimal HTTP/1.1 responders on loopback in this process, on their own thread.
+//! The server runs with `--dev-allow-loopback-webhooks` so it may reach them.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::identify::{identify_target, start_server, visits};
+use super::load;
+use crate::CliError;
+
+/// Counts requests and answers 200, after `delay`.
+async fn receiver(delay: Duration) -> std::io::Result<(u16, Arc<AtomicU64>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let _ = answer(stream, &seen, delay).await;
+            });
+        }
+    });
+    Ok((port, count))
+}
+
+/// Serves keep-alive requests on one connection: reads head and body, counts, answers.
+async fn answer(mut s: TcpStream, seen: &AtomicU64, delay: Duration) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(8192);
+    loop {
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 8192];
+            let n = s.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + len {
+            let mut chunk = [0u8; 8192];
+            let n = s.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        buf.drain(..head_end + len);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        seen.fetch_add(1, Ordering::Relaxed);
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .await?;
+    }
+}
+
+/// One management call over a fresh connection; the answer's JSON.
+async fn call(
+    addr: std::net::SocketAddr,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Result<Value, CliError> {
+    let fail = |e: std::io::Error| CliError::Runtime(format!("{method} {path}: {e}"));
+    let mut s = TcpStream::connect(addr).await.map_err(fail)?;
+    let text = body.to_string();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    s.write_all(req.as_bytes()).await.map_err(fail)?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.map_err(fail)?;
+    let out = String::from_utf8_lossy(&out);
+    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body)
+        .map_err(|e| CliError::Runtime(format!("{method} {path}: {e}: {out}")))
+}
+
+pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliError> {
+    let (mut server, _) = start_server(ip_data, &["--dev-allow-loopback-webhooks"])?;
+    let receivers_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let start_receiver = |delay| {
+        receivers_rt
+            .block_on(receiver(delay))
+            .map_err(|e| CliError::Runtime(format!("cannot start a receiver: {e}")))
+    };
+    let (fast_a, count_a) = start_receiver(Duration::ZERO)?;
+    let (fast_b, _) = start_receiver(Duration::ZERO)?;
+    let (slow, _) = start_receiver(Duration::from_secs(10))?;
+    let dur = Duration::from_secs(seconds);
+    let (addr, key) = (server.addr, server.secret_key.clone());
+    let outcome = rt.block_on(async {
+        let bodies = visits(&server, connections).await;
+        let target = identify_target(&server, "/v1/identify", &bodies);
+        let mut ids = Vec::new();
+        for port in [fast_a, fast_b, slow] {
+            let w = call(
+                addr,
+                &key,
+                "POST",
+                "/v1/webhooks",
+                &json!({"url": format!("http://127.0.0.1:{port}/hook"), "events": ["identification"], "status": "paused"}),
+            )
+            .await?;
+            let id = w["id"].as_str().map(str::to_owned).ok_or_else(|| {
+                CliError::Runtime(format!("cannot create a webhook: {w}"))
+            })?;
+            ids.push(id);
+        }
+        let set_status = |status: &'static str, which: Vec<String>| {
+            let key = key.clone();
+            async move {
+                for id in which {
+                    call(addr, &key, "PATCH", &format!("/v1/webhooks/{id}"), &json!({"status": status})).await?;
+                }
+                Ok::<(), CliError>(())
+            }
+        };
+        // Warm-up, then alternate: none, three, none, three.
+        load::closed_loop(&target, connections, dur).await;
+        let mut none = Vec::new();
+        let mut three = Vec::new();
+        for round in 0..4 {
+            let with = round % 2 == 1;
+            set_status(if with { "active" } else { "paused" }, ids.clone()).await?;
+            let stats = load::closed_loop(&target, connections, dur).await;
+            if with { three.push(stats.rps()) } else { none.push(stats.rps()) }
+        }
+        set_status("paused", ids.clone()).await?;
+        eprintln!("identify req/s without webhooks {none:.0?}, with three {three:.0?}");
+        // Let the deliveries queued by the runs drain before measuring the delivery rate.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+
+        // Delivery rate: a backlog for one fast receiver, then the time to deliver it.
+        set_status("active", vec![ids[0].clone()]).await?;
+        let backlog_start = count_a.load(Ordering::Relaxed);
+        let queued = load::closed_loop(&target, connections, dur).await.ok as u64;
+        let target_count = backlog_start + queued;
+        let drain_from = Instant::now();
+        let from_count = count_a.load(Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while count_a.load(Ordering::Relaxed) < target_count && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let drained = count_a.load(Ordering::Relaxed).saturating_sub(from_count);
+        let drain_secs = drain_from.elapsed().as_secs_f64();
+        Ok::<_, CliError>((none, three, queued, drained, drain_secs))
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status();
+    let _ = server.child.wait();
+    let (none, three, queued, drained, drain_secs) = outcome?;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (n, t) = (mean(&none), mean(&three));
+    let rate = drained as f64 / drain_secs.max(1e-9);
+    super::emit(
+        &format!(
+            "identify with no webhook: {} req/s (mean {n:.0}); with three webhooks (one receiver \
+             answering after 10 s): {} req/s (mean {t:.0}, {:+.1}%); deliveries: {queued} queued \
+             for one receiver, backlog of {drained} delivered at {rate:.0}/s",
+            none.iter()
+                .map(|x| format!("{x:.0}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            three
+                .iter()
+                .map(|x| format!("{x:.0}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            (t / n - 1.0) * 100.0,
+        ),
+        json!({
+            "rpsNoWebhooks": n.round(),
+            "rpsThreeWebhooks": t.round(),
+            "deliveriesPerSecond": rate.round(),
+        }),
+    );
+    Ok(())
+}
