@@ -112,7 +112,18 @@ fn webhooks_are_created_checked_listed_updated_and_deleted() {
     assert_eq!(status, 201, "{w}");
     let id = w["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("whk_"));
-    assert!(w["secret"].as_str().unwrap().starts_with("whsec_"));
+    let secret = w["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+    let db = rusqlite::Connection::open(s.data_dir.join("prynt.db")).unwrap();
+    let stored: String = db
+        .query_row("SELECT secret FROM webhooks WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(
+        !stored.contains(secret) && !stored.contains("whsec_"),
+        "sealed at rest: {stored}"
+    );
     assert_eq!(w["status"], "active");
     let (_, got) = s.json(&format!("/v1/webhooks/{id}"), &s.secret_key);
     assert!(
@@ -287,6 +298,29 @@ fn a_hanging_receiver_times_out_without_holding_up_another() {
         assert!(std::time::Instant::now() < deadline, "{page}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Deleting the webhook cancels its pending retries at once.
+    let pending = |status: &str| -> i64 {
+        let db = rusqlite::Connection::open(s.data_dir.join("prynt.db")).unwrap();
+        db.query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE webhook_id = ?1 AND status = ?2",
+            [hang_id.as_str(), status],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        pending("pending"),
+        5,
+        "timed-out deliveries wait for their retry"
+    );
+    let (status, _) = send(
+        &s,
+        Method::DELETE,
+        &format!("/v1/webhooks/{hang_id}"),
+        json!({}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!((pending("pending"), pending("cancelled")), (0, 5));
 }
 
 #[test]
