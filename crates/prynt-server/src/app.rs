@@ -91,6 +91,7 @@ pub fn build(state: AppState, bench_endpoints: bool) -> Router {
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
     .layer(from_fn_with_state(state.clone(), metrics::record))
     .layer(from_fn(middleware::declared_length_limit))
+    .layer(from_fn(middleware::rate_headers))
     .layer(CatchPanicLayer::custom(error::panic_response))
     .layer(from_fn(middleware::request_id))
     .with_state(state)

@@ -19,6 +19,7 @@ pub const CATALOGUE: &[(&str, u16, &str)] = &[
     ("conflict", 409, "The request clashes with the current state, such as a duplicate name."),
     ("payload_too_large", 413, "The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere."),
     ("unsupported_media_type", 415, "The body must be sent as `Content-Type: application/json`."),
+    ("rate_limited", 429, "Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget."),
     ("internal_error", 500, "An unexpected server error. Retry with exponential backoff."),
     ("service_unavailable", 503, "The server is starting, shutting down or cannot reach its store. Retry shortly."),
 ];
@@ -48,6 +49,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("Rate limit exceeded. Retry in {retry_after_s}s.")]
+    RateLimited { retry_after_s: u64 },
     #[error("An internal error occurred.")]
     Internal(String),
     #[error("{0}")]
@@ -74,6 +77,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
             ApiError::Unavailable(_) => "service_unavailable",
         }
@@ -99,7 +103,10 @@ impl ApiError {
                     ApiError::Validation { field, .. } => field.clone(),
                     _ => None,
                 },
-                retry_after: None,
+                retry_after: match self {
+                    ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
+                    _ => None,
+                },
             },
         }
     }
@@ -132,7 +139,14 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(detail = %detail, "internal error");
         }
-        (self.status(), axum::Json(self.body())).into_response()
+        let mut resp = (self.status(), axum::Json(self.body())).into_response();
+        if let ApiError::RateLimited { retry_after_s } = self {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_s),
+            );
+        }
+        resp
     }
 }
 
@@ -170,6 +184,7 @@ mod tests {
             ApiError::Conflict(String::new()),
             ApiError::PayloadTooLarge(1),
             ApiError::UnsupportedMediaType(String::new()),
+            ApiError::RateLimited { retry_after_s: 1 },
             ApiError::Internal(String::new()),
             ApiError::Unavailable(String::new()),
         ];

@@ -163,6 +163,8 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 /// Who is calling: the key, its workspace and the environment every lookup is confined to.
 #[derive(Debug, Clone)]
 pub struct AuthContext {
+    /// The key's id: rate limits are per key.
+    pub key_id: String,
     pub key_type: KeyType,
     pub scope: Scope,
     pub workspace: Workspace,
@@ -205,6 +207,7 @@ pub async fn authenticate_key(key: &str, state: &AppState) -> Result<AuthContext
         return Err(ApiError::InvalidApiKey);
     }
     Ok(AuthContext {
+        key_id: found.key.id.clone(),
         key_type: found.key.key_type,
         scope: Scope {
             workspace_id: found.workspace.id.clone(),
@@ -227,6 +230,31 @@ impl FromRequestParts<AppState> for SecretKey {
                 "Public keys may only call POST /v1/identify; use a secret key.".into(),
             ));
         }
+        if let Some(class) = crate::limits::Class::of_path(parts.uri.path()) {
+            spend(state, &parts.extensions, &ctx.key_id, class, &ctx)?;
+        }
         Ok(SecretKey(ctx))
     }
+}
+
+/// Spends one request of a rate budget, records the budget's state for the response headers,
+/// and refuses with a 429 when it is spent.
+pub fn spend(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    owner: &str,
+    class: crate::limits::Class,
+    ctx: &AuthContext,
+) -> Result<(), ApiError> {
+    let outcome = state.limits.check(owner, class, ctx.workspace.limits());
+    let status = match &outcome {
+        Ok(s) => *s,
+        Err(r) => r.status,
+    };
+    if let Some(slot) = extensions.get::<crate::middleware::RateSlot>() {
+        slot.set(status);
+    }
+    outcome.map(|_| ()).map_err(|r| ApiError::RateLimited {
+        retry_after_s: r.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+    })
 }

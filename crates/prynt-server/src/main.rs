@@ -13,6 +13,7 @@ mod delivery;
 mod error;
 mod extract;
 mod identity;
+mod limits;
 mod metrics;
 mod middleware;
 mod policy;

@@ -14,6 +14,36 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RequestId(pub String);
 
 /// Gives every request an id and echoes it as `X-Request-Id` on every response, errors included.
+/// Where the rate limiter leaves the budget's state for [`rate_headers`] to report.
+#[derive(Clone, Default)]
+pub struct RateSlot(std::sync::Arc<parking_lot::Mutex<Option<crate::limits::Status>>>);
+
+impl RateSlot {
+    pub fn set(&self, s: crate::limits::Status) {
+        *self.0.lock() = Some(s);
+    }
+}
+
+/// Adds `X-RateLimit-Limit`, `-Remaining` and `-Reset` to every response whose request spent
+/// a rate budget (refusals included).
+pub async fn rate_headers(mut req: Request, next: Next) -> Response {
+    let slot = RateSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut resp = next.run(req).await;
+    let status = *slot.0.lock();
+    if let Some(s) = status {
+        let h = resp.headers_mut();
+        for (name, value) in [
+            ("x-ratelimit-limit", u64::from(s.limit)),
+            ("x-ratelimit-remaining", u64::from(s.remaining)),
+            ("x-ratelimit-reset", s.reset),
+        ] {
+            h.insert(name, HeaderValue::from(value));
+        }
+    }
+    resp
+}
+
 pub async fn request_id(mut req: Request, next: Next) -> Response {
     let id = prynt_core::ids::request_id(prynt_core::timefmt::now_unix());
     req.extensions_mut().insert(RequestId(id.clone()));

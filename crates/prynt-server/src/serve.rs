@@ -79,6 +79,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         webhook_config: cfg.webhooks.clone(),
         delivery_wake: Arc::new(tokio::sync::Notify::new()),
         identified: Default::default(),
+        limits: Default::default(),
     });
     let client =
         prynt_webhooks::client::DeliveryClient::new(prynt_webhooks::client::ClientOptions {

@@ -35,6 +35,8 @@ pub struct Shared {
     pub secret_box: prynt_webhooks::sealing::SecretBox,
     /// Wakes the delivery worker when deliveries are queued.
     pub delivery_wake: Arc<tokio::sync::Notify>,
+    /// Rate budgets per key and, for identify, per workspace.
+    pub limits: crate::limits::RateLimits,
     /// Identifications served, for the delivery worker to tell a busy server from an idle one.
     pub identified: std::sync::atomic::AtomicU64,
     /// Proxies whose `X-Forwarded-For` is believed.

@@ -264,6 +264,7 @@ async fn run_identify(
     req: Request,
 ) -> Result<(IdentifyResponse, String), ApiError> {
     let headers = req.headers().clone();
+    let extensions = req.extensions().clone();
     if !is_accepted_content_type(&headers) {
         return Err(ApiError::UnsupportedMediaType(
             "Send the payload as application/json or text/plain.".into(),
@@ -282,6 +283,13 @@ async fn run_identify(
             .ok_or(ApiError::MissingApiKey)?;
         authenticate_key(key, state).await?
     };
+    crate::extract::spend(
+        state,
+        &extensions,
+        &ctx.scope.workspace_id,
+        crate::limits::Class::Identify,
+        &ctx,
+    )?;
     let settings = state
         .cache
         .settings(&ctx.scope, || state.store.env_settings(&ctx.scope))

@@ -7,6 +7,7 @@ mod harness;
 mod identification;
 mod ipdata;
 mod lifecycle;
+mod limits;
 mod receiver;
 mod rules;
 mod scores;
