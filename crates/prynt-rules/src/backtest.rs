@@ -423,6 +423,48 @@ impl StrCol {
     }
 }
 
+/// Read access for analytics: rows in a time range, and a row's verdict, string or boolean
+/// value, straight from the columns.
+impl EventTable {
+    /// Rows with `from_ms <= ts < to_ms`, skipping blocks wholly outside the range.
+    pub fn rows_between(&self, from_ms: i64, to_ms: i64) -> impl Iterator<Item = usize> + '_ {
+        self.chunk_ts
+            .iter()
+            .enumerate()
+            .filter(move |(_, (lo, hi))| *hi >= from_ms && *lo < to_ms)
+            .flat_map(move |(c, _)| c * CHUNK..((c + 1) * CHUNK).min(self.ts.len()))
+            .filter(move |&r| (from_ms..to_ms).contains(&self.ts[r]))
+    }
+
+    /// A row's verdict.
+    pub fn row_verdict(&self, row: usize) -> Option<Verdict> {
+        self.verdict(row)
+    }
+
+    /// A row's value of a string field; `None` when missing (or not a string field).
+    pub fn row_str(&self, field: FieldId, row: usize) -> Option<&str> {
+        match self.cols.get(usize::from(field))? {
+            Column::Str(c) => {
+                let id = c.ids.get(row);
+                (id != MISSING).then(|| c.dict.get(id))
+            }
+            _ => None,
+        }
+    }
+
+    /// A row's value of a boolean field; `None` when missing.
+    pub fn row_bool(&self, field: FieldId, row: usize) -> Option<bool> {
+        match self.cols.get(usize::from(field))? {
+            Column::Bool(c) => match c.get(row).copied() {
+                Some(0) => Some(false),
+                Some(1) => Some(true),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// What counts as evidence that a visitor is legitimate.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence<'a> {

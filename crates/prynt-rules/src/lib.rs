@@ -7,6 +7,7 @@
 //! - [`lists`]: list contents with expiry and CIDR ranges.
 //! - [`backtest`]: a columnar table of stored events and rule replay over it.
 
+pub mod analytics;
 pub mod backtest;
 mod columns;
 pub mod condition;

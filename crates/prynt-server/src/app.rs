@@ -63,6 +63,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(api::rules::routes())
         .merge(api::lists::routes())
         .merge(api::webhooks::routes())
+        .merge(api::analytics::routes())
         .split_for_parts()
 }
 

@@ -18,7 +18,6 @@ use prynt_store::{ListEntry, ListRecord, RuleRecord, Store, StoreError, WebhookR
 
 /// Backtests look back at most this far.
 pub const MAX_BACKTEST_DAYS: i64 = 30;
-const DAY_MS: i64 = 86_400_000;
 /// Events read from the store per query while the backtest table loads.
 const LOAD_PAGE: usize = 5_000;
 
@@ -317,17 +316,17 @@ impl ScopePolicy {
         }
     }
 
-    /// Runs `f` over the scope's event table of the last 30 days, loading it from the store on
-    /// first use and adding the events identified since the last call.
+    /// Runs `f` over the scope's event table from `floor` (the retention's start) on, loading
+    /// it from the store on first use and adding the events identified since the last call.
     pub async fn with_table<T>(
         &self,
         store: &dyn Store,
         scope: &Scope,
         now_ms: i64,
+        floor: i64,
         f: impl FnOnce(&EventTable) -> T,
     ) -> Result<T, StoreError> {
         let mut guard = self.table.lock().await;
-        let floor = now_ms - MAX_BACKTEST_DAYS * DAY_MS;
         if guard.is_none() {
             self.pending.lock().loading_or_loaded = true;
             // Events identified from now on also arrive as pending rows; remember the ids the
@@ -395,12 +394,12 @@ impl ScopePolicy {
 
     /// Starts loading the backtest table in the background, so the first backtest after a
     /// rule is written does not wait for it.
-    pub fn warm_table(self: &Arc<Self>, store: Arc<dyn Store>, scope: Scope) {
+    pub fn warm_table(self: &Arc<Self>, store: Arc<dyn Store>, scope: Scope, floor: i64) {
         let policy = Arc::clone(self);
         tokio::spawn(async move {
             let now_ms = prynt_core::timefmt::now_unix_ms();
             if let Err(e) = policy
-                .with_table(store.as_ref(), &scope, now_ms, |_| ())
+                .with_table(store.as_ref(), &scope, now_ms, floor, |_| ())
                 .await
             {
                 tracing::warn!("cannot load the backtest table: {e}");

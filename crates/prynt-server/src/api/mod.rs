@@ -1,6 +1,7 @@
 //! One module per API resource; shared concerns (auth, errors, JSON) live in `extract` and
 //! `error`.
 
+pub mod analytics;
 mod body;
 pub mod events;
 pub mod identify;

@@ -220,7 +220,11 @@ async fn create_rule(
         }
     };
     let propagation_ms = propagate(&state, &ctx, &policy, Instant::now()).await?;
-    policy.warm_table(std::sync::Arc::clone(&state.store), ctx.scope.clone());
+    policy.warm_table(
+        std::sync::Arc::clone(&state.store),
+        ctx.scope.clone(),
+        state.retention_floor_ms(),
+    );
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -457,22 +461,28 @@ async fn run_backtest(
     let now_ms = timefmt::now_unix_ms();
     let from_ms = (now_ms - days * DAY_MS).max(state.retention_floor_ms());
     let out = policy
-        .with_table(state.store.as_ref(), &ctx.scope, now_ms, |table| {
-            let lists = policy.lists.read();
-            let evidence = Evidence {
-                allow_lists: lists.allow_lists(),
-            };
-            backtest::backtest(
-                table,
-                &compiled,
-                &*lists,
-                &evidence,
-                from_ms,
-                now_ms + 1,
-                now_ms / 1000,
-                sample_size,
-            )
-        })
+        .with_table(
+            state.store.as_ref(),
+            &ctx.scope,
+            now_ms,
+            state.retention_floor_ms(),
+            |table| {
+                let lists = policy.lists.read();
+                let evidence = Evidence {
+                    allow_lists: lists.allow_lists(),
+                };
+                backtest::backtest(
+                    table,
+                    &compiled,
+                    &*lists,
+                    &evidence,
+                    from_ms,
+                    now_ms + 1,
+                    now_ms / 1000,
+                    sample_size,
+                )
+            },
+        )
         .await?;
     let rate = |n: u64, d: u64| {
         if d == 0 {

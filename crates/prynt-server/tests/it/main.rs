@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `prynt` binary on a loopback port with its own data
 //! dir and talks HTTP to it.
 
+mod analytics;
 mod benchmarks;
 mod foundation;
 mod harness;
