@@ -2,8 +2,6 @@
 //! time bucket, and Smart Signal counts, rates and trends (DESIGN §7). Pure: the table in,
 //! counts out.
 
-use std::collections::HashMap;
-
 use crate::backtest::EventTable;
 use crate::condition::Verdict;
 use crate::fields::{lookup, FieldId};
@@ -23,6 +21,15 @@ pub enum Bucket {
 }
 
 impl Bucket {
+    /// The bucket's length.
+    pub fn width_ms(self) -> i64 {
+        match self {
+            Bucket::Hour => HOUR_MS,
+            Bucket::Day => DAY_MS,
+            Bucket::Week => 7 * DAY_MS,
+        }
+    }
+
     /// The start of the bucket holding `ts_ms`.
     pub fn start(self, ts_ms: i64) -> i64 {
         match self {
@@ -62,28 +69,94 @@ pub fn events(
     group: Option<EventGroup>,
 ) -> (u64, Vec<(Key, u64)>) {
     let field = |p: &str| lookup(p).unwrap_or(FieldId::MAX);
-    let (platform, country) = (field("device.platform"), field("ip.country"));
+    let text_field = match group {
+        Some(EventGroup::Platform) => Some(field("device.platform")),
+        Some(EventGroup::Country) => Some(field("ip.country")),
+        _ => None,
+    };
+    // Counters indexed without hashing: verdict codes, dictionary ids (missing last), or the
+    // bucket's position in the range.
     let mut total = 0u64;
-    let mut groups: HashMap<Key, u64> = HashMap::new();
+    let mut by_verdict = [0u64; 4];
+    let mut by_id: Vec<u64> = Vec::new();
+    let mut missing = 0u64;
+    let (first_bucket, width) = match group {
+        Some(EventGroup::Time(b)) => (b.start(from_ms), b.width_ms()),
+        _ => (0, 1),
+    };
+    let mut by_time: Vec<u64> = Vec::new();
+    let verdict_slot = |v: Option<Verdict>| match v {
+        None => 0,
+        Some(Verdict::Allow) => 1,
+        Some(Verdict::Challenge) => 2,
+        Some(Verdict::Block) => 3,
+    };
     for row in table.rows_between(from_ms, to_ms) {
         let v = table.row_verdict(row);
         if verdict.is_some() && v != verdict {
             continue;
         }
         total += 1;
-        let Some(g) = group else { continue };
-        let key = match g {
-            EventGroup::Verdict => Key::Text(v.map(|v| v.as_str().to_owned())),
-            EventGroup::Platform => Key::Text(table.row_str(platform, row).map(str::to_owned)),
-            EventGroup::Country => Key::Text(table.row_str(country, row).map(str::to_owned)),
-            EventGroup::Time(b) => Key::Time(b.start(table.ts_ms(row).unwrap_or(0))),
-        };
-        *groups.entry(key).or_default() += 1;
+        match group {
+            None => {}
+            Some(EventGroup::Verdict) => by_verdict[verdict_slot(v)] += 1,
+            Some(EventGroup::Time(b)) => {
+                let start = b.start(table.ts_ms(row).unwrap_or(0));
+                let i = ((start - first_bucket) / width) as usize;
+                if by_time.len() <= i {
+                    by_time.resize(i + 1, 0);
+                }
+                by_time[i] += 1;
+            }
+            Some(_) => match text_field.and_then(|f| table.row_str_id(f, row)) {
+                Some(id) => {
+                    let i = id as usize;
+                    if by_id.len() <= i {
+                        by_id.resize(i + 1, 0);
+                    }
+                    by_id[i] += 1;
+                }
+                None => missing += 1,
+            },
+        }
     }
-    let mut out: Vec<(Key, u64)> = groups.into_iter().collect();
-    if matches!(group, Some(EventGroup::Time(_))) {
-        out.sort();
-    } else {
+    let mut out: Vec<(Key, u64)> = match group {
+        None => Vec::new(),
+        Some(EventGroup::Verdict) => [
+            None,
+            Some(Verdict::Allow),
+            Some(Verdict::Challenge),
+            Some(Verdict::Block),
+        ]
+        .into_iter()
+        .zip(by_verdict)
+        .filter(|(_, n)| *n > 0)
+        .map(|(v, n)| (Key::Text(v.map(|v| v.as_str().to_owned())), n))
+        .collect(),
+        Some(EventGroup::Time(_)) => by_time
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (Key::Time(first_bucket + i as i64 * width), *n))
+            .collect(),
+        Some(_) => {
+            let f = text_field.unwrap_or(FieldId::MAX);
+            let mut v: Vec<(Key, u64)> = by_id
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(id, n)| {
+                    let text = table.str_of(f, id as u32).map(str::to_owned);
+                    (Key::Text(text), *n)
+                })
+                .collect();
+            if missing > 0 {
+                v.push((Key::Text(None), missing));
+            }
+            v
+        }
+    };
+    if !matches!(group, Some(EventGroup::Time(_))) {
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     }
     (total, out)
@@ -214,13 +287,16 @@ pub fn signal_series(
         .filter(|(name, _)| only.is_none_or(|o| o == *name))
         .filter_map(|(name, path)| Some((*name, lookup(path)?)))
         .collect();
-    let mut points: HashMap<i64, (u64, Vec<u64>)> = HashMap::new();
+    let (first, width) = (bucket.start(from_ms), bucket.width_ms());
+    let mut points: Vec<(u64, Vec<u64>)> = Vec::new();
     let mut total = 0;
     for row in table.rows_between(from_ms, to_ms) {
         total += 1;
-        let p = points
-            .entry(bucket.start(table.ts_ms(row).unwrap_or(0)))
-            .or_insert_with(|| (0, vec![0; chosen.len()]));
+        let i = ((bucket.start(table.ts_ms(row).unwrap_or(0)) - first) / width) as usize;
+        if points.len() <= i {
+            points.resize_with(i + 1, || (0, vec![0; chosen.len()]));
+        }
+        let p = &mut points[i];
         p.0 += 1;
         for (i, (_, field)) in chosen.iter().enumerate() {
             if table.row_bool(*field, row) == Some(true) {
@@ -230,8 +306,10 @@ pub fn signal_series(
     }
     let mut out: Vec<SeriesPoint> = points
         .into_iter()
-        .map(|(start_ms, (t, c))| SeriesPoint {
-            start_ms,
+        .enumerate()
+        .filter(|(_, (t, _))| *t > 0)
+        .map(|(i, (t, c))| SeriesPoint {
+            start_ms: first + i as i64 * width,
             total: t,
             counts: chosen.iter().map(|(n, _)| *n).zip(c).collect(),
         })

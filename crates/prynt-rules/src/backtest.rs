@@ -452,6 +452,23 @@ impl EventTable {
         }
     }
 
+    /// A row's dictionary id for a string field (`None` when missing): ids count groups
+    /// without touching the strings; [`EventTable::str_of`] names them.
+    pub fn row_str_id(&self, field: FieldId, row: usize) -> Option<u32> {
+        match self.cols.get(usize::from(field))? {
+            Column::Str(c) => Some(c.ids.get(row)).filter(|id| *id != MISSING),
+            _ => None,
+        }
+    }
+
+    /// The string of a dictionary id of a string field.
+    pub fn str_of(&self, field: FieldId, id: u32) -> Option<&str> {
+        match self.cols.get(usize::from(field))? {
+            Column::Str(c) => Some(c.dict.get(id)),
+            _ => None,
+        }
+    }
+
     /// A row's value of a boolean field; `None` when missing.
     pub fn row_bool(&self, field: FieldId, row: usize) -> Option<bool> {
         match self.cols.get(usize::from(field))? {
