@@ -13,6 +13,7 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination;
+use super::ts;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, AuthContext, SecretKey};
 use crate::state::AppState;
@@ -21,10 +22,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(event_analytics))
         .routes(routes!(signal_analytics))
-}
-
-fn ts(ms: i64) -> String {
-    timefmt::rfc3339(ms.div_euclid(1000))
 }
 
 /// `from` and `to` (required), checked against each other and the retention.

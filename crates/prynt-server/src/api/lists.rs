@@ -16,6 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::body::Body;
 use super::pagination::{self, OffsetPage};
+use super::ts;
 use crate::decide::payload;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, SecretKey};
@@ -37,22 +38,11 @@ pub const MAX_BATCH: usize = 1_000;
 const MAX_TTL: i64 = 315_360_000;
 
 fn check_id(id: &str) -> Result<(), ApiError> {
-    if ids::is_prefixed_hex_id(id, "lst") {
-        Ok(())
-    } else {
-        Err(ApiError::validation(
-            "listId",
-            "'listId' must look like lst_f3a8c7d2e1b4.",
-        ))
-    }
+    super::check_hex_id(id, "lst", "listId")
 }
 
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("No list {id}."))
-}
-
-fn ts(ms: i64) -> String {
-    timefmt::rfc3339(ms.div_euclid(1000))
 }
 
 /// A list as the API shows it.

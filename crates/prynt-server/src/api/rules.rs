@@ -19,6 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::body::Body;
 use super::pagination::{self, OffsetPage};
+use super::ts;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthContext, OptionalObject, SecretKey};
 use crate::policy::{self, ScopePolicy};
@@ -42,22 +43,11 @@ fn rule_error(e: condition::RuleError) -> ApiError {
 }
 
 fn check_id(id: &str) -> Result<(), ApiError> {
-    if ids::is_prefixed_hex_id(id, "rul") {
-        Ok(())
-    } else {
-        Err(ApiError::validation(
-            "ruleId",
-            "'ruleId' must look like rul_9a7f2c4e8b1d.",
-        ))
-    }
+    super::check_hex_id(id, "rul", "ruleId")
 }
 
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("No rule {id}."))
-}
-
-fn ts(ms: i64) -> String {
-    timefmt::rfc3339(ms.div_euclid(1000))
 }
 
 /// Milliseconds with microsecond resolution: a node applies a change in well under one.

@@ -15,6 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::body::Body;
 use super::pagination::{self, OffsetPage};
+use super::ts;
 use crate::decide::payload;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthContext, SecretKey};
@@ -42,22 +43,11 @@ const VERDICTS: &[&str] = &["allow", "challenge", "block"];
 const ROTATION_OVERLAP_MS: i64 = 86_400_000;
 
 fn check_id(id: &str) -> Result<(), ApiError> {
-    if ids::is_prefixed_hex_id(id, "whk") {
-        Ok(())
-    } else {
-        Err(ApiError::validation(
-            "id",
-            "The webhook id must look like whk_c4e8b1d2a7f3.",
-        ))
-    }
+    super::check_hex_id(id, "whk", "id")
 }
 
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("No webhook {id}."))
-}
-
-fn ts(ms: i64) -> String {
-    timefmt::rfc3339(ms.div_euclid(1000))
 }
 
 /// A webhook as the API shows it; the secret only ever at creation and rotation.
