@@ -102,6 +102,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         "velocity counts rebuilt from the last 24 hours"
     );
     tokio::spawn(purge_expired(state.clone()));
+    tokio::spawn(warm_event_tables(state.clone()));
     let app = app::build(state.clone(), cfg.bench_endpoints)
         .into_make_service_with_connect_info::<SocketAddr>();
 
@@ -275,4 +276,44 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
         opts.mode(0o600);
     }
     opts.open(path)?.write_all(text.as_bytes())
+}
+
+/// Loads each environment's event table (backtests and analytics) in the background after the
+/// start, one environment at a time, so the first such query after a restart does not wait
+/// for it. Environments without events in the retention are skipped.
+async fn warm_event_tables(state: AppState) {
+    let Ok(workspaces) = state.store.list_workspaces().await else {
+        return;
+    };
+    for ws in workspaces {
+        for env in [prynt_core::Environment::Test, prynt_core::Environment::Live] {
+            let scope = prynt_core::Scope {
+                workspace_id: ws.id.clone(),
+                env,
+            };
+            let floor = state.retention_floor_ms();
+            match state.store.events_ascending(&scope, floor, None, 1).await {
+                Ok(first) if !first.is_empty() => {}
+                _ => continue,
+            }
+            let Ok(policy) = state.policy.scope(&scope).await else {
+                continue;
+            };
+            let started = std::time::Instant::now();
+            let now = prynt_core::timefmt::now_unix_ms();
+            match policy
+                .with_table(state.store.as_ref(), &scope, now, floor, |t| t.len())
+                .await
+            {
+                Ok(rows) => tracing::info!(
+                    workspace = %ws.name,
+                    env = env.as_str(),
+                    rows,
+                    ms = started.elapsed().as_millis() as u64,
+                    "event table loaded"
+                ),
+                Err(e) => tracing::warn!("cannot load the event table: {e}"),
+            }
+        }
+    }
 }

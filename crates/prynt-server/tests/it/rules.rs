@@ -785,3 +785,32 @@ fn backtests_count_what_a_brute_force_pass_over_the_events_counts() {
         (400, Some("conditions"))
     );
 }
+
+#[test]
+fn after_a_restart_the_event_table_holds_every_event_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["--trust-proxy", "127.0.0.1/32"];
+    let mut s = TestServer::start_in(tmp.path(), &args);
+    for i in 0..5 {
+        identify(&s, i, "login", None, "198.51.100.9");
+    }
+    assert!(s.terminate().success());
+    // The restarted server loads its table in the background while identifications arrive.
+    let mut again = TestServer::start_in(tmp.path(), &args);
+    again.public_key = s.public_key.clone();
+    again.secret_key = s.secret_key.clone();
+    let s = again;
+    for i in 0..3 {
+        identify(&s, 10 + i, "registration", None, "198.51.100.9");
+    }
+    let body = json!({"conditions": and(vec![leaf("event.type", "equals", json!("registration"))]), "days": 1});
+    for _ in 0..2 {
+        let (status, bt) = post(&s, "/v1/rules/backtest", body.clone());
+        assert_eq!(status, 200, "{bt}");
+        assert_eq!(
+            (bt["totalEvents"].as_u64(), bt["matchCount"].as_u64()),
+            (Some(8), Some(3)),
+            "{bt}"
+        );
+    }
+}
