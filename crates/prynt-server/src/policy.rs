@@ -45,7 +45,8 @@ impl Lists {
             .map(|(n, m)| (n.as_str(), m))
     }
 
-    fn insert(&mut self, rec: &ListRecord, entries: &[ListEntry]) {
+    /// Takes a stored list and its live entries in (replacing one of the same name).
+    pub fn insert(&mut self, rec: &ListRecord, entries: &[ListEntry]) {
         let Some(ty) = ListType::parse(&rec.list_type) else {
             return;
         };

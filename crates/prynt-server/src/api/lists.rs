@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use prynt_core::{ids, timefmt};
 use prynt_rules::fields::ListType;
-use prynt_rules::lists::{normalise_entry, ListData};
+use prynt_rules::lists::normalise_entry;
 use prynt_store::{EntryChange, ListRecord, NewList, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -20,14 +20,14 @@ use super::ts;
 use crate::decide::payload;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, SecretKey};
-use crate::policy::{ListMeta, Traits};
+use crate::policy::Traits;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_list, list_lists))
         .routes(routes!(get_list, delete_list))
-        .routes(routes!(post_entries, patch_entries))
+        .routes(routes!(change_entries))
 }
 
 const TYPES: &[&str] = &["visitor", "ip", "email"];
@@ -133,19 +133,7 @@ async fn create_list(
             other => break other?,
         }
     };
-    if let Some(ty) = ListType::parse(&rec.list_type) {
-        let mut lists = policy.lists.write();
-        lists.set.insert_list(rec.name.clone(), ListData::new(ty));
-        lists.meta.insert(
-            rec.name.clone(),
-            ListMeta {
-                id: rec.id.clone(),
-                list_type: ty,
-                ttl_s: rec.ttl_s,
-                purpose: rec.purpose.clone(),
-            },
-        );
-    }
+    policy.lists.write().insert(&rec, &[]);
     Ok((StatusCode::CREATED, Json(view(rec))))
 }
 
@@ -278,40 +266,6 @@ async fn delete_list(
     Ok(Json(json!({ "deleted": true, "listId": id })))
 }
 
-/// Add and remove entries in one atomic call (up to 1,000 together). Same as PATCH.
-#[utoipa::path(
-    post, path = "/v1/lists/{listId}/entries", tag = "Lists",
-    security(("bearer" = [])),
-    params(("listId" = String, Path, description = "lst_*")),
-    request_body(content = Object, description = "`{add?: [..], remove?: [..], ttl?}`"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn post_entries(
-    state: State<AppState>,
-    key: SecretKey,
-    id: Path<String>,
-    body: ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    change_entries(state, key, id, body).await
-}
-
-/// Add and remove entries in one atomic call (up to 1,000 together). Same as POST.
-#[utoipa::path(
-    patch, path = "/v1/lists/{listId}/entries", tag = "Lists",
-    security(("bearer" = [])),
-    params(("listId" = String, Path, description = "lst_*")),
-    request_body(content = Object, description = "`{add?: [..], remove?: [..], ttl?}`"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn patch_entries(
-    state: State<AppState>,
-    key: SecretKey,
-    id: Path<String>,
-    body: ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    change_entries(state, key, id, body).await
-}
-
 /// The normalised entries of `add` or `remove`, each checked against the list's type.
 fn entries(body: &Body, key: &str, ty: ListType) -> Result<Vec<String>, ApiError> {
     let Some(v) = body.get(key) else {
@@ -339,6 +293,14 @@ fn entries(body: &Body, key: &str, ty: ListType) -> Result<Vec<String>, ApiError
     Ok(out)
 }
 
+/// Add and remove entries in one atomic call (up to 1,000 together).
+#[utoipa::path(
+    method(post, patch), path = "/v1/lists/{listId}/entries", tag = "Lists",
+    security(("bearer" = [])),
+    params(("listId" = String, Path, description = "lst_*")),
+    request_body(content = Object, description = "`{add?: [..], remove?: [..], ttl?}`"),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
 async fn change_entries(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,

@@ -28,7 +28,7 @@ use crate::state::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_rule, list_rules))
-        .routes(routes!(get_rule, put_rule, patch_rule, delete_rule))
+        .routes(routes!(get_rule, update_rule, delete_rule))
         .routes(routes!(backtest_rule))
         .routes(routes!(backtest_unsaved))
 }
@@ -295,41 +295,15 @@ async fn get_rule(
     Ok(Json(full(rec)))
 }
 
-/// Update a rule (partial: only the fields sent change). Same as PATCH.
+/// Update a rule (partial: only the fields sent change).
 #[utoipa::path(
-    put, path = "/v1/rules/{ruleId}", tag = "Rules",
+    method(put, patch), path = "/v1/rules/{ruleId}", tag = "Rules",
     security(("bearer" = [])),
     params(("ruleId" = String, Path, description = "rul_*")),
     request_body(content = Object, description = "Any of name, conditions, action, priority, status, sideEffects"),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
-async fn put_rule(
-    state: State<AppState>,
-    key: SecretKey,
-    id: Path<String>,
-    body: ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    update(state, key, id, body).await
-}
-
-/// Update a rule (partial: only the fields sent change). Same as PUT.
-#[utoipa::path(
-    patch, path = "/v1/rules/{ruleId}", tag = "Rules",
-    security(("bearer" = [])),
-    params(("ruleId" = String, Path, description = "rul_*")),
-    request_body(content = Object, description = "Any of name, conditions, action, priority, status, sideEffects"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn patch_rule(
-    state: State<AppState>,
-    key: SecretKey,
-    id: Path<String>,
-    body: ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    update(state, key, id, body).await
-}
-
-async fn update(
+async fn update_rule(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,

@@ -24,12 +24,7 @@ use crate::state::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_webhook, list_webhooks))
-        .routes(routes!(
-            get_webhook,
-            put_webhook,
-            patch_webhook,
-            delete_webhook
-        ))
+        .routes(routes!(get_webhook, update_webhook, delete_webhook))
         .routes(routes!(list_deliveries))
         .routes(routes!(test_webhook))
         .routes(routes!(rotate_secret))
@@ -313,41 +308,15 @@ async fn get_webhook(
     Ok(Json(view(&load(&state, &ctx, &id).await?)))
 }
 
-/// Update a webhook (partial): url, events, filters, description, status. Same as PATCH.
+/// Update a webhook (partial): url, events, filters, description, status.
 #[utoipa::path(
-    put, path = "/v1/webhooks/{id}", tag = "Webhooks",
+    method(put, patch), path = "/v1/webhooks/{id}", tag = "Webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "whk_*")),
     request_body(content = Object, description = "Any of url, events, filters, description, status"),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
-async fn put_webhook(
-    state: State<AppState>,
-    key: SecretKey,
-    id: Path<String>,
-    body: ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    update(state, key, id, body).await
-}
-
-/// Update a webhook (partial): url, events, filters, description, status. Same as PUT.
-#[utoipa::path(
-    patch, path = "/v1/webhooks/{id}", tag = "Webhooks",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "whk_*")),
-    request_body(content = Object, description = "Any of url, events, filters, description, status"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
-)]
-async fn patch_webhook(
-    state: State<AppState>,
-    key: SecretKey,
-    id: Path<String>,
-    body: ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    update(state, key, id, body).await
-}
-
-async fn update(
+async fn update_webhook(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
