@@ -54,6 +54,20 @@ pub const STACK: [Comp; 11] = [
     Comp::Prefs,
 ];
 
+/// The components that say which kind of device this is (model, OS, browser, GPU), but not
+/// its drivers or browser build: personal settings are counted among devices of the same class,
+/// since an iPhone model decides its screen and fonts and a phone's language goes with where it
+/// is sold.
+pub const DEVICE_CLASS: [Comp; 7] = [
+    Comp::Os,
+    Comp::Browser,
+    Comp::UaShape,
+    Comp::Platform,
+    Comp::Gpu,
+    Comp::Hardware,
+    Comp::Display,
+];
+
 /// Number of compared components.
 pub const N_COMP: usize = 15;
 
@@ -199,10 +213,16 @@ impl Fingerprint {
             h[Comp::Display as usize] = h_opt(&[num(s.color_depth).as_deref(), dpr.as_deref()]);
         }
         if !d.hardware {
+            // A phone's or tablet's screen is part of the device: it never changes for the
+            // same browser, unlike a desktop's monitor.
+            let handheld = matches!(kind.os, "iOS" | "iPadOS" | "Android");
+            let screen = (handheld && h[Comp::Screen as usize] != 0)
+                .then(|| h[Comp::Screen as usize].to_string());
             h[Comp::Hardware as usize] = h_opt(&[
                 num(c.hardware_concurrency).as_deref(),
                 num(c.device_memory).as_deref(),
                 num(c.max_touch_points).as_deref(),
+                screen.as_deref(),
             ]);
         }
         let webgl = c.webgl.as_ref();
@@ -290,6 +310,37 @@ impl Fingerprint {
 
     /// The software and hardware stack as one value: every component that the device model,
     /// OS build and browser build decide together. Zero when none of them is known.
+    /// The device class as one value (see [`DEVICE_CLASS`]); 0 when none of it is known.
+    pub fn device_class(&self) -> u32 {
+        let mut bytes = [0u8; 4 * DEVICE_CLASS.len()];
+        let mut any = false;
+        for (i, c) in DEVICE_CLASS.iter().enumerate() {
+            let v = self.get(*c);
+            any |= v != 0;
+            bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        if any {
+            hash32(&[&bytes])
+        } else {
+            0
+        }
+    }
+
+    /// Every component and the browser version as one value.
+    pub fn exact(&self) -> u32 {
+        let mut bytes = [0u8; 4 * N_COMP + 2];
+        for (i, v) in self.h.iter().enumerate() {
+            bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        bytes[4 * N_COMP..].copy_from_slice(&self.browser_major.to_le_bytes());
+        hash32(&[&bytes])
+    }
+
+    /// Whether both are of the same device class.
+    pub fn same_class(&self, other: &Fingerprint) -> bool {
+        DEVICE_CLASS.iter().all(|&c| self.get(c) == other.get(c))
+    }
+
     pub fn stack(&self) -> u32 {
         let mut bytes = [0u8; 4 * STACK.len()];
         let mut any = false;

@@ -11,9 +11,10 @@
 //! visitor lookup per visitor, plus fixed-size value sketches.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 
 use crate::fingerprint::{hash32, Comp, Fingerprint, N_COMP};
-use crate::model::{ModelParams, STACK_KEY};
+use crate::model::{ModelParams, Prepared, CONDITIONS, STACK_KEY};
 use crate::sketch::CountMin;
 
 const BANDS: [&[Comp]; 4] = [
@@ -48,6 +49,9 @@ struct Slot {
     visitor: [u8; VID_LEN],
     alive: bool,
     fp: Fingerprint,
+    /// The visitor's visits, each weighted by `exp((t - epoch) / half-life·ln 2)`: how
+    /// active the visitor is, relative to every other (see [`Index::activity_share`]).
+    activity: f64,
 }
 
 /// Confidence reported for a visit recognised by its token and consistent with its device.
@@ -114,6 +118,11 @@ impl Decision {
 
 pub struct Index {
     params: ModelParams,
+    /// P(a token-less visit comes from a known browser), learnt from the token-less visits
+    /// seen: a moving average of their posterior probability of being a return (the
+    /// expectation-maximisation estimate of the mixing rate). A new workspace sees mostly new
+    /// browsers, a mature one mostly returns. f64 bits, so that `find` can learn through `&self`.
+    return_rate: AtomicU64,
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_visitor: HashMap<u64, u32>,
@@ -121,8 +130,18 @@ pub struct Index {
     overflow: Vec<Vec<u32>>,
     overflow_free: Vec<u32>,
     sketches: Vec<CountMin>,
+    /// Exact counts of each condition value and of each (condition, personal value) pair of
+    /// [`CONDITIONS`], keyed by their hash.
+    given: HashMap<u32, u32>,
     live: usize,
+    /// Time origin of the activity weights (ms), set by the first visit recorded.
+    epoch_ms: Option<i64>,
+    /// Sum of every live visitor's activity.
+    total_activity: f64,
 }
+
+/// Largest exponent an activity weight may reach before the weights are rescaled.
+const MAX_EXPONENT: f64 = 600.0;
 
 fn vid_bytes(visitor_id: &str) -> Option<[u8; VID_LEN]> {
     let rest = visitor_id.strip_prefix("pv_")?;
@@ -136,6 +155,36 @@ fn vid_key(b: &[u8; VID_LEN]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+fn exact_key(fp: &Fingerprint) -> u32 {
+    hash32(&[b"e", &fp.exact().to_le_bytes()])
+}
+
+fn condition_key(k: usize, condition: u32) -> u32 {
+    hash32(&[b"c", &[k as u8], &condition.to_le_bytes()])
+}
+
+fn pair_key(k: usize, condition: u32, value: u32) -> u32 {
+    hash32(&[
+        b"p",
+        &[k as u8],
+        &condition.to_le_bytes(),
+        &value.to_le_bytes(),
+    ])
+}
+
+/// The counts a fingerprint adds to: per [`CONDITIONS`] entry, its condition and its pair.
+fn given_keys(fp: &Fingerprint) -> [Option<u32>; 2 * CONDITIONS.len()] {
+    let mut out = [None; 2 * CONDITIONS.len()];
+    for (k, (comp, condition)) in CONDITIONS.iter().enumerate() {
+        let (cond, value) = (condition.of(fp), fp.get(*comp));
+        if cond != 0 && value != 0 {
+            out[2 * k] = Some(condition_key(k, cond));
+            out[2 * k + 1] = Some(pair_key(k, cond, value));
+        }
+    }
+    out
 }
 
 fn band_key(fp: &Fingerprint, band: usize) -> Option<u32> {
@@ -168,6 +217,7 @@ fn reuse_or_push<T>(items: &mut Vec<T>, free: &mut Vec<u32>, item: T) -> u32 {
 impl Index {
     pub fn new(params: ModelParams) -> Self {
         Index {
+            return_rate: AtomicU64::new(params.prior_return.to_bits()),
             params,
             slots: Vec::new(),
             free: Vec::new(),
@@ -176,12 +226,20 @@ impl Index {
             overflow: Vec::new(),
             overflow_free: Vec::new(),
             sketches: (0..=N_COMP).map(|_| CountMin::new()).collect(),
+            given: HashMap::new(),
             live: 0,
+            epoch_ms: None,
+            total_activity: 0.0,
         }
     }
 
     pub fn params(&self) -> &ModelParams {
         &self.params
+    }
+
+    /// The learnt P(a token-less visit comes from a known browser).
+    pub fn return_rate(&self) -> f64 {
+        f64::from_bits(self.return_rate.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Known visitors.
@@ -214,15 +272,45 @@ impl Index {
         self.slot_of(visitor_id).map(|s| &self.slots[s as usize].fp)
     }
 
-    /// Records `fp` as the visitor's latest fingerprint, replacing the previous one.
-    pub fn upsert(&mut self, visitor_id: &str, fp: &Fingerprint) {
+    /// Records a visit at `at_ms` with fingerprint `fp`: the visitor's latest fingerprint is
+    /// replaced and the visit counts towards how active the visitor is.
+    pub fn upsert(&mut self, visitor_id: &str, fp: &Fingerprint, at_ms: i64) {
+        let weight = self.visit_weight(at_ms);
+        self.record(visitor_id, fp, weight);
+    }
+
+    /// Adds a visitor known from storage: its latest fingerprint and its `visits` between
+    /// `first_ms` and `last_ms`, taken as spread evenly over that span.
+    pub fn load(
+        &mut self,
+        visitor_id: &str,
+        fp: &Fingerprint,
+        visits: u64,
+        first_ms: i64,
+        last_ms: i64,
+    ) {
+        let last = self.visit_weight(last_ms);
+        let span = (last_ms - first_ms).max(0) as f64 / self.params.activity_scale_ms();
+        // Mean of exp(-x) over [0, span]: the even spread of the visits, back from the last.
+        let spread = if span > 1e-9 {
+            (1.0 - (-span).exp()) / span
+        } else {
+            1.0
+        };
+        self.record(visitor_id, fp, last * visits.max(1) as f64 * spread);
+    }
+
+    fn record(&mut self, visitor_id: &str, fp: &Fingerprint, weight: f64) {
         let Some(bytes) = vid_bytes(visitor_id) else {
             return;
         };
+        self.total_activity += weight;
         if let Some(slot) = self.slot_of(visitor_id) {
             let old = self.slots[slot as usize].fp;
             self.unfile(slot, &old);
-            self.slots[slot as usize].fp = *fp;
+            let s = &mut self.slots[slot as usize];
+            s.fp = *fp;
+            s.activity += weight;
             self.file(slot, fp);
             return;
         }
@@ -230,11 +318,43 @@ impl Index {
             visitor: bytes,
             alive: true,
             fp: *fp,
+            activity: weight,
         };
         let slot = reuse_or_push(&mut self.slots, &mut self.free, entry);
         self.by_visitor.insert(vid_key(&bytes), slot);
         self.file(slot, fp);
         self.live += 1;
+    }
+
+    /// The weight of one visit at `at_ms`, relative to the epoch. Weights grow with time, so
+    /// that older visits count for less without touching every visitor as time passes; when
+    /// they would grow too large, every weight is scaled down at once.
+    fn visit_weight(&mut self, at_ms: i64) -> f64 {
+        let scale = self.params.activity_scale_ms();
+        let epoch = *self.epoch_ms.get_or_insert(at_ms);
+        let x = (at_ms - epoch) as f64 / scale;
+        if x <= MAX_EXPONENT {
+            return x.max(-MAX_EXPONENT).exp();
+        }
+        let shift = at_ms - epoch;
+        let factor = (-(shift as f64) / scale).exp();
+        for s in self.slots.iter_mut() {
+            s.activity *= factor;
+        }
+        self.total_activity *= factor;
+        self.epoch_ms = Some(at_ms);
+        1.0
+    }
+
+    /// The share of all recent visits that were this slot's: its prior odds of being the
+    /// source of a visit, among known visitors.
+    fn activity_share(&self, slot: u32) -> f64 {
+        let a = self.slots[slot as usize].activity;
+        if self.total_activity > 0.0 && a > 0.0 {
+            a / self.total_activity
+        } else {
+            1.0 / self.live.max(1) as f64
+        }
     }
 
     /// Forgets a visitor entirely; returns whether it was known.
@@ -246,6 +366,7 @@ impl Index {
         self.unfile(slot, &s.fp);
         self.by_visitor.remove(&vid_key(&s.visitor));
         self.slots[slot as usize].alive = false;
+        self.total_activity = (self.total_activity - s.activity).max(0.0);
         self.free.push(slot);
         self.live -= 1;
         true
@@ -260,6 +381,16 @@ impl Index {
         let stack = fp.stack();
         if stack != 0 {
             self.sketches[STACK_KEY].add(stack, delta);
+        }
+        for key in given_keys(fp).into_iter().flatten().chain([exact_key(fp)]) {
+            if delta > 0 {
+                *self.given.entry(key).or_insert(0) += 1;
+            } else if let Some(n) = self.given.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.given.remove(&key);
+                }
+            }
         }
     }
 
@@ -338,12 +469,34 @@ impl Index {
         (others + m * prior) / (n + m)
     }
 
+    /// (how many known browsers have `value` for `comp` with `condition`, how many have
+    /// `condition`).
+    fn given_counts(&self, comp: Comp, condition: u32, value: u32) -> (f64, f64) {
+        let Some(k) = CONDITIONS.iter().position(|(c, _)| *c == comp) else {
+            return (0.0, 0.0);
+        };
+        let count = |key: u32| self.given.get(&key).copied().unwrap_or(0) as f64;
+        (
+            count(pair_key(k, condition, value)),
+            count(condition_key(k, condition)),
+        )
+    }
+
+    /// `fp` ready to be compared with known visitors.
+    fn prepared<'a>(&'a self, fp: &'a Fingerprint) -> Prepared<'a> {
+        let twins = self.given.get(&exact_key(fp)).copied().unwrap_or(0) as f64;
+        self.params
+            .prepare(fp, &|k, v| self.collision(k, v), &|c, k, v| {
+                self.given_counts(c, k, v)
+            })
+            .with_exact((twins - 1.0).max(0.0), self.live.saturating_sub(1) as f64)
+    }
+
     /// Evidence that `fp` is the visitor holding a token, or `None` when the visitor is
     /// unknown or cannot be the same browser.
     pub fn token_evidence(&self, visitor_id: &str, fp: &Fingerprint) -> Option<f64> {
         let known = self.profile(visitor_id)?;
-        self.params
-            .evidence(fp, known, &|k, v| self.collision(k, v))
+        self.prepared(fp).evidence(known)
     }
 
     /// Identifies a visit: the visitor its token claims when the token's visitor is known and
@@ -365,6 +518,21 @@ impl Index {
     /// ([`Method::Fingerprint`]); otherwise the visit is new ([`Method::New`]) and `confidence`
     /// is the probability that it really is (low when it is one of a crowd of identical devices).
     pub fn find(&self, fp: &Fingerprint) -> Decision {
+        let (ranked, p_new) = self.rank(fp);
+        let r = self.return_rate();
+        let learnt = r + self.params.return_rate_step * ((1.0 - p_new) - r);
+        self.return_rate
+            .store(learnt.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        match ranked.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+            Some(&(slot, p)) if p >= self.params.link_threshold => {
+                Decision::matched(self.visitor_id(slot), p)
+            }
+            _ => Decision::new_visitor(p_new),
+        }
+    }
+
+    /// Scores the candidates retrieved for `fp`: (slot, posterior) and P(new browser).
+    fn rank(&self, fp: &Fingerprint) -> (Vec<(u32, f64)>, f64) {
         // (slot, crowd band or usize::MAX)
         let mut candidates: Vec<(u32, usize)> = Vec::new();
         let mut crowds: Vec<(usize, usize)> = Vec::new(); // (band, unscanned members)
@@ -378,27 +546,33 @@ impl Index {
                 crowds.push((band, skip));
             }
         }
-        let prepared = self.params.prepare(fp, &|k, v| self.collision(k, v));
+        let prepared = self.prepared(fp);
         candidates.sort_unstable_by_key(|c| c.0);
+        // (slot, evidence plus the log of its prior share)
         let mut scored: Vec<(u32, f64)> = Vec::with_capacity(candidates.len());
-        // Per crowd band: summed likelihood ratio and number of its scored members.
+        // Per crowd band: summed prior-weighted likelihood ratio and number of its sampled
+        // members that no other band retrieved.
         let mut crowd_seen = [(0.0f64, 0usize); N_BANDS];
-        let mut last = u32::MAX;
-        let mut last_ev = None;
-        for &(slot, band) in &candidates {
-            if slot != last {
-                last = slot;
-                last_ev = prepared.evidence(&self.slots[slot as usize].fp);
-                if let Some(e) = last_ev {
-                    scored.push((slot, e));
+        for group in candidates.chunk_by(|a, b| a.0 == b.0) {
+            let slot = group[0].0;
+            let weight = prepared
+                .evidence(&self.slots[slot as usize].fp)
+                .map(|e| e + self.activity_share(slot).ln());
+            if let Some(w) = weight {
+                scored.push((slot, w));
+            }
+            // An unsampled crowd member that resembled the visit more than by the crowd's
+            // shared components would have been retrieved by another band and scored. So the
+            // unsampled are like the sampled members that only their crowd retrieved; members
+            // found through other bands too (the returning browser above all) say nothing
+            // about them.
+            if group.iter().all(|&(_, band)| band != usize::MAX) {
+                for &(_, band) in group {
+                    crowd_seen[band].0 += weight.map_or(0.0, f64::exp);
+                    crowd_seen[band].1 += 1;
                 }
             }
-            if band != usize::MAX {
-                crowd_seen[band].0 += last_ev.map_or(0.0, f64::exp);
-                crowd_seen[band].1 += 1;
-            }
         }
-        // Unscored crowd members are competitors as likely, on average, as the scored ones.
         let extra: f64 = crowds
             .iter()
             .filter(|(band, _)| crowd_seen[*band].1 > 0)
@@ -406,16 +580,18 @@ impl Index {
                 unscanned as f64 * crowd_seen[band].0 / crowd_seen[band].1 as f64
             })
             .sum();
-        let evidence: Vec<f64> = scored.iter().map(|(_, e)| *e).collect();
-        let (post, p_new) = self.params.posterior(&evidence, self.live, extra);
-        let best = post.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
-        match best {
-            Some((i, &p)) if p >= self.params.link_threshold => {
-                let slot = &self.slots[scored[i].0 as usize];
-                Decision::matched(format!("pv_{}", String::from_utf8_lossy(&slot.visitor)), p)
-            }
-            _ => Decision::new_visitor(p_new),
-        }
+        let weights: Vec<f64> = scored.iter().map(|(_, w)| *w).collect();
+        let (post, p_new) = self
+            .params
+            .posterior_at(&weights, extra, self.return_rate());
+        (scored.iter().map(|s| s.0).zip(post).collect(), p_new)
+    }
+
+    fn visitor_id(&self, slot: u32) -> String {
+        format!(
+            "pv_{}",
+            String::from_utf8_lossy(&self.slots[slot as usize].visitor)
+        )
     }
 
     /// Whether candidate retrieval for `fp` reaches `visitor_id` at all (in any band, sampled
@@ -449,6 +625,7 @@ impl Index {
                 .map(|v| v.capacity() * 4)
                 .sum::<usize>()
             + self.overflow_free.capacity() * 4
+            + map_bytes(&self.given)
             + self
                 .sketches
                 .iter()
@@ -481,7 +658,7 @@ mod tests {
     fn a_drifted_browser_is_found_among_many() {
         let mut idx = Index::new(ModelParams::default());
         for i in 0..5000 {
-            idx.upsert(&vid(i), &fp(i));
+            idx.upsert(&vid(i), &fp(i), 0);
         }
         let mut visit = fp(1234);
         visit.h[Comp::Screen as usize] = 1;
@@ -501,10 +678,10 @@ mod tests {
     fn identical_devices_are_ambiguous_not_guessed() {
         let mut idx = Index::new(ModelParams::default());
         for i in 0..50 {
-            idx.upsert(&vid(i), &fp(i));
+            idx.upsert(&vid(i), &fp(i), 0);
         }
         for i in 100..110 {
-            idx.upsert(&vid(i), &fp(4242)); // ten identical phones
+            idx.upsert(&vid(i), &fp(4242), 0); // ten identical phones
         }
         let crowd = idx.find(&fp(4242));
         assert_eq!(
@@ -516,13 +693,33 @@ mod tests {
     }
 
     #[test]
+    fn the_return_rate_is_learnt_from_the_visits() {
+        let mut idx = Index::new(ModelParams::default());
+        for i in 0..1000 {
+            idx.upsert(&vid(i), &fp(i), 0);
+        }
+        assert!((idx.return_rate() - 0.5).abs() < 1e-9);
+        // Strangers only: the index learns that token-less visits are mostly new browsers.
+        for i in 10_000..10_400 {
+            assert_eq!(idx.find(&fp(i)).method, Method::New);
+        }
+        let after_strangers = idx.return_rate();
+        assert!(after_strangers < 0.1, "{after_strangers}");
+        // Then returns only: it learns the opposite.
+        for i in 0..400 {
+            idx.find(&fp(i));
+        }
+        assert!(idx.return_rate() > 0.8, "{}", idx.return_rate());
+    }
+
+    #[test]
     fn updates_and_removal_keep_the_index_consistent() {
         let mut idx = Index::new(ModelParams::default());
         for i in 0..100 {
-            idx.upsert(&vid(i), &fp(i % 10)); // crowds of ten
+            idx.upsert(&vid(i), &fp(i % 10), 0); // crowds of ten
         }
         assert_eq!(idx.len(), 100);
-        idx.upsert(&vid(5), &fp(500));
+        idx.upsert(&vid(5), &fp(500), 0);
         assert_eq!(idx.len(), 100);
         assert_eq!(idx.find(&fp(500)).visitor_id, Some(vid(5)));
         assert!(idx.remove(&vid(5)));

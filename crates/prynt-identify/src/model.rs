@@ -17,7 +17,7 @@
 //! differ, plugins 40/98, screen 25/86, timezone 9/81, canvas 9/95, WebGL renderer 2/80,
 //! language 1/93; the rest are set from the same reasoning and tuned by `prynt bench accuracy`.
 
-use crate::fingerprint::{Comp, Fingerprint, N_COMP, STACK};
+use crate::fingerprint::{Comp, Fingerprint, ALL, N_COMP, STACK};
 
 /// Index of the whole-stack value in collision look-ups, after the components.
 pub const STACK_KEY: usize = N_COMP;
@@ -30,16 +30,30 @@ pub struct ModelParams {
     pub collide: [f64; N_COMP],
     /// How many observations the prior `collide` is worth against observed value frequencies.
     pub pseudo_count: f64,
+    /// How many observations the plain frequency is worth against the frequency among
+    /// browsers of the same condition (see [`CONDITIONS`]).
+    pub condition_pseudo_count: f64,
+    /// How many observations the modelled frequency of an identical twin is worth against the
+    /// observed count of identical fingerprints.
+    pub exact_pseudo_count: f64,
+    /// P(the browser's major version went up | same browser, consecutive visits).
+    pub version_change: f64,
+    /// P(two different browsers have the same major version).
+    pub version_collide: f64,
     /// Scales the summed evidence (1.0 = plain sum).
     pub temperature: f64,
-    /// P(any stack component changes between two visits of the same browser).
-    pub stack_change: f64,
     /// P(two different browsers share the whole stack), before looking at the actual value.
     pub stack_collide: f64,
-    /// Most evidence a partly drifted stack can give.
-    pub stack_partial_cap: f64,
-    /// P(a visit without a token comes from an already known browser).
+    /// P(a visit without a token comes from an already known browser), before any visit was
+    /// seen; the index then learns the rate from its own visits (see [`Index::return_rate`]).
+    ///
+    /// [`Index::return_rate`]: crate::Index::return_rate
     pub prior_return: f64,
+    /// How much each token-less visit moves the learnt return rate.
+    pub return_rate_step: f64,
+    /// How fast a visitor's past visits stop counting towards the prior odds that a visit is
+    /// theirs: a visit this many days old weighs half as much as one today.
+    pub activity_half_life_days: f64,
     /// Least posterior probability for linking a visit to a known visitor.
     pub link_threshold: f64,
     /// Least evidence (summed log-likelihood ratio) for trusting a visitor token's claim: the
@@ -74,39 +88,54 @@ impl Default for ModelParams {
             change,
             collide,
             pseudo_count: 50.0,
-            // Below 1 because the components are not fully independent even outside the
-            // stack: summing their log-likelihood ratios overstates the evidence. At 1.0 the
-            // accuracy benchmark linked wrongly 2% of the time with 0.9 confidence (precision
-            // 0.980); at 0.8 precision is 0.996 and confidence errs by far less.
-            temperature: 0.8,
-            stack_change: 0.3,
+            condition_pseudo_count: 5.0,
+            version_change: 0.3,
+            exact_pseudo_count: 1000.0,
+            version_collide: 0.2,
+            // The dependent components are counted jointly (stack, device class, twins), so
+            // the evidence is not scaled down: at 0.8 the accuracy benchmark lost recall
+            // (0.853 against 0.868) for no gain in precision.
+            temperature: 1.0,
             stack_collide: 0.02,
-            stack_partial_cap: 2.5,
             prior_return: 0.5,
-            link_threshold: 0.9,
+            return_rate_step: 0.01,
+            activity_half_life_days: 30.0,
+            link_threshold: 0.99,
             token_min_evidence: 0.0,
         }
     }
 }
 
+impl ModelParams {
+    /// The activity weights' time unit in milliseconds: weights grow by e per unit.
+    pub fn activity_scale_ms(&self) -> f64 {
+        self.activity_half_life_days.max(1e-3) * 86_400_000.0 / std::f64::consts::LN_2
+    }
+}
+
+/// The learnt return rate stays within these: neither hypothesis is ever ruled out.
+pub const RETURN_RATE_BOUNDS: (f64, f64) = (0.02, 0.98);
+
 /// Fonts that overlap this much are "the same set plus or minus an install".
 const FONTS_NEAR: f64 = 0.85;
 
 impl ModelParams {
-    /// Evidence that `visit` comes from the browser whose last visit was `known`: the summed
-    /// log-likelihood ratios (stack as one, then the personal components), or `None` when they
-    /// cannot be the same browser at all (another OS or browser family, or a browser version
-    /// that went down).
+    /// Evidence that `visit` comes from the browser whose last visit was `known`, or `None`
+    /// when they cannot be the same browser at all (another OS or browser family, or a browser
+    /// version that went down). See [`Prepared::evidence`].
     ///
     /// `collision(key, value)` estimates P(a different browser has `value`), with `key` a
-    /// component index or [`STACK_KEY`].
+    /// component index or [`STACK_KEY`]; `given(comp, condition, value)` is (how many known
+    /// browsers have `value` for `comp` together with `condition`, how many have `condition`),
+    /// for the pairs of [`CONDITIONS`].
     pub fn evidence(
         &self,
         visit: &Fingerprint,
         known: &Fingerprint,
         collision: &dyn Fn(usize, u32) -> f64,
+        given: &dyn Fn(Comp, u32, u32) -> (f64, f64),
     ) -> Option<f64> {
-        self.prepare(visit, collision).evidence(known)
+        self.prepare(visit, collision, given).evidence(known)
     }
 
     /// Everything about `visit` that does not depend on the candidate, computed once so that
@@ -115,8 +144,10 @@ impl ModelParams {
         &'a self,
         visit: &'a Fingerprint,
         collision: &dyn Fn(usize, u32) -> f64,
+        given: &dyn Fn(Comp, u32, u32) -> (f64, f64),
     ) -> Prepared<'a> {
-        let mut equal = [0.0; N_COMP];
+        let mut ln_u = [0.0; N_COMP];
+        let mut stay = [0.0; N_COMP];
         let mut differ = [0.0; N_COMP];
         for i in 0..N_COMP {
             let v = visit.h[i];
@@ -124,39 +155,66 @@ impl ModelParams {
                 continue;
             }
             let change = self.change[i];
-            equal[i] = ((1.0 - change) / collision(i, v).clamp(1e-9, 0.999)).ln();
+            ln_u[i] = collision(i, v).clamp(1e-9, 0.999).ln();
+            stay[i] = (1.0 - change).ln();
             differ[i] = (change / (1.0 - self.collide[i].clamp(1e-9, 0.999))).ln();
         }
         let stack = visit.stack();
-        let stack_equal = if stack != 0 {
-            ((1.0 - self.stack_change) / collision(STACK_KEY, stack).clamp(1e-9, 0.999)).ln()
+        let ln_stack = if stack != 0 {
+            collision(STACK_KEY, stack).clamp(1e-9, 0.999).ln()
         } else {
             0.0
         };
+        // The personal components' frequencies among browsers like the one compared with,
+        // which (as a crowd member) is among the counts itself: smoothed towards the plain
+        // frequency, so that a class seen a few times does not decide alone.
+        let mut ln_given = ln_u;
+        for (comp, condition) in CONDITIONS {
+            let i = comp as usize;
+            let cond = condition.of(visit);
+            if visit.h[i] == 0 || cond == 0 {
+                continue;
+            }
+            let (pair, total) = given(comp, cond, visit.h[i]);
+            let m = self.condition_pseudo_count;
+            let u = ((pair - 1.0).max(0.0) + m * ln_u[i].exp()) / ((total - 1.0).max(0.0) + m);
+            ln_given[i] = u.clamp(1e-9, 1.0).ln();
+        }
         Prepared {
             params: self,
             visit,
-            stack,
-            stack_equal,
-            equal,
+            ln_u,
+            stay,
             differ,
+            ln_stack,
+            ln_given,
+            exact: None,
         }
     }
 
-    /// Posterior probabilities of each candidate and of "new browser", given each candidate's
-    /// evidence, the population size and `extra_competitors`, the summed likelihood ratio of
-    /// known browsers that were not scored individually (members of oversized crowds).
-    pub fn posterior(
+    /// Posterior probabilities of each candidate and of "new browser". `weights` are each
+    /// candidate's evidence plus the log of its prior share of known visitors (its share of
+    /// their recent visits); `extra_competitors` is the summed prior-weighted likelihood ratio
+    /// of known visitors that were not scored individually (members of oversized crowds).
+    pub fn posterior(&self, weights: &[f64], extra_competitors: f64) -> (Vec<f64>, f64) {
+        self.posterior_at(weights, extra_competitors, self.prior_return)
+    }
+
+    /// [`ModelParams::posterior`] with `return_rate`, P(a visit without a token comes from a
+    /// known browser), in place of `prior_return`.
+    pub fn posterior_at(
         &self,
-        evidence: &[f64],
-        population: usize,
+        weights: &[f64],
         extra_competitors: f64,
+        return_rate: f64,
     ) -> (Vec<f64>, f64) {
-        let n = population.max(1) as f64;
-        // Log prior odds of "this particular known browser" against "a new one".
-        let prior = (self.prior_return / (1.0 - self.prior_return)).ln() - n.ln();
-        let max = evidence.iter().copied().fold(0.0f64, f64::max) + prior.max(0.0);
-        let weights: Vec<f64> = evidence.iter().map(|e| (e + prior - max).exp()).collect();
+        let r = return_rate.clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1);
+        // Log prior odds of "some known visitor" against "a new one".
+        let prior = (r / (1.0 - r)).ln();
+        // Everything relative to the largest log weight, "new" (0) included, so exp never
+        // overflows.
+        let max = weights.iter().map(|w| w + prior).fold(0.0f64, f64::max);
+        let weights: Vec<f64> = weights.iter().map(|w| (w + prior - max).exp()).collect();
         let extra = if extra_competitors > 0.0 {
             (extra_competitors.ln() + prior - max).exp()
         } else {
@@ -171,18 +229,77 @@ impl ModelParams {
     }
 }
 
+/// What a personal component's frequency is counted among.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Browsers of the same device class ([`Fingerprint::device_class`]).
+    DeviceClass,
+    /// Browsers with the same languages.
+    Languages,
+}
+
+impl Condition {
+    /// The condition's value for `fp`, 0 when unknown.
+    pub fn of(self, fp: &Fingerprint) -> u32 {
+        match self {
+            Condition::DeviceClass => fp.device_class(),
+            Condition::Languages => fp.get(Comp::Languages),
+        }
+    }
+
+    fn holds(self, a: &Fingerprint, b: &Fingerprint) -> bool {
+        match self {
+            Condition::DeviceClass => a.same_class(b),
+            Condition::Languages => a.get(Comp::Languages) == b.get(Comp::Languages),
+        }
+    }
+}
+
+/// Personal components and what their frequency is counted among: the time zone goes with the
+/// languages, the rest with the device class.
+pub const CONDITIONS: [(Comp, Condition); 4] = [
+    (Comp::Languages, Condition::DeviceClass),
+    (Comp::Timezone, Condition::Languages),
+    (Comp::Screen, Condition::DeviceClass),
+    (Comp::Fonts, Condition::DeviceClass),
+];
+
 /// A visit ready to be compared with many known browsers.
 pub struct Prepared<'a> {
     params: &'a ModelParams,
     visit: &'a Fingerprint,
-    stack: u32,
-    stack_equal: f64,
-    equal: [f64; N_COMP],
+    /// log P(another browser has the visit's value), per component.
+    ln_u: [f64; N_COMP],
+    /// log P(the component stays the same | same browser).
+    stay: [f64; N_COMP],
+    /// log-likelihood ratio of the component differing.
     differ: [f64; N_COMP],
+    ln_stack: f64,
+    /// log P(another browser has the visit's value | it shares the component's condition).
+    ln_given: [f64; N_COMP],
+    /// (other known browsers with exactly the visit's fingerprint, known browsers).
+    exact: Option<(f64, f64)>,
 }
 
 impl Prepared<'_> {
-    /// See [`ModelParams::evidence`].
+    /// Tells how many other known browsers have exactly the visit's fingerprint, among how
+    /// many: for a candidate identical to the visit, the modelled frequency of such a twin is
+    /// then weighed against the observed one.
+    pub fn with_exact(mut self, others: f64, population: f64) -> Self {
+        self.exact = Some((others, population));
+        self
+    }
+
+    /// The log-likelihood ratio that the visit comes from the browser whose last visit was
+    /// `known`: P(what agrees stayed, what differs changed | same browser) over P(another
+    /// browser agrees on what agrees).
+    ///
+    /// That denominator is where components stop being independent. The personal ones
+    /// (languages, time zone, screen, fonts) multiply; the device-decided ones go together, so
+    /// they count by the rarest of them (or by the whole stack's frequency when all of it
+    /// agrees). And when the known browsers themselves show that the agreeing values are more
+    /// common together (a crowd of identical phones with the same settings), the observed
+    /// share wins.
     pub fn evidence(&self, known: &Fingerprint) -> Option<f64> {
         let visit = self.visit;
         for c in [Comp::Os, Comp::Browser] {
@@ -194,38 +311,76 @@ impl Prepared<'_> {
         if visit.browser_major != 0 && known.browser_major > visit.browser_major {
             return None;
         }
-        let stack_ev = if self.stack != 0 && self.stack == known.stack() {
-            self.stack_equal
+        let mut likelihood = 0.0;
+        let mut personal = 0.0;
+        let mut rarest_stack = 0.0f64;
+        let mut stack_agrees = true;
+        for c in ALL {
+            let i = c as usize;
+            let (a, b) = (visit.h[i], known.h[i]);
+            let in_stack = STACK.contains(&c);
+            if a == 0 || b == 0 {
+                stack_agrees &= !in_stack || a == b;
+                continue;
+            }
+            if a == b {
+                likelihood += self.stay[i];
+                if in_stack {
+                    rarest_stack = rarest_stack.min(self.ln_u[i]);
+                } else {
+                    personal += self.personal_frequency(c, known);
+                }
+                continue;
+            }
+            stack_agrees &= !in_stack;
+            likelihood += if c == Comp::Fonts {
+                // A font install keeps most of the set: weak evidence either way. A very
+                // different set is strong evidence against.
+                let sim = visit.font_similarity(known).unwrap_or(0.0);
+                if sim >= FONTS_NEAR {
+                    0.0
+                } else {
+                    (0.02f64 / 0.95).ln()
+                }
+            } else {
+                self.differ[i]
+            };
+        }
+        if visit.browser_major != 0 && known.browser_major != 0 {
+            let (up, share) = (self.params.version_change, self.params.version_collide);
+            likelihood += if visit.browser_major == known.browser_major {
+                (1.0 - up).ln() - share.ln()
+            } else {
+                (up / (1.0 - share)).ln()
+            };
+        }
+        let stack_part = if stack_agrees && visit.stack() != 0 {
+            self.ln_stack
         } else {
-            let partial: f64 = STACK.iter().map(|&c| self.component(c, known)).sum();
-            partial.min(self.params.stack_partial_cap)
+            rarest_stack
         };
-        let personal: f64 = [Comp::Languages, Comp::Timezone, Comp::Screen, Comp::Fonts]
-            .iter()
-            .map(|&c| self.component(c, known))
-            .sum();
-        Some((stack_ev + personal) * self.params.temperature)
+        let mut ln_f = stack_part + personal;
+        if let Some((others, population)) = self.exact {
+            if known == visit && visit.browser_major != 0 {
+                // The modelled share of browsers identical to the visit, version included,
+                // against the observed one: a crowd of twins weakens the evidence, and none
+                // at all in a large population strengthens it, as far as the prior allows.
+                let modelled = (ln_f + self.params.version_collide.ln()).exp();
+                let m = self.params.exact_pseudo_count;
+                let smoothed = (others + m * modelled) / (population + m);
+                ln_f += smoothed.clamp(1e-12, 1.0).ln() - modelled.clamp(1e-12, 1.0).ln();
+            }
+        }
+        Some((likelihood - ln_f) * self.params.temperature)
     }
 
-    /// One component's log-likelihood ratio; zero when either side does not know it.
-    fn component(&self, comp: Comp, known: &Fingerprint) -> f64 {
+    /// log P(another browser agrees on personal component `comp`), counted among browsers
+    /// that share its condition with the visit when `known` does.
+    fn personal_frequency(&self, comp: Comp, known: &Fingerprint) -> f64 {
         let i = comp as usize;
-        let (a, b) = (self.visit.h[i], known.h[i]);
-        if a == 0 || b == 0 {
-            0.0
-        } else if a == b {
-            self.equal[i]
-        } else if comp == Comp::Fonts {
-            // A font install keeps most of the set: weak evidence either way. A very different
-            // set is strong evidence against.
-            let sim = self.visit.font_similarity(known).unwrap_or(0.0);
-            if sim >= FONTS_NEAR {
-                0.0
-            } else {
-                (0.02f64 / 0.95).ln()
-            }
-        } else {
-            self.differ[i]
+        match CONDITIONS.iter().find(|(c, _)| *c == comp) {
+            Some((_, cond)) if cond.holds(self.visit, known) => self.ln_given[i],
+            _ => self.ln_u[i],
         }
     }
 }
@@ -233,6 +388,11 @@ impl Prepared<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// No other known browser shares a condition.
+    pub(super) fn none(_: Comp, _: u32, _: u32) -> (f64, f64) {
+        (1.0, 1.0)
+    }
 
     fn fp(v: u32) -> Fingerprint {
         let mut f = Fingerprint::default();
@@ -248,14 +408,14 @@ mod tests {
         let m = ModelParams::default();
         let rare = |_: usize, _: u32| 1e-4;
         let a = fp(100);
-        let same = m.evidence(&a, &a, &rare).unwrap();
+        let same = m.evidence(&a, &a, &rare, &none).unwrap();
         let mut drifted = a;
         drifted.h[Comp::Screen as usize] = 999;
         drifted.h[Comp::Render as usize] = 999;
-        let less = m.evidence(&drifted, &a, &rare).unwrap();
+        let less = m.evidence(&drifted, &a, &rare, &none).unwrap();
         assert!(same > less && less > 0.0, "{same} {less}");
         let common = |_: usize, _: u32| 0.5;
-        assert!(m.evidence(&a, &a, &common).unwrap() < same);
+        assert!(m.evidence(&a, &a, &common, &none).unwrap() < same);
     }
 
     #[test]
@@ -265,34 +425,36 @@ mod tests {
         let a = fp(1);
         let mut other_os = a;
         other_os.h[Comp::Os as usize] = 12345;
-        assert!(m.evidence(&other_os, &a, &f).is_none());
+        assert!(m.evidence(&other_os, &a, &f, &none).is_none());
         let mut older = a;
         older.browser_major = 119;
         assert!(
-            m.evidence(&older, &a, &f).is_none(),
+            m.evidence(&older, &a, &f, &none).is_none(),
             "versions never go down"
         );
         let mut newer = a;
         newer.browser_major = 121;
-        assert!(m.evidence(&newer, &a, &f).is_some());
+        assert!(m.evidence(&newer, &a, &f, &none).is_some());
     }
 
     #[test]
     fn posterior_is_split_between_equal_candidates() {
         let m = ModelParams::default();
-        let (one, new1) = m.posterior(&[30.0], 1000, 0.0);
+        let share = (1.0f64 / 1000.0).ln();
+        let (one, new1) = m.posterior(&[30.0 + share], 0.0);
         assert!(one[0] > 0.99 && new1 < 0.01);
-        let (two, _) = m.posterior(&[30.0, 30.0], 1000, 0.0);
+        let (two, _) = m.posterior(&[30.0 + share, 30.0 + share], 0.0);
         assert!((two[0] - 0.5).abs() < 0.01);
-        let (none, new_p) = m.posterior(&[], 1000, 0.0);
+        let (none, new_p) = m.posterior(&[], 0.0);
         assert!(none.is_empty() && (new_p - 1.0).abs() < 1e-9);
-        let (crowd, _) = m.posterior(&[30.0], 1000, 50.0 * 30f64.exp());
+        let (crowd, _) = m.posterior(&[30.0 + share], 50.0 * (30.0 + share).exp());
         assert!(crowd[0] < 0.05);
     }
 }
 
 #[cfg(test)]
 mod stack_tests {
+    use super::tests::none;
     use super::*;
 
     #[test]
@@ -314,8 +476,8 @@ mod stack_tests {
         for c in [Comp::Languages, Comp::Timezone, Comp::Screen] {
             other_person.h[c as usize] += 1000;
         }
-        let same = m.evidence(&a, &a, &prior_rates).unwrap();
-        let other = m.evidence(&other_person, &a, &prior_rates).unwrap();
+        let same = m.evidence(&a, &a, &prior_rates, &none).unwrap();
+        let other = m.evidence(&other_person, &a, &prior_rates, &none).unwrap();
         assert!(same > 8.0, "{same}");
         assert!(
             other < 0.0,

@@ -73,19 +73,45 @@ const ARCHETYPES: [(Archetype, f64); 8] = [
     (Archetype::LinuxFirefox, 0.03),
 ];
 
-const LOCALES: [((&str, &str, i32), f64); 12] = [
-    (("en-US", "America/New_York", 300), 0.22),
-    (("en-US", "America/Chicago", 360), 0.08),
-    (("en-US", "America/Los_Angeles", 480), 0.10),
-    (("en-GB", "Europe/London", 0), 0.08),
-    (("de-DE", "Europe/Berlin", -60), 0.09),
-    (("fr-FR", "Europe/Paris", -60), 0.08),
-    (("es-ES", "Europe/Madrid", -60), 0.05),
-    (("pt-BR", "America/Sao_Paulo", 180), 0.07),
-    (("ja-JP", "Asia/Tokyo", -540), 0.06),
-    (("hi-IN", "Asia/Kolkata", -330), 0.07),
-    (("it-IT", "Europe/Rome", -60), 0.05),
-    (("nl-NL", "Europe/Amsterdam", -60), 0.05),
+/// (language, home time zone, its offset in minutes), weighted by share of traffic.
+const LOCALES: [((&str, &str, i32), f64); 28] = [
+    (("en-US", "America/New_York", 300), 0.17),
+    (("en-US", "America/Chicago", 360), 0.07),
+    (("en-US", "America/Denver", 420), 0.02),
+    (("en-US", "America/Los_Angeles", 480), 0.08),
+    (("en-US", "America/Phoenix", 420), 0.01),
+    (("en-CA", "America/Toronto", 300), 0.02),
+    (("en-GB", "Europe/London", 0), 0.07),
+    (("en-AU", "Australia/Sydney", -600), 0.02),
+    (("en-IN", "Asia/Kolkata", -330), 0.03),
+    (("de-DE", "Europe/Berlin", -60), 0.07),
+    (("de-AT", "Europe/Vienna", -60), 0.01),
+    (("fr-FR", "Europe/Paris", -60), 0.06),
+    (("fr-CA", "America/Toronto", 300), 0.01),
+    (("es-ES", "Europe/Madrid", -60), 0.04),
+    (("es-MX", "America/Mexico_City", 360), 0.03),
+    (("pt-BR", "America/Sao_Paulo", 180), 0.05),
+    (("ja-JP", "Asia/Tokyo", -540), 0.04),
+    (("hi-IN", "Asia/Kolkata", -330), 0.03),
+    (("it-IT", "Europe/Rome", -60), 0.04),
+    (("nl-NL", "Europe/Amsterdam", -60), 0.03),
+    (("pl-PL", "Europe/Warsaw", -60), 0.02),
+    (("sv-SE", "Europe/Stockholm", -60), 0.01),
+    (("tr-TR", "Europe/Istanbul", -180), 0.02),
+    (("ko-KR", "Asia/Seoul", -540), 0.02),
+    (("zh-CN", "Asia/Shanghai", -480), 0.02),
+    (("id-ID", "Asia/Jakarta", -420), 0.02),
+    (("ru-RU", "Europe/Moscow", -180), 0.02),
+    (("uk-UA", "Europe/Kyiv", -120), 0.01),
+];
+/// Second languages people add to their browser, weighted.
+const SECOND_LANGUAGES: [(&str, f64); 6] = [
+    ("en-US", 0.45),
+    ("en-GB", 0.15),
+    ("de-DE", 0.1),
+    ("fr-FR", 0.1),
+    ("es-ES", 0.1),
+    ("ru-RU", 0.1),
 ];
 
 const WIN_GPUS: [(&str, f64); 8] = [
@@ -170,13 +196,32 @@ const IPHONES: [((u32, u32, &str), f64); 5] = [
 /// An Android phone model: (model name, screen width, screen height, GPU renderer).
 type AndroidModel = (&'static str, u32, u32, &'static str);
 
-const ANDROIDS: [(AndroidModel, f64); 6] = [
-    (("SM-S918B", 384, 854, "Adreno (TM) 740"), 0.15),
-    (("SM-A546B", 412, 915, "Mali-G68"), 0.25),
-    (("Pixel 8", 412, 915, "Mali-G715"), 0.15),
-    (("Redmi Note 12", 393, 873, "Adreno (TM) 610"), 0.20),
-    (("SM-A135F", 412, 915, "Mali-G52"), 0.15),
-    (("moto g54 5G", 412, 915, "IMG BXM-8-256"), 0.10),
+/// Android traffic is spread over many models; the most popular few still make crowds.
+const ANDROIDS: [(AndroidModel, f64); 24] = [
+    (("SM-S918B", 384, 854, "Adreno (TM) 740"), 0.08),
+    (("SM-A546B", 412, 915, "Mali-G68"), 0.10),
+    (("Pixel 8", 412, 915, "Mali-G715"), 0.06),
+    (("Redmi Note 12", 393, 873, "Adreno (TM) 610"), 0.08),
+    (("SM-A135F", 412, 915, "Mali-G52"), 0.06),
+    (("moto g54 5G", 412, 915, "IMG BXM-8-256"), 0.04),
+    (("SM-S911B", 360, 780, "Adreno (TM) 740"), 0.05),
+    (("SM-A156B", 384, 832, "Mali-G57"), 0.05),
+    (("SM-G991B", 360, 800, "Mali-G78"), 0.04),
+    (("Pixel 7a", 412, 892, "Mali-G710"), 0.04),
+    (("Pixel 6", 412, 915, "Mali-G78"), 0.03),
+    (("2201117TY", 393, 851, "Adreno (TM) 610"), 0.03),
+    (("23129RAA4G", 393, 873, "Mali-G57 MC2"), 0.03),
+    (("CPH2591", 412, 915, "Mali-G57 MC2"), 0.03),
+    (("RMX3710", 412, 915, "Mali-G57 MC2"), 0.03),
+    (("V2250", 393, 873, "Adreno (TM) 619"), 0.02),
+    (("SM-A346B", 384, 854, "Mali-G68"), 0.03),
+    (("SM-M336B", 412, 915, "Mali-G68"), 0.02),
+    (("M2101K6G", 393, 873, "Adreno (TM) 618"), 0.03),
+    (("moto g84 5G", 412, 915, "Adreno (TM) 619"), 0.02),
+    (("Nokia G21", 400, 889, "Mali-G52 MC2"), 0.02),
+    (("SM-T220", 800, 1340, "Mali-G52"), 0.02),
+    (("CPH2481", 412, 919, "Adreno (TM) 619"), 0.02),
+    (("22101316G", 393, 873, "Adreno (TM) 644"), 0.02),
 ];
 const EXTRA_FONTS: [&str; 24] = [
     "Adobe Garamond",
@@ -254,6 +299,8 @@ pub struct Device {
     pub cores: u32,
     pub memory: f64,
     pub locale: (&'static str, &'static str, i32),
+    /// A second language after the locale's, if the person added one.
+    pub second_language: Option<&'static str>,
     pub fonts: Vec<&'static str>,
     /// Rendering quirks that distinguish otherwise identical machines (driver builds).
     pub driver: u32,
@@ -263,6 +310,10 @@ impl Device {
     pub fn random(rng: &mut Rng) -> Device {
         let archetype = *rng.weighted(&ARCHETYPES);
         let locale = *rng.weighted(&LOCALES);
+        let second_language = rng
+            .chance(0.2)
+            .then(|| *rng.weighted(&SECOND_LANGUAGES))
+            .filter(|l| *l != locale.0);
         let mut d = Device {
             archetype,
             browser_major: 118 + rng.below(6) as u32,
@@ -274,6 +325,7 @@ impl Device {
             cores: 8,
             memory: 8.0,
             locale,
+            second_language,
             fonts: Vec::new(),
             driver: rng.below(4) as u32,
         };
@@ -407,7 +459,13 @@ impl Device {
                 }
                 .into(),
             ),
-            languages: Some(vec![lang.to_owned(), primary]),
+            languages: Some(
+                [Some(lang), Some(primary.as_str()), self.second_language]
+                    .into_iter()
+                    .flatten()
+                    .map(str::to_owned)
+                    .collect(),
+            ),
             timezone: Some(tz.into()),
             timezone_offset: Some(offset),
             screen: Some(Screen {

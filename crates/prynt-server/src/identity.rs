@@ -45,7 +45,13 @@ impl Identity {
             after = Some(last.visitor_id.clone());
             for p in &page {
                 if let Some(fp) = Fingerprint::from_bytes(&p.profile) {
-                    self.index(&p.scope).write().upsert(&p.visitor_id, &fp);
+                    self.index(&p.scope).write().load(
+                        &p.visitor_id,
+                        &fp,
+                        p.total_visits,
+                        p.first_seen_ms,
+                        p.last_seen_ms,
+                    );
                     loaded += 1;
                 }
             }

@@ -138,6 +138,9 @@ pub struct StoredProfile {
     pub scope: Scope,
     pub visitor_id: String,
     pub profile: Vec<u8>,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub total_visits: u64,
 }
 
 /// A rule as stored. `conditions` and `action` are the canonical JSON the API shows.

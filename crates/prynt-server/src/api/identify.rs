@@ -474,7 +474,7 @@ async fn run_identify(
         }
     }
     // Only a durable visit may teach the index, the counters and the lists.
-    index.write().upsert(&visitor_id, &fp);
+    index.write().upsert(&visitor_id, &fp, now_ms);
     state.risk.record(&ctx.scope, &observation);
     outcome.apply_to_memory(&policy);
     let request_id = body.request_id;

@@ -10,8 +10,12 @@
 //! Definitions (per matcher):
 //! - precision: of token-less visits linked to an existing visitor, the share linked to a visitor
 //!   of the same browser;
-//! - recall: of token-less visits of a browser seen before whose fingerprint no other browser
-//!   shares at that moment (distinguishable at all), the share linked to it;
+//! - recall: of token-less returns of a browser that are distinguishable at all, the share
+//!   linked to it. A return is distinguishable when the browser's own latest fingerprint is
+//!   strictly nearer to the visit (fewer differing components, the browser version counting
+//!   as one) than the latest fingerprint of every other browser that could have made the visit
+//!   (version not above the visit's). When another browser is as near, nothing that was
+//!   observed singles this one out;
 //! - idsPerDevice: distinct visitor IDs a browser was given over the run;
 //! - trackingDays: per browser, the longest span between two visits under one visitor ID,
 //!   averaged over browsers with at least two visits;
@@ -42,7 +46,7 @@ pub struct Options {
 /// A way of identifying a token-less visit.
 trait Matcher {
     fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision;
-    fn record(&mut self, visitor: &str, fp: &Fingerprint);
+    fn record(&mut self, visitor: &str, fp: &Fingerprint, at_ms: i64);
     /// For a missed return: was the right visitor retrieved, and with what evidence.
     fn explain(&self, _fp: &Fingerprint, _visitor: &str) -> Option<(bool, Option<f64>)> {
         None
@@ -55,8 +59,8 @@ impl Matcher for Prynt {
     fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision {
         self.0.decide(fp, claimed)
     }
-    fn record(&mut self, visitor: &str, fp: &Fingerprint) {
-        self.0.upsert(visitor, fp);
+    fn record(&mut self, visitor: &str, fp: &Fingerprint, at_ms: i64) {
+        self.0.upsert(visitor, fp, at_ms);
     }
     fn explain(&self, fp: &Fingerprint, visitor: &str) -> Option<(bool, Option<f64>)> {
         Some(self.0.explain(fp, visitor))
@@ -85,7 +89,7 @@ impl Matcher for ExactHash {
             None => Decision::new_visitor(1.0),
         })
     }
-    fn record(&mut self, visitor: &str, fp: &Fingerprint) {
+    fn record(&mut self, visitor: &str, fp: &Fingerprint, _at_ms: i64) {
         let bytes = fp.to_bytes();
         if let Some(old) = self.latest.insert(visitor.to_owned(), bytes.clone()) {
             if self.by_hash.get(&old).is_some_and(|v| v == visitor) {
@@ -148,7 +152,7 @@ impl Matcher for FpStalker {
             }
         })
     }
-    fn record(&mut self, visitor: &str, fp: &Fingerprint) {
+    fn record(&mut self, visitor: &str, fp: &Fingerprint, _at_ms: i64) {
         if let Some(old) = self.where_is.remove(visitor) {
             if let Some(b) = self.buckets.get_mut(&old) {
                 b.retain(|(v, _)| v != visitor);
@@ -282,6 +286,12 @@ impl Tally {
     }
 }
 
+/// How many components differ, the browser version counting as one.
+fn distance(a: &Fingerprint, b: &Fingerprint) -> usize {
+    a.h.iter().zip(&b.h).filter(|(x, y)| x != y).count()
+        + usize::from(a.browser_major != b.browser_major)
+}
+
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
@@ -296,8 +306,9 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
     let mut last_day = vec![0.0f64; n];
     let mut visits_per_device = vec![0usize; n];
     let mut owner: HashMap<String, usize> = HashMap::new();
-    let mut latest_fp: Vec<Option<Vec<u8>>> = vec![None; n];
-    let mut holders: HashMap<Vec<u8>, HashSet<usize>> = HashMap::new();
+    // Each browser's latest fingerprint, for telling which returns are distinguishable.
+    let mut latest: Vec<Option<Fingerprint>> = vec![None; n];
+    let mut known: Vec<usize> = Vec::new();
     let mut t = Tally {
         ids: vec![HashSet::new(); n],
         ..Default::default()
@@ -319,21 +330,27 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
         }
         let c = pop.devices[i].components_at(v.travel);
         let fp = super::fingerprint(parser, &c);
-        let bytes = fp.to_bytes();
         let claimed = if v.tokenless { None } else { stored[i].clone() };
         let d = m.decide(&fp, claimed.as_deref());
         let was_seen = seen[i];
 
         // Ground truth bookkeeping.
-        let others_share = holders
-            .get(&bytes)
-            .is_some_and(|h| h.iter().any(|&o| o != i));
+        let distinguishable = v.tokenless
+            && latest[i].is_some_and(|own| {
+                let d_own = distance(&fp, &own);
+                known.iter().all(|&j| {
+                    j == i
+                        || latest[j].is_none_or(|other| {
+                            other.browser_major > fp.browser_major || distance(&fp, &other) > d_own
+                        })
+                })
+            });
         if v.tokenless && d.method == Method::Fingerprint {
             t.linked += 1;
             let right = d.visitor_id.as_ref().and_then(|id| owner.get(id)) == Some(&i);
             t.linked_right += right as usize;
         }
-        if v.tokenless && was_seen && !others_share {
+        if distinguishable {
             t.returns += 1;
             let found = d.method == Method::Fingerprint
                 && d.visitor_id.as_ref().and_then(|id| owner.get(id)) == Some(&i);
@@ -371,7 +388,7 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             owner.insert(id.clone(), i);
             id
         });
-        m.record(&visitor, &fp);
+        m.record(&visitor, &fp, (v.day * 86_400_000.0) as i64);
         t.ids[i].insert(visitor.clone());
         last_id[i] = Some(visitor.clone());
         let span = t
@@ -382,12 +399,9 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
         if !v.incognito {
             stored[i] = Some(visitor);
         }
-        if let Some(old) = latest_fp[i].replace(bytes.clone()) {
-            if let Some(h) = holders.get_mut(&old) {
-                h.remove(&i);
-            }
+        if latest[i].replace(fp).is_none() {
+            known.push(i);
         }
-        holders.entry(bytes).or_default().insert(i);
         seen[i] = true;
         last_day[i] = v.day;
         visits_per_device[i] += 1;
@@ -398,7 +412,8 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
 pub fn run(o: Options) -> Result<(), CliError> {
     let parser = DeviceParser::shared().map_err(CliError::Runtime)?;
     let started = std::time::Instant::now();
-    let (prynt, visits) = simulate(&o, parser, &mut Prynt(Index::new(ModelParams::default())));
+    let params = ModelParams::default();
+    let (prynt, visits) = simulate(&o, parser, &mut Prynt(Index::new(params)));
     let (exact, _) = simulate(&o, parser, &mut ExactHash::default());
     let (stalker, _) = simulate(&o, parser, &mut FpStalker::default());
     let row = |name: &str, f: &Value| {

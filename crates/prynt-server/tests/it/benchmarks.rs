@@ -31,12 +31,15 @@ fn quick_accuracy_run_beats_both_baselines() {
             "precision ahead of {base}: {r}"
         );
     }
-    assert!(
-        rec > r["baselines"]["fpStalker"]["recall"].as_f64().unwrap(),
-        "{r}"
-    );
+    for base in ["exactHash", "fpStalker"] {
+        let b = &r["baselines"][base];
+        assert!(
+            rec > b["recall"].as_f64().unwrap(),
+            "recall ahead of {base}: {r}"
+        );
+    }
     // Floors that guard against regressions while the model is being tuned (see BENCHMARKS.md).
-    assert!(p >= 0.98, "precision {p}");
+    assert!(p >= 0.99, "precision {p}");
     assert!(rec >= 0.80, "recall {rec}");
     for key in ["idsPerDevice", "trackingDays", "calibrationError"] {
         assert!(r[key].is_number(), "{key} in {r}");

@@ -114,21 +114,26 @@ impl SqliteStore {
     ) -> StoreResult<Vec<StoredProfile>> {
         self.read(move |c| {
             let mut st = c.prepare_cached(
-                "SELECT workspace_id, env, visitor_id, profile FROM visitors
-                 WHERE visitor_id > ?1 ORDER BY visitor_id LIMIT ?2",
+                "SELECT workspace_id, env, visitor_id, profile, first_seen_ms, last_seen_ms,
+                        total_visits
+                 FROM visitors WHERE visitor_id > ?1 ORDER BY visitor_id LIMIT ?2",
             )?;
             let rows = st.query_map(params![after.unwrap_or_default(), limit as i64], |r| {
-                let env: String = r.get(1)?;
                 Ok((
                     r.get::<_, String>(0)?,
-                    env,
+                    r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, Vec<u8>>(3)?,
+                    (
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
+                    ),
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (ws, env, visitor_id, profile) = row?;
+                let (ws, env, visitor_id, profile, (first_seen_ms, last_seen_ms, visits)) = row?;
                 let Some(env) = Environment::parse(&env) else {
                     continue;
                 };
@@ -139,6 +144,9 @@ impl SqliteStore {
                     },
                     visitor_id,
                     profile,
+                    first_seen_ms,
+                    last_seen_ms,
+                    total_visits: visits.max(0) as u64,
                 });
             }
             Ok(out)
