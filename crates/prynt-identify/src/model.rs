@@ -7,11 +7,13 @@
 //!
 //! Components are not independent: canvas, WebGL, audio, math, GPU, platform and the user agent
 //! are all decided by the device model and software build, so a fleet of identical laptops
-//! agrees on all of them at once. Those "stack" components count as one piece of evidence: when
-//! the whole stack is equal, its LLR comes from how common that exact stack is; when part of it
-//! drifted, the summed component LLRs are capped below that. The components a person decides
-//! (languages, time zone, screen, fonts) add their own LLRs. The posterior over "one of the
-//! candidates" and "someone new" is `confidence`.
+//! agrees on all of them at once. Those "stack" components count once: by how common the whole
+//! stack is when all of it agrees, else by the rarest agreeing one. The components a person
+//! decides (languages, time zone, screen, fonts) are counted among browsers of the same device
+//! class (or, for the time zone, the same languages), since a phone model decides its screen
+//! and fonts. A candidate identical to the visit is weighed against how many known browsers are
+//! identical to it. The posterior over "one of the candidates" and "someone new" is
+//! `confidence`.
 //!
 //! Default rates follow the FP-Stalker public sample (DESIGN §3): user agent 49% change vs 99.6%
 //! differ, plugins 40/98, screen 25/86, timezone 9/81, canvas 9/95, WebGL renderer 2/80,
