@@ -14,8 +14,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
+use crate::calibration::Calibration;
 use crate::fingerprint::{hash32, Comp, Fingerprint, N_COMP};
-use crate::model::{ModelParams, Prepared, CONDITIONS, STACK_KEY};
+use crate::model::{ModelParams, Prepared, CONDITIONS, RETURN_RATE_BOUNDS, STACK_KEY};
 use crate::sketch::CountMin;
 
 const BANDS: [&[Comp]; 4] = [
@@ -53,6 +54,8 @@ struct Slot {
     /// The visitor's visits, each weighted by `exp((t - epoch) / half-life·ln 2)`: how
     /// active the visitor is, relative to every other (see [`Index::activity_share`]).
     activity: f64,
+    /// When the visitor was last seen (ms): how long its fingerprint has had to drift.
+    last_ms: i64,
 }
 
 /// Confidence reported for a visit recognised by its token and consistent with its device.
@@ -77,6 +80,15 @@ impl Method {
             Method::New => "new",
         }
     }
+}
+
+/// How a visit compares with the known browsers.
+struct Ranking {
+    /// log of Σ prior share × likelihood ratio over the known browsers: the log Bayes factor of
+    /// "one of them" against "a new browser".
+    score: f64,
+    /// The likeliest known browser and its share of that sum.
+    top: Option<(u32, f64)>,
 }
 
 /// The identification of one visit.
@@ -124,6 +136,8 @@ pub struct Index {
     /// expectation-maximisation estimate of the mixing rate). A new workspace sees mostly new
     /// browsers, a mature one mostly returns. f64 bits, so that `find` can learn through `&self`.
     return_rate: AtomicU64,
+    /// Confidence learnt from token visits.
+    calibration: Calibration,
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_visitor: HashMap<u64, u32>,
@@ -219,6 +233,7 @@ impl Index {
     pub fn new(params: ModelParams) -> Self {
         Index {
             return_rate: AtomicU64::new(params.prior_return.to_bits()),
+            calibration: Calibration::default(),
             params,
             slots: Vec::new(),
             free: Vec::new(),
@@ -277,7 +292,7 @@ impl Index {
     /// replaced and the visit counts towards how active the visitor is.
     pub fn upsert(&mut self, visitor_id: &str, fp: &Fingerprint, at_ms: i64) {
         let weight = self.visit_weight(at_ms);
-        self.record(visitor_id, fp, weight);
+        self.record(visitor_id, fp, weight, at_ms);
     }
 
     /// Adds a visitor known from storage: its latest fingerprint and its `visits` between
@@ -298,10 +313,15 @@ impl Index {
         } else {
             1.0
         };
-        self.record(visitor_id, fp, last * visits.max(1) as f64 * spread);
+        self.record(
+            visitor_id,
+            fp,
+            last * visits.max(1) as f64 * spread,
+            last_ms,
+        );
     }
 
-    fn record(&mut self, visitor_id: &str, fp: &Fingerprint, weight: f64) {
+    fn record(&mut self, visitor_id: &str, fp: &Fingerprint, weight: f64, at_ms: i64) {
         let Some(bytes) = vid_bytes(visitor_id) else {
             return;
         };
@@ -312,6 +332,7 @@ impl Index {
             let s = &mut self.slots[slot as usize];
             s.fp = *fp;
             s.activity += weight;
+            s.last_ms = s.last_ms.max(at_ms);
             self.file(slot, fp);
             return;
         }
@@ -320,6 +341,7 @@ impl Index {
             alive: true,
             fp: *fp,
             activity: weight,
+            last_ms: at_ms,
         };
         let slot = reuse_or_push(&mut self.slots, &mut self.free, entry);
         self.by_visitor.insert(vid_key(&bytes), slot);
@@ -483,6 +505,11 @@ impl Index {
         )
     }
 
+    /// Days since the visitor in `slot` was last seen, at `now_ms`.
+    fn gap_days(&self, slot: u32, now_ms: i64) -> f64 {
+        (now_ms - self.slots[slot as usize].last_ms).max(0) as f64 / 86_400_000.0
+    }
+
     /// `fp` ready to be compared with known visitors.
     fn prepared<'a>(&'a self, fp: &'a Fingerprint) -> Prepared<'a> {
         let twins = self.given.get(&exact_key(fp)).copied().unwrap_or(0) as f64;
@@ -495,45 +522,72 @@ impl Index {
 
     /// Evidence that `fp` is the visitor holding a token, or `None` when the visitor is
     /// unknown or cannot be the same browser.
-    pub fn token_evidence(&self, visitor_id: &str, fp: &Fingerprint) -> Option<f64> {
-        let known = self.profile(visitor_id)?;
-        self.prepared(fp).evidence(known)
+    pub fn token_evidence(&self, visitor_id: &str, fp: &Fingerprint, now_ms: i64) -> Option<f64> {
+        let slot = self.slot_of(visitor_id)?;
+        self.prepared(fp)
+            .evidence(&self.slots[slot as usize].fp, self.gap_days(slot, now_ms))
     }
 
     /// Identifies a visit: the visitor its token claims when the token's visitor is known and
     /// the fingerprint is consistent with it, else the fuzzy match, else a new visitor. The
     /// caller has already checked the token's signature, scope and age.
-    pub fn decide(&self, fp: &Fingerprint, claimed: Option<&str>) -> Decision {
+    pub fn decide(&self, fp: &Fingerprint, claimed: Option<&str>, now_ms: i64) -> Decision {
         if let Some(v) = claimed {
-            if self
-                .token_evidence(v, fp)
-                .is_some_and(|e| e >= self.params.token_min_evidence)
-            {
-                return Decision::token(v);
+            if let Some(slot) = self.slot_of(v) {
+                let known = &self.slots[slot as usize].fp;
+                let evidence = self
+                    .prepared(fp)
+                    .evidence(known, self.gap_days(slot, now_ms));
+                if evidence.is_some_and(|e| e >= self.params.token_min_evidence) {
+                    if self.calibration.sample(self.params.calibration_every) {
+                        self.learn_from(fp, slot, now_ms);
+                    }
+                    return Decision::token(v);
+                }
             }
         }
-        self.find(fp)
+        self.find(fp, now_ms)
+    }
+
+    /// A visit known to be `slot`'s (by its token) as two labelled examples: matched as if it
+    /// had no token, a return; matched with `slot` left out, a browser never seen.
+    fn learn_from(&self, fp: &Fingerprint, slot: u32, now_ms: i64) {
+        let with = self.rank(fp, now_ms, None);
+        self.calibration
+            .record_return(with.score, with.top.map(|(s, q)| (q, s == slot)));
+        let without = self.rank(fp, now_ms, Some(slot));
+        self.calibration.record_stranger(without.score);
     }
 
     /// Finds the known visitor a token-less visit belongs to, if one is likely enough
     /// ([`Method::Fingerprint`]); otherwise the visit is new ([`Method::New`]) and `confidence`
     /// is the probability that it really is (low when it is one of a crowd of identical devices).
-    pub fn find(&self, fp: &Fingerprint) -> Decision {
-        let (ranked, p_new) = self.rank(fp);
-        let r = self.return_rate();
-        let learnt = r + self.params.return_rate_step * ((1.0 - p_new) - r);
+    pub fn find(&self, fp: &Fingerprint, now_ms: i64) -> Decision {
+        let ranking = self.rank(fp, now_ms, None);
+        let r = self
+            .return_rate()
+            .clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1);
+        // P(return) from the calibrated likelihood ratio and the learnt rate of returns.
+        let odds = (r / (1.0 - r)).ln() + self.calibration.log_ratio(ranking.score);
+        let p_return = 1.0 / (1.0 + (-odds).exp());
+        let learnt = r + self.params.return_rate_step * (p_return - r);
         self.return_rate
             .store(learnt.to_bits(), std::sync::atomic::Ordering::Relaxed);
-        match ranked.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
-            Some(&(slot, p)) if p >= self.params.link_threshold => {
-                Decision::matched(self.visitor_id(slot), p)
+        match ranking.top {
+            Some((slot, q)) => {
+                let p = p_return * self.calibration.top_right(q);
+                if p >= self.params.link_threshold {
+                    Decision::matched(self.visitor_id(slot), p)
+                } else {
+                    Decision::new_visitor(1.0 - p_return)
+                }
             }
-            _ => Decision::new_visitor(p_new),
+            None => Decision::new_visitor(1.0 - p_return),
         }
     }
 
-    /// Scores the candidates retrieved for `fp`: (slot, posterior) and P(new browser).
-    fn rank(&self, fp: &Fingerprint) -> (Vec<(u32, f64)>, f64) {
+    /// Scores the candidates retrieved for `fp`, leaving out `exclude`.
+    fn rank(&self, fp: &Fingerprint, now_ms: i64, exclude: Option<u32>) -> Ranking {
         // (slot, crowd band or usize::MAX)
         let mut candidates: Vec<(u32, usize)> = Vec::new();
         let mut crowds: Vec<(usize, usize)> = Vec::new(); // (band, unscanned members)
@@ -542,25 +596,34 @@ impl Index {
             let skip = list.len().saturating_sub(CROWD_SCAN);
             // The most recent members are the likeliest to return.
             let tag = if skip > 0 { band } else { usize::MAX };
-            candidates.extend(list[skip..].iter().map(|&s| (s, tag)));
+            candidates.extend(
+                list[skip..]
+                    .iter()
+                    .filter(|&&s| Some(s) != exclude)
+                    .map(|&s| (s, tag)),
+            );
             if skip > 0 {
                 crowds.push((band, skip));
             }
         }
         let prepared = self.prepared(fp);
         candidates.sort_unstable_by_key(|c| c.0);
-        // (slot, evidence plus the log of its prior share)
-        let mut scored: Vec<(u32, f64)> = Vec::with_capacity(candidates.len());
+        // Best (slot, log weight): evidence plus the log of its prior share.
+        let mut best: Option<(u32, f64)> = None;
+        let mut weights: Vec<f64> = Vec::with_capacity(candidates.len());
         // Per crowd band: summed prior-weighted likelihood ratio and number of its sampled
         // members that no other band retrieved.
         let mut crowd_seen = [(0.0f64, 0usize); N_BANDS];
         for group in candidates.chunk_by(|a, b| a.0 == b.0) {
             let slot = group[0].0;
             let weight = prepared
-                .evidence(&self.slots[slot as usize].fp)
+                .evidence(&self.slots[slot as usize].fp, self.gap_days(slot, now_ms))
                 .map(|e| e + self.activity_share(slot).ln());
             if let Some(w) = weight {
-                scored.push((slot, w));
+                weights.push(w);
+                if best.is_none_or(|(_, b)| w > b) {
+                    best = Some((slot, w));
+                }
             }
             // An unsampled crowd member that resembled the visit more than by the crowd's
             // shared components would have been retrieved by another band and scored. So the
@@ -581,11 +644,24 @@ impl Index {
                 unscanned as f64 * crowd_seen[band].0 / crowd_seen[band].1 as f64
             })
             .sum();
-        let weights: Vec<f64> = scored.iter().map(|(_, w)| *w).collect();
-        let (post, p_new) = self
-            .params
-            .posterior_at(&weights, extra, self.return_rate());
-        (scored.iter().map(|s| s.0).zip(post).collect(), p_new)
+        // log Σ exp(w) over the scored and the unscanned, relative to the largest weight.
+        let max = weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !max.is_finite() {
+            return Ranking {
+                score: f64::NEG_INFINITY,
+                top: None,
+            };
+        }
+        let mass: f64 = weights.iter().map(|w| (w - max).exp()).sum::<f64>()
+            + if extra > 0.0 {
+                (extra.ln() - max).exp()
+            } else {
+                0.0
+            };
+        Ranking {
+            score: max + mass.ln(),
+            top: best.map(|(slot, w)| (slot, (w - max).exp() / mass)),
+        }
     }
 
     fn visitor_id(&self, slot: u32) -> String {
@@ -597,12 +673,12 @@ impl Index {
 
     /// Whether candidate retrieval for `fp` reaches `visitor_id` at all (in any band, sampled
     /// or not), and the evidence that `fp` is that visitor: for explaining missed matches.
-    pub fn explain(&self, fp: &Fingerprint, visitor_id: &str) -> (bool, Option<f64>) {
+    pub fn explain(&self, fp: &Fingerprint, visitor_id: &str, now_ms: i64) -> (bool, Option<f64>) {
         let Some(slot) = self.slot_of(visitor_id) else {
             return (false, None);
         };
         let retrieved = (0..N_BANDS).any(|band| self.members(band, fp).contains(&slot));
-        (retrieved, self.token_evidence(visitor_id, fp))
+        (retrieved, self.token_evidence(visitor_id, fp, now_ms))
     }
 
     /// Heap memory held by the index, from the capacities of its containers.
@@ -665,14 +741,60 @@ mod tests {
         visit.h[Comp::Screen as usize] = 1;
         visit.h[Comp::Timezone as usize] = 2;
         visit.browser_major = 121;
-        let found = idx.find(&visit);
+        // Two weeks later: time enough for an upgrade, a new screen and a trip.
+        let found = idx.find(&visit, 14 * 86_400_000);
         assert_eq!(found.method, Method::Fingerprint, "{found:?}");
         assert_eq!(found.visitor_id, Some(vid(1234)));
         assert!(found.confidence > 0.99, "{found:?}");
         // A browser never seen is new with high confidence.
-        let stranger = idx.find(&fp(999_999));
+        let stranger = idx.find(&fp(999_999), 0);
         assert_eq!(stranger.method, Method::New, "{stranger:?}");
         assert!(stranger.visitor_id.is_none() && stranger.confidence > 0.99);
+    }
+
+    #[test]
+    fn drift_is_likelier_the_longer_a_browser_was_away() {
+        let mut idx = Index::new(ModelParams::default());
+        for i in 0..1000 {
+            idx.upsert(&vid(i), &fp(i), 0);
+        }
+        let mut visit = fp(7);
+        visit.h[Comp::Screen as usize] = 1;
+        visit.browser_major = 121;
+        let day = 86_400_000;
+        let soon = idx.token_evidence(&vid(7), &visit, day / 24).unwrap();
+        let later = idx.token_evidence(&vid(7), &visit, 30 * day).unwrap();
+        assert!(later > soon + 2.0, "an hour: {soon}, a month: {later}");
+        // Unchanged, a recent visitor is the likelier one.
+        let same_soon = idx.token_evidence(&vid(7), &fp(7), day).unwrap();
+        let same_later = idx.token_evidence(&vid(7), &fp(7), 60 * day).unwrap();
+        assert!(same_soon > same_later, "{same_soon} {same_later}");
+    }
+
+    #[test]
+    fn token_visits_calibrate_confidence() {
+        // Every token visit is learnt from: matched as if token-less, and with its visitor
+        // left out. For unique browsers both examples agree with the model, so what it learns
+        // keeps exact returns linked and strangers new.
+        let mut idx = Index::new(ModelParams {
+            calibration_every: 1,
+            ..ModelParams::default()
+        });
+        for i in 0..2000 {
+            idx.upsert(&vid(i), &fp(i), 0);
+        }
+        let day = 86_400_000;
+        let before = idx.find(&fp(5), day);
+        assert_eq!(before.method, Method::Fingerprint);
+        for i in 0..2000 {
+            assert_eq!(idx.decide(&fp(i), Some(&vid(i)), day).method, Method::Token);
+        }
+        let after = idx.find(&fp(5), day);
+        assert_eq!(after.method, Method::Fingerprint);
+        assert!(after.confidence > 0.99, "{before:?} {after:?}");
+        let stranger = idx.find(&fp(99_999), day);
+        assert_eq!(stranger.method, Method::New);
+        assert!(stranger.confidence > 0.99, "{stranger:?}");
     }
 
     #[test]
@@ -684,7 +806,7 @@ mod tests {
         for i in 100..110 {
             idx.upsert(&vid(i), &fp(4242), 0); // ten identical phones
         }
-        let crowd = idx.find(&fp(4242));
+        let crowd = idx.find(&fp(4242), 0);
         assert_eq!(
             crowd.method,
             Method::New,
@@ -702,13 +824,13 @@ mod tests {
         assert!((idx.return_rate() - 0.5).abs() < 1e-9);
         // Strangers only: the index learns that token-less visits are mostly new browsers.
         for i in 10_000..10_400 {
-            assert_eq!(idx.find(&fp(i)).method, Method::New);
+            assert_eq!(idx.find(&fp(i), 0).method, Method::New);
         }
         let after_strangers = idx.return_rate();
         assert!(after_strangers < 0.1, "{after_strangers}");
         // Then returns only: it learns the opposite.
         for i in 0..400 {
-            idx.find(&fp(i));
+            idx.find(&fp(i), 0);
         }
         assert!(idx.return_rate() > 0.8, "{}", idx.return_rate());
     }
@@ -722,10 +844,10 @@ mod tests {
         assert_eq!(idx.len(), 100);
         idx.upsert(&vid(5), &fp(500), 0);
         assert_eq!(idx.len(), 100);
-        assert_eq!(idx.find(&fp(500)).visitor_id, Some(vid(5)));
+        assert_eq!(idx.find(&fp(500), 0).visitor_id, Some(vid(5)));
         assert!(idx.remove(&vid(5)));
         assert!(!idx.remove(&vid(5)));
-        assert_eq!(idx.find(&fp(500)).method, Method::New);
+        assert_eq!(idx.find(&fp(500), 0).method, Method::New);
         for i in 0..100 {
             idx.remove(&vid(i));
         }
@@ -734,6 +856,6 @@ mod tests {
             idx.bands.iter().all(HashMap::is_empty),
             "no posting left behind"
         );
-        assert!(idx.token_evidence(&vid(1), &fp(1)).is_none());
+        assert!(idx.token_evidence(&vid(1), &fp(1), 0).is_none());
     }
 }

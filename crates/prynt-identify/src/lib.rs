@@ -8,6 +8,7 @@
 //!
 //! Pure library: values in, values out, no I/O.
 
+pub mod calibration;
 pub mod fingerprint;
 pub mod index;
 pub mod model;

@@ -26,8 +26,11 @@ pub const STACK_KEY: usize = N_COMP;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelParams {
-    /// P(the component differs | same browser, consecutive visits).
+    /// P(the component differs | same browser, two visits `change_horizon_days` apart).
     pub change: [f64; N_COMP],
+    /// The time over which `change` and `version_change` are given (the median gap between
+    /// consecutive fingerprints in the FP-Stalker sample).
+    pub change_horizon_days: f64,
     /// P(two different browsers share the component), before looking at the actual value.
     pub collide: [f64; N_COMP],
     /// How many observations the prior `collide` is worth against observed value frequencies.
@@ -36,9 +39,14 @@ pub struct ModelParams {
     /// browsers of the same condition (see [`CONDITIONS`]).
     pub condition_pseudo_count: f64,
     /// How many observations the modelled frequency of an identical twin is worth against the
-    /// observed count of identical fingerprints.
+    /// observed count of identical fingerprints: while few browsers are known, that none is
+    /// identical to the visit says little.
     pub exact_pseudo_count: f64,
-    /// P(the browser's major version went up | same browser, consecutive visits).
+    /// The same, as a share of the known browsers, when that is more: that no known browser is
+    /// identical to the visit then makes the evidence at most ln(1 + 1/share) stronger, however
+    /// many browsers are known.
+    pub exact_prior_share: f64,
+    /// P(the browser's major version went up | same browser, over the change horizon).
     pub version_change: f64,
     /// P(two different browsers have the same major version).
     pub version_collide: f64,
@@ -53,6 +61,9 @@ pub struct ModelParams {
     pub prior_return: f64,
     /// How much each token-less visit moves the learnt return rate.
     pub return_rate_step: f64,
+    /// One token visit in this many is also matched as if it had no token, to calibrate
+    /// `confidence` (see [`crate::calibration`]).
+    pub calibration_every: u64,
     /// How fast a visitor's past visits stop counting towards the prior odds that a visit is
     /// theirs: a visit this many days old weighs half as much as one today.
     pub activity_half_life_days: f64,
@@ -88,11 +99,13 @@ impl Default for ModelParams {
         set(Comp::Prefs, 0.02, 0.50);
         ModelParams {
             change,
+            change_horizon_days: 12.0,
             collide,
             pseudo_count: 50.0,
             condition_pseudo_count: 5.0,
             version_change: 0.3,
             exact_pseudo_count: 1000.0,
+            exact_prior_share: 0.1,
             version_collide: 0.2,
             // The dependent components are counted jointly (stack, device class, twins), so
             // the evidence is not scaled down: at 0.8 the accuracy benchmark lost recall
@@ -101,8 +114,9 @@ impl Default for ModelParams {
             stack_collide: 0.02,
             prior_return: 0.5,
             return_rate_step: 0.01,
+            calibration_every: 4,
             activity_half_life_days: 30.0,
-            link_threshold: 0.99,
+            link_threshold: 0.95,
             token_min_evidence: 0.0,
         }
     }
@@ -114,6 +128,9 @@ impl ModelParams {
         self.activity_half_life_days.max(1e-3) * 86_400_000.0 / std::f64::consts::LN_2
     }
 }
+
+/// Least share of the change horizon assumed between two visits, however close together.
+const MIN_HORIZON_SHARE: f64 = 0.05;
 
 /// The learnt return rate stays within these: neither hypothesis is ever ruled out.
 pub const RETURN_RATE_BOUNDS: (f64, f64) = (0.02, 0.98);
@@ -137,7 +154,8 @@ impl ModelParams {
         collision: &dyn Fn(usize, u32) -> f64,
         given: &dyn Fn(Comp, u32, u32) -> (f64, f64),
     ) -> Option<f64> {
-        self.prepare(visit, collision, given).evidence(known)
+        self.prepare(visit, collision, given)
+            .evidence(known, self.change_horizon_days)
     }
 
     /// Everything about `visit` that does not depend on the candidate, computed once so that
@@ -159,7 +177,7 @@ impl ModelParams {
             let change = self.change[i];
             ln_u[i] = collision(i, v).clamp(1e-9, 0.999).ln();
             stay[i] = (1.0 - change).ln();
-            differ[i] = (change / (1.0 - self.collide[i].clamp(1e-9, 0.999))).ln();
+            differ[i] = -(1.0 - self.collide[i].clamp(1e-9, 0.999)).ln();
         }
         let stack = visit.stack();
         let ln_stack = if stack != 0 {
@@ -272,9 +290,9 @@ pub struct Prepared<'a> {
     visit: &'a Fingerprint,
     /// log P(another browser has the visit's value), per component.
     ln_u: [f64; N_COMP],
-    /// log P(the component stays the same | same browser).
+    /// log P(the component stays the same | same browser, over the change horizon).
     stay: [f64; N_COMP],
-    /// log-likelihood ratio of the component differing.
+    /// −log P(another browser differs from the known value).
     differ: [f64; N_COMP],
     ln_stack: f64,
     /// log P(another browser has the visit's value | it shares the component's condition).
@@ -302,8 +320,17 @@ impl Prepared<'_> {
     /// agrees). And when the known browsers themselves show that the agreeing values are more
     /// common together (a crowd of identical phones with the same settings), the observed
     /// share wins.
-    pub fn evidence(&self, known: &Fingerprint) -> Option<f64> {
+    ///
+    /// `gap_days` is the time since the known browser's last visit: change rates are given over
+    /// [`ModelParams::change_horizon_days`], and a browser seen yesterday has had less time to
+    /// change than one seen two months ago.
+    pub fn evidence(&self, known: &Fingerprint, gap_days: f64) -> Option<f64> {
         let visit = self.visit;
+        // The share of the horizon that passed; a floor so that nothing is impossible, since
+        // a time zone can change between two visits an hour apart.
+        let t = (gap_days / self.params.change_horizon_days).max(MIN_HORIZON_SHARE);
+        // log P(changed | same browser, over the gap) from log P(stayed | over the horizon).
+        let changed = |ln_stay: f64| (-(t * ln_stay).exp_m1()).max(1e-12).ln();
         for c in [Comp::Os, Comp::Browser] {
             let (a, b) = (visit.get(c), known.get(c));
             if a != 0 && b != 0 && a != b {
@@ -326,7 +353,7 @@ impl Prepared<'_> {
                 continue;
             }
             if a == b {
-                likelihood += self.stay[i];
+                likelihood += t * self.stay[i];
                 if in_stack {
                     rarest_stack = rarest_stack.min(self.ln_u[i]);
                 } else {
@@ -345,15 +372,16 @@ impl Prepared<'_> {
                     (0.02f64 / 0.95).ln()
                 }
             } else {
-                self.differ[i]
+                changed(self.stay[i]) + self.differ[i]
             };
         }
         if visit.browser_major != 0 && known.browser_major != 0 {
             let (up, share) = (self.params.version_change, self.params.version_collide);
+            let stay = (1.0 - up).ln();
             likelihood += if visit.browser_major == known.browser_major {
-                (1.0 - up).ln() - share.ln()
+                t * stay - share.ln()
             } else {
-                (up / (1.0 - share)).ln()
+                changed(stay) - (1.0 - share).ln()
             };
         }
         let stack_part = if stack_agrees && visit.stack() != 0 {
@@ -368,7 +396,10 @@ impl Prepared<'_> {
                 // against the observed one: a crowd of twins weakens the evidence, and none
                 // at all in a large population strengthens it, as far as the prior allows.
                 let modelled = (ln_f + self.params.version_collide.ln()).exp();
-                let m = self.params.exact_pseudo_count;
+                let m = self
+                    .params
+                    .exact_pseudo_count
+                    .max(self.params.exact_prior_share * population);
                 let smoothed = (others + m * modelled) / (population + m);
                 ln_f += smoothed.clamp(1e-12, 1.0).ln() - modelled.clamp(1e-12, 1.0).ln();
             }

@@ -325,7 +325,7 @@ async fn run_identify(
         .filter(|c| c.w == ctx.scope.workspace_id && c.e == ctx.scope.env.as_str());
     let decision = index
         .read()
-        .decide(&fp, token_claim.as_ref().map(|c| c.v.as_str()));
+        .decide(&fp, token_claim.as_ref().map(|c| c.v.as_str()), now_ms);
     let found = decision.visitor_id.is_some();
     let visitor_id = decision.visitor_id.unwrap_or_else(ids::visitor_id);
     let (confidence, method) = (decision.confidence, decision.method.as_str());

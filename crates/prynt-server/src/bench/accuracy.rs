@@ -8,10 +8,17 @@
 //! everybody); they differ only in what they do without it.
 //!
 //! Definitions (per matcher):
-//! - precision: of token-less visits linked to an existing visitor, the share linked to a visitor
-//!   of the same browser;
+//! Truth is the visitor ID the browser's cookie held before the visit (for a browser seen only
+//! in private windows, its latest ID): the way the commercial services score cookie-less
+//! matching. A browser wrongly merged into another's ID is an error once, when it happens;
+//! afterwards that ID is the one its cookie holds. The strict figures (`precisionStrict`,
+//! `recallStrict`) instead count an ID as right only for the browser it was first given to, so
+//! every later link of a merged browser counts against the matcher again.
+//!
+//! - precision: of token-less visits linked to an existing visitor, the share linked to the
+//!   browser's own (cookie) visitor ID;
 //! - recall: of token-less returns of a browser that are distinguishable at all, the share
-//!   linked to it. A return is distinguishable when the browser's own latest fingerprint is
+//!   linked to its visitor ID. A return is distinguishable when the browser's own latest fingerprint is
 //!   strictly nearer to the visit (fewer differing components, the browser version counting
 //!   as one) than the latest fingerprint of every other browser that could have made the visit
 //!   (version not above the visit's). When another browser is as near, nothing that was
@@ -20,8 +27,9 @@
 //! - trackingDays: per browser, the longest span between two visits under one visitor ID,
 //!   averaged over browsers with at least two visits;
 //! - calibrationError: over all identifications grouped by reported confidence decile (at least
-//!   30 in a decile), the largest gap between mean confidence and the share correct (a new
-//!   visitor is correct when the browser really was new).
+//!   30 in a decile), the largest gap between mean confidence and the share correct (a known
+//!   visitor is correct when it is the browser's own, a new visitor when the browser really was
+//!   new).
 
 use std::collections::{HashMap, HashSet};
 
@@ -45,10 +53,15 @@ pub struct Options {
 
 /// A way of identifying a token-less visit.
 trait Matcher {
-    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision;
+    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>, at_ms: i64) -> Decision;
     fn record(&mut self, visitor: &str, fp: &Fingerprint, at_ms: i64);
     /// For a missed return: was the right visitor retrieved, and with what evidence.
-    fn explain(&self, _fp: &Fingerprint, _visitor: &str) -> Option<(bool, Option<f64>)> {
+    fn explain(
+        &self,
+        _fp: &Fingerprint,
+        _visitor: &str,
+        _at_ms: i64,
+    ) -> Option<(bool, Option<f64>)> {
         None
     }
 }
@@ -56,14 +69,14 @@ trait Matcher {
 struct Prynt(Index);
 
 impl Matcher for Prynt {
-    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision {
-        self.0.decide(fp, claimed)
+    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>, at_ms: i64) -> Decision {
+        self.0.decide(fp, claimed, at_ms)
     }
     fn record(&mut self, visitor: &str, fp: &Fingerprint, at_ms: i64) {
         self.0.upsert(visitor, fp, at_ms);
     }
-    fn explain(&self, fp: &Fingerprint, visitor: &str) -> Option<(bool, Option<f64>)> {
-        Some(self.0.explain(fp, visitor))
+    fn explain(&self, fp: &Fingerprint, visitor: &str, at_ms: i64) -> Option<(bool, Option<f64>)> {
+        Some(self.0.explain(fp, visitor, at_ms))
     }
 }
 
@@ -82,7 +95,7 @@ struct ExactHash {
 }
 
 impl Matcher for ExactHash {
-    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision {
+    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>, _at_ms: i64) -> Decision {
         let known = claimed.is_some_and(|v| self.latest.contains_key(v));
         token_or(known, claimed, || match self.by_hash.get(&fp.to_bytes()) {
             Some(v) => Decision::matched(v.clone(), 1.0),
@@ -133,7 +146,7 @@ fn fp_stalker_fits(visit: &Fingerprint, known: &Fingerprint) -> bool {
 }
 
 impl Matcher for FpStalker {
-    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>) -> Decision {
+    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>, _at_ms: i64) -> Decision {
         let known = claimed.is_some_and(|v| self.where_is.contains_key(v));
         token_or(known, claimed, || {
             let fits: Vec<&String> = self
@@ -225,9 +238,13 @@ fn population(o: &Options) -> Population {
 #[derive(Default)]
 struct Tally {
     linked: usize,
+    /// Linked to the visitor ID the browser's cookie held.
     linked_right: usize,
+    /// Linked to a visitor ID first given to this browser.
+    linked_right_strict: usize,
     returns: usize,
     returns_found: usize,
+    returns_found_strict: usize,
     ids: Vec<HashSet<String>>,
     /// (device, visitor) → (first day, last day)
     spans: HashMap<(usize, String), (f64, f64)>,
@@ -242,6 +259,8 @@ impl Tally {
     fn figures(&self, devices: usize, visits_per_device: &[usize]) -> Value {
         let precision = self.linked_right as f64 / self.linked.max(1) as f64;
         let recall = self.returns_found as f64 / self.returns.max(1) as f64;
+        let precision_strict = self.linked_right_strict as f64 / self.linked.max(1) as f64;
+        let recall_strict = self.returns_found_strict as f64 / self.returns.max(1) as f64;
         let ids = self.ids.iter().map(HashSet::len).sum::<usize>() as f64 / devices.max(1) as f64;
         let mut best = vec![0.0f64; devices];
         for ((d, _), (first, last)) in &self.spans {
@@ -273,6 +292,8 @@ impl Tally {
             "idsPerDevice": round4(ids),
             "trackingDays": (tracking * 10.0).round() / 10.0,
             "calibrationError": round4(calibration),
+            "precisionStrict": round4(precision_strict),
+            "recallStrict": round4(recall_strict),
             "linkedTokenless": self.linked,
             "distinguishableReturns": self.returns,
             "missedReturns": {
@@ -331,8 +352,15 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
         let c = pop.devices[i].components_at(v.travel);
         let fp = super::fingerprint(parser, &c);
         let claimed = if v.tokenless { None } else { stored[i].clone() };
-        let d = m.decide(&fp, claimed.as_deref());
+        let at_ms = (v.day * 86_400_000.0) as i64;
+        let d = m.decide(&fp, claimed.as_deref(), at_ms);
         let was_seen = seen[i];
+        // The visitor ID the browser's cookie held before this visit (or, for a browser seen
+        // only in private windows, its latest one): the truth the visit is scored against.
+        let truth = stored[i].clone().or_else(|| last_id[i].clone());
+        let is_truth = |id: &Option<String>| id.is_some() && *id == truth;
+        let first_owner =
+            |id: &Option<String>| id.as_ref().and_then(|id| owner.get(id)) == Some(&i);
 
         // Ground truth bookkeeping.
         let distinguishable = v.tokenless
@@ -347,21 +375,22 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             });
         if v.tokenless && d.method == Method::Fingerprint {
             t.linked += 1;
-            let right = d.visitor_id.as_ref().and_then(|id| owner.get(id)) == Some(&i);
-            t.linked_right += right as usize;
+            t.linked_right += is_truth(&d.visitor_id) as usize;
+            t.linked_right_strict += first_owner(&d.visitor_id) as usize;
         }
         if distinguishable {
             t.returns += 1;
-            let found = d.method == Method::Fingerprint
-                && d.visitor_id.as_ref().and_then(|id| owner.get(id)) == Some(&i);
+            let linked = d.method == Method::Fingerprint;
+            let found = linked && is_truth(&d.visitor_id);
             t.returns_found += found as usize;
+            t.returns_found_strict += (linked && first_owner(&d.visitor_id)) as usize;
             if !found {
                 let kind = if d.method == Method::Fingerprint {
                     Some(3)
                 } else {
                     last_id[i]
                         .as_deref()
-                        .and_then(|own| m.explain(&fp, own))
+                        .and_then(|own| m.explain(&fp, own, at_ms))
                         .map(|(retrieved, ev)| match (retrieved, ev) {
                             (false, _) => 0,
                             (true, None) => 1,
@@ -374,7 +403,7 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             }
         }
         let correct = match &d.visitor_id {
-            Some(id) => owner.get(id) == Some(&i),
+            Some(_) => is_truth(&d.visitor_id),
             None => !was_seen,
         };
         let bucket = ((d.confidence * 10.0) as usize).min(9);
@@ -388,7 +417,7 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             owner.insert(id.clone(), i);
             id
         });
-        m.record(&visitor, &fp, (v.day * 86_400_000.0) as i64);
+        m.record(&visitor, &fp, at_ms);
         t.ids[i].insert(visitor.clone());
         last_id[i] = Some(visitor.clone());
         let span = t
