@@ -12,7 +12,7 @@
 //!
 //! Counters are atomics so that identification can learn through a shared reference.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// Bins of the log Bayes factor "some known browser" against "a new one".
 const S_BINS: usize = 48;
@@ -45,6 +45,10 @@ pub struct Calibration {
     tops_right: [AtomicU32; Q_BINS],
     /// Token visits seen, for sampling one in `every`.
     seen: AtomicU64,
+    /// The second (of visit time) whose examples `taken` counts: learning costs two
+    /// matches per example, so under heavy traffic it is held to a budget per second.
+    second: AtomicI64,
+    taken: AtomicU32,
 }
 
 impl Default for Calibration {
@@ -55,6 +59,8 @@ impl Default for Calibration {
             tops: std::array::from_fn(|_| AtomicU32::new(0)),
             tops_right: std::array::from_fn(|_| AtomicU32::new(0)),
             seen: AtomicU64::new(0),
+            second: AtomicI64::new(i64::MIN),
+            taken: AtomicU32::new(0),
         }
     }
 }
@@ -69,11 +75,21 @@ fn bump(a: &AtomicU32) {
 }
 
 impl Calibration {
-    /// Whether this token visit should be used as a labelled example (one in `every`).
-    pub fn sample(&self, every: u64) -> bool {
-        self.seen
+    /// Whether this token visit, at `now_ms`, should be used as a labelled example: one in
+    /// `every`, and at most `per_second` in a second.
+    pub fn sample(&self, every: u64, per_second: u32, now_ms: i64) -> bool {
+        if !self
+            .seen
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(every.max(1))
+        {
+            return false;
+        }
+        let second = now_ms.div_euclid(1000);
+        if self.second.swap(second, Ordering::Relaxed) != second {
+            self.taken.store(0, Ordering::Relaxed);
+        }
+        self.taken.fetch_add(1, Ordering::Relaxed) < per_second
     }
 
     /// A labelled return scored `s`, whose best candidate had share `q` and was (or was not)
@@ -130,6 +146,17 @@ mod tests {
         let c = Calibration::default();
         assert_eq!(c.log_ratio(3.0), 3.0);
         assert!((c.top_right(0.9) - 0.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn sampling_keeps_to_its_rate_and_budget() {
+        let c = Calibration::default();
+        let taken = (0..1000).filter(|_| c.sample(4, 1000, 0)).count();
+        assert_eq!(taken, 250);
+        // A busy second: at most the budget, then a fresh budget the next second.
+        let c = Calibration::default();
+        assert_eq!((0..1000).filter(|_| c.sample(1, 100, 5_000)).count(), 100);
+        assert_eq!((0..1000).filter(|_| c.sample(1, 100, 6_000)).count(), 100);
     }
 
     #[test]

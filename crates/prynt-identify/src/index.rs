@@ -539,7 +539,11 @@ impl Index {
                     .prepared(fp)
                     .evidence(known, self.gap_days(slot, now_ms));
                 if evidence.is_some_and(|e| e >= self.params.token_min_evidence) {
-                    if self.calibration.sample(self.params.calibration_every) {
+                    if self.calibration.sample(
+                        self.params.calibration_every,
+                        self.params.calibration_per_second,
+                        now_ms,
+                    ) {
                         self.learn_from(fp, slot, now_ms);
                     }
                     return Decision::token(v);

@@ -64,6 +64,8 @@ pub struct ModelParams {
     /// One token visit in this many is also matched as if it had no token, to calibrate
     /// `confidence` (see [`crate::calibration`]).
     pub calibration_every: u64,
+    /// At most this many token visits a second are learnt from (each costs two matches).
+    pub calibration_per_second: u32,
     /// How fast a visitor's past visits stop counting towards the prior odds that a visit is
     /// theirs: a visit this many days old weighs half as much as one today.
     pub activity_half_life_days: f64,
@@ -115,6 +117,7 @@ impl Default for ModelParams {
             prior_return: 0.5,
             return_rate_step: 0.01,
             calibration_every: 4,
+            calibration_per_second: 200,
             activity_half_life_days: 30.0,
             link_threshold: 0.95,
             token_min_evidence: 0.0,
