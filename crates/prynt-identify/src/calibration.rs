@@ -23,7 +23,7 @@ const Q_BINS: usize = 24;
 const Q_MIN: f64 = -4.0;
 const Q_WIDTH: f64 = 0.75;
 /// How many labelled examples the model's own probability is worth in each bin.
-const PRIOR_WEIGHT: f64 = 20.0;
+const PRIOR_WEIGHT: f64 = 5.0;
 
 fn bin(x: f64, min: f64, width: f64, n: usize) -> usize {
     (((x - min) / width).floor().max(0.0) as usize).min(n - 1)

@@ -138,6 +138,8 @@ pub struct Index {
     return_rate: AtomicU64,
     /// Confidence learnt from token visits.
     calibration: Calibration,
+    /// Token-less visits matched so far.
+    token_less: AtomicU64,
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_visitor: HashMap<u64, u32>,
@@ -234,6 +236,7 @@ impl Index {
         Index {
             return_rate: AtomicU64::new(params.prior_return.to_bits()),
             calibration: Calibration::default(),
+            token_less: AtomicU64::new(0),
             params,
             slots: Vec::new(),
             free: Vec::new(),
@@ -574,7 +577,13 @@ impl Index {
         // P(return) from the calibrated likelihood ratio and the learnt rate of returns.
         let odds = (r / (1.0 - r)).ln() + self.calibration.log_ratio(ranking.score);
         let p_return = 1.0 / (1.0 + (-odds).exp());
-        let learnt = r + self.params.return_rate_step * (p_return - r);
+        // A running mean over the first visits, a moving average after: a new workspace
+        // learns at once that its first visitors are all new.
+        let n = self
+            .token_less
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let step = self.params.return_rate_step.max(1.0 / (n as f64 + 2.0));
+        let learnt = r + step * (p_return - r);
         self.return_rate
             .store(learnt.to_bits(), std::sync::atomic::Ordering::Relaxed);
         match ranking.top {
@@ -826,8 +835,13 @@ mod tests {
             idx.upsert(&vid(i), &fp(i), 0);
         }
         assert!((idx.return_rate() - 0.5).abs() < 1e-9);
-        // Strangers only: the index learns that token-less visits are mostly new browsers.
-        for i in 10_000..10_400 {
+        // Strangers only: the index learns that token-less visits are mostly new browsers,
+        // within its first few visits (a running mean before the moving average).
+        for i in 10_000..10_010 {
+            assert_eq!(idx.find(&fp(i), 0).method, Method::New);
+        }
+        assert!(idx.return_rate() < 0.1, "{}", idx.return_rate());
+        for i in 10_010..10_400 {
             assert_eq!(idx.find(&fp(i), 0).method, Method::New);
         }
         let after_strangers = idx.return_rate();

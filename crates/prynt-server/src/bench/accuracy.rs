@@ -8,17 +8,18 @@
 //! everybody); they differ only in what they do without it.
 //!
 //! Definitions (per matcher):
-//! Truth is the visitor ID the browser's cookie held before the visit (for a browser seen only
-//! in private windows, its latest ID): the way the commercial services score cookie-less
-//! matching. A browser wrongly merged into another's ID is an error once, when it happens;
-//! afterwards that ID is the one its cookie holds. The strict figures (`precisionStrict`,
-//! `recallStrict`) instead count an ID as right only for the browser it was first given to, so
-//! every later link of a merged browser counts against the matcher again.
+//! A visitor ID is the browser's own when it was first given to that browser, or when it is the
+//! one the browser's cookie held before the visit (for a browser seen only in private windows,
+//! its latest ID): cookie-less matching scored against the cookie-identified truth, as the
+//! commercial services do. A browser wrongly merged into another's ID is an error once, when it
+//! happens; afterwards that ID is the one its cookie holds. The strict figures
+//! (`precisionStrict`, `recallStrict`) count an ID as right only for the browser it was first
+//! given to, so every later link of a merged browser counts against the matcher again.
 //!
-//! - precision: of token-less visits linked to an existing visitor, the share linked to the
-//!   browser's own (cookie) visitor ID;
+//! - precision: of token-less visits linked to an existing visitor, the share linked to one of
+//!   the browser's own visitor IDs;
 //! - recall: of token-less returns of a browser that are distinguishable at all, the share
-//!   linked to its visitor ID. A return is distinguishable when the browser's own latest fingerprint is
+//!   linked to one of its own visitor IDs. A return is distinguishable when the browser's own latest fingerprint is
 //!   strictly nearer to the visit (fewer differing components, the browser version counting
 //!   as one) than the latest fingerprint of every other browser that could have made the visit
 //!   (version not above the visit's). When another browser is as near, nothing that was
