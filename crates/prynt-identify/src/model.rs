@@ -12,8 +12,8 @@
 //! decides (languages, time zone, screen, fonts) are counted among browsers of the same device
 //! class (or, for the time zone, the same languages), since a phone model decides its screen
 //! and fonts. A candidate identical to the visit is weighed against how many known browsers are
-//! identical to it. The posterior over "one of the candidates" and "someone new" is
-//! `confidence`.
+//! identical to it. The index turns these likelihood ratios into `confidence`, calibrated
+//! against token visits ([`crate::calibration`]).
 //!
 //! Default rates follow the FP-Stalker public sample (DESIGN §3): user agent 49% change vs 99.6%
 //! differ, plugins 40/98, screen 25/86, timezone 9/81, canvas 9/95, WebGL renderer 2/80,
@@ -213,42 +213,6 @@ impl ModelParams {
             ln_given,
             exact: None,
         }
-    }
-
-    /// Posterior probabilities of each candidate and of "new browser". `weights` are each
-    /// candidate's evidence plus the log of its prior share of known visitors (its share of
-    /// their recent visits); `extra_competitors` is the summed prior-weighted likelihood ratio
-    /// of known visitors that were not scored individually (members of oversized crowds).
-    pub fn posterior(&self, weights: &[f64], extra_competitors: f64) -> (Vec<f64>, f64) {
-        self.posterior_at(weights, extra_competitors, self.prior_return)
-    }
-
-    /// [`ModelParams::posterior`] with `return_rate`, P(a visit without a token comes from a
-    /// known browser), in place of `prior_return`.
-    pub fn posterior_at(
-        &self,
-        weights: &[f64],
-        extra_competitors: f64,
-        return_rate: f64,
-    ) -> (Vec<f64>, f64) {
-        let r = return_rate.clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1);
-        // Log prior odds of "some known visitor" against "a new one".
-        let prior = (r / (1.0 - r)).ln();
-        // Everything relative to the largest log weight, "new" (0) included, so exp never
-        // overflows.
-        let max = weights.iter().map(|w| w + prior).fold(0.0f64, f64::max);
-        let weights: Vec<f64> = weights.iter().map(|w| (w + prior - max).exp()).collect();
-        let extra = if extra_competitors > 0.0 {
-            (extra_competitors.ln() + prior - max).exp()
-        } else {
-            0.0
-        };
-        let new_weight = (-max).exp();
-        let total: f64 = weights.iter().sum::<f64>() + extra + new_weight;
-        (
-            weights.iter().map(|w| w / total).collect(),
-            new_weight / total,
-        )
     }
 }
 
@@ -471,20 +435,6 @@ mod tests {
         let mut newer = a;
         newer.browser_major = 121;
         assert!(m.evidence(&newer, &a, &f, &none).is_some());
-    }
-
-    #[test]
-    fn posterior_is_split_between_equal_candidates() {
-        let m = ModelParams::default();
-        let share = (1.0f64 / 1000.0).ln();
-        let (one, new1) = m.posterior(&[30.0 + share], 0.0);
-        assert!(one[0] > 0.99 && new1 < 0.01);
-        let (two, _) = m.posterior(&[30.0 + share, 30.0 + share], 0.0);
-        assert!((two[0] - 0.5).abs() < 0.01);
-        let (none, new_p) = m.posterior(&[], 0.0);
-        assert!(none.is_empty() && (new_p - 1.0).abs() < 1e-9);
-        let (crowd, _) = m.posterior(&[30.0 + share], 50.0 * (30.0 + share).exp());
-        assert!(crowd[0] < 0.05);
     }
 }
 
