@@ -310,20 +310,18 @@ impl Fingerprint {
 
     /// The software and hardware stack as one value: every component that the device model,
     /// OS build and browser build decide together. Zero when none of them is known.
+    pub fn stack(&self) -> u32 {
+        self.joint(&STACK)
+    }
+
     /// The device class as one value (see [`DEVICE_CLASS`]); 0 when none of it is known.
     pub fn device_class(&self) -> u32 {
-        let mut bytes = [0u8; 4 * DEVICE_CLASS.len()];
-        let mut any = false;
-        for (i, c) in DEVICE_CLASS.iter().enumerate() {
-            let v = self.get(*c);
-            any |= v != 0;
-            bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
-        }
-        if any {
-            hash32(&[&bytes])
-        } else {
-            0
-        }
+        self.joint(&DEVICE_CLASS)
+    }
+
+    /// Whether both are of the same device class.
+    pub fn same_class(&self, other: &Fingerprint) -> bool {
+        DEVICE_CLASS.iter().all(|&c| self.get(c) == other.get(c))
     }
 
     /// Every component and the browser version as one value.
@@ -336,21 +334,17 @@ impl Fingerprint {
         hash32(&[&bytes])
     }
 
-    /// Whether both are of the same device class.
-    pub fn same_class(&self, other: &Fingerprint) -> bool {
-        DEVICE_CLASS.iter().all(|&c| self.get(c) == other.get(c))
-    }
-
-    pub fn stack(&self) -> u32 {
-        let mut bytes = [0u8; 4 * STACK.len()];
+    /// The values of `comps` together as one value; 0 when none of them is known.
+    fn joint(&self, comps: &[Comp]) -> u32 {
+        let mut bytes = [0u8; 4 * N_COMP];
         let mut any = false;
-        for (i, c) in STACK.iter().enumerate() {
+        for (i, c) in comps.iter().enumerate() {
             let v = self.get(*c);
             any |= v != 0;
             bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
         }
         if any {
-            hash32(&[&bytes])
+            hash32(&[&bytes[..4 * comps.len()]])
         } else {
             0
         }
