@@ -12,7 +12,7 @@
 //! fixed-size value sketches.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::calibration::Calibration;
 use crate::fingerprint::{hash32, Comp, Fingerprint, N_COMP};
@@ -89,6 +89,68 @@ struct Ranking {
     score: f64,
     /// The likeliest known browser and its share of that sum.
     top: Option<(u32, f64)>,
+}
+
+/// Every retrieved candidate of a visit, scored.
+struct Scored {
+    /// (slot, evidence plus the log of its prior share, or `None` when it cannot be the same
+    /// browser; the crowd bands that alone retrieved it, as a bit set).
+    scored: Vec<(u32, Option<f64>, u8)>,
+    /// (crowd band, members left unscored).
+    crowds: Vec<(usize, usize)>,
+}
+
+impl Scored {
+    /// How the visit compares with the known browsers, leaving out `exclude`.
+    fn ranking(&self, exclude: Option<u32>) -> Ranking {
+        let kept = || self.scored.iter().filter(move |e| Some(e.0) != exclude);
+        // Best (slot, weight): the first of the largest in slot order.
+        let mut best: Option<(u32, f64)> = None;
+        // Per crowd band: summed prior-weighted likelihood ratio and number of its sampled
+        // members that no other band retrieved.
+        let mut crowd_seen = [(0.0f64, 0usize); N_BANDS];
+        for &(slot, weight, bands) in kept() {
+            if let Some(w) = weight {
+                if best.is_none_or(|(_, b)| w > b) {
+                    best = Some((slot, w));
+                }
+            }
+            for (band, seen) in crowd_seen.iter_mut().enumerate() {
+                if bands & (1 << band) != 0 {
+                    seen.0 += weight.map_or(0.0, f64::exp);
+                    seen.1 += 1;
+                }
+            }
+        }
+        let extra: f64 = self
+            .crowds
+            .iter()
+            .filter(|(band, _)| crowd_seen[*band].1 > 0)
+            .map(|&(band, unscanned)| {
+                unscanned as f64 * crowd_seen[band].0 / crowd_seen[band].1 as f64
+            })
+            .sum();
+        let Some((top, max)) = best else {
+            return Ranking {
+                score: f64::NEG_INFINITY,
+                top: None,
+            };
+        };
+        // log Σ exp(w) over the scored and the unscanned, relative to the largest weight.
+        let mass: f64 = kept()
+            .filter_map(|e| e.1)
+            .map(|w| (w - max).exp())
+            .sum::<f64>()
+            + if extra > 0.0 {
+                (extra.ln() - max).exp()
+            } else {
+                0.0
+            };
+        Ranking {
+            score: max + mass.ln(),
+            top: Some((top, 1.0 / mass)),
+        }
+    }
 }
 
 /// The identification of one visit.
@@ -258,7 +320,7 @@ impl Index {
 
     /// The learnt P(a token-less visit comes from a known browser).
     pub fn return_rate(&self) -> f64 {
-        f64::from_bits(self.return_rate.load(std::sync::atomic::Ordering::Relaxed))
+        f64::from_bits(self.return_rate.load(Ordering::Relaxed))
     }
 
     /// Known visitors.
@@ -284,11 +346,6 @@ impl Index {
         let slot = *self.by_visitor.get(&vid_key(&b))?;
         let s = &self.slots[slot as usize];
         (s.alive && s.visitor == b).then_some(slot)
-    }
-
-    /// The latest fingerprint of a visitor.
-    pub fn profile(&self, visitor_id: &str) -> Option<&Fingerprint> {
-        self.slot_of(visitor_id).map(|s| &self.slots[s as usize].fp)
     }
 
     /// Records a visit at `at_ms` with fingerprint `fp`: the visitor's latest fingerprint is
@@ -526,7 +583,12 @@ impl Index {
     /// Evidence that `fp` is the visitor holding a token, or `None` when the visitor is
     /// unknown or cannot be the same browser.
     pub fn token_evidence(&self, visitor_id: &str, fp: &Fingerprint, now_ms: i64) -> Option<f64> {
-        let slot = self.slot_of(visitor_id)?;
+        self.slot_of(visitor_id)
+            .and_then(|slot| self.slot_evidence(fp, slot, now_ms))
+    }
+
+    /// Evidence that `fp` is the visitor in `slot`, at `now_ms`.
+    fn slot_evidence(&self, fp: &Fingerprint, slot: u32, now_ms: i64) -> Option<f64> {
         self.prepared(fp)
             .evidence(&self.slots[slot as usize].fp, self.gap_days(slot, now_ms))
     }
@@ -537,10 +599,7 @@ impl Index {
     pub fn decide(&self, fp: &Fingerprint, claimed: Option<&str>, now_ms: i64) -> Decision {
         if let Some(v) = claimed {
             if let Some(slot) = self.slot_of(v) {
-                let known = &self.slots[slot as usize].fp;
-                let evidence = self
-                    .prepared(fp)
-                    .evidence(known, self.gap_days(slot, now_ms));
+                let evidence = self.slot_evidence(fp, slot, now_ms);
                 if evidence.is_some_and(|e| e >= self.params.token_min_evidence) {
                     if self.calibration.sample(
                         self.params.calibration_every,
@@ -559,18 +618,19 @@ impl Index {
     /// A visit known to be `slot`'s (by its token) as two labelled examples: matched as if it
     /// had no token, a return; matched with `slot` left out, a browser never seen.
     fn learn_from(&self, fp: &Fingerprint, slot: u32, now_ms: i64) {
-        let with = self.rank(fp, now_ms, None);
+        let scored = self.score(fp, now_ms);
+        let with = scored.ranking(None);
         self.calibration
             .record_return(with.score, with.top.map(|(s, q)| (q, s == slot)));
-        let without = self.rank(fp, now_ms, Some(slot));
-        self.calibration.record_stranger(without.score);
+        self.calibration
+            .record_stranger(scored.ranking(Some(slot)).score);
     }
 
     /// Finds the known visitor a token-less visit belongs to, if one is likely enough
     /// ([`Method::Fingerprint`]); otherwise the visit is new ([`Method::New`]) and `confidence`
     /// is the probability that it really is (low when it is one of a crowd of identical devices).
     pub fn find(&self, fp: &Fingerprint, now_ms: i64) -> Decision {
-        let ranking = self.rank(fp, now_ms, None);
+        let ranking = self.score(fp, now_ms).ranking(None);
         let r = self
             .return_rate()
             .clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1);
@@ -579,13 +639,10 @@ impl Index {
         let p_return = 1.0 / (1.0 + (-odds).exp());
         // A running mean over the first visits, a moving average after: a new workspace
         // learns at once that its first visitors are all new.
-        let n = self
-            .token_less
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self.token_less.fetch_add(1, Ordering::Relaxed);
         let step = self.params.return_rate_step.max(1.0 / (n as f64 + 2.0));
         let learnt = r + step * (p_return - r);
-        self.return_rate
-            .store(learnt.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        self.return_rate.store(learnt.to_bits(), Ordering::Relaxed);
         match ranking.top {
             Some((slot, q)) => {
                 let p = p_return * self.calibration.top_right(q);
@@ -599,8 +656,8 @@ impl Index {
         }
     }
 
-    /// Scores the candidates retrieved for `fp`, leaving out `exclude`.
-    fn rank(&self, fp: &Fingerprint, now_ms: i64, exclude: Option<u32>) -> Ranking {
+    /// Scores every candidate retrieved for `fp`.
+    fn score(&self, fp: &Fingerprint, now_ms: i64) -> Scored {
         // (slot, crowd band or usize::MAX)
         let mut candidates: Vec<(u32, usize)> = Vec::new();
         let mut crowds: Vec<(usize, usize)> = Vec::new(); // (band, unscanned members)
@@ -609,72 +666,35 @@ impl Index {
             let skip = list.len().saturating_sub(CROWD_SCAN);
             // The most recent members are the likeliest to return.
             let tag = if skip > 0 { band } else { usize::MAX };
-            candidates.extend(
-                list[skip..]
-                    .iter()
-                    .filter(|&&s| Some(s) != exclude)
-                    .map(|&s| (s, tag)),
-            );
+            candidates.extend(list[skip..].iter().map(|&s| (s, tag)));
             if skip > 0 {
                 crowds.push((band, skip));
             }
         }
         let prepared = self.prepared(fp);
         candidates.sort_unstable_by_key(|c| c.0);
-        // Best (slot, log weight): evidence plus the log of its prior share.
-        let mut best: Option<(u32, f64)> = None;
-        let mut weights: Vec<f64> = Vec::with_capacity(candidates.len());
-        // Per crowd band: summed prior-weighted likelihood ratio and number of its sampled
-        // members that no other band retrieved.
-        let mut crowd_seen = [(0.0f64, 0usize); N_BANDS];
-        for group in candidates.chunk_by(|a, b| a.0 == b.0) {
-            let slot = group[0].0;
-            let weight = prepared
-                .evidence(&self.slots[slot as usize].fp, self.gap_days(slot, now_ms))
-                .map(|e| e + self.activity_share(slot).ln());
-            if let Some(w) = weight {
-                weights.push(w);
-                if best.is_none_or(|(_, b)| w > b) {
-                    best = Some((slot, w));
-                }
-            }
-            // An unsampled crowd member that resembled the visit more than by the crowd's
-            // shared components would have been retrieved by another band and scored. So the
-            // unsampled are like the sampled members that only their crowd retrieved; members
-            // found through other bands too (the returning browser above all) say nothing
-            // about them.
-            if group.iter().all(|&(_, band)| band != usize::MAX) {
-                for &(_, band) in group {
-                    crowd_seen[band].0 += weight.map_or(0.0, f64::exp);
-                    crowd_seen[band].1 += 1;
-                }
-            }
-        }
-        let extra: f64 = crowds
-            .iter()
-            .filter(|(band, _)| crowd_seen[*band].1 > 0)
-            .map(|&(band, unscanned)| {
-                unscanned as f64 * crowd_seen[band].0 / crowd_seen[band].1 as f64
+        let scored = candidates
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|group| {
+                let slot = group[0].0;
+                let weight = prepared
+                    .evidence(&self.slots[slot as usize].fp, self.gap_days(slot, now_ms))
+                    .map(|e| e + self.activity_share(slot).ln());
+                // An unsampled crowd member that resembled the visit more than by the crowd's
+                // shared components would have been retrieved by another band and scored. So
+                // the unsampled are like the sampled members that only their crowd retrieved;
+                // members found through other bands too (the returning browser above all) say
+                // nothing about them.
+                let only_crowds = group.iter().all(|&(_, band)| band != usize::MAX);
+                let crowd_bands = if only_crowds {
+                    group.iter().fold(0u8, |m, &(_, band)| m | 1 << band)
+                } else {
+                    0
+                };
+                (slot, weight, crowd_bands)
             })
-            .sum();
-        // log Σ exp(w) over the scored and the unscanned, relative to the largest weight.
-        let max = weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if !max.is_finite() {
-            return Ranking {
-                score: f64::NEG_INFINITY,
-                top: None,
-            };
-        }
-        let mass: f64 = weights.iter().map(|w| (w - max).exp()).sum::<f64>()
-            + if extra > 0.0 {
-                (extra.ln() - max).exp()
-            } else {
-                0.0
-            };
-        Ranking {
-            score: max + mass.ln(),
-            top: best.map(|(slot, w)| (slot, (w - max).exp() / mass)),
-        }
+            .collect();
+        Scored { scored, crowds }
     }
 
     fn visitor_id(&self, slot: u32) -> String {
@@ -744,12 +764,18 @@ mod tests {
         format!("pv_{:013}", i)
     }
 
-    #[test]
-    fn a_drifted_browser_is_found_among_many() {
-        let mut idx = Index::new(ModelParams::default());
-        for i in 0..5000 {
+    /// An index of `n` distinct visitors, all last seen at time 0.
+    fn filled(n: u32, params: ModelParams) -> Index {
+        let mut idx = Index::new(params);
+        for i in 0..n {
             idx.upsert(&vid(i), &fp(i), 0);
         }
+        idx
+    }
+
+    #[test]
+    fn a_drifted_browser_is_found_among_many() {
+        let idx = filled(5000, ModelParams::default());
         let mut visit = fp(1234);
         visit.h[Comp::Screen as usize] = 1;
         visit.h[Comp::Timezone as usize] = 2;
@@ -767,10 +793,7 @@ mod tests {
 
     #[test]
     fn drift_is_likelier_the_longer_a_browser_was_away() {
-        let mut idx = Index::new(ModelParams::default());
-        for i in 0..1000 {
-            idx.upsert(&vid(i), &fp(i), 0);
-        }
+        let idx = filled(1000, ModelParams::default());
         let mut visit = fp(7);
         visit.h[Comp::Screen as usize] = 1;
         visit.browser_major = 121;
@@ -789,13 +812,13 @@ mod tests {
         // Every token visit is learnt from: matched as if token-less, and with its visitor
         // left out. For unique browsers both examples agree with the model, so what it learns
         // keeps exact returns linked and strangers new.
-        let mut idx = Index::new(ModelParams {
-            calibration_every: 1,
-            ..ModelParams::default()
-        });
-        for i in 0..2000 {
-            idx.upsert(&vid(i), &fp(i), 0);
-        }
+        let idx = filled(
+            2000,
+            ModelParams {
+                calibration_every: 1,
+                ..ModelParams::default()
+            },
+        );
         let day = 86_400_000;
         let before = idx.find(&fp(5), day);
         assert_eq!(before.method, Method::Fingerprint);
@@ -812,10 +835,7 @@ mod tests {
 
     #[test]
     fn identical_devices_are_ambiguous_not_guessed() {
-        let mut idx = Index::new(ModelParams::default());
-        for i in 0..50 {
-            idx.upsert(&vid(i), &fp(i), 0);
-        }
+        let mut idx = filled(50, ModelParams::default());
         for i in 100..110 {
             idx.upsert(&vid(i), &fp(4242), 0); // ten identical phones
         }
@@ -830,10 +850,7 @@ mod tests {
 
     #[test]
     fn the_return_rate_is_learnt_from_the_visits() {
-        let mut idx = Index::new(ModelParams::default());
-        for i in 0..1000 {
-            idx.upsert(&vid(i), &fp(i), 0);
-        }
+        let idx = filled(1000, ModelParams::default());
         assert!((idx.return_rate() - 0.5).abs() < 1e-9);
         // Strangers only: the index learns that token-less visits are mostly new browsers,
         // within its first few visits (a running mean before the moving average).

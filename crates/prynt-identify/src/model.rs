@@ -183,11 +183,7 @@ impl ModelParams {
             differ[i] = -(1.0 - self.collide[i].clamp(1e-9, 0.999)).ln();
         }
         let stack = visit.stack();
-        let ln_stack = if stack != 0 {
-            collision(STACK_KEY, stack).clamp(1e-9, 0.999).ln()
-        } else {
-            0.0
-        };
+        let ln_stack = (stack != 0).then(|| collision(STACK_KEY, stack).clamp(1e-9, 0.999).ln());
         // The personal components' frequencies among browsers like the one compared with,
         // which (as a crowd member) is among the counts itself: smoothed towards the plain
         // frequency, so that a class seen a few times does not decide alone.
@@ -233,13 +229,6 @@ impl Condition {
             Condition::Languages => fp.get(Comp::Languages),
         }
     }
-
-    fn holds(self, a: &Fingerprint, b: &Fingerprint) -> bool {
-        match self {
-            Condition::DeviceClass => a.same_class(b),
-            Condition::Languages => a.get(Comp::Languages) == b.get(Comp::Languages),
-        }
-    }
 }
 
 /// Personal components and what their frequency is counted among: the time zone goes with the
@@ -261,7 +250,8 @@ pub struct Prepared<'a> {
     stay: [f64; N_COMP],
     /// −log P(another browser differs from the known value).
     differ: [f64; N_COMP],
-    ln_stack: f64,
+    /// log P(another browser has the visit's whole stack), or `None` when none of it is known.
+    ln_stack: Option<f64>,
     /// log P(another browser has the visit's value | it shares the component's condition).
     ln_given: [f64; N_COMP],
     /// (other known browsers with exactly the visit's fingerprint, known browsers).
@@ -281,12 +271,12 @@ impl Prepared<'_> {
     /// `known`: P(what agrees stayed, what differs changed | same browser) over P(another
     /// browser agrees on what agrees).
     ///
-    /// That denominator is where components stop being independent. The personal ones
-    /// (languages, time zone, screen, fonts) multiply; the device-decided ones go together, so
-    /// they count by the rarest of them (or by the whole stack's frequency when all of it
-    /// agrees). And when the known browsers themselves show that the agreeing values are more
-    /// common together (a crowd of identical phones with the same settings), the observed
-    /// share wins.
+    /// That denominator is where components stop being independent. The device-decided ones go
+    /// together, so they count by the rarest of them (or by the whole stack's frequency when
+    /// all of it agrees). The personal ones (languages, time zone, screen, fonts) multiply, each
+    /// counted among browsers that share its condition ([`CONDITIONS`]). And a candidate
+    /// identical to the visit is weighed against how many known browsers are identical to it
+    /// ([`Prepared::with_exact`]).
     ///
     /// `gap_days` is the time since the known browser's last visit: change rates are given over
     /// [`ModelParams::change_horizon_days`], and a browser seen yesterday has had less time to
@@ -307,6 +297,7 @@ impl Prepared<'_> {
         if visit.browser_major != 0 && known.browser_major > visit.browser_major {
             return None;
         }
+        let same_class = visit.same_class(known);
         let mut likelihood = 0.0;
         let mut personal = 0.0;
         let mut rarest_stack = 0.0f64;
@@ -324,7 +315,7 @@ impl Prepared<'_> {
                 if in_stack {
                     rarest_stack = rarest_stack.min(self.ln_u[i]);
                 } else {
-                    personal += self.personal_frequency(c, known);
+                    personal += self.personal_frequency(c, known, same_class);
                 }
                 continue;
             }
@@ -351,10 +342,9 @@ impl Prepared<'_> {
                 changed(stay) - (1.0 - share).ln()
             };
         }
-        let stack_part = if stack_agrees && visit.stack() != 0 {
-            self.ln_stack
-        } else {
-            rarest_stack
+        let stack_part = match self.ln_stack {
+            Some(whole) if stack_agrees => whole,
+            _ => rarest_stack,
         };
         let mut ln_f = stack_part + personal;
         if let Some((others, population)) = self.exact {
@@ -375,11 +365,16 @@ impl Prepared<'_> {
     }
 
     /// log P(another browser agrees on personal component `comp`), counted among browsers
-    /// that share its condition with the visit when `known` does.
-    fn personal_frequency(&self, comp: Comp, known: &Fingerprint) -> f64 {
+    /// that share its condition with the visit when `known` does (`same_class`: whether it is
+    /// of the visit's device class).
+    fn personal_frequency(&self, comp: Comp, known: &Fingerprint, same_class: bool) -> f64 {
         let i = comp as usize;
+        let holds = |cond: Condition| match cond {
+            Condition::DeviceClass => same_class,
+            Condition::Languages => self.visit.get(Comp::Languages) == known.get(Comp::Languages),
+        };
         match CONDITIONS.iter().find(|(c, _)| *c == comp) {
-            Some((_, cond)) if cond.holds(self.visit, known) => self.ln_given[i],
+            Some(&(_, cond)) if holds(cond) => self.ln_given[i],
             _ => self.ln_u[i],
         }
     }
