@@ -239,7 +239,7 @@ fn population(o: &Options) -> Population {
 #[derive(Default)]
 struct Tally {
     linked: usize,
-    /// Linked to the visitor ID the browser's cookie held.
+    /// Linked to one of the browser's own visitor IDs.
     linked_right: usize,
     /// Linked to a visitor ID first given to this browser.
     linked_right_strict: usize,
@@ -359,9 +359,10 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
         // The visitor ID the browser's cookie held before this visit (or, for a browser seen
         // only in private windows, its latest one): the truth the visit is scored against.
         let truth = stored[i].clone().or_else(|| last_id[i].clone());
-        let is_truth = |id: &Option<String>| id.is_some() && *id == truth;
         let first_owner =
             |id: &Option<String>| id.as_ref().and_then(|id| owner.get(id)) == Some(&i);
+        // One of the browser's own visitor IDs: first given to it, or held by its cookie.
+        let own = |id: &Option<String>| id.is_some() && (*id == truth || first_owner(id));
 
         // Ground truth bookkeeping.
         let distinguishable = v.tokenless
@@ -376,13 +377,13 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             });
         if v.tokenless && d.method == Method::Fingerprint {
             t.linked += 1;
-            t.linked_right += is_truth(&d.visitor_id) as usize;
+            t.linked_right += own(&d.visitor_id) as usize;
             t.linked_right_strict += first_owner(&d.visitor_id) as usize;
         }
         if distinguishable {
             t.returns += 1;
             let linked = d.method == Method::Fingerprint;
-            let found = linked && is_truth(&d.visitor_id);
+            let found = linked && own(&d.visitor_id);
             t.returns_found += found as usize;
             t.returns_found_strict += (linked && first_owner(&d.visitor_id)) as usize;
             if !found {
@@ -404,7 +405,7 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             }
         }
         let correct = match &d.visitor_id {
-            Some(_) => is_truth(&d.visitor_id),
+            Some(_) => own(&d.visitor_id),
             None => !was_seen,
         };
         let bucket = ((d.confidence * 10.0) as usize).min(9);
@@ -442,8 +443,7 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
 pub fn run(o: Options) -> Result<(), CliError> {
     let parser = DeviceParser::shared().map_err(CliError::Runtime)?;
     let started = std::time::Instant::now();
-    let params = ModelParams::default();
-    let (prynt, visits) = simulate(&o, parser, &mut Prynt(Index::new(params)));
+    let (prynt, visits) = simulate(&o, parser, &mut Prynt(Index::new(ModelParams::default())));
     let (exact, _) = simulate(&o, parser, &mut ExactHash::default());
     let (stalker, _) = simulate(&o, parser, &mut FpStalker::default());
     let row = |name: &str, f: &Value| {
