@@ -119,7 +119,7 @@ impl Default for ModelParams {
             calibration_every: 4,
             calibration_per_second: 200,
             activity_half_life_days: 30.0,
-            link_threshold: 0.95,
+            link_threshold: 0.93,
             token_min_evidence: 0.0,
         }
     }
