@@ -30,7 +30,11 @@
 //! - calibrationError: over all identifications grouped by reported confidence decile (at least
 //!   30 in a decile), the largest gap between mean confidence and the share correct (a known
 //!   visitor is correct when it is the browser's own, a new visitor when the browser really was
-//!   new).
+//!   new). Each decile carries the 95% sampling interval of its share correct (`interval95`);
+//!   `calibrationNew` is the same table for "new visitor" answers alone;
+//! - rejectedTokens: of `tokenVisits` (visits with the browser's own token), those whose token
+//!   was not trusted. The synthetic traffic copies no token onto another browser, so each is a
+//!   returning browser that lost its visitor ID.
 
 use std::collections::{HashMap, HashSet};
 
@@ -236,6 +240,30 @@ fn population(o: &Options) -> Population {
     }
 }
 
+/// Per confidence decile: (answers, summed confidence, correct answers).
+type Deciles = [(usize, f64, usize); 10];
+
+fn count_decile(d: &mut Deciles, confidence: f64, correct: bool) {
+    let bucket = ((confidence * 10.0) as usize).min(9);
+    d[bucket].0 += 1;
+    d[bucket].1 += confidence;
+    d[bucket].2 += correct as usize;
+}
+
+/// The deciles that have answers, each with the 95% sampling interval of its share correct
+/// (normal approximation): a gap between confidence and share within it may be chance alone.
+fn deciles_json(d: &Deciles) -> Vec<Value> {
+    d.iter()
+        .enumerate()
+        .filter(|(_, (n, _, _))| *n > 0)
+        .map(|(i, (n, sum, ok))| {
+            let share = *ok as f64 / *n as f64;
+            let interval = 1.96 * (share * (1.0 - share) / *n as f64).sqrt();
+            json!({"decile": i, "n": n, "meanConfidence": round4(sum / *n as f64), "shareCorrect": round4(share), "interval95": round4(interval)})
+        })
+        .collect()
+}
+
 #[derive(Default)]
 struct Tally {
     linked: usize,
@@ -250,7 +278,14 @@ struct Tally {
     /// (device, visitor) → (first day, last day)
     spans: HashMap<(usize, String), (f64, f64)>,
     /// per decile: (count, confidence sum, correct)
-    deciles: [(usize, f64, usize); 10],
+    deciles: Deciles,
+    /// the same, for "new visitor" answers alone
+    new_deciles: Deciles,
+    /// visits that brought their own browser's token
+    token_visits: usize,
+    /// of those, the ones whose token was not trusted (every one a false rejection here: the
+    /// synthetic traffic copies no token onto another browser)
+    rejected_tokens: usize,
     /// Missed distinguishable returns: right visitor not retrieved; retrieved but ruled out;
     /// retrieved with positive evidence but not likely enough; linked elsewhere.
     missed: [usize; 4],
@@ -280,13 +315,7 @@ impl Tally {
             .filter(|(n, _, _)| *n >= 30)
             .map(|(n, sum, ok)| (sum / *n as f64 - *ok as f64 / *n as f64).abs())
             .fold(0.0, f64::max);
-        let deciles: Vec<Value> = self
-            .deciles
-            .iter()
-            .enumerate()
-            .filter(|(_, (n, _, _))| *n > 0)
-            .map(|(i, (n, sum, ok))| json!({"decile": i, "n": n, "meanConfidence": round4(sum / *n as f64), "shareCorrect": round4(*ok as f64 / *n as f64)}))
-            .collect();
+        let deciles = deciles_json(&self.deciles);
         json!({
             "precision": round4(precision),
             "recall": round4(recall),
@@ -304,6 +333,9 @@ impl Tally {
                 "linkedElsewhere": self.missed[3],
             },
             "calibration": deciles,
+            "calibrationNew": deciles_json(&self.new_deciles),
+            "tokenVisits": self.token_visits,
+            "rejectedTokens": self.rejected_tokens,
         })
     }
 }
@@ -408,10 +440,14 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             Some(_) => own(&d.visitor_id),
             None => !was_seen,
         };
-        let bucket = ((d.confidence * 10.0) as usize).min(9);
-        t.deciles[bucket].0 += 1;
-        t.deciles[bucket].1 += d.confidence;
-        t.deciles[bucket].2 += correct as usize;
+        count_decile(&mut t.deciles, d.confidence, correct);
+        if d.method == Method::New {
+            count_decile(&mut t.new_deciles, d.confidence, correct);
+        }
+        if claimed.is_some() {
+            t.token_visits += 1;
+            t.rejected_tokens += (d.method != Method::Token) as usize;
+        }
 
         let visitor = d.visitor_id.clone().unwrap_or_else(|| {
             next_id += 1;
@@ -472,21 +508,34 @@ pub fn run(o: Options) -> Result<(), CliError> {
         row("fpStalker", &stalker),
     ]
     .join("\n");
-    let calibration = prynt["calibration"]
-        .as_array()
-        .map(|d| {
-            d.iter()
-                .map(|x| {
-                    format!(
-                        "  decile {}: n {}, mean confidence {}, share correct {}",
-                        x["decile"], x["n"], x["meanConfidence"], x["shareCorrect"]
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default();
-    let table = format!("{table}\nprynt calibration:\n{calibration}");
+    let calibration = |key: &str| {
+        prynt[key]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .map(|x| {
+                        format!(
+                            "  decile {}: n {}, mean confidence {}, share correct {} ± {}",
+                            x["decile"],
+                            x["n"],
+                            x["meanConfidence"],
+                            x["shareCorrect"],
+                            x["interval95"]
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    };
+    let (all, new) = (calibration("calibration"), calibration("calibrationNew"));
+    let tokens = format!(
+        "prynt tokens: {} of {} token visits not trusted",
+        prynt["rejectedTokens"], prynt["tokenVisits"]
+    );
+    let table = format!(
+        "{table}\nprynt calibration (± the 95% sampling interval):\n{all}\nprynt calibration, new-visitor answers:\n{new}\n{tokens}"
+    );
     let mut out = prynt.clone();
     if let Some(obj) = out.as_object_mut() {
         obj.insert(

@@ -44,6 +44,19 @@ fn quick_accuracy_run_beats_both_baselines() {
     for key in ["idsPerDevice", "trackingDays", "calibrationError"] {
         assert!(r[key].is_number(), "{key} in {r}");
     }
+    // Each decile's share correct comes with its sampling interval; the new-visitor answers are
+    // reported alone too.
+    let deciles = r["calibrationNew"].as_array().unwrap();
+    assert!(!deciles.is_empty(), "{r}");
+    for d in deciles.iter().chain(r["calibration"].as_array().unwrap()) {
+        let (n, share, interval) = (
+            d["n"].as_f64().unwrap(),
+            d["shareCorrect"].as_f64().unwrap(),
+            d["interval95"].as_f64().unwrap(),
+        );
+        let expected = 1.96 * (share * (1.0 - share) / n).sqrt();
+        assert!((interval - expected).abs() < 1e-3, "{d}");
+    }
     // Deterministic for a seed.
     assert_eq!(
         last_json(&["bench", "accuracy", "--quick"])["precision"],
