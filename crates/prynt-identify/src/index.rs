@@ -792,6 +792,35 @@ mod tests {
     }
 
     #[test]
+    fn a_token_survives_drift_but_not_another_device() {
+        let idx = filled(1000, ModelParams::default());
+        let day = 86_400_000;
+        let changed = |comps: &[Comp]| {
+            let mut f = fp(5);
+            for c in comps {
+                f.h[*c as usize] = 12_345;
+            }
+            f
+        };
+        // An external monitor, a trip, a font install and a driver update in one day: the
+        // visit looks slightly more like a stranger than like this browser, yet the token
+        // still outweighs that.
+        let drifted = changed(&[Comp::Fonts, Comp::Screen, Comp::Timezone, Comp::Gpu]);
+        let evidence = idx.token_evidence(&vid(5), &drifted, day);
+        assert!(evidence.is_some_and(|e| e < 0.0), "{evidence:?}");
+        assert_eq!(
+            idx.decide(&drifted, Some(&vid(5)), day).method,
+            Method::Token
+        );
+        // Its languages changed as well: too far for the token alone.
+        let far = changed(&[Comp::Languages, Comp::Fonts, Comp::Screen, Comp::Timezone]);
+        assert_ne!(idx.decide(&far, Some(&vid(5)), day).method, Method::Token);
+        // Another device with this browser's token: not trusted.
+        let other = idx.decide(&fp(6), Some(&vid(5)), day);
+        assert_ne!(other.visitor_id, Some(vid(5)), "{other:?}");
+    }
+
+    #[test]
     fn drift_is_likelier_the_longer_a_browser_was_away() {
         let idx = filled(1000, ModelParams::default());
         let mut visit = fp(7);

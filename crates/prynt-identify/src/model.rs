@@ -71,8 +71,12 @@ pub struct ModelParams {
     pub activity_half_life_days: f64,
     /// Least posterior probability for linking a visit to a known visitor.
     pub link_threshold: f64,
-    /// Least evidence (summed log-likelihood ratio) for trusting a visitor token's claim: the
-    /// visit must look more like that visitor than like a stranger.
+    /// Least evidence (summed log-likelihood ratio) for trusting a visitor token's claim. A
+    /// valid token is itself strong evidence (copied tokens are rare), so the fingerprint may
+    /// count against it up to e^5 ≈ 150 to 1: a few settings changed at once still pass,
+    /// another device (other hardware, or most settings different) does not. At 0 (the visit
+    /// must look more like that visitor than like a stranger), 0.57% of the benchmark's
+    /// returning browsers lost their visitor ID to ordinary drift; at -5, 0.13%.
     pub token_min_evidence: f64,
 }
 
@@ -119,8 +123,8 @@ impl Default for ModelParams {
             calibration_every: 4,
             calibration_per_second: 200,
             activity_half_life_days: 30.0,
-            link_threshold: 0.93,
-            token_min_evidence: 0.0,
+            link_threshold: 0.91,
+            token_min_evidence: -5.0,
         }
     }
 }

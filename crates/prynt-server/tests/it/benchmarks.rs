@@ -44,6 +44,16 @@ fn quick_accuracy_run_beats_both_baselines() {
     for key in ["idsPerDevice", "trackingDays", "calibrationError"] {
         assert!(r[key].is_number(), "{key} in {r}");
     }
+    // The synthetic traffic copies no token onto another browser: every token refused is a
+    // returning browser losing its visitor ID to drift.
+    let (refused, tokens) = (
+        r["rejectedTokens"].as_f64().unwrap(),
+        r["tokenVisits"].as_f64().unwrap(),
+    );
+    assert!(
+        tokens > 1000.0 && refused / tokens < 0.003,
+        "{refused} of {tokens} tokens refused"
+    );
     // Each decile's share correct comes with its sampling interval; the new-visitor answers are
     // reported alone too.
     let deciles = r["calibrationNew"].as_array().unwrap();
