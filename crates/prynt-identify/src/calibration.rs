@@ -45,8 +45,8 @@ pub struct Calibration {
     tops_right: [AtomicU32; Q_BINS],
     /// Token visits seen, for sampling one in `every`.
     seen: AtomicU64,
-    /// The second (of visit time) whose examples `taken` counts: learning costs two
-    /// matches per example, so under heavy traffic it is held to a budget per second.
+    /// The second (of visit time) whose examples `taken` counts: learning costs a match per
+    /// example, so under heavy traffic it is held to a budget per second.
     second: AtomicI64,
     taken: AtomicU32,
 }

@@ -64,7 +64,7 @@ pub struct ModelParams {
     /// One token visit in this many is also matched as if it had no token, to calibrate
     /// `confidence` (see [`crate::calibration`]).
     pub calibration_every: u64,
-    /// At most this many token visits a second are learnt from (each costs two matches).
+    /// At most this many token visits a second are learnt from (each costs a match).
     pub calibration_per_second: u32,
     /// How fast a visitor's past visits stop counting towards the prior odds that a visit is
     /// theirs: a visit this many days old weighs half as much as one today.
