@@ -631,12 +631,17 @@ impl Index {
     /// is the probability that it really is (low when it is one of a crowd of identical devices).
     pub fn find(&self, fp: &Fingerprint, now_ms: i64) -> Decision {
         let ranking = self.score(fp, now_ms).ranking(None);
+        self.calibration.record_visit(ranking.score);
         let r = self
             .return_rate()
             .clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1);
-        // P(return) from the calibrated likelihood ratio and the learnt rate of returns.
-        let odds = (r / (1.0 - r)).ln() + self.calibration.log_ratio(ranking.score);
-        let p_return = 1.0 / (1.0 + (-odds).exp());
+        let prior = (r / (1.0 - r)).ln();
+        // P(return) from the calibrated likelihood ratio and the learnt rate of returns: the
+        // ratio from the leave-one-out strangers decides links, the one from the token-less
+        // visits themselves states how sure a new-visitor answer is (see `calibration`).
+        let p_return =
+            1.0 / (1.0 + (-(prior + self.calibration.link_log_ratio(ranking.score))).exp());
+        let p_new = 1.0 / (1.0 + (prior + self.calibration.mixture_log_ratio(ranking.score)).exp());
         // A running mean over the first visits, a moving average after: a new workspace
         // learns at once that its first visitors are all new.
         let n = self.token_less.fetch_add(1, Ordering::Relaxed);
@@ -649,10 +654,10 @@ impl Index {
                 if p >= self.params.link_threshold {
                     Decision::matched(self.visitor_id(slot), p)
                 } else {
-                    Decision::new_visitor(1.0 - p_return)
+                    Decision::new_visitor(p_new)
                 }
             }
-            None => Decision::new_visitor(1.0 - p_return),
+            None => Decision::new_visitor(p_new),
         }
     }
 
