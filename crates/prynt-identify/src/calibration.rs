@@ -213,8 +213,8 @@ impl Calibration {
     }
 
     /// The log likelihood ratio of "return" against "new browser" for a visit scored `s`, new
-    /// browsers estimated from the token-less visits: the model's own
-    /// (`s`) where few examples scored alike, the observed ratio where many did.
+    /// browsers estimated from the token-less visits: the model's own (`s`) where few examples
+    /// scored alike, the observed ratio where many did.
     pub fn mixture_log_ratio(&self, s: f64) -> f64 {
         match self.observed().map(|o| o[bin(s, S_MIN, S_WIDTH, S_BINS)]) {
             Some((observed, weight)) => {
