@@ -641,7 +641,10 @@ impl Index {
         // visits themselves states how sure a new-visitor answer is (see `calibration`).
         let p_return =
             1.0 / (1.0 + (-(prior + self.calibration.link_log_ratio(ranking.score))).exp());
-        let p_new = 1.0 / (1.0 + (prior + self.calibration.mixture_log_ratio(ranking.score)).exp());
+        let new_visitor = || {
+            let odds = prior + self.calibration.mixture_log_ratio(ranking.score);
+            Decision::new_visitor(1.0 / (1.0 + odds.exp()))
+        };
         // A running mean over the first visits, a moving average after: a new workspace
         // learns at once that its first visitors are all new.
         let n = self.token_less.fetch_add(1, Ordering::Relaxed);
@@ -654,10 +657,10 @@ impl Index {
                 if p >= self.params.link_threshold {
                     Decision::matched(self.visitor_id(slot), p)
                 } else {
-                    Decision::new_visitor(p_new)
+                    new_visitor()
                 }
             }
-            None => Decision::new_visitor(p_new),
+            None => new_visitor(),
         }
     }
 
