@@ -18,8 +18,8 @@
 //!   returns; taking that many returns, shaped like the labelled ones, out of each score bin
 //!   leaves how new browsers score (learning from positive and unlabelled examples, Elkan and
 //!   Noto 2008). This estimate has neither bias of the strangers, and the new-visitor
-//!   confidence read from it is the better calibrated (BENCHMARKS.md); links decided on it are
-//!   fewer for the same precision.
+//!   confidence read from it is the better calibrated on the benchmark's 10,000-browser runs
+//!   (alike at 50,000; BENCHMARKS.md); links decided on it are fewer for the same precision.
 //!
 //! From those counts the index reads, per score, how often a score like this one means a
 //! return, and, per share of the best candidate, how often the best candidate is the right one.
