@@ -54,6 +54,19 @@ fn bin(x: f64, min: f64, width: f64, n: usize) -> usize {
     (((x - min) / width).floor().max(0.0) as usize).min(n - 1)
 }
 
+/// log of (`r` of `all_r` examples) against (`n` of `all_n`): each class's share of its
+/// examples in a bin, a half example added to each so that an empty bin is a bound, not
+/// infinity.
+fn share_ratio(r: f64, all_r: f64, n: f64, all_n: f64) -> f64 {
+    ((r + 0.5) / (all_r + 0.5)).ln() - ((n + 0.5) / (all_n + 0.5)).ln()
+}
+
+/// An `observed` log ratio resting on `weight` examples, blended with the model's own `s`,
+/// which counts as [`PRIOR_WEIGHT`] examples.
+fn blend(observed: f64, weight: f64, s: f64) -> f64 {
+    (weight * observed + PRIOR_WEIGHT * s) / (weight + PRIOR_WEIGHT)
+}
+
 fn logit(p: f64) -> f64 {
     let p = p.clamp(1e-12, 1.0 - 1e-12);
     (p / (1.0 - p)).ln()
@@ -84,9 +97,9 @@ impl Default for Calibration {
     fn default() -> Self {
         Calibration {
             returns: std::array::from_fn(|_| AtomicU32::new(0)),
+            strangers: std::array::from_fn(|_| AtomicU32::new(0)),
             visits: std::array::from_fn(|_| AtomicU32::new(0)),
             returns_total: AtomicU32::new(0),
-            strangers: std::array::from_fn(|_| AtomicU32::new(0)),
             visits_total: AtomicU32::new(0),
             tops: std::array::from_fn(|_| AtomicU32::new(0)),
             tops_right: std::array::from_fn(|_| AtomicU32::new(0)),
@@ -173,11 +186,7 @@ impl Calibration {
         if all_r < 1.0 || all_n < 1.0 {
             return s;
         }
-        // Each class's share of its examples in this bin, a half example added to each so
-        // that an empty bin is a bound, not infinity.
-        let observed = ((r + 0.5) / (all_r + 0.5)).ln() - ((n + 0.5) / (all_n + 0.5)).ln();
-        let weight = r + n;
-        (weight * observed + PRIOR_WEIGHT * s) / (weight + PRIOR_WEIGHT)
+        blend(share_ratio(r, all_r, n, all_n), r + n, s)
     }
 
     /// A token-less visit scored `s`, whatever it turned out to be.
@@ -217,9 +226,7 @@ impl Calibration {
     /// scored alike, the observed ratio where many did.
     pub fn mixture_log_ratio(&self, s: f64) -> f64 {
         match self.observed().map(|o| o[bin(s, S_MIN, S_WIDTH, S_BINS)]) {
-            Some((observed, weight)) => {
-                (weight * observed + PRIOR_WEIGHT * s) / (weight + PRIOR_WEIGHT)
-            }
+            Some((observed, weight)) => blend(observed, weight, s),
             None => s,
         }
     }
@@ -238,10 +245,7 @@ impl Calibration {
             // new browsers score.
             return None;
         }
-        // Each class's share of its examples, a half example added to each so that an empty
-        // bin is a bound, not infinity.
-        let ratio =
-            |r: f64, n: f64| ((r + 0.5) / (all_r + 0.5)).ln() - ((n + 0.5) / (all_n + 0.5)).ln();
+        let ratio = |r: f64, n: f64| share_ratio(r, all_r, n, all_n);
         // Blocks of adjacent bins: (first bin, last bin, returns, new browsers).
         let mut blocks: Vec<(usize, usize, f64, f64)> = Vec::new();
         for b in 0..S_BINS {

@@ -222,6 +222,11 @@ pub struct Index {
 /// Largest exponent an activity weight may reach before the weights are rescaled.
 const MAX_EXPONENT: f64 = 600.0;
 
+/// The probability whose log odds are `x`.
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
 fn vid_bytes(visitor_id: &str) -> Option<[u8; VID_LEN]> {
     let rest = visitor_id.strip_prefix("pv_")?;
     rest.as_bytes().try_into().ok()
@@ -639,11 +644,10 @@ impl Index {
         // P(return) from the calibrated likelihood ratio and the learnt rate of returns: the
         // ratio from the leave-one-out strangers decides links, the one from the token-less
         // visits themselves states how sure a new-visitor answer is (see `calibration`).
-        let p_return =
-            1.0 / (1.0 + (-(prior + self.calibration.link_log_ratio(ranking.score))).exp());
+        let p_return = sigmoid(prior + self.calibration.link_log_ratio(ranking.score));
         let new_visitor = || {
             let odds = prior + self.calibration.mixture_log_ratio(ranking.score);
-            Decision::new_visitor(1.0 / (1.0 + odds.exp()))
+            Decision::new_visitor(sigmoid(-odds))
         };
         // A running mean over the first visits, a moving average after: a new workspace
         // learns at once that its first visitors are all new.
