@@ -26,11 +26,17 @@
 //! `confidence` is then read from the counts, blended with the model's own probability where
 //! they are few.
 //!
-//! Counters are atomics so that identification can learn through a shared reference. The
-//! returns and token-less visits are halved when they grow large, so that the calibration
-//! follows the traffic as it changes.
+//! How returns and new browsers score changes as the index fills and its browsers age, so the
+//! new-visitor estimate is made twice: from the counts since the start, and from counts that
+//! fade to 1/e in six days. Where enough recent examples scored alike the recent ratio
+//! outweighs the older one; where few did, the older one stands.
+//!
+//! Counters are atomics so that identification can learn through a shared reference; the
+//! fading counts sit behind a lock held for one addition. The returns and token-less visits
+//! since the start are halved when they grow large, so that they too follow the traffic.
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Bins of the log Bayes factor "some known browser" against "a new one".
 const S_BINS: usize = 48;
@@ -49,6 +55,12 @@ const SURE_SCORE: f64 = 10.0;
 const MIN_TAIL: f64 = 30.0;
 /// Examples of one kind after which every count of that kind is halved.
 const HALVE_AT: u32 = 1 << 22;
+/// How long the recent counts remember: an example weighs 1/e after this many days.
+const RECENT_DAYS: f64 = 6.0;
+/// How many recent examples in a bin weigh as much as all the counts since the start.
+const RECENT_TRUST: f64 = 100.0;
+/// Weight after which the recent counts are brought back to weights near one.
+const RECENT_RESCALE: f64 = 1e12;
 
 fn bin(x: f64, min: f64, width: f64, n: usize) -> usize {
     (((x - min) / width).floor().max(0.0) as usize).min(n - 1)
@@ -72,6 +84,129 @@ fn logit(p: f64) -> f64 {
     (p / (1.0 - p)).ln()
 }
 
+/// Labelled returns and token-less visits per score bin, each example fading to 1/e in
+/// [`RECENT_DAYS`]. An example at `t` is added with weight e^((t - epoch) / RECENT_DAYS) and the
+/// counts are read at `now` divided by e^((now - epoch) / RECENT_DAYS), so that no count has to
+/// be touched as time passes; when the weights grow large the counts are rescaled to a new
+/// epoch.
+struct Recent {
+    epoch_ms: Option<i64>,
+    returns: [f64; S_BINS],
+    visits: [f64; S_BINS],
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            epoch_ms: None,
+            returns: [0.0; S_BINS],
+            visits: [0.0; S_BINS],
+        }
+    }
+}
+
+impl Recent {
+    fn weight(&mut self, now_ms: i64) -> f64 {
+        let epoch = *self.epoch_ms.get_or_insert(now_ms);
+        let days = (now_ms - epoch) as f64 / 86_400_000.0;
+        // Clamped: visits out of order or a clock set back only make a count weigh less.
+        (days / RECENT_DAYS).clamp(-50.0, 50.0).exp()
+    }
+
+    fn add(&mut self, returns: bool, s: f64, now_ms: i64) {
+        let mut w = self.weight(now_ms);
+        if w > RECENT_RESCALE {
+            for c in self.returns.iter_mut().chain(self.visits.iter_mut()) {
+                *c /= w;
+            }
+            self.epoch_ms = Some(now_ms);
+            w = 1.0;
+        }
+        let bins = if returns {
+            &mut self.returns
+        } else {
+            &mut self.visits
+        };
+        bins[bin(s, S_MIN, S_WIDTH, S_BINS)] += w;
+    }
+
+    /// The returns and token-less visits as they weigh at `now_ms`.
+    fn at(&mut self, now_ms: i64) -> ([f64; S_BINS], [f64; S_BINS]) {
+        let w = self.weight(now_ms);
+        (self.returns.map(|c| c / w), self.visits.map(|c| c / w))
+    }
+}
+
+/// Per score bin, labelled `returns` and the estimated new browsers among the token-less
+/// `visits`; `None` until the returns' share of token-less visits can be measured.
+fn new_browsers(
+    returns: [f64; S_BINS],
+    visits: [f64; S_BINS],
+) -> Option<([f64; S_BINS], [f64; S_BINS])> {
+    let (all_r, all_v): (f64, f64) = (returns.iter().sum(), visits.iter().sum());
+    let sure = bin(SURE_SCORE, S_MIN, S_WIDTH, S_BINS);
+    let (tail_r, tail_v): (f64, f64) = (returns[sure..].iter().sum(), visits[sure..].iter().sum());
+    if tail_r < MIN_TAIL || tail_v < MIN_TAIL {
+        return None;
+    }
+    // The share of token-less visits that are returns: returns score in the sure tail as
+    // often as the labelled ones do, new browsers (almost) never.
+    let return_share = ((tail_v / all_v) / (tail_r / all_r)).min(1.0);
+    // In the sure tail every visit is taken for a return, as above; elsewhere the returns
+    // expected from the labelled ones are taken out of the visits.
+    let strangers = std::array::from_fn(|b| {
+        if b >= sure {
+            0.0
+        } else {
+            (visits[b] - return_share * all_v * returns[b] / all_r).max(0.0)
+        }
+    });
+    Some((returns, strangers))
+}
+
+/// Per score bin, the observed log likelihood ratio of return against new browser and how many
+/// examples it rests on, from the returns and token-less visits counted in each bin.
+///
+/// A higher score is never weaker evidence of a return, so the ratios are made to rise with
+/// the score (pool-adjacent-violators over the bins): where returns and new browsers are
+/// estimated from a difference of counts, the noise of the difference would otherwise invent
+/// new browsers among scores that only returns reach.
+fn observed(returns: [f64; S_BINS], visits: [f64; S_BINS]) -> Option<[(f64, f64); S_BINS]> {
+    let (returns, strangers) = new_browsers(returns, visits)?;
+    let (all_r, all_n): (f64, f64) = (returns.iter().sum(), strangers.iter().sum());
+    if all_n < 1.0 {
+        // Every token-less visit so far looks like a return: nothing is known yet of how
+        // new browsers score.
+        return None;
+    }
+    let ratio = |r: f64, n: f64| share_ratio(r, all_r, n, all_n);
+    // Blocks of adjacent bins: (first bin, last bin, returns, new browsers).
+    let mut blocks: Vec<(usize, usize, f64, f64)> = Vec::new();
+    for b in 0..S_BINS {
+        if returns[b] + strangers[b] <= 0.0 {
+            continue;
+        }
+        blocks.push((b, b, returns[b], strangers[b]));
+        while let [.., (_, _, r1, n1), (_, last, r2, n2)] = blocks[..] {
+            if ratio(r1, n1) < ratio(r2, n2) {
+                break;
+            }
+            blocks.pop();
+            if let Some(prev) = blocks.last_mut() {
+                *prev = (prev.0, last, r1 + r2, n1 + n2);
+            }
+        }
+    }
+    let mut out = [(0.0, 0.0); S_BINS];
+    for (first, last, r, n) in blocks {
+        // Empty bins inside a block take its ratio too.
+        for o in &mut out[first..=last] {
+            *o = (ratio(r, n), r + n);
+        }
+    }
+    Some(out)
+}
+
 /// Learnt calibration of one matching index.
 pub struct Calibration {
     /// Per score bin: labelled returns, labelled strangers, and all token-less visits (returns
@@ -81,6 +216,8 @@ pub struct Calibration {
     visits: [AtomicU32; S_BINS],
     returns_total: AtomicU32,
     visits_total: AtomicU32,
+    /// The same returns and token-less visits, fading with time (see [`Recent`]).
+    recent: Mutex<Recent>,
     /// Per best-candidate share bin, among labelled returns: all, and those whose best
     /// candidate was the right visitor.
     tops: [AtomicU32; Q_BINS],
@@ -101,6 +238,7 @@ impl Default for Calibration {
             visits: std::array::from_fn(|_| AtomicU32::new(0)),
             returns_total: AtomicU32::new(0),
             visits_total: AtomicU32::new(0),
+            recent: Mutex::new(Recent::default()),
             tops: std::array::from_fn(|_| AtomicU32::new(0)),
             tops_right: std::array::from_fn(|_| AtomicU32::new(0)),
             seen: AtomicU64::new(0),
@@ -151,10 +289,11 @@ impl Calibration {
         self.taken.fetch_add(1, Ordering::Relaxed) < per_second
     }
 
-    /// A labelled return scored `s`, whose best candidate had share `q` and was (or was not)
+    /// A labelled return scored `s` at `now_ms`, whose best candidate had share `q` and was (or was not)
     /// the right visitor.
-    pub fn record_return(&self, s: f64, top: Option<(f64, bool)>) {
+    pub fn record_return(&self, s: f64, top: Option<(f64, bool)>, now_ms: i64) {
         count(&self.returns, &self.returns_total, s);
+        self.recent().add(true, s, now_ms);
         if let Some((q, right)) = top {
             let b = bin(logit(q), Q_MIN, Q_WIDTH, Q_BINS);
             if load(&self.tops[b]) >= HALVE_AT as f64 {
@@ -189,88 +328,43 @@ impl Calibration {
         blend(share_ratio(r, all_r, n, all_n), r + n, s)
     }
 
-    /// A token-less visit scored `s`, whatever it turned out to be.
-    pub fn record_visit(&self, s: f64) {
+    /// A token-less visit scored `s` at `now_ms`, whatever it turned out to be.
+    pub fn record_visit(&self, s: f64, now_ms: i64) {
         count(&self.visits, &self.visits_total, s);
+        self.recent().add(false, s, now_ms);
     }
 
-    /// Per score bin, labelled returns and the estimated new browsers among the token-less
-    /// visits; `None` until the returns' share of token-less visits can be measured.
-    fn counts(&self) -> Option<([f64; S_BINS], [f64; S_BINS])> {
-        let returns: [f64; S_BINS] = std::array::from_fn(|b| load(&self.returns[b]));
-        let visits: [f64; S_BINS] = std::array::from_fn(|b| load(&self.visits[b]));
-        let (all_r, all_v): (f64, f64) = (returns.iter().sum(), visits.iter().sum());
-        let sure = bin(SURE_SCORE, S_MIN, S_WIDTH, S_BINS);
-        let (tail_r, tail_v): (f64, f64) =
-            (returns[sure..].iter().sum(), visits[sure..].iter().sum());
-        if tail_r < MIN_TAIL || tail_v < MIN_TAIL {
-            return None;
-        }
-        // The share of token-less visits that are returns: returns score in the sure tail as
-        // often as the labelled ones do, new browsers (almost) never.
-        let return_share = ((tail_v / all_v) / (tail_r / all_r)).min(1.0);
-        // In the sure tail every visit is taken for a return, as above; elsewhere the returns
-        // expected from the labelled ones are taken out of the visits.
-        let strangers = std::array::from_fn(|b| {
-            if b >= sure {
-                0.0
-            } else {
-                (visits[b] - return_share * all_v * returns[b] / all_r).max(0.0)
-            }
-        });
-        Some((returns, strangers))
+    /// The returns and token-less visits counted since the start (or the last halving).
+    fn all_time(&self) -> ([f64; S_BINS], [f64; S_BINS]) {
+        (
+            std::array::from_fn(|b| load(&self.returns[b])),
+            std::array::from_fn(|b| load(&self.visits[b])),
+        )
     }
 
-    /// The log likelihood ratio of "return" against "new browser" for a visit scored `s`, new
-    /// browsers estimated from the token-less visits: the model's own (`s`) where few examples
-    /// scored alike, the observed ratio where many did.
-    pub fn mixture_log_ratio(&self, s: f64) -> f64 {
-        match self.observed().map(|o| o[bin(s, S_MIN, S_WIDTH, S_BINS)]) {
-            Some((observed, weight)) => blend(observed, weight, s),
-            None => s,
-        }
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        // A panic elsewhere cannot leave the counts half-written: each update is one addition.
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Per score bin, the observed log likelihood ratio and how many examples it rests on.
+    /// The log likelihood ratio of "return" against "new browser" for a visit scored `s` at
+    /// `now_ms`, new browsers estimated from the token-less visits: the model's own (`s`) where
+    /// few examples scored alike, the observed ratio where many did.
     ///
-    /// A higher score is never weaker evidence of a return, so the ratios are made to rise
-    /// with the score (pool-adjacent-violators over the bins): where returns and new browsers
-    /// are estimated from a difference of counts, the noise of the difference would otherwise
-    /// invent new browsers among scores that only returns reach.
-    fn observed(&self) -> Option<[(f64, f64); S_BINS]> {
-        let (returns, strangers) = self.counts()?;
-        let (all_r, all_n): (f64, f64) = (returns.iter().sum(), strangers.iter().sum());
-        if all_n < 1.0 {
-            // Every token-less visit so far looks like a return: nothing is known yet of how
-            // new browsers score.
-            return None;
-        }
-        let ratio = |r: f64, n: f64| share_ratio(r, all_r, n, all_n);
-        // Blocks of adjacent bins: (first bin, last bin, returns, new browsers).
-        let mut blocks: Vec<(usize, usize, f64, f64)> = Vec::new();
-        for b in 0..S_BINS {
-            if returns[b] + strangers[b] <= 0.0 {
-                continue;
-            }
-            blocks.push((b, b, returns[b], strangers[b]));
-            while let [.., (_, _, r1, n1), (_, last, r2, n2)] = blocks[..] {
-                if ratio(r1, n1) < ratio(r2, n2) {
-                    break;
-                }
-                blocks.pop();
-                if let Some(prev) = blocks.last_mut() {
-                    *prev = (prev.0, last, r1 + r2, n1 + n2);
-                }
-            }
-        }
-        let mut out = [(0.0, 0.0); S_BINS];
-        for (first, last, r, n) in blocks {
-            // Empty bins inside a block take its ratio too.
-            for o in &mut out[first..=last] {
-                *o = (ratio(r, n), r + n);
-            }
-        }
-        Some(out)
+    /// How returns and new browsers score changes as the index fills and its browsers age, so
+    /// the ratio observed over the last days outweighs the one observed since the start where
+    /// enough recent examples scored alike ([`RECENT_TRUST`]).
+    pub fn mixture_log_ratio(&self, s: f64, now_ms: i64) -> f64 {
+        let b = bin(s, S_MIN, S_WIDTH, S_BINS);
+        let (returns, visits) = self.all_time();
+        let Some((all_time, weight)) = observed(returns, visits).map(|o| o[b]) else {
+            return s;
+        };
+        let (returns, visits) = self.recent().at(now_ms);
+        let (recent, recent_weight) = observed(returns, visits).map_or((0.0, 0.0), |o| o[b]);
+        let ratio =
+            (recent_weight * recent + RECENT_TRUST * all_time) / (recent_weight + RECENT_TRUST);
+        blend(ratio, weight, s)
     }
 
     /// P(the best candidate is the right visitor | the visit is a return, its share is `q`).
@@ -289,7 +383,7 @@ mod tests {
     fn without_examples_the_model_is_trusted() {
         let c = Calibration::default();
         assert_eq!(c.link_log_ratio(3.0), 3.0);
-        assert_eq!(c.mixture_log_ratio(3.0), 3.0);
+        assert_eq!(c.mixture_log_ratio(3.0, 0), 3.0);
         assert!((c.top_right(0.9) - 0.9).abs() < 1e-9);
     }
 
@@ -309,7 +403,7 @@ mod tests {
         let c = Calibration::default();
         // The model says e^6 : 1 for a return, but strangers score 6 as often as returns do.
         for _ in 0..1000 {
-            c.record_return(6.2, Some((0.999, false)));
+            c.record_return(6.2, Some((0.999, false)), 0);
             c.record_stranger(6.3);
         }
         assert!(
@@ -327,12 +421,12 @@ mod tests {
     fn mixture() -> Calibration {
         let c = Calibration::default();
         for _ in 0..1000 {
-            c.record_return(6.2, Some((0.999, false)));
-            c.record_return(12.0, Some((0.5, true)));
-            c.record_visit(6.2); // a return
-            c.record_visit(12.0); // a return
-            c.record_visit(6.3); // a new browser
-            c.record_visit(-8.5); // a new browser
+            c.record_return(6.2, Some((0.999, false)), 0);
+            c.record_return(12.0, Some((0.5, true)), 0);
+            c.record_visit(6.2, 0); // a return
+            c.record_visit(12.0, 0); // a return
+            c.record_visit(6.3, 0); // a new browser
+            c.record_visit(-8.5, 0); // a new browser
         }
         c
     }
@@ -343,24 +437,24 @@ mod tests {
         // Half the token-less visits score in the sure tail as often as the labelled returns
         // do: half are returns, and at 6 there are as many new browsers as returns.
         assert!(
-            c.mixture_log_ratio(6.5).abs() < 0.2,
+            c.mixture_log_ratio(6.5, 0).abs() < 0.2,
             "{}",
-            c.mixture_log_ratio(6.5)
+            c.mixture_log_ratio(6.5, 0)
         );
         // Where only new browsers scored, a return is unlikely whatever the model said.
         assert!(
-            c.mixture_log_ratio(-8.6) < -5.0,
+            c.mixture_log_ratio(-8.6, 0) < -5.0,
             "{}",
-            c.mixture_log_ratio(-8.6)
+            c.mixture_log_ratio(-8.6, 0)
         );
         // Where only returns scored, a return is sure.
         assert!(
-            c.mixture_log_ratio(12.5) > 5.0,
+            c.mixture_log_ratio(12.5, 0) > 5.0,
             "{}",
-            c.mixture_log_ratio(12.5)
+            c.mixture_log_ratio(12.5, 0)
         );
         // Where nothing scored, the model still speaks.
-        assert_eq!(c.mixture_log_ratio(2.0), 2.0);
+        assert_eq!(c.mixture_log_ratio(2.0, 0), 2.0);
         // The strangers' estimate has no examples of its own and keeps to the model.
         assert_eq!(c.link_log_ratio(6.5), 6.5);
     }
@@ -371,20 +465,65 @@ mod tests {
         // A bin above with more new browsers than returns, as noise in the difference of
         // counts can make it: it is pooled with the one below instead of ranking under it.
         for _ in 0..300 {
-            c.record_return(7.2, None);
-            c.record_visit(7.2);
-            c.record_visit(7.3);
-            c.record_visit(7.4);
+            c.record_return(7.2, None, 0);
+            c.record_visit(7.2, 0);
+            c.record_visit(7.3, 0);
+            c.record_visit(7.4, 0);
         }
-        let (at_6, at_7) = (c.mixture_log_ratio(6.5), c.mixture_log_ratio(7.5));
+        let (at_6, at_7) = (c.mixture_log_ratio(6.5, 0), c.mixture_log_ratio(7.5, 0));
         assert!(at_7 >= at_6 - 1e-9, "{at_6} {at_7}");
+    }
+
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn recent_visits_outweigh_old_ones() {
+        let c = Calibration::default();
+        for _ in 0..1000 {
+            c.record_return(12.0, None, 0);
+            c.record_visit(12.0, 0); // a return
+            c.record_visit(2.2, 0); // a new browser
+        }
+        let before = c.mixture_log_ratio(2.5, 0);
+        assert!(before < -3.0, "{before}");
+        // Two months later, new browsers score low and returns score 2: the recent examples
+        // say so, though the counts since the start still hold more new browsers at 2.
+        let later = 60 * DAY;
+        for _ in 0..300 {
+            c.record_return(12.0, None, later);
+            c.record_return(2.2, None, later);
+            c.record_visit(12.0, later);
+            c.record_visit(2.2, later);
+            c.record_visit(-8.5, later);
+        }
+        let after = c.mixture_log_ratio(2.5, later);
+        assert!(after > 3.0, "{after}");
+    }
+
+    #[test]
+    fn recent_counts_fade_and_survive_rescaling() {
+        let mut r = Recent::default();
+        let b = bin(1.0, S_MIN, S_WIDTH, S_BINS);
+        r.add(false, 1.0, DAY);
+        let (_, v) = r.at(DAY + (RECENT_DAYS * DAY as f64) as i64);
+        assert!((v[b] - (-1f64).exp()).abs() < 1e-9, "{}", v[b]);
+        // Far enough later that the weights would overflow without a new epoch.
+        let far = 1000 * DAY;
+        r.add(true, 1.0, far);
+        let (returns, v) = r.at(far);
+        assert!((returns[b] - 1.0).abs() < 1e-9, "{}", returns[b]);
+        assert!(v[b] < 1e-9, "{}", v[b]);
+        // A visit dated before the epoch (out of order) weighs less, never more.
+        r.add(false, 1.0, far - 10 * DAY);
+        let (_, v) = r.at(far);
+        assert!(v[b] > 0.0 && v[b] < 0.2, "{}", v[b]);
     }
 
     #[test]
     fn counts_are_halved_when_they_grow_large() {
         let c = Calibration::default();
         for _ in 0..HALVE_AT {
-            c.record_visit(1.0);
+            c.record_visit(1.0, 0);
         }
         let kept = load(&c.visits[bin(1.0, S_MIN, S_WIDTH, S_BINS)]);
         assert!(kept <= HALVE_AT as f64 / 2.0 + 1.0, "{kept}");

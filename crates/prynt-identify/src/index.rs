@@ -605,14 +605,21 @@ impl Index {
         if let Some(v) = claimed {
             if let Some(slot) = self.slot_of(v) {
                 let evidence = self.slot_evidence(fp, slot, now_ms);
-                if evidence.is_some_and(|e| e >= self.params.token_min_evidence) {
-                    if self.calibration.sample(
+                // A signed token whose fingerprint has drifted too far to be trusted is still,
+                // nearly always, its browser's: it is learnt from as a return like the trusted
+                // ones, or the calibration would learn that returns never score that low while
+                // they arrive among the token-less visits. One that cannot be its browser at
+                // all (a ruled-out change) is not.
+                if evidence.is_some()
+                    && self.calibration.sample(
                         self.params.calibration_every,
                         self.params.calibration_per_second,
                         now_ms,
-                    ) {
-                        self.learn_from(fp, slot, now_ms);
-                    }
+                    )
+                {
+                    self.learn_from(fp, slot, now_ms);
+                }
+                if evidence.is_some_and(|e| e >= self.params.token_min_evidence) {
                     return Decision::token(v);
                 }
             }
@@ -626,7 +633,7 @@ impl Index {
         let scored = self.score(fp, now_ms);
         let with = scored.ranking(None);
         self.calibration
-            .record_return(with.score, with.top.map(|(s, q)| (q, s == slot)));
+            .record_return(with.score, with.top.map(|(s, q)| (q, s == slot)), now_ms);
         self.calibration
             .record_stranger(scored.ranking(Some(slot)).score);
     }
@@ -636,7 +643,7 @@ impl Index {
     /// is the probability that it really is (low when it is one of a crowd of identical devices).
     pub fn find(&self, fp: &Fingerprint, now_ms: i64) -> Decision {
         let ranking = self.score(fp, now_ms).ranking(None);
-        self.calibration.record_visit(ranking.score);
+        self.calibration.record_visit(ranking.score, now_ms);
         let r = self
             .return_rate()
             .clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1);
@@ -646,7 +653,7 @@ impl Index {
         // visits themselves states how sure a new-visitor answer is (see `calibration`).
         let p_return = sigmoid(prior + self.calibration.link_log_ratio(ranking.score));
         let new_visitor = || {
-            let odds = prior + self.calibration.mixture_log_ratio(ranking.score);
+            let odds = prior + self.calibration.mixture_log_ratio(ranking.score, now_ms);
             Decision::new_visitor(sigmoid(-odds))
         };
         // A running mean over the first visits, a moving average after: a new workspace

@@ -140,7 +140,7 @@ impl ModelParams {
 const MIN_HORIZON_SHARE: f64 = 0.05;
 
 /// The learnt return rate stays within these: neither hypothesis is ever ruled out.
-pub const RETURN_RATE_BOUNDS: (f64, f64) = (0.005, 0.995);
+pub const RETURN_RATE_BOUNDS: (f64, f64) = (0.005, 0.999);
 
 /// Fonts that overlap this much are "the same set plus or minus an install".
 const FONTS_NEAR: f64 = 0.85;

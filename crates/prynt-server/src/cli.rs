@@ -86,6 +86,9 @@ pub enum BenchCommand {
         /// A small run (1,000 browsers, 30 days) for the test suite.
         #[arg(long)]
         quick: bool,
+        /// Also run Prynt on the next seeds and pool the calibration of all the runs.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+        runs: u64,
     },
     /// Fills a store with synthetic events over the last days (for the backtest benchmark).
     SeedEvents {

@@ -101,6 +101,7 @@ fn main() -> ExitCode {
                     clear_rate,
                     incognito_rate,
                     quick,
+                    runs,
                 } => {
                     let (browsers, days) = if quick { (1_000, 30) } else { (browsers, days) };
                     bench::accuracy::run(bench::accuracy::Options {
@@ -109,6 +110,7 @@ fn main() -> ExitCode {
                         seed,
                         clear_rate,
                         incognito_rate,
+                        runs,
                     })
                 }
             })

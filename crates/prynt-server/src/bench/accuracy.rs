@@ -54,6 +54,10 @@ pub struct Options {
     pub clear_rate: f64,
     /// Share of visits in a private window (no token, and nothing kept afterwards).
     pub incognito_rate: f64,
+    /// Runs of Prynt alone on the following seeds whose calibration is pooled with this one's:
+    /// one run's middle deciles hold a few hundred answers, too few to show a gap of two
+    /// points.
+    pub runs: u64,
 }
 
 /// A way of identifying a token-less visit.
@@ -250,6 +254,15 @@ fn count_decile(d: &mut Deciles, confidence: f64, correct: bool) {
     d[bucket].2 += correct as usize;
 }
 
+/// The largest gap between mean confidence and share correct over the deciles with at least
+/// 30 answers.
+fn calibration_error(d: &Deciles) -> f64 {
+    d.iter()
+        .filter(|(n, _, _)| *n >= 30)
+        .map(|(n, sum, ok)| (sum / *n as f64 - *ok as f64 / *n as f64).abs())
+        .fold(0.0, f64::max)
+}
+
 /// The deciles that have answers, each with the 95% sampling interval of its share correct
 /// (normal approximation): a gap between confidence and share within it may be chance alone.
 fn deciles_json(d: &Deciles) -> Vec<Value> {
@@ -309,12 +322,7 @@ impl Tally {
             .map(|(b, _)| *b)
             .collect();
         let tracking = tracked.iter().sum::<f64>() / tracked.len().max(1) as f64;
-        let calibration = self
-            .deciles
-            .iter()
-            .filter(|(n, _, _)| *n >= 30)
-            .map(|(n, sum, ok)| (sum / *n as f64 - *ok as f64 / *n as f64).abs())
-            .fold(0.0, f64::max);
+        let calibration = calibration_error(&self.deciles);
         let deciles = deciles_json(&self.deciles);
         json!({
             "precision": round4(precision),
@@ -351,7 +359,9 @@ fn round4(x: f64) -> f64 {
 }
 
 /// Runs one matcher over the whole population's visits.
-fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, usize) {
+/// One run of `m` over the population of `o.seed`: its figures, the number of visits, and its
+/// calibration deciles.
+fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, usize, Deciles) {
     let mut pop = population(o);
     let mut rng = Rng::new(o.seed ^ 0xABCD);
     let n = pop.devices.len();
@@ -473,15 +483,48 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
         last_day[i] = v.day;
         visits_per_device[i] += 1;
     }
-    (t.figures(n, &visits_per_device), visits.len())
+    (t.figures(n, &visits_per_device), visits.len(), t.deciles)
+}
+
+/// One line per decile of a `deciles_json` table.
+fn decile_lines(deciles: &Value) -> String {
+    deciles
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .map(|x| {
+                    format!(
+                        "  decile {}: n {}, mean confidence {}, share correct {} ± {}",
+                        x["decile"],
+                        x["n"],
+                        x["meanConfidence"],
+                        x["shareCorrect"],
+                        x["interval95"]
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
 }
 
 pub fn run(o: Options) -> Result<(), CliError> {
     let parser = DeviceParser::shared().map_err(CliError::Runtime)?;
     let started = std::time::Instant::now();
-    let (prynt, visits) = simulate(&o, parser, &mut Prynt(Index::new(ModelParams::default())));
-    let (exact, _) = simulate(&o, parser, &mut ExactHash::default());
-    let (stalker, _) = simulate(&o, parser, &mut FpStalker::default());
+    let prynt_run =
+        |o: &Options| simulate(o, parser, &mut Prynt(Index::new(ModelParams::default())));
+    let (prynt, visits, mut pooled) = prynt_run(&o);
+    let (exact, _, _) = simulate(&o, parser, &mut ExactHash::default());
+    let (stalker, _, _) = simulate(&o, parser, &mut FpStalker::default());
+    for k in 1..o.runs {
+        let (_, _, d) = prynt_run(&Options {
+            seed: o.seed.wrapping_add(k),
+            ..o
+        });
+        for (p, x) in pooled.iter_mut().zip(d) {
+            *p = (p.0 + x.0, p.1 + x.1, p.2 + x.2);
+        }
+    }
     let row = |name: &str, f: &Value| {
         format!(
             "{name:<10} {:>9} {:>7} {:>8} {:>9} {:>12}",
@@ -508,27 +551,10 @@ pub fn run(o: Options) -> Result<(), CliError> {
         row("fpStalker", &stalker),
     ]
     .join("\n");
-    let calibration = |key: &str| {
-        prynt[key]
-            .as_array()
-            .map(|d| {
-                d.iter()
-                    .map(|x| {
-                        format!(
-                            "  decile {}: n {}, mean confidence {}, share correct {} ± {}",
-                            x["decile"],
-                            x["n"],
-                            x["meanConfidence"],
-                            x["shareCorrect"],
-                            x["interval95"]
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default()
-    };
-    let (all, new) = (calibration("calibration"), calibration("calibrationNew"));
+    let (all, new) = (
+        decile_lines(&prynt["calibration"]),
+        decile_lines(&prynt["calibrationNew"]),
+    );
     let tokens = format!(
         "prynt tokens: {} of {} token visits not trusted",
         prynt["rejectedTokens"], prynt["tokenVisits"]
@@ -537,7 +563,24 @@ pub fn run(o: Options) -> Result<(), CliError> {
         "{table}\nprynt calibration (± the 95% sampling interval):\n{all}\nprynt calibration, new-visitor answers:\n{new}\n{tokens}"
     );
     let mut out = prynt.clone();
+    let mut table = table;
     if let Some(obj) = out.as_object_mut() {
+        if o.runs > 1 {
+            let last = o.seed.wrapping_add(o.runs - 1);
+            let pooled = json!({
+                "runs": o.runs,
+                "seeds": [o.seed, last],
+                "calibrationError": round4(calibration_error(&pooled)),
+                "calibration": deciles_json(&pooled),
+            });
+            table = format!(
+                "{table}\nprynt calibration pooled over seeds {} to {last}: largest gap {}\n{}",
+                o.seed,
+                pooled["calibrationError"],
+                decile_lines(&pooled["calibration"])
+            );
+            obj.insert("pooled".into(), pooled);
+        }
         obj.insert(
             "baselines".into(),
             json!({ "exactHash": exact, "fpStalker": stalker }),

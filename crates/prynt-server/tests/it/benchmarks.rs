@@ -74,6 +74,45 @@ fn quick_accuracy_run_beats_both_baselines() {
     );
 }
 
+/// Answers per decile of a `calibration` table.
+fn decile_counts(deciles: &Value) -> [u64; 10] {
+    let mut n = [0; 10];
+    for d in deciles.as_array().unwrap() {
+        n[d["decile"].as_u64().unwrap() as usize] = d["n"].as_u64().unwrap();
+    }
+    n
+}
+
+#[test]
+fn accuracy_runs_pool_their_calibration() {
+    let pooled = last_json(&["bench", "accuracy", "--quick", "--runs", "2"]);
+    let first = last_json(&["bench", "accuracy", "--quick", "--seed", "1"]);
+    let second = last_json(&["bench", "accuracy", "--quick", "--seed", "2"]);
+    // The top-level figures stay the first seed's; the pool holds both runs' answers.
+    assert_eq!(pooled["precision"], first["precision"]);
+    let p = &pooled["pooled"];
+    assert_eq!(p["runs"], 2);
+    assert_eq!(p["seeds"], serde_json::json!([1, 2]));
+    let (a, b, both) = (
+        decile_counts(&first["calibration"]),
+        decile_counts(&second["calibration"]),
+        decile_counts(&p["calibration"]),
+    );
+    for i in 0..10 {
+        assert_eq!(both[i], a[i] + b[i], "decile {i}: {p}");
+    }
+    assert!(p["calibrationError"].as_f64().unwrap() >= 0.0);
+    // A single run has no pool.
+    assert!(first.get("pooled").is_none());
+    // Bad input is refused with a message, not run.
+    let out = prynt()
+        .args(["bench", "accuracy", "--quick", "--runs", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--runs"));
+}
+
 #[test]
 fn match_benchmark_reports_memory_within_budget() {
     let r = last_json(&["bench", "match", "--visitors", "100000", "--queries", "200"]);
