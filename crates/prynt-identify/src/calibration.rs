@@ -289,8 +289,8 @@ impl Calibration {
         self.taken.fetch_add(1, Ordering::Relaxed) < per_second
     }
 
-    /// A labelled return scored `s` at `now_ms`, whose best candidate had share `q` and was (or was not)
-    /// the right visitor.
+    /// A labelled return scored `s` at `now_ms`, whose best candidate had share `q` and was (or
+    /// was not) the right visitor.
     pub fn record_return(&self, s: f64, top: Option<(f64, bool)>, now_ms: i64) {
         count(&self.returns, &self.returns_total, s);
         self.recent().add(true, s, now_ms);
@@ -332,6 +332,12 @@ impl Calibration {
     pub fn record_visit(&self, s: f64, now_ms: i64) {
         count(&self.visits, &self.visits_total, s);
         self.recent().add(false, s, now_ms);
+    }
+
+    /// Labelled returns counted since the start (or the last halving).
+    #[cfg(test)]
+    pub(crate) fn returns_learnt(&self) -> f64 {
+        load(&self.returns_total)
     }
 
     /// The returns and token-less visits counted since the start (or the last halving).

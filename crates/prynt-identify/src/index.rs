@@ -840,6 +840,34 @@ mod tests {
     }
 
     #[test]
+    fn refused_tokens_are_learnt_from_unless_impossible() {
+        let params = ModelParams {
+            calibration_every: 1,
+            ..ModelParams::default()
+        };
+        let idx = filled(1000, params);
+        let day = 86_400_000;
+        let before = idx.calibration.returns_learnt();
+        // Too far for the token, but changes its browser can make: a labelled return all the
+        // same, or the calibration would never see a return score this low.
+        let mut far = fp(5);
+        for c in [Comp::Languages, Comp::Fonts, Comp::Screen, Comp::Timezone] {
+            far.h[c as usize] = 12_345;
+        }
+        assert_ne!(idx.decide(&far, Some(&vid(5)), day).method, Method::Token);
+        assert_eq!(idx.calibration.returns_learnt(), before + 1.0);
+        // A lower browser version than its visitor's: not its browser, so not learnt from.
+        let mut older = fp(5);
+        older.browser_major -= 1;
+        assert!(idx.token_evidence(&vid(5), &older, day).is_none());
+        assert_ne!(idx.decide(&older, Some(&vid(5)), day).method, Method::Token);
+        assert_eq!(idx.calibration.returns_learnt(), before + 1.0);
+        // A trusted token is learnt from as before.
+        assert_eq!(idx.decide(&fp(5), Some(&vid(5)), day).method, Method::Token);
+        assert_eq!(idx.calibration.returns_learnt(), before + 2.0);
+    }
+
+    #[test]
     fn drift_is_likelier_the_longer_a_browser_was_away() {
         let idx = filled(1000, ModelParams::default());
         let mut visit = fp(7);
