@@ -137,12 +137,9 @@ impl Recent {
     }
 }
 
-/// Per score bin, labelled `returns` and the estimated new browsers among the token-less
-/// `visits`; `None` until the returns' share of token-less visits can be measured.
-fn new_browsers(
-    returns: [f64; S_BINS],
-    visits: [f64; S_BINS],
-) -> Option<([f64; S_BINS], [f64; S_BINS])> {
+/// Per score bin, the estimated new browsers among the token-less `visits`, given the labelled
+/// `returns`; `None` until the returns' share of token-less visits can be measured.
+fn new_browsers(returns: &[f64; S_BINS], visits: &[f64; S_BINS]) -> Option<[f64; S_BINS]> {
     let (all_r, all_v): (f64, f64) = (returns.iter().sum(), visits.iter().sum());
     let sure = bin(SURE_SCORE, S_MIN, S_WIDTH, S_BINS);
     let (tail_r, tail_v): (f64, f64) = (returns[sure..].iter().sum(), visits[sure..].iter().sum());
@@ -154,14 +151,13 @@ fn new_browsers(
     let return_share = ((tail_v / all_v) / (tail_r / all_r)).min(1.0);
     // In the sure tail every visit is taken for a return, as above; elsewhere the returns
     // expected from the labelled ones are taken out of the visits.
-    let strangers = std::array::from_fn(|b| {
+    Some(std::array::from_fn(|b| {
         if b >= sure {
             0.0
         } else {
             (visits[b] - return_share * all_v * returns[b] / all_r).max(0.0)
         }
-    });
-    Some((returns, strangers))
+    }))
 }
 
 /// Per score bin, the observed log likelihood ratio of return against new browser and how many
@@ -172,7 +168,7 @@ fn new_browsers(
 /// estimated from a difference of counts, the noise of the difference would otherwise invent
 /// new browsers among scores that only returns reach.
 fn observed(returns: [f64; S_BINS], visits: [f64; S_BINS]) -> Option<[(f64, f64); S_BINS]> {
-    let (returns, strangers) = new_browsers(returns, visits)?;
+    let strangers = new_browsers(&returns, &visits)?;
     let (all_r, all_n): (f64, f64) = (returns.iter().sum(), strangers.iter().sum());
     if all_n < 1.0 {
         // Every token-less visit so far looks like a return: nothing is known yet of how

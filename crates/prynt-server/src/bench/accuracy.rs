@@ -358,7 +358,6 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// Runs one matcher over the whole population's visits.
 /// One run of `m` over the population of `o.seed`: its figures, the number of visits, and its
 /// calibration deciles.
 fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, usize, Deciles) {
@@ -559,11 +558,10 @@ pub fn run(o: Options) -> Result<(), CliError> {
         "prynt tokens: {} of {} token visits not trusted",
         prynt["rejectedTokens"], prynt["tokenVisits"]
     );
-    let table = format!(
+    let mut table = format!(
         "{table}\nprynt calibration (± the 95% sampling interval):\n{all}\nprynt calibration, new-visitor answers:\n{new}\n{tokens}"
     );
     let mut out = prynt.clone();
-    let mut table = table;
     if let Some(obj) = out.as_object_mut() {
         if o.runs > 1 {
             let last = o.seed.wrapping_add(o.runs - 1);
