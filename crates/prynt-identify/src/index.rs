@@ -191,6 +191,43 @@ impl Decision {
     }
 }
 
+/// How a visit that reaches fingerprint matching arrived.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    /// Without a token, or with one naming no known visitor.
+    TokenLess,
+    /// With a signed token of a known visitor that the fingerprint does not let be trusted:
+    /// drifted too far from that visitor's, or a change its browser cannot make.
+    UntrustedToken,
+}
+
+/// Tokens naming a known visitor: all of them, and those not trusted.
+///
+/// An untrusted token is not a token-less visit: it is left out of the token-less visits from
+/// which the calibration learns how new browsers score. Its browser is nearly always one the
+/// token was given to: drifted far, or sharing the visitor ID with another browser after a
+/// wrong link, so that the visitor's last fingerprint is the other one's. Its returns would
+/// stand for returns that score low more often than labelled returns do, and the calibration
+/// would take them for new browsers. The probability that such a browser is new is the
+/// probability that the token was carried there from another browser, whose fingerprint then
+/// fails it: by Bayes' rule, with c the share of tokens copied ([`ModelParams::token_copy_rate`])
+/// and q the share of tokens that fail their own browser (learnt),
+/// P(copied | untrusted) = c / (c + (1 - c) q).
+#[derive(Default)]
+struct TokenCounts {
+    checked: AtomicU64,
+    untrusted: AtomicU64,
+}
+
+impl TokenCounts {
+    fn copied_given_untrusted(&self, copy_rate: f64) -> f64 {
+        let c = copy_rate.clamp(0.0, 1.0);
+        let q = (self.untrusted.load(Ordering::Relaxed) as f64 + 0.5)
+            / (self.checked.load(Ordering::Relaxed) as f64 + 1.0);
+        c / (c + (1.0 - c) * q)
+    }
+}
+
 pub struct Index {
     params: ModelParams,
     /// P(a token-less visit comes from a known browser), learnt from the token-less visits
@@ -198,10 +235,15 @@ pub struct Index {
     /// expectation-maximisation estimate of the mixing rate). A new workspace sees mostly new
     /// browsers, a mature one mostly returns. f64 bits, so that `find` can learn through `&self`.
     return_rate: AtomicU64,
+    /// The same rate under the likelihood ratio that states new-visitor confidence (see
+    /// `identify`).
+    mixture_return_rate: AtomicU64,
     /// Confidence learnt from token visits.
     calibration: Calibration,
     /// Token-less visits matched so far.
     token_less: AtomicU64,
+    /// What became of the tokens naming a known visitor.
+    tokens: TokenCounts,
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_visitor: HashMap<u64, u32>,
@@ -302,8 +344,10 @@ impl Index {
     pub fn new(params: ModelParams) -> Self {
         Index {
             return_rate: AtomicU64::new(params.prior_return.to_bits()),
+            mixture_return_rate: AtomicU64::new(params.prior_return.to_bits()),
             calibration: Calibration::default(),
             token_less: AtomicU64::new(0),
+            tokens: TokenCounts::default(),
             params,
             slots: Vec::new(),
             free: Vec::new(),
@@ -605,6 +649,7 @@ impl Index {
         if let Some(v) = claimed {
             if let Some(slot) = self.slot_of(v) {
                 let evidence = self.slot_evidence(fp, slot, now_ms);
+                self.tokens.checked.fetch_add(1, Ordering::Relaxed);
                 // A signed token whose fingerprint has drifted too far to be trusted is still,
                 // nearly always, its browser's: it is learnt from as a return like the trusted
                 // ones, or the calibration would learn that returns never score that low while
@@ -622,6 +667,8 @@ impl Index {
                 if evidence.is_some_and(|e| e >= self.params.token_min_evidence) {
                     return Decision::token(v);
                 }
+                self.tokens.untrusted.fetch_add(1, Ordering::Relaxed);
+                return self.identify(fp, now_ms, Arrival::UntrustedToken);
             }
         }
         self.find(fp, now_ms)
@@ -642,26 +689,51 @@ impl Index {
     /// ([`Method::Fingerprint`]); otherwise the visit is new ([`Method::New`]) and `confidence`
     /// is the probability that it really is (low when it is one of a crowd of identical devices).
     pub fn find(&self, fp: &Fingerprint, now_ms: i64) -> Decision {
+        self.identify(fp, now_ms, Arrival::TokenLess)
+    }
+
+    /// [`Index::find`] for a visit that arrived as `arrival`.
+    fn identify(&self, fp: &Fingerprint, now_ms: i64, arrival: Arrival) -> Decision {
         let ranking = self.score(fp, now_ms).ranking(None);
-        self.calibration.record_visit(ranking.score, now_ms);
-        let r = self
-            .return_rate()
-            .clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1);
-        let prior = (r / (1.0 - r)).ln();
-        // P(return) from the calibrated likelihood ratio and the learnt rate of returns: the
-        // ratio from the leave-one-out strangers decides links, the one from the token-less
-        // visits themselves states how sure a new-visitor answer is (see `calibration`).
-        let p_return = sigmoid(prior + self.calibration.link_log_ratio(ranking.score));
-        let new_visitor = || {
-            let odds = prior + self.calibration.mixture_log_ratio(ranking.score, now_ms);
-            Decision::new_visitor(sigmoid(-odds))
+        let token_less = arrival == Arrival::TokenLess;
+        if token_less {
+            self.calibration.record_visit(ranking.score, now_ms);
+        }
+        let rate = |a: &AtomicU64| {
+            f64::from_bits(a.load(Ordering::Relaxed))
+                .clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1)
         };
-        // A running mean over the first visits, a moving average after: a new workspace
-        // learns at once that its first visitors are all new.
-        let n = self.token_less.fetch_add(1, Ordering::Relaxed);
-        let step = self.params.return_rate_step.max(1.0 / (n as f64 + 2.0));
-        let learnt = r + step * (p_return - r);
-        self.return_rate.store(learnt.to_bits(), Ordering::Relaxed);
+        let log_odds = |r: f64| (r / (1.0 - r)).ln();
+        let (r, r_mixture) = (rate(&self.return_rate), rate(&self.mixture_return_rate));
+        // P(return) from a calibrated likelihood ratio and a learnt rate of returns: the ratio
+        // from the leave-one-out strangers decides links, the one from the token-less visits
+        // themselves states how sure a new-visitor answer is (see `calibration`). Each ratio
+        // has its own rate, the one that makes the visits' mean P(return) under that ratio the
+        // rate itself: the strangers' ratio leans to returns, and its rate with it.
+        let p_return = sigmoid(log_odds(r) + self.calibration.link_log_ratio(ranking.score));
+        let mixture = match arrival {
+            Arrival::TokenLess => self.calibration.mixture_log_ratio(ranking.score, now_ms),
+            Arrival::UntrustedToken => 0.0,
+        };
+        let new_visitor = || match arrival {
+            Arrival::TokenLess => Decision::new_visitor(sigmoid(-(log_odds(r_mixture) + mixture))),
+            Arrival::UntrustedToken => Decision::new_visitor(
+                self.tokens
+                    .copied_given_untrusted(self.params.token_copy_rate),
+            ),
+        };
+        if token_less {
+            // A running mean over the first visits, a moving average after: a new workspace
+            // learns at once that its first visitors are all new.
+            let n = self.token_less.fetch_add(1, Ordering::Relaxed);
+            let step = self.params.return_rate_step.max(1.0 / (n as f64 + 2.0));
+            let learn = |a: &AtomicU64, r: f64, p: f64| {
+                a.store((r + step * (p - r)).to_bits(), Ordering::Relaxed)
+            };
+            learn(&self.return_rate, r, p_return);
+            let p_mixture = sigmoid(log_odds(r_mixture) + mixture);
+            learn(&self.mixture_return_rate, r_mixture, p_mixture);
+        }
         match ranking.top {
             Some((slot, q)) => {
                 let p = p_return * self.calibration.top_right(q);
@@ -939,11 +1011,51 @@ mod tests {
         }
         let after_strangers = idx.return_rate();
         assert!(after_strangers < 0.1, "{after_strangers}");
+        // The rate under the new-visitor confidence's ratio is learnt alike.
+        let mixture = |idx: &Index| f64::from_bits(idx.mixture_return_rate.load(Ordering::Relaxed));
+        assert!(mixture(&idx) < 0.1, "{}", mixture(&idx));
         // Then returns only: it learns the opposite.
         for i in 0..400 {
             idx.find(&fp(i), 0);
         }
         assert!(idx.return_rate() > 0.8, "{}", idx.return_rate());
+        assert!(mixture(&idx) > 0.8, "{}", mixture(&idx));
+    }
+
+    #[test]
+    fn untrusted_tokens_are_not_token_less_visits() {
+        let idx = filled(1000, ModelParams::default());
+        let day = 86_400_000;
+        let mut far = fp(5);
+        for c in [Comp::Languages, Comp::Fonts, Comp::Screen, Comp::Timezone] {
+            far.h[c as usize] = 12_345;
+        }
+        let (visits, rate) = (idx.token_less.load(Ordering::Relaxed), idx.return_rate());
+        // Drifted too far for its token: a new visitor ID, but almost surely not a new
+        // browser, and nothing learnt about token-less visits from it.
+        let refused = idx.decide(&far, Some(&vid(5)), day);
+        assert_eq!(refused.method, Method::New, "{refused:?}");
+        assert!(refused.confidence < 0.01, "{refused:?}");
+        assert_eq!(idx.token_less.load(Ordering::Relaxed), visits);
+        assert_eq!(idx.return_rate(), rate);
+        // The same visit without the token is a token-less one, and probably new.
+        let token_less = idx.decide(&far, None, day);
+        assert_eq!(token_less.method, Method::New);
+        assert!(token_less.confidence > 0.5, "{token_less:?}");
+        assert_eq!(idx.token_less.load(Ordering::Relaxed), visits + 1);
+    }
+
+    #[test]
+    fn an_untrusted_token_is_a_copy_as_often_as_bayes_says() {
+        let counts = TokenCounts::default();
+        counts.checked.store(10_000, Ordering::Relaxed);
+        counts.untrusted.store(10, Ordering::Relaxed);
+        // One token in a thousand fails its own browser: a copy rate of 1e-5 makes about one
+        // untrusted token in a hundred a copy, a rate of 1e-2 nine in ten.
+        let rare = counts.copied_given_untrusted(1e-5);
+        assert!((rare - 0.0094).abs() < 0.001, "{rare}");
+        let common = counts.copied_given_untrusted(1e-2);
+        assert!((common - 0.906).abs() < 0.01, "{common}");
     }
 
     #[test]

@@ -78,6 +78,11 @@ pub struct ModelParams {
     /// must look more like that visitor than like a stranger), 0.57% of the benchmark's
     /// returning browsers lost their visitor ID to ordinary drift; at -5, 0.13%.
     pub token_min_evidence: f64,
+    /// P(a signed token naming a known visitor was carried there from another browser), from
+    /// which follows the probability that a browser whose token was not trusted, and which no
+    /// visitor matches, really is new (see `Index::decide`). Copying a token takes an attacker
+    /// reading one browser's storage and planting it in another; honest traffic never does it.
+    pub token_copy_rate: f64,
 }
 
 impl Default for ModelParams {
@@ -125,6 +130,7 @@ impl Default for ModelParams {
             activity_half_life_days: 30.0,
             link_threshold: 0.91,
             token_min_evidence: -5.0,
+            token_copy_rate: 1e-5,
         }
     }
 }
