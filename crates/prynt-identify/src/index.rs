@@ -726,13 +726,18 @@ impl Index {
             // A running mean over the first visits, a moving average after: a new workspace
             // learns at once that its first visitors are all new.
             let n = self.token_less.fetch_add(1, Ordering::Relaxed);
-            let step = self.params.return_rate_step.max(1.0 / (n as f64 + 2.0));
-            let learn = |a: &AtomicU64, r: f64, p: f64| {
+            let learn = |a: &AtomicU64, r: f64, p: f64, step: f64| {
+                let step = step.max(1.0 / (n as f64 + 2.0));
                 a.store((r + step * (p - r)).to_bits(), Ordering::Relaxed)
             };
-            learn(&self.return_rate, r, p_return);
+            learn(&self.return_rate, r, p_return, self.params.return_rate_step);
             let p_mixture = sigmoid(log_odds(r_mixture) + mixture);
-            learn(&self.mixture_return_rate, r_mixture, p_mixture);
+            learn(
+                &self.mixture_return_rate,
+                r_mixture,
+                p_mixture,
+                self.params.mixture_rate_step,
+            );
         }
         match ranking.top {
             Some((slot, q)) => {
