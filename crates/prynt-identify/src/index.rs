@@ -711,18 +711,18 @@ impl Index {
         // has its own rate, the one that makes the visits' mean P(return) under that ratio the
         // rate itself: the strangers' ratio leans to returns, and its rate with it.
         let p_return = sigmoid(log_odds(r) + self.calibration.link_log_ratio(ranking.score));
-        let mixture = match arrival {
-            Arrival::TokenLess => self.calibration.mixture_log_ratio(ranking.score, now_ms),
-            Arrival::UntrustedToken => 0.0,
-        };
-        let new_visitor = || match arrival {
-            Arrival::TokenLess => Decision::new_visitor(sigmoid(-(log_odds(r_mixture) + mixture))),
-            Arrival::UntrustedToken => Decision::new_visitor(
-                self.tokens
+        // Read on every token-less visit, as its rate learns from each; an untrusted token's
+        // answer does not use it.
+        let mixture = token_less.then(|| self.calibration.mixture_log_ratio(ranking.score, now_ms));
+        let new_visitor = || {
+            Decision::new_visitor(match mixture {
+                Some(m) => sigmoid(-(log_odds(r_mixture) + m)),
+                None => self
+                    .tokens
                     .copied_given_untrusted(self.params.token_copy_rate),
-            ),
+            })
         };
-        if token_less {
+        if let Some(m) = mixture {
             // A running mean over the first visits, a moving average after: a new workspace
             // learns at once that its first visitors are all new.
             let n = self.token_less.fetch_add(1, Ordering::Relaxed);
@@ -731,7 +731,7 @@ impl Index {
                 a.store((r + step * (p - r)).to_bits(), Ordering::Relaxed)
             };
             learn(&self.return_rate, r, p_return, self.params.return_rate_step);
-            let p_mixture = sigmoid(log_odds(r_mixture) + mixture);
+            let p_mixture = sigmoid(log_odds(r_mixture) + m);
             learn(
                 &self.mixture_return_rate,
                 r_mixture,
