@@ -672,11 +672,12 @@ impl Index {
                 {
                     self.learn_from(fp, slot, now_ms);
                 }
-                if evidence.is_some_and(|e| e >= self.params.token_min_evidence) {
-                    return Decision::token(v);
-                }
-                if evidence.is_none() {
-                    self.tokens.ruled_out.fetch_add(1, Ordering::Relaxed);
+                match evidence {
+                    Some(e) if e >= self.params.token_min_evidence => return Decision::token(v),
+                    Some(_) => {}
+                    None => {
+                        self.tokens.ruled_out.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 return self.identify(fp, now_ms, Arrival::UntrustedToken(evidence));
             }
@@ -943,8 +944,12 @@ mod tests {
         let mut older = fp(5);
         older.browser_major -= 1;
         assert!(idx.token_evidence(&vid(5), &older, day).is_none());
+        let ruled_out = idx.tokens.ruled_out.load(Ordering::Relaxed);
         assert_ne!(idx.decide(&older, Some(&vid(5)), day).method, Method::Token);
         assert_eq!(idx.calibration.returns_learnt(), before + 1.0);
+        // It counts towards the share of tokens ruled out; the drifted one above did not.
+        assert_eq!(ruled_out, 0);
+        assert_eq!(idx.tokens.ruled_out.load(Ordering::Relaxed), 1);
         // A trusted token is learnt from as before.
         assert_eq!(idx.decide(&fp(5), Some(&vid(5)), day).method, Method::Token);
         assert_eq!(idx.calibration.returns_learnt(), before + 2.0);
