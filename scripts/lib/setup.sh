@@ -19,11 +19,19 @@ ensure_rust_components() {
     fi
 }
 
-# Debian's Chromium drives the browser tests; no test tool downloads a browser of its own.
+# Debian's Chromium (with its ChromeDriver, for the Selenium adversary) and Firefox ESR drive
+# the browser tests; no test tool downloads a browser of its own.
 ensure_chromium() {
-    if [ ! -x /usr/bin/chromium ]; then
-        echo "==> installing Chromium from Debian's packages"
-        apt_install chromium fonts-dejavu-core
+    if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+        echo "==> installing Chromium and ChromeDriver from Debian's packages"
+        apt_install chromium chromium-driver fonts-dejavu-core
+    fi
+}
+
+ensure_firefox() {
+    if [ ! -x /usr/bin/firefox-esr ]; then
+        echo "==> installing Firefox ESR from Debian's packages"
+        apt_install firefox-esr
     fi
 }
 
@@ -32,6 +40,10 @@ ensure_xvfb() {
     if ! command -v xvfb-run >/dev/null 2>&1; then
         echo "==> installing Xvfb from Debian's packages"
         apt_install xvfb xauth
+    fi
+    # xdotool gives a headed browser real input through the X server, as a person's hand would.
+    if ! command -v xdotool >/dev/null 2>&1; then
+        apt_install xdotool
     fi
 }
 
