@@ -391,11 +391,13 @@ const Prynt = (() => {
         w.caches.delete('_prynt_probe');
       }
     };
+    // A probe that does not answer in time is unknown ('timeout'), never a refusal: a busy
+    // disk must not make a normal window look private.
     const [estimate, persisted, getDirectory, idbBlob] = await Promise.all([
       st && st.estimate ? bounded(() => st.estimate(), 500) : null,
       st && st.persisted ? bounded(() => st.persisted(), 500) : null,
       st && st.getDirectory
-        ? bounded(() => st.getDirectory().then(() => 'ok', () => 'error'), 500, 'error')
+        ? bounded(() => st.getDirectory().then(() => 'ok', () => 'error'), 500, 'timeout')
         : 'missing',
       // Only WebKit refuses Blobs in IndexedDB (in private mode), so elsewhere the probe
       // would cost time for no information.
@@ -403,7 +405,7 @@ const Prynt = (() => {
         ? bounded(() => idb('readwrite', (s) => {
           s.put(new Blob(['x']), 'blob');
           return s.delete('blob');
-        }).then(() => 'ok'), 500, 'error')
+        }).then(() => 'ok', () => 'error'), 500, 'timeout')
         : 'skipped',
     ]);
     // After the other probes: opening the origin-private file system changes the usage too.
@@ -456,37 +458,257 @@ const Prynt = (() => {
     'domAutomation', 'domAutomationController', 'callPhantom', '_phantom', '__nightmare',
   ];
 
-  // Returns the names of natives whose source text is not what the engine prints for a
-  // built-in, or that gained a `prototype` (built-in methods and getters never have one).
-  // The expected name is part of the check because a Proxy around a native prints with
-  // an empty name in Chromium.
-  const tampered = () => {
-    const toString = Function.prototype.toString;
-    const getter = (proto, name) =>
-      safe(() => Object.getOwnPropertyDescriptor(w[proto].prototype, name).get);
-    const fns = [
-      ['navigator.permissions.query', 'query', () => nav.permissions.query],
-      ['HTMLCanvasElement.prototype.toDataURL', 'toDataURL', () => HTMLCanvasElement.prototype.toDataURL],
-      ['CanvasRenderingContext2D.prototype.getImageData', 'getImageData', () => CanvasRenderingContext2D.prototype.getImageData],
-      ['WebGLRenderingContext.prototype.getParameter', 'getParameter', () => WebGLRenderingContext.prototype.getParameter],
-      ['Function.prototype.toString', 'toString', () => toString],
-      ['Date.prototype.getTimezoneOffset', 'getTimezoneOffset', () => Date.prototype.getTimezoneOffset],
-      ['Intl.DateTimeFormat.prototype.resolvedOptions', 'resolvedOptions', () => Intl.DateTimeFormat.prototype.resolvedOptions],
-    ];
-    ['webdriver', 'languages', 'platform', 'userAgent', 'hardwareConcurrency'].forEach((p) =>
-      fns.push(['navigator.' + p, p, () => getter('Navigator', p)]),
+  // ---- integrity: the lies an injected script cannot keep consistent ------------------
+
+  // A fresh same-origin iframe is a second JavaScript realm. Scripts injected "on every new
+  // document" often miss it (it is created by script, not by navigation), and even when they
+  // patch it, its own Function.prototype.toString is a second, independent witness.
+  const otherRealm = () => {
+    const f = doc.createElement('iframe');
+    f.style.cssText = 'display:none';
+    (doc.body || doc.documentElement).appendChild(f);
+    return { win: f.contentWindow, remove: () => f.remove() };
+  };
+
+  const getterOf = (proto, name) =>
+    safe(() => Object.getOwnPropertyDescriptor(proto.prototype || proto, name).get);
+
+  // [label, name the engine prints, () => function]: built-ins that fingerprint spoofers and
+  // stealth plugins replace. Getters print as "get name".
+  const natives = () => {
+    const list = [['Function.prototype.toString', 'toString', () => Function.prototype.toString]];
+    [['Navigator', ['userAgent', 'platform', 'languages', 'hardwareConcurrency', 'deviceMemory',
+      'webdriver', 'plugins', 'mimeTypes', 'vendor', 'maxTouchPoints', 'userAgentData', 'permissions']],
+    ['Screen', ['width', 'height', 'availWidth', 'availHeight', 'colorDepth']],
+    ['HTMLIFrameElement', ['contentWindow']],
+    ['HTMLElement', ['offsetWidth', 'offsetHeight']]].forEach(([iface, names]) =>
+      names.forEach((n) => list.push([iface + '.' + n, 'get ' + n, () => getterOf(w[iface], n)])),
     );
-    return fns
+    [['WebGLRenderingContext', ['getParameter', 'getExtension', 'getSupportedExtensions', 'readPixels']],
+    ['WebGL2RenderingContext', ['getParameter']],
+    ['HTMLCanvasElement', ['toDataURL', 'getContext']],
+    ['CanvasRenderingContext2D', ['getImageData', 'measureText', 'fillText']],
+    ['AudioBuffer', ['getChannelData']],
+    ['Permissions', ['query']],
+    ['Date', ['getTimezoneOffset']],
+    ['Element', ['getBoundingClientRect']],
+    ['Document', ['hasFocus']],
+    ['NavigatorUAData', ['getHighEntropyValues']],
+    ['MediaDevices', ['enumerateDevices']]].forEach(([iface, names]) =>
+      names.forEach((n) => list.push([iface + '.' + n, n, () => w[iface].prototype[n]])),
+    );
+    list.push(['Intl.DateTimeFormat.resolvedOptions', 'resolvedOptions', () => Intl.DateTimeFormat.prototype.resolvedOptions]);
+    return list;
+  };
+
+  // Names of built-ins that are not what the engine made: source text other than native code
+  // (read with the other realm's toString too, which a patched toString cannot answer for), a
+  // `prototype` or `arguments` of their own (script functions have them, built-ins never), or a
+  // Proxy around the built-in. A Proxy is caught by the prototype-cycle rule of the language:
+  // making a function's prototype an object that inherits from it must throw for an ordinary
+  // function, while the cycle check stops at a Proxy and lets it through (restored at once).
+  const lies = (realm) => {
+    const own = Function.prototype.toString;
+    const other = realm && safe(() => realm.Function.prototype.toString);
+    return natives()
       .filter(([, name, ref]) => {
         const fn = safe(ref);
         if (typeof fn !== 'function') return false;
         return safe(() => {
-          const re = new RegExp('^function (get )?' + name + '\\(\\) \\{\\s*\\[native code\\]\\s*\\}$');
-          return !re.test(toString.call(fn)) || Object.prototype.hasOwnProperty.call(fn, 'prototype');
+          // Some engines print getters without "get ".
+          const re = new RegExp('^function (get )?' + name.replace(/^get /, '') + '\\(\\) \\{\\s*\\[native code\\]\\s*\\}$');
+          if (!re.test(own.call(fn)) || (other && !re.test(other.call(fn)))) return true;
+          const props = Object.getOwnPropertyNames(fn);
+          if (props.indexOf('prototype') >= 0 || props.indexOf('arguments') >= 0) return true;
+          const proto = Object.getPrototypeOf(fn);
+          try {
+            Object.setPrototypeOf(fn, Object.create(fn));
+            return true;
+          } catch (e) {
+            return false;
+          } finally {
+            Object.setPrototypeOf(fn, proto);
+          }
         }, true);
       })
       .map(([label]) => label);
   };
+
+  const glRenderer = (gl) =>
+    safe(() => {
+      const d = gl.getExtension('WEBGL_debug_renderer_info');
+      return String(gl.getParameter(d ? d.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+    });
+
+  // What the other realm's navigator says: it must agree with the page's.
+  const realmView = (nav2) =>
+    safe(() => ({
+      userAgent: String(nav2.userAgent),
+      platform: String(nav2.platform),
+      languages: Array.from(nav2.languages || []).join(','),
+      hardwareConcurrency: typeof nav2.hardwareConcurrency === 'number' ? nav2.hardwareConcurrency : null,
+      webdriver: typeof nav2.webdriver === 'boolean' ? nav2.webdriver : null,
+    }));
+
+  // A dedicated worker has its own navigator and, through OffscreenCanvas, its own WebGL:
+  // spoofers patch the window, while the worker sees the machine as it is. Blob workers can
+  // be refused by a page's CSP; then the answer is unknown (null), never a finding.
+  const WORKER_SRC =
+    'var n=navigator,g=null;try{var x=new OffscreenCanvas(1,1).getContext("webgl");if(x){var d=x.getExtension("WEBGL_debug_renderer_info");' +
+    'g=String(x.getParameter(d?d.UNMASKED_RENDERER_WEBGL:x.RENDERER))}}catch(e){}var tz=null;try{tz=Intl.DateTimeFormat().resolvedOptions().timeZone}catch(e){}' +
+    'postMessage({userAgent:String(n.userAgent),platform:String(n.platform),languages:Array.from(n.languages||[]).join(","),' +
+    'hardwareConcurrency:typeof n.hardwareConcurrency=="number"?n.hardwareConcurrency:null,timezone:tz,gpu:g,' +
+    'uaPlatform:n.userAgentData?String(n.userAgentData.platform):null})';
+  const workerView = () => {
+    let url = null;
+    let worker = null;
+    return bounded(
+      () =>
+        new Promise((resolve, reject) => {
+          url = URL.createObjectURL(new Blob([WORKER_SRC], { type: 'text/javascript' }));
+          worker = new Worker(url);
+          worker.onmessage = (m) => resolve(m.data);
+          worker.onerror = (e) => {
+            if (e && e.preventDefault) e.preventDefault();
+            reject(new Error('worker'));
+          };
+        }),
+      800,
+    ).then((v) => {
+      safe(() => worker.terminate());
+      safe(() => URL.revokeObjectURL(url));
+      return v;
+    });
+  };
+
+  // The worker starts while the page is still loading, so that its answer (a thread, a JS
+  // context and a WebGL context: the slowest probe) is ready by the first collect().
+  let earlyWorker = safe(workerView);
+
+  const integrity = async () => {
+    const worker = earlyWorker || safe(workerView);
+    earlyWorker = null;
+    const realm = safe(otherRealm);
+    try {
+      const iframe = realm ? realmView(realm.win.navigator) : null;
+      return {
+        lies: safe(() => lies(realm && realm.win), []),
+        // Real navigators keep every property on Navigator.prototype; spoofers that define
+        // them on the instance leave them here.
+        navigatorOwn: safe(() => Object.getOwnPropertyNames(nav).slice(0, 32), []),
+        webdriverMissing: !('webdriver' in nav),
+        iframe,
+        worker: await Promise.resolve(worker).catch(() => null),
+      };
+    } finally {
+      if (realm) safe(realm.remove);
+    }
+  };
+
+  // ---- behaviour: what the hand did before identify() ------------------------------------
+
+  // Listeners from the moment the script runs. Only counts and timings are kept: never
+  // coordinates, keys or text.
+  const median = (xs) => {
+    if (!xs.length) return null;
+    const s = xs.slice().sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return Math.round((s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2) * 10) / 10;
+  };
+  const behaviour = (() => {
+    const n = { moves: 0, clicks: 0, pointerClicks: 0, jumpClicks: 0, centredClicks: 0, centredJumps: 0, keys: 0, inputs: 0, touches: 0, scrolls: 0, untrusted: 0 };
+    const holds = [];
+    const keyHolds = [];
+    const keyGaps = [];
+    const keyDown = {};
+    let movesSinceClick = 0;
+    let lastKey = null;
+    let down = null;
+    // Page scripts fire synthetic clicks and input events for their own widgets; a synthetic
+    // press of a pointer or a key is what a script that plays the user does.
+    const PRESSES = { pointerdown: 1, keydown: 1, touchstart: 1 };
+    const on = (type, fn) =>
+      safe(() =>
+        w.addEventListener(type, (e) => {
+          if (!e.isTrusted) {
+            if (PRESSES[type]) n.untrusted++;
+            return;
+          }
+          safe(() => fn(e));
+        }, { capture: true, passive: true }),
+      );
+    on('pointermove', (e) => {
+      if (e.pointerType !== 'mouse') return;
+      n.moves++;
+      movesSinceClick++;
+    });
+    on('pointerdown', (e) => {
+      down = e.timeStamp;
+      // Only a mouse has to travel to what it clicks; touch and pen arrive where they land.
+      if (e.pointerType !== 'mouse') return;
+      n.pointerClicks++;
+      const jump = movesSinceClick < 3;
+      if (jump) n.jumpClicks++;
+      movesSinceClick = 0;
+      const r = e.target.getBoundingClientRect();
+      if (r.width > 8 && r.height > 8 &&
+        Math.abs(e.clientX - (r.left + r.width / 2)) <= 1 && Math.abs(e.clientY - (r.top + r.height / 2)) <= 1) {
+        n.centredClicks++;
+        if (jump) n.centredJumps++;
+      }
+    });
+    on('pointerup', (e) => {
+      if (down != null) holds.push(e.timeStamp - down);
+      down = null;
+    });
+    on('click', () => n.clicks++);
+    on('keydown', (e) => {
+      if (e.repeat) return;
+      n.keys++;
+      keyDown[e.code || e.key] = e.timeStamp;
+      if (lastKey != null) keyGaps.push(e.timeStamp - lastKey);
+      lastKey = e.timeStamp;
+    });
+    on('keyup', (e) => {
+      const t = keyDown[e.code || e.key];
+      if (t != null) keyHolds.push(e.timeStamp - t);
+      delete keyDown[e.code || e.key];
+    });
+    on('input', () => n.inputs++);
+    on('touchstart', () => n.touches++);
+    on('scroll', () => n.scrolls++);
+    // Browsers that coarsen timers (privacy modes) make every short interval look machine-made;
+    // the server ignores timings when the resolution is coarse.
+    const resolution = () => {
+      // Spins until the clock has ticked twice (at most ~2.5 ms, Firefox's 1 ms clock included).
+      const start = performance.now();
+      let last = start;
+      let ticks = 0;
+      let min = Infinity;
+      while (ticks < 2 && last - start < 2.5) {
+        const t = performance.now();
+        if (t > last) {
+          if (ticks++ > 0 || last > start) min = Math.min(min, t - last);
+          last = t;
+        }
+      }
+      return min === Infinity ? null : Math.round(min * 1000) / 1000;
+    };
+    const cv = (xs) => {
+      if (xs.length < 2) return null;
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+      const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) * (b - mean), 0) / xs.length);
+      return mean > 0 ? Math.round((sd / mean) * 1000) / 1000 : null;
+    };
+    return () =>
+      Object.assign({}, n, {
+        clickHoldMs: median(holds),
+        keyHoldMs: median(keyHolds),
+        keyGapMs: median(keyGaps),
+        keyGapCv: keyGaps.length >= 4 ? cv(keyGaps) : null,
+        timerResolutionMs: safe(resolution),
+      });
+  })();
 
   const automation = async () => {
     const names = DRIVER_GLOBALS.filter((n) => safe(() => n in w || n in doc, false));
@@ -513,7 +735,6 @@ const Prynt = (() => {
       connectionRtt: safe(() => (nav.connection ? nav.connection.rtt : null)),
       outerZero: w.outerWidth === 0 && w.outerHeight === 0,
       hasFocus: safe(() => doc.hasFocus(), false),
-      nativeTampered: safe(tampered, []),
       languagesEmpty: !nav.languages || nav.languages.length === 0,
       mimeTypesConsistent: safe(
         () => Array.from(nav.mimeTypes).every((m) => plugins.indexOf(m.enabledPlugin) >= 0),
@@ -548,6 +769,7 @@ const Prynt = (() => {
       safe(storage),
       safe(uaData),
       safe(automation),
+      safe(integrity),
     ].map((p) => Promise.resolve(p).catch(() => null)));
     const finishGl = safe(webgl, () => null);
     await yieldTask();
@@ -594,9 +816,11 @@ const Prynt = (() => {
       mimeTypes: safe(() => Array.from(nav.mimeTypes).map((m) => m.type), []),
       pluginsArray: safe(() => typeof PluginArray !== 'undefined' && nav.plugins instanceof PluginArray, false),
       automation: null,
+      integrity: null,
+      behavior: null,
       timing: null,
     };
-    [c.audio, c.storage, c.uaData, c.automation] = await pending;
+    [c.audio, c.storage, c.uaData, c.automation, c.integrity] = await pending;
     c.timing = { collectMs: Math.round((performance.now() - t0) * 100) / 100 };
     return c;
   };
@@ -632,7 +856,7 @@ const Prynt = (() => {
         if (p[k] !== undefined) body[k] = p[k];
       });
       body.url = location.origin + location.pathname;
-      body.components = c;
+      body.components = Object.assign({}, c, { behavior: safe(behaviour) });
 
       let res;
       try {

@@ -92,7 +92,7 @@ const isHash = (v) => typeof v === 'string' && /^[0-9a-f]{16}$/.test(v);
 const isNumOrNull = (v) => v === null || typeof v === 'number';
 const isStrOrNull = (v) => v === null || typeof v === 'string';
 
-function assertComponents(c) {
+function assertComponents(c, sent = false) {
   assert.equal(typeof c, 'object');
   assert.ok(typeof c.userAgent === 'string' && c.userAgent.length > 0, 'userAgent');
   // Chromium on a secure context (loopback counts) has User-Agent Client Hints.
@@ -143,7 +143,7 @@ function assertComponents(c) {
   assert.equal(s.indexedDB, true);
   for (const k of ['quota', 'usage', 'heapLimit']) assert.ok(isNumOrNull(s[k]), `storage.${k}`);
   assert.ok(s.persisted === null || typeof s.persisted === 'boolean');
-  assert.ok(['ok', 'error', 'missing'].includes(s.getDirectory));
+  assert.ok(['ok', 'error', 'missing', 'timeout'].includes(s.getDirectory));
   assert.equal(s.idbBlob, 'skipped', 'the Blob probe only runs on WebKit');
 
   assert.ok(Array.isArray(c.plugins) && c.plugins.every((p) => typeof p === 'string' && p.includes('::')));
@@ -157,8 +157,26 @@ function assertComponents(c) {
   assert.equal(typeof a.evalLength, 'number');
   assert.ok(isNumOrNull(a.connectionRtt));
   for (const k of ['outerZero', 'hasFocus', 'languagesEmpty', 'mimeTypesConsistent']) assert.equal(typeof a[k], 'boolean', `automation.${k}`);
-  assert.deepEqual(a.nativeTampered, [], 'nothing is patched in a plain page');
   assert.equal(a.languagesEmpty, false);
+
+  const i = c.integrity;
+  assert.deepEqual(i.lies, [], 'nothing is patched in a plain page');
+  assert.deepEqual(i.navigatorOwn, []);
+  assert.equal(i.webdriverMissing, false);
+  // Every realm sees the same browser.
+  for (const realm of [i.iframe, i.worker]) {
+    assert.ok(realm, 'the iframe and the worker both answered');
+    assert.equal(realm.userAgent, c.userAgent);
+    assert.equal(realm.platform, c.platform);
+    assert.equal(realm.languages, c.languages.join(','));
+    assert.equal(realm.hardwareConcurrency, c.hardwareConcurrency);
+  }
+  assert.equal(i.worker.gpu, c.webgl.unmaskedRenderer, 'WebGL in the worker renders on the same GPU');
+  assert.equal(i.worker.timezone, c.timezone);
+  assert.equal(i.iframe.webdriver, a.webdriver);
+  // collect() alone carries no behaviour: identify() adds what happened until it was called.
+  if (!sent) assert.equal(c.behavior, null);
+  else assert.equal(typeof c.behavior.keys, 'number');
 
   assert.ok(typeof c.timing.collectMs === 'number' && c.timing.collectMs >= 0);
   assert.ok(JSON.stringify(c).length < 16 * 1024, 'components stay far below the 64 KiB identify limit');
@@ -269,7 +287,7 @@ test('identify(): cross-origin simple request, exact result, token stored in all
   assert.deepEqual(body.tag, tag);
   assert.ok(body.token === undefined || body.token === null, 'no token on the first visit');
   assert.equal(body.url, site.url + '/classic.html', 'url drops the query and hash');
-  assertComponents(body.components);
+  assertComponents(body.components, true);
   assert.ok(!requests.some((r) => r.method === 'OPTIONS'), 'text/plain POST needs no CORS preflight');
 
   assert.deepEqual(await storedTokens(page), { cookie: 'tok123', local: 'tok123', idb: 'tok123' });

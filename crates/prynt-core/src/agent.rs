@@ -52,6 +52,8 @@ pub struct Components {
     pub mime_types: Option<Vec<String>>,
     pub plugins_array: Option<bool>,
     pub automation: Option<Automation>,
+    pub integrity: Option<Integrity>,
+    pub behavior: Option<Behavior>,
     pub timing: Option<Timing>,
 }
 
@@ -157,6 +159,77 @@ pub struct Automation {
     pub native_tampered: Vec<String>,
     pub languages_empty: Option<bool>,
     pub mime_types_consistent: Option<bool>,
+}
+
+/// What other JavaScript realms and the built-ins themselves say: a script that spoofs the
+/// page's values rarely reaches a fresh iframe, never a Web Worker, and cannot make a Proxy or
+/// a script function pass for a built-in everywhere at once.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Integrity {
+    /// Built-ins (`Navigator.webdriver`, `WebGLRenderingContext.getParameter`, …) that are not
+    /// the engine's own: wrong source text, script-function properties, or a Proxy.
+    pub lies: Vec<String>,
+    /// Own properties of the `navigator` instance (a real one has none).
+    pub navigator_own: Vec<String>,
+    /// `navigator.webdriver` does not exist at all.
+    pub webdriver_missing: Option<bool>,
+    /// A fresh same-origin iframe's navigator.
+    pub iframe: Option<RealmView>,
+    /// A dedicated Web Worker's navigator and WebGL.
+    pub worker: Option<RealmView>,
+}
+
+/// One realm's view of the browser; absent values were not measurable there.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RealmView {
+    pub user_agent: Option<String>,
+    pub platform: Option<String>,
+    /// `navigator.languages` joined with commas.
+    pub languages: Option<String>,
+    pub hardware_concurrency: Option<u32>,
+    pub webdriver: Option<bool>,
+    pub timezone: Option<String>,
+    /// The WebGL renderer (unmasked where allowed) that this realm's own context reports.
+    pub gpu: Option<String>,
+    /// `navigator.userAgentData.platform`.
+    pub ua_platform: Option<String>,
+}
+
+/// What the hand did on the page before `identify()`: counts and timings only, never
+/// coordinates, keys or text.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Behavior {
+    /// Mouse pointer moves.
+    pub moves: Option<u32>,
+    pub clicks: Option<u32>,
+    /// Mouse button presses (touch and pen excluded).
+    pub pointer_clicks: Option<u32>,
+    /// Mouse presses with fewer than three pointer moves since the previous press.
+    pub jump_clicks: Option<u32>,
+    /// Mouse presses within a pixel of the pressed element's exact centre.
+    pub centred_clicks: Option<u32>,
+    /// Presses that were both: the pointer arrived on the exact centre without travelling.
+    pub centred_jumps: Option<u32>,
+    /// Key presses (repeats excluded).
+    pub keys: Option<u32>,
+    pub inputs: Option<u32>,
+    pub touches: Option<u32>,
+    pub scrolls: Option<u32>,
+    /// Pointer, key and touch presses that script dispatched (`isTrusted` false).
+    pub untrusted: Option<u32>,
+    /// Median time a mouse button was held down.
+    pub click_hold_ms: Option<f64>,
+    /// Median time a key was held down.
+    pub key_hold_ms: Option<f64>,
+    /// Median time between two key presses.
+    pub key_gap_ms: Option<f64>,
+    /// Coefficient of variation of the times between key presses.
+    pub key_gap_cv: Option<f64>,
+    /// The smallest step of `performance.now()`: coarse clocks hide short intervals.
+    pub timer_resolution_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -432,6 +505,37 @@ impl IdentifyRequest {
                 0.0,
                 1e6,
             );
+        }
+        if let Some(i) = &k.integrity {
+            c.list("components.integrity.lies", &i.lies, 64, 128);
+            c.list(
+                "components.integrity.navigatorOwn",
+                &i.navigator_own,
+                32,
+                128,
+            );
+            for (name, v) in [("iframe", &i.iframe), ("worker", &i.worker)] {
+                let Some(v) = v else { continue };
+                let field = |f: &str| format!("components.integrity.{name}.{f}");
+                c.text(&field("userAgent"), &v.user_agent, 1024);
+                c.text(&field("platform"), &v.platform, 128);
+                c.text(&field("languages"), &v.languages, 1024);
+                c.range_u(&field("hardwareConcurrency"), v.hardware_concurrency, 1024);
+                c.text(&field("timezone"), &v.timezone, 64);
+                c.text(&field("gpu"), &v.gpu, 256);
+                c.text(&field("uaPlatform"), &v.ua_platform, 64);
+            }
+        }
+        if let Some(b) = &k.behavior {
+            for (name, v) in [
+                ("clickHoldMs", b.click_hold_ms),
+                ("keyHoldMs", b.key_hold_ms),
+                ("keyGapMs", b.key_gap_ms),
+                ("timerResolutionMs", b.timer_resolution_ms),
+            ] {
+                c.range_f(&format!("components.behavior.{name}"), v, 0.0, 86_400_000.0);
+            }
+            c.range_f("components.behavior.keyGapCv", b.key_gap_cv, 0.0, 1_000.0);
         }
         if let Some(t) = &k.timing {
             c.range_f("components.timing.collectMs", t.collect_ms, 0.0, 600_000.0);

@@ -83,6 +83,7 @@ fn benches(c: &mut Criterion) {
     let facts = RequestFacts {
         user_agent: Some(UA.into()),
         sec_fetch: true,
+        client_hint_platform: Some("\"Windows\"".into()),
     };
 
     // What every identify already pays for the same payload: parsing it and describing the

@@ -21,6 +21,9 @@ pub struct RequestFacts {
     /// Whether `Sec-Fetch-Site` and `Sec-Fetch-Dest` came: every current browser sends them on
     /// `fetch` and `sendBeacon`; scripted HTTP clients do not (some send `Sec-Fetch-Mode`).
     pub sec_fetch: bool,
+    /// The `Sec-CH-UA-Platform` header, which Chromium's network stack sends from what the
+    /// browser really is, whatever a page script claims.
+    pub client_hint_platform: Option<String>,
 }
 
 /// Kinds of bot, strongest first.
@@ -94,9 +97,11 @@ pub fn detect(input: &Input<'_>) -> Signals {
         proxy: false,
     };
     // A browser reaching us from a hosting network is relayed through it, unless the range is a
-    // named VPN (reported as such) or a CDN's edge.
+    // named VPN or relay (reported as such) or a CDN's edge. A VPN inferred from the time zone
+    // alone names no range, so it explains nothing about the hosting address.
+    let named_vpn = s.vpn.methods.iter().any(|m| *m != "timezone_mismatch");
     s.proxy = input.ip.has(RangeKind::Proxy)
-        || (input.ip.datacenter && !s.vpn.detected && !input.ip.has(RangeKind::Cdn));
+        || (input.ip.datacenter && !named_vpn && !input.ip.has(RangeKind::Cdn));
     s
 }
 
@@ -175,6 +180,11 @@ fn bot(input: &Input<'_>, software_rendering: bool) -> Bot {
                 BotKind::Headless,
                 "a focused window with no outer size".into(),
             );
+        }
+    }
+    if let Some(b) = &c.behavior {
+        for why in crate::behaviour::findings(b, input.device) {
+            fire(BotKind::Automation, why);
         }
     }
     let agent = ua(c);
@@ -286,12 +296,29 @@ fn claimed_engine(d: &DeviceInfo) -> Engine {
     match d.browser_family.as_str() {
         // Every iOS browser is WebKit whatever it calls itself.
         _ if matches!(d.platform.as_str(), "iOS" | "iPadOS") => Engine::WebKit,
-        "Chrome" | "Edge" | "Opera" | "Brave" | "Samsung Internet" | "Chromium" | "Yandex"
-        | "Vivaldi" | "HeadlessChrome" | "Chrome Headless" => Engine::Blink,
+        f if is_blink_family(f) => Engine::Blink,
         "Firefox" => Engine::Gecko,
         "Safari" => Engine::WebKit,
         _ => Engine::Unknown,
     }
+}
+
+/// Browser families built on Blink (outside iOS, where every browser is WebKit).
+pub(crate) fn is_blink_family(family: &str) -> bool {
+    matches!(
+        family,
+        "Chrome"
+            | "Edge"
+            | "Opera"
+            | "Brave"
+            | "Samsung Internet"
+            | "Chromium"
+            | "Yandex"
+            | "Yandex Browser"
+            | "Vivaldi"
+            | "HeadlessChrome"
+            | "Chrome Headless"
+    )
 }
 
 const MAC_ONLY_FONTS: &[&str] = &[
@@ -356,12 +383,10 @@ fn tampering(input: &Input<'_>) -> (Vec<String>, Engine) {
     }
     let ua_os = os_of_ua(ua(c));
     if let (Some(ua_os), Some(platform)) = (ua_os, c.platform.as_deref()) {
-        if let Some(p_os) = os_of_platform(platform) {
-            if p_os != ua_os && !(ua_os == "iPadOS" && p_os == "macOS") {
-                why.push(format!(
-                    "the user agent says {ua_os} but navigator.platform is {platform:?}"
-                ));
-            }
+        if !platform_fits(ua_os, platform) {
+            why.push(format!(
+                "the user agent says {ua_os} but navigator.platform is {platform:?}"
+            ));
         }
     }
     if let (Some(ua_os), Some(hint)) = (
@@ -381,7 +406,7 @@ fn tampering(input: &Input<'_>) -> (Vec<String>, Engine) {
         let apple_gpu = r.contains("Apple M") || r.contains("Apple GPU");
         let direct3d = r.contains("Direct3D");
         let os = d.platform.as_str();
-        if apple_gpu && matches!(os, "Windows" | "Android" | "Linux" | "Chrome OS") {
+        if apple_gpu && matches!(os, "Windows" | "Android" | "Linux" | "ChromeOS") {
             why.push(format!("an Apple GPU ({r}) on {os}"));
         }
         if direct3d && matches!(os, "macOS" | "iOS" | "iPadOS" | "Android" | "Linux") {
@@ -403,10 +428,12 @@ fn tampering(input: &Input<'_>) -> (Vec<String>, Engine) {
             _ => {}
         }
     }
+    why.extend(crate::consistency::findings(c, d, input.request));
     (why, engine)
 }
 
-fn os_of_ua(ua: &str) -> Option<&'static str> {
+/// The operating system a user agent names, spelled as [`DeviceInfo::platform`] spells it.
+pub(crate) fn os_of_ua(ua: &str) -> Option<&'static str> {
     if ua.contains("Windows NT") {
         Some("Windows")
     } else if ua.contains("iPhone") {
@@ -418,7 +445,7 @@ fn os_of_ua(ua: &str) -> Option<&'static str> {
     } else if ua.contains("Android") {
         Some("Android")
     } else if ua.contains("CrOS") {
-        Some("Chrome OS")
+        Some("ChromeOS")
     } else if ua.contains("Linux") {
         Some("Linux")
     } else {
@@ -426,21 +453,25 @@ fn os_of_ua(ua: &str) -> Option<&'static str> {
     }
 }
 
-fn os_of_platform(p: &str) -> Option<&'static str> {
-    if p.starts_with("Win") {
-        Some("Windows")
-    } else if p == "MacIntel" || p.starts_with("Mac") {
-        Some("macOS")
-    } else if p == "iPhone" || p == "iPod" {
-        Some("iOS")
-    } else if p == "iPad" {
-        Some("iPadOS")
-    } else if p.starts_with("Linux") {
-        // Android reports Linux too.
-        Some("Linux")
-    } else {
-        None
-    }
+/// Whether `navigator.platform` is one that a real browser on `ua_os` reports. Android and
+/// ChromeOS run on Linux and report "Linux armv8l", "Linux aarch64", "Linux x86_64" and the
+/// like; an iPad asking for desktop sites reports "MacIntel"; values no browser on any known
+/// OS reports are left to other checks.
+fn platform_fits(ua_os: &str, platform: &str) -> bool {
+    let linux = platform.starts_with("Linux");
+    let mac = platform.starts_with("Mac");
+    // A platform string of no known OS (an embedded browser's own) is not a contradiction.
+    let known_os = linux || mac || platform.starts_with("Win") || platform.starts_with("iP");
+    let fits = match ua_os {
+        "Windows" => platform.starts_with("Win"),
+        "macOS" => mac,
+        "iOS" => matches!(platform, "iPhone" | "iPod" | "iPhone Simulator"),
+        "iPadOS" => platform == "iPad" || mac,
+        "Android" => linux || platform.is_empty() || platform == "Android",
+        "ChromeOS" | "Linux" => linux || platform.contains("BSD") || platform.is_empty(),
+        _ => true,
+    };
+    fits || !known_os
 }
 
 fn incognito(c: &Components, engine: Engine) -> bool {
@@ -559,6 +590,7 @@ mod tests {
         RequestFacts {
             user_agent: Some(ua.into()),
             sec_fetch: true,
+            client_hint_platform: None,
         }
     }
 
@@ -613,6 +645,7 @@ mod tests {
             &RequestFacts {
                 user_agent: Some("python-requests/2.32".into()),
                 sec_fetch: false,
+                client_hint_platform: None,
             },
         );
         assert_eq!(s.bot.kind, Some(BotKind::NoJs));
@@ -624,6 +657,7 @@ mod tests {
             &RequestFacts {
                 user_agent: Some(CHROME_MAC.into()),
                 sec_fetch: false,
+                client_hint_platform: None,
             },
         );
         assert!(s.bot.detected);
@@ -782,5 +816,160 @@ mod tests {
         c.user_agent = Some(real.into());
         c.webgl.as_mut().unwrap().unmasked_renderer = Some("Mali-G715".into());
         assert!(!run(&c, &german_home_ip(), &browser_request(real)).emulator);
+    }
+
+    #[test]
+    fn android_and_chromeos_browsers_on_linux_platforms_are_consistent() {
+        let cases = [
+            (
+                "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Mobile Safari/537.36",
+                "Linux armv8l",
+                "Android",
+            ),
+            (
+                "Mozilla/5.0 (Android 14; Mobile; rv:121.0) Gecko/121.0 Firefox/121.0",
+                "Linux aarch64",
+                "",
+            ),
+            (
+                "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36",
+                "Linux x86_64",
+                "Chrome OS",
+            ),
+        ];
+        for (ua, platform, hint) in cases {
+            let mut c = mac_chrome();
+            c.user_agent = Some(ua.into());
+            c.platform = Some(platform.into());
+            c.fonts = None;
+            c.max_touch_points = Some(5);
+            c.webgl.as_mut().unwrap().unmasked_renderer = Some("Mali-G715".into());
+            if ua.contains("Firefox") {
+                c.product_sub = Some("20100101".into());
+                c.automation.as_mut().unwrap().eval_length = Some(37);
+            }
+            if !hint.is_empty() {
+                c.ua_data = Some(prynt_core::agent::UaData {
+                    platform: Some(hint.into()),
+                    ..Default::default()
+                });
+            }
+            let s = run(&c, &german_home_ip(), &browser_request(ua));
+            assert!(!s.tampered, "{ua}: {:?}", s.tampered_reasons);
+            assert!(!s.bot.detected && !s.emulator, "{ua}: {s:#?}");
+        }
+    }
+
+    #[test]
+    fn a_timezone_mismatch_does_not_hide_a_hosting_address() {
+        let mut ip = german_home_ip();
+        ip.datacenter = true;
+        ip.location.as_mut().unwrap().country = Some("US".into());
+        let s = run(&mac_chrome(), &ip, &browser_request(CHROME_MAC));
+        assert_eq!(s.vpn.methods, vec!["timezone_mismatch"]);
+        assert!(s.proxy, "{s:#?}");
+    }
+
+    /// A Windows fingerprint injected into a browser on a Linux host, as anti-detect tools do.
+    fn injected_windows() -> Components {
+        let mut c = mac_chrome();
+        c.user_agent = Some(CHROME_WIN.into());
+        c.platform = Some("Win32".into());
+        c.fonts = Some(vec!["DejaVu Sans".into(), "Liberation Serif".into()]);
+        c.webgl.as_mut().unwrap().unmasked_renderer =
+            Some("ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 Direct3D11 vs_5_0 ps_5_0, D3D11)".into());
+        c.hardware_concurrency = Some(8);
+        c
+    }
+
+    #[test]
+    fn what_other_realms_fonts_and_headers_see_exposes_an_injected_fingerprint() {
+        let c = injected_windows();
+        let clean = run(&c, &german_home_ip(), &browser_request(CHROME_WIN));
+        // Fonts alone already contradict the claimed OS.
+        assert_eq!(
+            clean.tampered_reasons.len(),
+            1,
+            "{:?}",
+            clean.tampered_reasons
+        );
+        assert!(clean.tampered_reasons[0].contains("fonts are Linux's"));
+
+        let mut c = injected_windows();
+        c.integrity = Some(prynt_core::agent::Integrity {
+            lies: vec!["Navigator.platform".into()],
+            navigator_own: vec!["webdriver".into()],
+            webdriver_missing: Some(true),
+            worker: Some(prynt_core::agent::RealmView {
+                user_agent: Some(CHROME_WIN.into()),
+                platform: Some("Linux x86_64".into()),
+                hardware_concurrency: Some(2),
+                gpu: Some("ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)".into()),
+                ..Default::default()
+            }),
+            iframe: Some(prynt_core::agent::RealmView {
+                platform: Some("Linux x86_64".into()),
+                webdriver: Some(true),
+                ..Default::default()
+            }),
+        });
+        let mut req = browser_request(CHROME_WIN);
+        req.client_hint_platform = Some("\"Linux\"".into());
+        let s = run(&c, &german_home_ip(), &req);
+        let all = s.tampered_reasons.join(" | ");
+        for expected in [
+            "built-in functions were replaced by script",
+            "navigator has properties of its own",
+            "navigator.webdriver was deleted",
+            "navigator.platform is \"Win32\" in the page but \"Linux x86_64\" in a Web Worker",
+            "navigator.hardwareConcurrency is \"8\" in the page but \"2\" in a Web Worker",
+            "WebGL in a Web Worker renders with",
+            "in a fresh iframe",
+            "navigator.webdriver is false in the page but true in a fresh iframe",
+            "fonts are Linux's",
+            "Sec-CH-UA-Platform header says \"Linux\"",
+        ] {
+            assert!(all.contains(expected), "missing {expected:?} in {all}");
+        }
+        assert!(!s.bot.detected, "lies alone are tampering, not automation");
+    }
+
+    #[test]
+    fn realms_that_agree_raise_nothing() {
+        let mut c = mac_chrome();
+        c.integrity = Some(prynt_core::agent::Integrity {
+            worker: Some(prynt_core::agent::RealmView {
+                user_agent: Some(CHROME_MAC.into()),
+                platform: Some("MacIntel".into()),
+                languages: Some("de-DE".into()),
+                timezone: Some("Europe/Berlin".into()),
+                gpu: c.webgl.as_ref().unwrap().unmasked_renderer.clone(),
+                ..Default::default()
+            }),
+            iframe: Some(prynt_core::agent::RealmView {
+                user_agent: Some(CHROME_MAC.into()),
+                platform: Some("MacIntel".into()),
+                webdriver: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let mut req = browser_request(CHROME_MAC);
+        req.client_hint_platform = Some("\"macOS\"".into());
+        let s = run(&c, &german_home_ip(), &req);
+        assert_eq!(s, Signals::default(), "{s:#?}");
+    }
+
+    #[test]
+    fn devtools_driven_input_makes_an_automation_bot() {
+        let mut c = mac_chrome();
+        c.behavior = Some(prynt_core::agent::Behavior {
+            pointer_clicks: Some(1),
+            centred_jumps: Some(1),
+            ..Default::default()
+        });
+        let s = run(&c, &german_home_ip(), &browser_request(CHROME_MAC));
+        assert_eq!(s.bot.kind, Some(BotKind::Automation), "{s:#?}");
+        assert!(s.bot.reasons[0].contains("exact centre"));
     }
 }

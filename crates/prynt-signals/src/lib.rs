@@ -2,6 +2,8 @@
 //! to device data, IP intelligence, Smart Signals and scores. No HTTP or SQL in here; data files
 //! are read once when loaded.
 
+pub mod behaviour;
+mod consistency;
 pub mod detect;
 pub mod device;
 pub mod geo;

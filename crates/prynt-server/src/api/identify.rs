@@ -341,6 +341,10 @@ async fn run_identify(
         // Fetch libraries send `Sec-Fetch-Mode` too; only browsers also name the site and the
         // destination.
         sec_fetch: headers.contains_key("sec-fetch-site") && headers.contains_key("sec-fetch-dest"),
+        client_hint_platform: headers
+            .get("sec-ch-ua-platform")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
     let signals = detect::detect(&detect::Input {
         components: &payload.components,

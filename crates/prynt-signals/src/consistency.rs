@@ -1,0 +1,187 @@
+//! Consistency: the lies a spoofing script cannot keep consistent. Anti-detect tools and
+//! stealth plugins rewrite what the page's `window` reports, but a dedicated Web Worker runs in
+//! a realm they do not reach and renders WebGL on the GPU that is really there; a fresh iframe is
+//! a second realm with its own built-ins; a Proxy or a script function never passes every test a
+//! built-in passes; the fonts and the browser's own client-hint header come from the machine,
+//! not from the script. Each finding is a sentence a fraud analyst can read.
+
+use prynt_core::agent::{Components, RealmView};
+
+use crate::detect::RequestFacts;
+use crate::device::{normalise_os, DeviceInfo};
+
+/// Fonts that ship with desktop Linux distributions and with neither Windows nor macOS.
+const LINUX_ONLY_FONTS: &[&str] = &[
+    "DejaVu Sans",
+    "DejaVu Sans Mono",
+    "DejaVu Serif",
+    "Liberation Mono",
+    "Liberation Sans",
+    "Liberation Serif",
+    "Nimbus Sans",
+    "URW Bookman",
+    "Cantarell",
+    "FreeSans",
+    "Ubuntu",
+    "Ubuntu Mono",
+];
+
+/// Fonts every installation of the OS has (any one of them is enough).
+const WINDOWS_CORE_FONTS: &[&str] = &[
+    "Segoe UI",
+    "Segoe UI Emoji",
+    "Tahoma",
+    "Calibri",
+    "Consolas",
+    "Cambria",
+    "Lucida Console",
+    "Microsoft YaHei",
+    "MS Gothic",
+];
+const MAC_CORE_FONTS: &[&str] = &[
+    "Helvetica Neue",
+    "Menlo",
+    "Lucida Grande",
+    "Apple Color Emoji",
+    "Geneva",
+    "Avenir",
+];
+
+/// Every contradiction found between realms, built-ins, fonts and headers.
+pub(crate) fn findings(c: &Components, d: &DeviceInfo, request: &RequestFacts) -> Vec<String> {
+    let mut why = Vec::new();
+    if let Some(i) = &c.integrity {
+        if !i.lies.is_empty() {
+            why.push(format!(
+                "built-in functions were replaced by script (a Proxy or a script function in place of the browser's own): {}",
+                i.lies.join(", ")
+            ));
+        }
+        if !i.navigator_own.is_empty() {
+            why.push(format!(
+                "navigator has properties of its own, redefined by script: {}",
+                i.navigator_own.join(", ")
+            ));
+        }
+        // Chromium and Firefox have had `navigator.webdriver` for years; only a script deletes it.
+        let engine_has_it = matches!(d.browser_family.as_str(), "Firefox")
+            || crate::detect::is_blink_family(&d.browser_family);
+        if i.webdriver_missing == Some(true) && engine_has_it {
+            why.push("navigator.webdriver was deleted by script; the browser always has it".into());
+        }
+        if let Some(w) = &i.worker {
+            realm_differences(c, w, "a Web Worker", &mut why);
+            if let (Some(page), Some(worker)) = (page_gpu(c), w.gpu.as_deref()) {
+                if !page.is_empty() && !worker.is_empty() && page != worker {
+                    why.push(format!(
+                        "the page claims the GPU {page:?} but WebGL in a Web Worker renders with {worker:?}"
+                    ));
+                }
+            }
+            let page_hint = c.ua_data.as_ref().and_then(|h| h.platform.as_deref());
+            if let (Some(page), Some(worker)) = (page_hint, w.ua_platform.as_deref()) {
+                if page != worker {
+                    why.push(format!(
+                        "the page's client hints say {page:?} but a Web Worker's say {worker:?}"
+                    ));
+                }
+            }
+            if let (Some(page), Some(worker)) = (c.timezone.as_deref(), w.timezone.as_deref()) {
+                if page != worker {
+                    why.push(format!(
+                        "the page's time zone is {page} but a Web Worker's is {worker}"
+                    ));
+                }
+            }
+        }
+        if let Some(f) = &i.iframe {
+            realm_differences(c, f, "a fresh iframe", &mut why);
+            let page = c.automation.as_ref().and_then(|a| a.webdriver);
+            if let (Some(page), Some(frame)) = (page, f.webdriver) {
+                if page != frame {
+                    why.push(format!(
+                        "navigator.webdriver is {page} in the page but {frame} in a fresh iframe"
+                    ));
+                }
+            }
+        }
+    }
+    fonts_against_os(c, d, &mut why);
+    if let (Some(header), Some(ua_os)) = (
+        request.client_hint_platform.as_deref(),
+        crate::detect::os_of_ua(c.user_agent.as_deref().unwrap_or("")),
+    ) {
+        let header_os = normalise_os(header.trim_matches('"'));
+        if header_os != "Other" && !same_os_family(header_os, ua_os) {
+            why.push(format!(
+                "the browser's own Sec-CH-UA-Platform header says {header} but the page's user agent says {ua_os}"
+            ));
+        }
+    }
+    why
+}
+
+/// The renderer the page's WebGL reports, as the worker reads it (unmasked where allowed).
+fn page_gpu(c: &Components) -> Option<&str> {
+    let g = c.webgl.as_ref()?;
+    g.unmasked_renderer.as_deref().or(g.renderer.as_deref())
+}
+
+/// ChromeOS runs its browser on Linux: the desktop mode of some Android browsers and the
+/// Linux container of ChromeOS report the other name.
+fn same_os_family(a: &str, b: &str) -> bool {
+    a == b || matches!((a, b), ("ChromeOS", "Linux") | ("Linux", "ChromeOS"))
+}
+
+fn realm_differences(c: &Components, r: &RealmView, realm: &str, why: &mut Vec<String>) {
+    let mut differ = |what: &str, page: Option<String>, other: Option<String>| {
+        if let (Some(page), Some(other)) = (page, other) {
+            if page != other {
+                why.push(format!(
+                    "{what} is {page:?} in the page but {other:?} in {realm}"
+                ));
+            }
+        }
+    };
+    differ(
+        "navigator.userAgent",
+        c.user_agent.clone(),
+        r.user_agent.clone(),
+    );
+    differ("navigator.platform", c.platform.clone(), r.platform.clone());
+    differ(
+        "navigator.languages",
+        c.languages.as_ref().map(|l| l.join(",")),
+        r.languages.clone().filter(|l| !l.is_empty()),
+    );
+    differ(
+        "navigator.hardwareConcurrency",
+        c.hardware_concurrency.map(|n| n.to_string()),
+        r.hardware_concurrency.map(|n| n.to_string()),
+    );
+}
+
+/// A desktop that claims Windows or macOS but has Linux's fonts and none of its own.
+fn fonts_against_os(c: &Components, d: &DeviceInfo, why: &mut Vec<String>) {
+    let Some(fonts) = &c.fonts else { return };
+    let has = |list: &[&str]| -> Vec<&str> {
+        fonts
+            .iter()
+            .map(String::as_str)
+            .filter(|f| list.contains(f))
+            .collect()
+    };
+    let core = match d.platform.as_str() {
+        "Windows" => WINDOWS_CORE_FONTS,
+        "macOS" => MAC_CORE_FONTS,
+        _ => return,
+    };
+    let linux = has(LINUX_ONLY_FONTS);
+    if !linux.is_empty() && has(core).is_empty() {
+        why.push(format!(
+            "the fonts are Linux's ({}) and none of {}'s own",
+            linux.join(", "),
+            d.platform
+        ));
+    }
+}
