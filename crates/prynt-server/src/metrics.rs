@@ -7,7 +7,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::state::AppState;
@@ -16,6 +16,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Workspace environments whose account history is still loading after the start.
+    pub account_history_loading: IntGauge,
 }
 
 impl Metrics {
@@ -36,12 +38,18 @@ impl Metrics {
             ]),
             labels,
         )?;
+        let account_history_loading = IntGauge::new(
+            "prynt_account_history_loading",
+            "Workspace environments whose newDeviceForAccount history is still loading",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(account_history_loading.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             latency,
+            account_history_loading,
         })
     }
 

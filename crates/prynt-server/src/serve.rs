@@ -72,7 +72,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         retention_ms: cfg.retention_days as i64 * 86_400_000,
         agent: AgentScripts::build(),
         ip_intel,
-        risk: Default::default(),
+        risk: crate::risk::Risk::new(cfg.retention_days as i64 * 86_400_000),
         trusted_proxies: cfg.trusted_proxies.clone(),
         policy: crate::policy::Policy::new(Arc::clone(&store)),
         secret_box: load_secret_box(&cfg)?,
@@ -101,8 +101,30 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         ms = started.elapsed().as_millis() as u64,
         "velocity counts rebuilt from the last 24 hours"
     );
+    // Every environment that may have stored events waits for its account history; one
+    // created from now on has none to wait for.
+    let workspaces = state
+        .store
+        .list_workspaces()
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot list workspaces: {e}")))?;
+    let scopes: Vec<_> = workspaces
+        .iter()
+        .flat_map(|ws| {
+            [Environment::Test, Environment::Live].map(|env| prynt_core::Scope {
+                workspace_id: ws.id.clone(),
+                env,
+            })
+        })
+        .collect();
+    state.risk.begin_account_history(scopes.clone());
     tokio::spawn(purge_expired(state.clone()));
-    tokio::spawn(warm_event_tables(state.clone()));
+    let warm = state.clone();
+    tokio::spawn(async move {
+        // The account history first: live decisions need it, backtests wait for their table.
+        load_account_history(&warm, scopes).await;
+        warm_event_tables(warm).await;
+    });
     let app = app::build(state.clone(), cfg.bench_endpoints)
         .into_make_service_with_connect_info::<SocketAddr>();
 
@@ -276,6 +298,40 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
         opts.mode(0o600);
     }
     opts.open(path)?.write_all(text.as_bytes())
+}
+
+/// Rebuilds each environment's account history (`newDeviceForAccount`) from the stored events
+/// with a linked id, in the background after the start, one environment at a time. A failed
+/// load is retried from the start after 10 s; the environment's events report
+/// `newDeviceForAccount: false` until it succeeds.
+async fn load_account_history(state: &AppState, scopes: Vec<prynt_core::Scope>) {
+    for scope in scopes {
+        loop {
+            let started = std::time::Instant::now();
+            let now = prynt_core::timefmt::now_unix_ms();
+            match state
+                .risk
+                .load_account_history(state.store.as_ref(), &scope, now)
+                .await
+            {
+                Ok(uses) => {
+                    tracing::info!(
+                        workspace = %scope.workspace_id,
+                        env = scope.env.as_str(),
+                        uses,
+                        ms = started.elapsed().as_millis() as u64,
+                        "account history loaded"
+                    );
+                    break;
+                }
+                Err(prynt_store::StoreError::Closed) => return,
+                Err(e) => {
+                    tracing::warn!("cannot load the account history, retrying in 10 s: {e}");
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                }
+            }
+        }
+    }
 }
 
 /// Loads each environment's event table (backtests and analytics) in the background after the

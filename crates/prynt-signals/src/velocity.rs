@@ -6,6 +6,13 @@
 //! Kept in memory per workspace environment: each key keeps its own observations of the last
 //! 24 hours, at most [`PER_KEY`] of them (the most recent), which bounds both memory and the
 //! cost of a count.
+//!
+//! `newDeviceForAccount` looks further back, at a separate account history: for each linked
+//! account, the visitors that used it within the last [`ACCOUNT_WINDOW_S`] (90 days), each with
+//! the time it last did, at most [`DEVICES_PER_ACCOUNT`] of them (the most recently seen). An
+//! event's account is on a new device when the account was used within the window, but never
+//! from the event's visitor within it. The engine holds no storage: whoever runs it rebuilds
+//! the history after a restart with [`Velocity::note_account_use`].
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
@@ -16,6 +23,12 @@ use serde::Serialize;
 /// Observations kept per key; enough for any count a rule would act on.
 pub const PER_KEY: usize = 256;
 const DAY_S: i64 = 86_400;
+/// How far back the account history behind `newDeviceForAccount` reaches by default: 90 days.
+pub const ACCOUNT_WINDOW_S: i64 = 90 * DAY_S;
+/// Visitors remembered per linked account: the most recently seen ones. Beyond it the least
+/// recently seen visitor is forgotten, so if it comes back it counts as a new device. A real
+/// account rarely has this many browsers in 90 days; one that does is shared or attacked.
+pub const DEVICES_PER_ACCOUNT: usize = 32;
 const WINDOWS_S: [i64; 3] = [300, 3_600, DAY_S];
 
 /// Distinct counts over the three windows.
@@ -43,7 +56,8 @@ pub struct Features {
     pub visitors_per_linked_id: Windows,
     /// Distinct visitors seen from this event's IP.
     pub visitors_per_ip: Windows,
-    /// The linked account was used before, but never from this visitor.
+    /// The linked account was used within the account window (90 days), but never from this
+    /// visitor within it.
     pub new_device_for_account: bool,
     /// Speed in km/h needed to get from the visitor's previous located event to this one, when
     /// both are located and at least a minute apart or far apart.
@@ -72,11 +86,22 @@ enum Key {
 /// (time, hash of the value, hash of the visitor it came from)
 type Seen = (i64, u64, u64);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Velocity {
     keys: HashMap<Key, VecDeque<Seen>>,
     /// Each visitor's last located event: (time, lat, lng).
     last_place: HashMap<u64, (i64, f64, f64)>,
+    /// Per linked account: (visitor, the last time it used the account), at most
+    /// [`DEVICES_PER_ACCOUNT`], none older than `account_window_s` once pruned. Sized exactly
+    /// (16 bytes a visitor): most accounts have one or two.
+    accounts: HashMap<u64, Vec<(u64, i64)>>,
+    account_window_s: i64,
+}
+
+impl Default for Velocity {
+    fn default() -> Self {
+        Velocity::with_account_window(ACCOUNT_WINDOW_S)
+    }
 }
 
 fn h(s: &str) -> u64 {
@@ -125,6 +150,23 @@ pub fn haversine_km((lat1, lng1): (f64, f64), (lat2, lng2): (f64, f64)) -> f64 {
 }
 
 impl Velocity {
+    /// Velocity whose account history reaches back `window_s` seconds instead of
+    /// [`ACCOUNT_WINDOW_S`] (a server keeping its events for less than 90 days can only rebuild
+    /// that much after a restart, so it keeps no more before one either).
+    pub fn with_account_window(window_s: i64) -> Self {
+        Velocity {
+            keys: HashMap::new(),
+            last_place: HashMap::new(),
+            accounts: HashMap::new(),
+            account_window_s: window_s.max(1),
+        }
+    }
+
+    /// How far back the account history reaches, in seconds.
+    pub fn account_window_s(&self) -> i64 {
+        self.account_window_s
+    }
+
     /// The features of `o`, from what was recorded before it.
     pub fn features(&self, o: &Observation<'_>) -> Features {
         let v = h(o.visitor_id);
@@ -138,11 +180,8 @@ impl Velocity {
             ..Features::default()
         };
         if let Some(l) = linked {
-            let seen = self.keys.get(&Key::LinkedVisitors(l));
-            f.visitors_per_linked_id = distinct(seen, now);
-            f.new_device_for_account = seen.is_some_and(|s| {
-                s.iter().any(|(t, _, _)| now - t < DAY_S * 90) && !s.iter().any(|(_, x, _)| *x == v)
-            });
+            f.visitors_per_linked_id = distinct(self.keys.get(&Key::LinkedVisitors(l)), now);
+            f.new_device_for_account = self.is_new_device(l, v, now);
         }
         if let (Some(here), Some(&(t0, lat, lng))) = (o.location, self.last_place.get(&v)) {
             let km = haversine_km((lat, lng), here);
@@ -156,6 +195,23 @@ impl Velocity {
             }
         }
         f
+    }
+
+    /// Whether `account` was used within the window before `now`, but not from `visitor`.
+    fn is_new_device(&self, account: u64, visitor: u64, now: i64) -> bool {
+        let Some(devices) = self.accounts.get(&account) else {
+            return false;
+        };
+        let mut used = false;
+        for (x, t) in devices {
+            if now - t < self.account_window_s {
+                if *x == visitor {
+                    return false;
+                }
+                used = true;
+            }
+        }
+        used
     }
 
     /// Records `o` so that later events count it.
@@ -180,12 +236,49 @@ impl Velocity {
         if let Some((lat, lng)) = o.location {
             self.last_place.insert(v, (o.ts_s, lat, lng));
         }
+        if let Some(l) = o.linked_id {
+            self.note(h(l), v, o.ts_s);
+        }
+    }
+
+    /// Teaches only the account history that `visitor_id` used `linked_id` at `ts_s`: how a
+    /// restarted server rebuilds it from its stored events. In any order, and any number of
+    /// times: the history keeps each visitor's latest time.
+    pub fn note_account_use(&mut self, visitor_id: &str, linked_id: &str, ts_s: i64) {
+        self.note(h(linked_id), h(visitor_id), ts_s);
+    }
+
+    fn note(&mut self, account: u64, visitor: u64, ts_s: i64) {
+        let window = self.account_window_s;
+        let devices = self.accounts.entry(account).or_default();
+        if let Some(seen) = devices.iter_mut().find(|(x, _)| *x == visitor) {
+            seen.1 = seen.1.max(ts_s);
+            return;
+        }
+        // Expired visitors make room first, then the least recently seen one.
+        devices.retain(|(_, t)| ts_s - t < window);
+        devices.reserve_exact(1);
+        devices.push((visitor, ts_s));
+        if devices.len() > DEVICES_PER_ACCOUNT {
+            if let Some(oldest) = (0..devices.len()).min_by_key(|&i| devices[i].1) {
+                devices.swap_remove(oldest);
+            }
+        }
+    }
+
+    /// Visitors the account history holds for `linked_id`, for tests and diagnostics.
+    pub fn account_devices(&self, linked_id: &str) -> usize {
+        self.accounts.get(&h(linked_id)).map_or(0, Vec::len)
     }
 
     /// Forgets every observation that came from `visitor_id` (its erasure).
     pub fn forget_visitor(&mut self, visitor_id: &str) {
         let v = h(visitor_id);
         self.last_place.remove(&v);
+        self.accounts.retain(|_, devices| {
+            devices.retain(|(x, _)| *x != v);
+            !devices.is_empty()
+        });
         self.keys.retain(|key, q| {
             if matches!(key, Key::VisitorIp(x) | Key::VisitorCountry(x) | Key::VisitorLinked(x) if *x == v)
             {
@@ -196,8 +289,18 @@ impl Velocity {
         });
     }
 
-    /// Drops keys with nothing inside the last day, so idle keys do not accumulate.
+    /// Drops keys with nothing inside the last day, and account history past its window, so
+    /// idle keys and accounts do not accumulate.
     pub fn prune(&mut self, now_s: i64) {
+        let window = self.account_window_s;
+        self.accounts.retain(|_, devices| {
+            let before = devices.len();
+            devices.retain(|(_, t)| now_s - t < window);
+            if devices.len() < before {
+                devices.shrink_to_fit();
+            }
+            !devices.is_empty()
+        });
         self.keys.retain(|_, q| {
             while q.front().is_some_and(|(t, _, _)| now_s - t >= DAY_S) {
                 q.pop_front();
@@ -207,13 +310,13 @@ impl Velocity {
         self.last_place.retain(|_, (t, _, _)| now_s - *t < DAY_S);
     }
 
-    /// Keys held, for memory accounting.
+    /// Keys and accounts held, for memory accounting.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + self.accounts.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.accounts.is_empty()
     }
 }
 
@@ -329,6 +432,179 @@ mod tests {
         let f = vel.features(&obs("pv_a", "9.9.9.9", "DE", None, (PER_KEY * 3) as i64));
         assert_eq!(f.distinct_ip.h24 as usize, PER_KEY);
         vel.prune(10 * DAY_S);
+        assert!(vel.is_empty());
+    }
+
+    /// Account `linked` used by `visitor` on `day` (a login with no other fact).
+    fn login<'a>(visitor: &'a str, linked: &'a str, day: i64) -> Observation<'a> {
+        obs(visitor, "1.1.1.1", "DE", Some(linked), day * DAY_S)
+    }
+
+    /// Features of a login on `day`, after the hourly prune the server runs.
+    fn new_device(vel: &mut Velocity, visitor: &str, linked: &str, day: i64) -> bool {
+        vel.prune(day * DAY_S);
+        vel.features(&login(visitor, linked, day))
+            .new_device_for_account
+    }
+
+    #[test]
+    fn new_device_for_account_looks_back_90_days_not_one() {
+        let mut vel = Velocity::default();
+        assert!(
+            !new_device(&mut vel, "pv_a", "u1", 0),
+            "never used: not new"
+        );
+        vel.record(&login("pv_a", "u1", 0));
+        // Three days later, from another browser: the 24-hour counters forgot day 0 long ago.
+        assert!(new_device(&mut vel, "pv_b", "u1", 3), "used from A only");
+        assert!(
+            !new_device(&mut vel, "pv_a", "u1", 3),
+            "A used it 3 days ago"
+        );
+        vel.record(&login("pv_b", "u1", 3));
+        // Day 60: A's use of day 0 is within 90 days.
+        assert!(!new_device(&mut vel, "pv_a", "u1", 60));
+        vel.record(&login("pv_a", "u1", 60));
+        // Day 95: B's only use (day 3) is 92 days old, A's (day 60) is not: B is new again.
+        assert!(new_device(&mut vel, "pv_b", "u1", 95));
+        assert!(!new_device(&mut vel, "pv_a", "u1", 95));
+        assert_eq!(vel.account_devices("u1"), 1, "B's day-3 use was pruned");
+
+        // An account whose whole history is past the window was not used before: nothing is
+        // new for it, whichever visitor comes.
+        vel.record(&login("pv_a", "u2", 0));
+        vel.record(&login("pv_b", "u2", 4));
+        assert!(
+            new_device(&mut vel, "pv_c", "u2", 93),
+            "B's use is 89 days old"
+        );
+        assert!(
+            !new_device(&mut vel, "pv_c", "u2", 95),
+            "both uses > 90 days old"
+        );
+        assert!(!new_device(&mut vel, "pv_b", "u2", 95));
+        assert_eq!(vel.account_devices("u2"), 0);
+
+        // The window is 90 days exactly: a use 90 days before no longer counts.
+        let mut vel = Velocity::default();
+        vel.record(&login("pv_a", "u3", 10));
+        let edge = |visitor, t| {
+            vel.features(&obs(visitor, "1.1.1.1", "DE", Some("u3"), t))
+                .new_device_for_account
+        };
+        assert!(edge("pv_b", 10 * DAY_S + ACCOUNT_WINDOW_S - 1));
+        assert!(!edge("pv_b", 10 * DAY_S + ACCOUNT_WINDOW_S));
+        assert!(!edge("pv_a", 10 * DAY_S + ACCOUNT_WINDOW_S - 1));
+    }
+
+    #[test]
+    fn a_shorter_account_window_forgets_sooner() {
+        let mut vel = Velocity::with_account_window(30 * DAY_S);
+        assert_eq!(vel.account_window_s(), 30 * DAY_S);
+        vel.record(&login("pv_a", "u1", 0));
+        assert!(new_device(&mut vel, "pv_b", "u1", 29));
+        assert!(!new_device(&mut vel, "pv_b", "u1", 31));
+    }
+
+    #[test]
+    fn account_history_keeps_the_most_recently_seen_devices() {
+        let mut vel = Velocity::default();
+        let n = DEVICES_PER_ACCOUNT as i64;
+        for i in 0..=n {
+            vel.record(&obs(
+                &format!("pv_{i}"),
+                "1.1.1.1",
+                "DE",
+                Some("u1"),
+                i * 60,
+            ));
+        }
+        assert_eq!(vel.account_devices("u1"), DEVICES_PER_ACCOUNT);
+        let t = (n + 1) * 60;
+        let new = |v: &str| {
+            vel.features(&obs(v, "1.1.1.1", "DE", Some("u1"), t))
+                .new_device_for_account
+        };
+        assert!(new("pv_0"), "the least recently seen was forgotten");
+        assert!(!new("pv_1"));
+        assert!(!new(&format!("pv_{n}")));
+        // A visitor seen again is refreshed, not added: pv_1 survives the next newcomer.
+        vel.record(&obs("pv_1", "1.1.1.1", "DE", Some("u1"), t));
+        vel.record(&obs("pv_new", "1.1.1.1", "DE", Some("u1"), t + 1));
+        assert_eq!(vel.account_devices("u1"), DEVICES_PER_ACCOUNT);
+        let new = |v: &str| {
+            vel.features(&obs(v, "1.1.1.1", "DE", Some("u1"), t + 2))
+                .new_device_for_account
+        };
+        assert!(!new("pv_1"));
+        assert!(new("pv_2"), "now the least recently seen");
+    }
+
+    #[test]
+    fn account_history_rebuilt_in_any_order_answers_as_recorded() {
+        let uses = [
+            ("pv_a", "u1", 0),
+            ("pv_b", "u1", 3),
+            ("pv_a", "u1", 60),
+            ("pv_c", "u2", 10),
+        ];
+        let mut live = Velocity::default();
+        for (v, l, day) in uses {
+            live.record(&login(v, l, day));
+        }
+        // Rebuilt newest first, with a duplicate: the latest time of each visitor wins.
+        let mut rebuilt = Velocity::default();
+        for (v, l, day) in uses.iter().rev().chain(uses.iter()) {
+            rebuilt.note_account_use(v, l, day * DAY_S);
+        }
+        assert_eq!(
+            rebuilt.features(&login("pv_a", "u1", 61)),
+            Features::default()
+        );
+        // In time order, since each check prunes as of its day.
+        for (v, l, day, expected) in [
+            ("pv_c", "u1", 61, true),
+            ("pv_a", "u1", 95, false),
+            ("pv_b", "u1", 95, true),
+            ("pv_c", "u2", 99, false),
+            ("pv_a", "u2", 99, true),
+            ("pv_a", "u2", 101, false),
+        ] {
+            assert_eq!(
+                new_device(&mut live, v, l, day),
+                expected,
+                "{v} {l} day {day}"
+            );
+            assert_eq!(
+                new_device(&mut rebuilt, v, l, day),
+                expected,
+                "{v} {l} day {day}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_forgotten_visitor_leaves_no_account_history_behind() {
+        let mut vel = Velocity::default();
+        vel.record(&login("pv_a", "u1", 0));
+        vel.note_account_use("pv_a", "u2", 0);
+        vel.record(&login("pv_b", "u1", 1));
+        vel.forget_visitor("pv_a");
+        assert_eq!(vel.account_devices("u1"), 1);
+        assert_eq!(
+            vel.account_devices("u2"),
+            0,
+            "an emptied account is dropped"
+        );
+        assert!(
+            new_device(&mut vel, "pv_a", "u1", 5),
+            "A is a stranger to u1 now"
+        );
+        vel.forget_visitor("pv_b");
+        assert!(
+            !new_device(&mut vel, "pv_c", "u1", 5),
+            "u1 has no history left"
+        );
         assert!(vel.is_empty());
     }
 }

@@ -14,8 +14,9 @@ use prynt_core::{EnvSettings, Plan, PlanLimits, Scope};
 pub use error::StoreError;
 pub use model::{
     ApiKeyRecord, AuthenticatedKey, DeviceSeen, EntryChange, EntryOutcome, EventQuery, EventRow,
-    IpSeen, ListEffect, ListEntry, ListRecord, NewApiKey, NewIdentification, NewList, NewRule,
-    OutboxItem, RawEvent, RuleChange, RuleRecord, StoredProfile, VisitorSummary, Workspace,
+    IpSeen, LinkedUse, ListEffect, ListEntry, ListRecord, NewApiKey, NewIdentification, NewList,
+    NewRule, OutboxItem, RawEvent, RuleChange, RuleRecord, StoredProfile, VisitorSummary,
+    Workspace,
 };
 pub use model::{
     AttemptRecord, ClaimedDelivery, DeliveryNext, DeliveryRecord, WebhookChange, WebhookRecord,
@@ -167,6 +168,15 @@ pub trait Store: Send + Sync + 'static {
         after: Option<(i64, String)>,
         limit: usize,
     ) -> StoreResult<Vec<RawEvent>>;
+    /// Like [`Store::events_ascending`], but only the events with a linked id, and of each
+    /// only its visitor and linked id: what rebuilding the account history at start needs.
+    async fn linked_uses_ascending(
+        &self,
+        scope: &Scope,
+        from_ms: i64,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<LinkedUse>>;
 
     // ---- webhooks ---------------------------------------------------------------------------
     async fn create_webhook(&self, rec: WebhookRecord) -> StoreResult<WebhookRecord>;

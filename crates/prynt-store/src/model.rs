@@ -335,6 +335,16 @@ pub struct DeliveryRecord {
     pub created_ms: i64,
 }
 
+/// A stored event's use of a linked account, as the account history behind
+/// `newDeviceForAccount` is rebuilt from: the event's position, its visitor and linked id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedUse {
+    pub request_id: String,
+    pub ts_ms: i64,
+    pub visitor_id: String,
+    pub linked_id: String,
+}
+
 /// A stored event as the backtest reads it: its position, verdict and raw JSON.
 #[derive(Debug, Clone)]
 pub struct RawEvent {

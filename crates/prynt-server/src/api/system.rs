@@ -45,6 +45,10 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state
+        .metrics
+        .account_history_loading
+        .set(state.risk.account_history_loading() as i64);
     (
         [(
             header::CONTENT_TYPE,

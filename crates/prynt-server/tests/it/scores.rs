@@ -25,6 +25,35 @@ fn identify_from(s: &TestServer, body: &Value, ip: &str) -> Value {
     ev
 }
 
+/// Waits until the restarted server has loaded every environment's account history.
+fn wait_for_account_history(s: &TestServer) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = client()
+            .get(s.url("/metrics"))
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_default();
+        if text.lines().any(|l| l == "prynt_account_history_loading 0") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "account history still loading: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Starts the server again on the stopped `s`'s data dir, with `s`'s keys.
+fn start_again(s: &TestServer, args: &[&str]) -> TestServer {
+    let mut again = TestServer::start_in(&s.data_dir, args);
+    // Keys are printed on the first start only.
+    again.public_key = s.public_key.clone();
+    again.secret_key = s.secret_key.clone();
+    again
+}
+
 fn patch(s: &TestServer, body: Value) -> (u16, Value) {
     let r = s
         .req(Method::PATCH, "/v1/workspace", &s.secret_key)
@@ -166,9 +195,66 @@ fn velocity_counts_survive_a_restart() {
     );
     let mut other = payload(301);
     other["linkedId"] = json!("bob");
+    wait_for_account_history(&s);
     let ev = identify_from(&s, &other, "198.51.100.3");
     assert_eq!(ev["velocity"]["newDeviceForAccount"], true);
     assert_eq!(ev["velocity"]["visitorsPerLinkedId"]["24h"], 1);
+}
+
+#[test]
+fn new_device_for_account_looks_back_90_days_across_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A year of retention, so that events older than 90 days stay in the store.
+    let args = ["--trust-proxy", "127.0.0.1/32", "--retention-days", "365"];
+    let mut s = TestServer::start_in(tmp.path(), &args);
+    let login = |seed: u32, account: &str| {
+        let mut body = payload(seed);
+        body["linkedId"] = json!(account);
+        body
+    };
+    let (a, b, c, d) = (21, 22, 23, 24);
+    let first_a = identify_from(&s, &login(a, "carol"), "198.51.100.1");
+    let first_c = identify_from(&s, &login(c, "dave"), "198.51.100.3");
+    identify_from(&s, &login(d, "frank"), "198.51.100.4");
+    assert_eq!(first_a["velocity"]["newDeviceForAccount"], false);
+    assert!(s.terminate().success());
+    // Age the visits as time passing would: frank's by 91 days, beyond the account window;
+    // the others by three days, beyond the 24-hour counters.
+    let db = rusqlite::Connection::open(tmp.path().join("prynt.db")).unwrap();
+    db.execute(
+        "UPDATE events SET ts_ms = ts_ms - 86400000 *
+            (CASE json_extract(body, '$.linkedId') WHEN 'frank' THEN 91 ELSE 3 END)",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let s = start_again(&s, &args);
+    wait_for_account_history(&s);
+
+    // B on carol, which A used three days ago: a new device.
+    let ev = identify_from(&s, &login(b, "carol"), "198.51.100.2");
+    assert_ne!(ev["visitorId"], first_a["visitorId"]);
+    assert_eq!(
+        ev["velocity"]["visitorsPerLinkedId"]["24h"], 0,
+        "the 24-hour counters know nothing of carol: {}",
+        ev["velocity"]
+    );
+    assert_eq!(ev["velocity"]["newDeviceForAccount"], true, "A used carol");
+    // A back on carol: only B used carol in the last 24 hours, but A is a known device.
+    let ev = identify_from(&s, &login(a, "carol"), "198.51.100.1");
+    assert_eq!(ev["visitorId"], first_a["visitorId"]);
+    assert_eq!(ev["velocity"]["visitorsPerLinkedId"]["24h"], 1);
+    assert_eq!(ev["velocity"]["newDeviceForAccount"], false, "A used carol");
+    // C back on dave: known.
+    let ev = identify_from(&s, &login(c, "dave"), "198.51.100.3");
+    assert_eq!(ev["visitorId"], first_c["visitorId"]);
+    assert_eq!(ev["velocity"]["newDeviceForAccount"], false);
+    // frank's only use is 91 days old: not used within the window, so nothing is new on it.
+    let ev = identify_from(&s, &login(b, "frank"), "198.51.100.2");
+    assert_eq!(ev["velocity"]["newDeviceForAccount"], false);
+    // An account never used before is not a new device either.
+    let ev = identify_from(&s, &login(b, "erin"), "198.51.100.2");
+    assert_eq!(ev["velocity"]["newDeviceForAccount"], false);
 }
 
 #[test]

@@ -6,9 +6,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::SqliteStore;
 use crate::{
-    ApiKeyRecord, AuthenticatedKey, EntryChange, EntryOutcome, EventQuery, EventRow, ListEntry,
-    ListRecord, NewApiKey, NewIdentification, NewList, NewRule, OutboxItem, RawEvent, RuleChange,
-    RuleRecord, Store, StoreError, StoreResult, StoredProfile, VisitorSummary, Workspace,
+    ApiKeyRecord, AuthenticatedKey, EntryChange, EntryOutcome, EventQuery, EventRow, LinkedUse,
+    ListEntry, ListRecord, NewApiKey, NewIdentification, NewList, NewRule, OutboxItem, RawEvent,
+    RuleChange, RuleRecord, Store, StoreError, StoreResult, StoredProfile, VisitorSummary,
+    Workspace,
 };
 use crate::{
     AttemptRecord, ClaimedDelivery, DeliveryNext, DeliveryRecord, WebhookChange, WebhookRecord,
@@ -420,6 +421,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn linked_uses_ascending(
+        &self,
+        scope: &Scope,
+        from_ms: i64,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<LinkedUse>> {
+        self.sql_linked_uses_ascending(scope, from_ms, after, limit)
+            .await
+    }
+
     async fn create_webhook(&self, rec: WebhookRecord) -> StoreResult<WebhookRecord> {
         self.sql_create_webhook(rec).await
     }
@@ -647,5 +659,82 @@ mod tests {
         let reopened = SqliteStore::open(dir.path()).unwrap();
         // default + taken + 199 new ones
         assert_eq!(reopened.list_workspaces().await.unwrap().len(), 201);
+    }
+
+    #[tokio::test]
+    async fn linked_uses_come_oldest_first_per_environment_without_unlinked_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let ws = store.workspace_by_name("default").await.unwrap().unwrap();
+        let scope = |env| Scope {
+            workspace_id: ws.id.clone(),
+            env,
+        };
+        let events = [
+            ("req_1", "pv_a", Environment::Test, 1_000, Some("u1")),
+            ("req_2", "pv_b", Environment::Test, 3_000, Some("u1")),
+            ("req_3", "pv_a", Environment::Test, 2_000, None),
+            ("req_4", "pv_c", Environment::Live, 2_500, Some("u1")),
+            ("req_5", "pv_a", Environment::Test, 4_000, Some("u2")),
+            ("req_6", "pv_a", Environment::Test, 500, Some("u0")),
+        ];
+        for (request_id, visitor_id, env, ts_ms, linked) in events {
+            let body = serde_json::json!({"requestId": request_id, "visitorId": visitor_id,
+                "linkedId": linked, "tag": {"linkedId": "not this one"}});
+            store
+                .record_identification(NewIdentification {
+                    scope: scope(env),
+                    request_id: request_id.into(),
+                    visitor_id: visitor_id.into(),
+                    ts_ms,
+                    profile: vec![1],
+                    linked_id: linked.map(str::to_owned),
+                    verdict: None,
+                    bot: None,
+                    body: body.to_string(),
+                    list_effects: vec![],
+                    rule_matches: vec![],
+                    outbox: vec![],
+                })
+                .await
+                .unwrap();
+        }
+        let test = scope(Environment::Test);
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .linked_uses_ascending(&test, 1_000, after, 2)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some((last.ts_ms, last.request_id.clone()));
+            seen.extend(page);
+        }
+        let got: Vec<_> = seen
+            .iter()
+            .map(|u| {
+                (
+                    u.request_id.as_str(),
+                    u.ts_ms,
+                    u.visitor_id.as_str(),
+                    u.linked_id.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("req_1", 1_000, "pv_a", "u1"),
+                ("req_2", 3_000, "pv_b", "u1"),
+                ("req_5", 4_000, "pv_a", "u2"),
+            ]
+        );
+        let live = store
+            .linked_uses_ascending(&scope(Environment::Live), 0, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].visitor_id, "pv_c");
     }
 }
