@@ -380,13 +380,19 @@ const Prynt = (() => {
     // Chromium's on-disk Cache Storage accounts an entry in whole 256-byte blocks, its
     // in-memory store of a private profile in exact bytes: the usage a 1-byte entry adds
     // tells the two apart (the quota no longer does).
+    // Two trials, the smaller delta kept: a write of the page's own (the agent's IndexedDB
+    // token store being created) can land between the two reads of one trial, never of both.
     const cacheDelta = async () => {
       const c = await w.caches.open('_prynt_probe');
       try {
-        const before = await st.estimate();
-        await c.put('/_prynt_probe', new Response('x'));
-        const after = await st.estimate();
-        return after.usage - before.usage;
+        const deltas = [];
+        for (const path of ['/_prynt_probe_a', '/_prynt_probe_b']) {
+          const before = await st.estimate();
+          await c.put(path, new Response('x'));
+          const after = await st.estimate();
+          deltas.push(after.usage - before.usage);
+        }
+        return Math.min(deltas[0], deltas[1]);
       } finally {
         w.caches.delete('_prynt_probe');
       }

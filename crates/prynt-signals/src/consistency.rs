@@ -161,26 +161,49 @@ fn realm_differences(c: &Components, r: &RealmView, realm: &str, why: &mut Vec<S
     );
 }
 
-/// A desktop that claims Windows or macOS but has Linux's fonts and none of its own.
+/// Fonts that only come with macOS (Windows and Linux machines have them only when someone
+/// installs them, which designers do: so they only count beside a missing core font).
+const MAC_ONLY_FONTS: &[&str] = &[
+    "Apple Color Emoji",
+    "Helvetica Neue",
+    "Lucida Grande",
+    "Geneva",
+    "Menlo",
+    "Hiragino Sans",
+    "PingFang SC",
+    "Marker Felt",
+];
+const WINDOWS_ONLY_FONTS: &[&str] = &[
+    "Segoe UI",
+    "Segoe UI Emoji",
+    "Segoe Print",
+    "Bahnschrift",
+    "Leelawadee UI",
+    "Ink Free",
+];
+
+/// A desktop that claims Windows or macOS but has another OS's fonts and none of its own. A
+/// font installed on top never takes the OS's own fonts away, so the missing core is what
+/// makes foreign fonts a contradiction rather than a designer's machine.
 fn fonts_against_os(c: &Components, d: &DeviceInfo, why: &mut Vec<String>) {
     let Some(fonts) = &c.fonts else { return };
-    let has = |list: &[&str]| -> Vec<&str> {
+    let has = |lists: &[&[&str]]| -> Vec<&str> {
         fonts
             .iter()
             .map(String::as_str)
-            .filter(|f| list.contains(f))
+            .filter(|f| lists.iter().any(|l| l.contains(f)))
             .collect()
     };
-    let core = match d.platform.as_str() {
-        "Windows" => WINDOWS_CORE_FONTS,
-        "macOS" => MAC_CORE_FONTS,
+    let (core, foreign): (&[&str], [&[&str]; 2]) = match d.platform.as_str() {
+        "Windows" => (WINDOWS_CORE_FONTS, [LINUX_ONLY_FONTS, MAC_ONLY_FONTS]),
+        "macOS" => (MAC_CORE_FONTS, [LINUX_ONLY_FONTS, WINDOWS_ONLY_FONTS]),
         _ => return,
     };
-    let linux = has(LINUX_ONLY_FONTS);
-    if !linux.is_empty() && has(core).is_empty() {
+    let others = has(&foreign);
+    if !others.is_empty() && has(&[core]).is_empty() {
         why.push(format!(
-            "the fonts are Linux's ({}) and none of {}'s own",
-            linux.join(", "),
+            "the fonts belong to another system ({}) and none of {}'s own are there",
+            others.join(", "),
             d.platform
         ));
     }

@@ -321,25 +321,6 @@ pub(crate) fn is_blink_family(family: &str) -> bool {
     )
 }
 
-const MAC_ONLY_FONTS: &[&str] = &[
-    "Apple Color Emoji",
-    "Helvetica Neue",
-    "Lucida Grande",
-    "Geneva",
-    "Menlo",
-    "Hiragino Sans",
-    "PingFang SC",
-    "Marker Felt",
-];
-const WINDOWS_ONLY_FONTS: &[&str] = &[
-    "Segoe UI",
-    "Segoe UI Emoji",
-    "Segoe Print",
-    "Bahnschrift",
-    "Leelawadee UI",
-    "Ink Free",
-];
-
 /// Contradictions inside the payload, and the engine the measurements point at.
 fn tampering(input: &Input<'_>) -> (Vec<String>, Engine) {
     let c = input.components;
@@ -411,21 +392,6 @@ fn tampering(input: &Input<'_>) -> (Vec<String>, Engine) {
         }
         if direct3d && matches!(os, "macOS" | "iOS" | "iPadOS" | "Android" | "Linux") {
             why.push(format!("a Direct3D renderer ({r}) on {os}"));
-        }
-    }
-    if let Some(fonts) = &c.fonts {
-        let count = |list: &[&str]| fonts.iter().filter(|f| list.contains(&f.as_str())).count();
-        match d.platform.as_str() {
-            "Windows" if count(MAC_ONLY_FONTS) >= 2 => why.push(format!(
-                "{} macOS-only fonts on Windows",
-                count(MAC_ONLY_FONTS)
-            )),
-            "macOS" | "iOS" | "iPadOS" if count(WINDOWS_ONLY_FONTS) >= 2 => why.push(format!(
-                "{} Windows-only fonts on {}",
-                count(WINDOWS_ONLY_FONTS),
-                d.platform
-            )),
-            _ => {}
         }
     }
     why.extend(crate::consistency::findings(c, d, input.request));
@@ -703,7 +669,7 @@ mod tests {
         let all = s.tampered_reasons.join(" | ");
         assert!(all.contains("navigator.platform"), "{all}");
         assert!(all.contains("Apple GPU"), "{all}");
-        assert!(all.contains("macOS-only fonts"), "{all}");
+        assert!(all.contains("fonts belong to another system"), "{all}");
 
         let mut c = mac_chrome();
         c.automation.as_mut().unwrap().eval_length = Some(37);
@@ -893,7 +859,7 @@ mod tests {
             "{:?}",
             clean.tampered_reasons
         );
-        assert!(clean.tampered_reasons[0].contains("fonts are Linux's"));
+        assert!(clean.tampered_reasons[0].contains("fonts belong to another system"));
 
         let mut c = injected_windows();
         c.integrity = Some(prynt_core::agent::Integrity {
@@ -926,7 +892,7 @@ mod tests {
             "WebGL in a Web Worker renders with",
             "in a fresh iframe",
             "navigator.webdriver is false in the page but true in a fresh iframe",
-            "fonts are Linux's",
+            "fonts belong to another system (DejaVu Sans, Liberation Serif)",
             "Sec-CH-UA-Platform header says \"Linux\"",
         ] {
             assert!(all.contains(expected), "missing {expected:?} in {all}");
@@ -971,5 +937,23 @@ mod tests {
         let s = run(&c, &german_home_ip(), &browser_request(CHROME_MAC));
         assert_eq!(s.bot.kind, Some(BotKind::Automation), "{s:#?}");
         assert!(s.bot.reasons[0].contains("exact centre"));
+    }
+
+    #[test]
+    fn a_windows_pc_with_apple_fonts_installed_is_consistent() {
+        // Designers install Helvetica Neue and Menlo; Windows' own fonts stay.
+        let mut c = mac_chrome();
+        c.user_agent = Some(CHROME_WIN.into());
+        c.platform = Some("Win32".into());
+        c.webgl.as_mut().unwrap().unmasked_renderer = Some(
+            "ANGLE (NVIDIA, NVIDIA GeForce GTX 980 Direct3D11 vs_5_0 ps_5_0, D3D11)".into(),
+        );
+        c.fonts = Some(
+            ["Calibri", "Segoe UI", "Helvetica Neue", "Menlo", "Gill Sans"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let s = run(&c, &german_home_ip(), &browser_request(CHROME_WIN));
+        assert!(!s.tampered, "{:?}", s.tampered_reasons);
     }
 }
