@@ -945,13 +945,18 @@ mod tests {
         let mut c = mac_chrome();
         c.user_agent = Some(CHROME_WIN.into());
         c.platform = Some("Win32".into());
-        c.webgl.as_mut().unwrap().unmasked_renderer = Some(
-            "ANGLE (NVIDIA, NVIDIA GeForce GTX 980 Direct3D11 vs_5_0 ps_5_0, D3D11)".into(),
-        );
+        c.webgl.as_mut().unwrap().unmasked_renderer =
+            Some("ANGLE (NVIDIA, NVIDIA GeForce GTX 980 Direct3D11 vs_5_0 ps_5_0, D3D11)".into());
         c.fonts = Some(
-            ["Calibri", "Segoe UI", "Helvetica Neue", "Menlo", "Gill Sans"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "Calibri",
+                "Segoe UI",
+                "Helvetica Neue",
+                "Menlo",
+                "Gill Sans",
+            ]
+            .map(String::from)
+            .to_vec(),
         );
         let s = run(&c, &german_home_ip(), &browser_request(CHROME_WIN));
         assert!(!s.tampered, "{:?}", s.tampered_reasons);
