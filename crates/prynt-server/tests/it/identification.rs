@@ -175,6 +175,35 @@ fn bad_identify_input_is_refused_without_writing_anything() {
             Some("components.screen.w"),
         ),
         (
+            "{\"components\": {\"integrity\": {\"lies\": \"toString\"}}}".into(),
+            "application/json",
+            400,
+            "validation_error",
+            Some("components.integrity.lies"),
+        ),
+        (
+            "{\"components\": {\"integrity\": {\"worker\": {\"hardwareConcurrency\": 4096}}}}"
+                .into(),
+            "application/json",
+            400,
+            "validation_error",
+            Some("components.integrity.worker.hardwareConcurrency"),
+        ),
+        (
+            "{\"components\": {\"behavior\": {\"keys\": -1}}}".into(),
+            "application/json",
+            400,
+            "validation_error",
+            Some("components.behavior.keys"),
+        ),
+        (
+            "{\"components\": {\"behavior\": {\"keyHoldMs\": 1e300}}}".into(),
+            "application/json",
+            400,
+            "validation_error",
+            Some("components.behavior.keyHoldMs"),
+        ),
+        (
             "{\"tag\": \"not an object\"}".into(),
             "application/json",
             400,

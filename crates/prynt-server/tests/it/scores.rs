@@ -270,7 +270,11 @@ fn a_payload_that_lies_about_itself_is_tampered_not_an_error() {
     let sig = &ev["signals"];
     assert_eq!(sig["tampered"], true, "{sig}");
     let reasons = sig["tamperedReasons"].to_string();
-    for needle in ["navigator.platform", "Apple GPU", "macOS-only fonts"] {
+    for needle in [
+        "navigator.platform",
+        "Apple GPU",
+        "fonts belong to another system",
+    ] {
         assert!(reasons.contains(needle), "{needle} in {reasons}");
     }
     assert!(
@@ -284,4 +288,28 @@ fn a_payload_that_lies_about_itself_is_tampered_not_an_error() {
         "{}",
         honest["signals"]
     );
+
+    // Realms that contradict the page, and input no hand makes, are evidence too: 200 with the
+    // contradictions named, never an error.
+    let mut body = payload(4);
+    let ua = body["components"]["userAgent"].clone();
+    body["components"]["integrity"] = json!({
+        "lies": ["Navigator.hardwareConcurrency"],
+        "navigatorOwn": [],
+        "webdriverMissing": false,
+        "worker": {"userAgent": ua, "platform": "Linux x86_64", "hardwareConcurrency": 64},
+        "iframe": null
+    });
+    body["components"]["behavior"] = json!({"pointerClicks": 1, "centredJumps": 1});
+    let ev = identify_from(&s, &body, "198.51.100.9");
+    let sig = &ev["signals"];
+    let reasons = sig["tamperedReasons"].to_string();
+    for needle in [
+        "built-in functions were replaced by script",
+        "in a Web Worker",
+    ] {
+        assert!(reasons.contains(needle), "{needle} in {reasons}");
+    }
+    assert_eq!(sig["bot"]["type"], "automation", "{sig}");
+    assert!(sig["bot"]["reasons"].to_string().contains("exact centre"));
 }
