@@ -152,7 +152,12 @@ pub(crate) fn identify_target(server: &Server, path: &str, bodies: &Arc<Vec<Byte
 pub(crate) async fn visits(server: &Server, connections: usize) -> Arc<Vec<Bytes>> {
     let mut rng = Rng::new(7);
     let payloads: Vec<serde_json::Value> = (0..DEVICES)
-        .map(|_| json!({ "type": "login", "components": Device::random(&mut rng).components() }))
+        .map(|_| {
+            let mut p =
+                json!({ "type": "login", "components": Device::random(&mut rng).components() });
+            add_realms_and_input(&mut p["components"]);
+            p
+        })
         .collect();
     let encode = |v: &serde_json::Value| Bytes::from(serde_json::to_vec(v).unwrap_or_default());
     let first_visits = Arc::new(payloads.iter().map(encode).collect::<Vec<_>>());
@@ -173,6 +178,32 @@ pub(crate) async fn visits(server: &Server, connections: usize) -> Arc<Vec<Bytes
         })
         .collect();
     Arc::new(returning)
+}
+
+/// What the agent sends beside the device's measurements: a Web Worker's and an iframe's view
+/// (agreeing with the page, as in a real browser) and the input before `identify()` (a person
+/// who typed and clicked), so that the consistency and behaviour checks run on every visit.
+fn add_realms_and_input(c: &mut serde_json::Value) {
+    let view = json!({
+        "userAgent": c["userAgent"],
+        "platform": c["platform"],
+        "languages": c["languages"].as_array().map(|l| {
+            l.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(",")
+        }),
+        "hardwareConcurrency": c["hardwareConcurrency"],
+        "timezone": c["timezone"],
+        "gpu": c["webgl"]["unmaskedRenderer"],
+    });
+    c["integrity"] = json!({
+        "lies": [], "navigatorOwn": [], "webdriverMissing": false,
+        "worker": view.clone(), "iframe": view,
+    });
+    c["behavior"] = json!({
+        "moves": 180, "clicks": 2, "pointerClicks": 2, "jumpClicks": 0, "centredClicks": 0,
+        "centredJumps": 0, "keys": 24, "inputs": 22, "touches": 0, "scrolls": 1, "untrusted": 0,
+        "clickHoldMs": 92.0, "keyHoldMs": 81.5, "keyGapMs": 143.0, "keyGapCv": 0.42,
+        "timerResolutionMs": 0.1,
+    });
 }
 
 pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliError> {
