@@ -107,6 +107,13 @@ pub(crate) fn findings(c: &Components, d: &DeviceInfo, request: &RequestFacts) -
         }
     }
     fonts_against_os(c, d, &mut why);
+    if let (Some(ua), Some(hints)) = (chromium_major_of_ua(c), chromium_major_of_hints(c)) {
+        if ua != hints {
+            why.push(format!(
+                "the user agent says Chromium {ua} but the client hints say Chromium {hints}"
+            ));
+        }
+    }
     if let (Some(header), Some(ua_os)) = (
         request.client_hint_platform.as_deref(),
         crate::detect::os_of_ua(c.user_agent.as_deref().unwrap_or("")),
@@ -119,6 +126,22 @@ pub(crate) fn findings(c: &Components, d: &DeviceInfo, request: &RequestFacts) -
         }
     }
     why
+}
+
+/// The engine's major version in a Chromium user agent (`Chrome/121.0.0.0`, which Edge, Opera
+/// and Samsung Internet carry too).
+fn chromium_major_of_ua(c: &Components) -> Option<u32> {
+    let ua = c.user_agent.as_deref()?;
+    let rest = &ua[ua.find("Chrome/")? + "Chrome/".len()..];
+    let digits = rest.split(|ch: char| !ch.is_ascii_digit()).next()?;
+    digits.parse().ok()
+}
+
+/// The engine's major version in the client hints' brands (the `Chromium` brand).
+fn chromium_major_of_hints(c: &Components) -> Option<u32> {
+    let brands = &c.ua_data.as_ref()?.brands;
+    let b = brands.iter().find(|b| b.brand == "Chromium")?;
+    b.version.split('.').next()?.parse().ok()
 }
 
 /// The renderer the page's WebGL reports, as the worker reads it (unmasked where allowed).

@@ -879,6 +879,13 @@ mod tests {
                 ..Default::default()
             }),
         });
+        c.ua_data = Some(prynt_core::agent::UaData {
+            brands: vec![prynt_core::agent::Brand {
+                brand: "Chromium".into(),
+                version: "156".into(),
+            }],
+            ..Default::default()
+        });
         let mut req = browser_request(CHROME_WIN);
         req.client_hint_platform = Some("\"Linux\"".into());
         let s = run(&c, &german_home_ip(), &req);
@@ -894,6 +901,7 @@ mod tests {
             "navigator.webdriver is false in the page but true in a fresh iframe",
             "fonts belong to another system (DejaVu Sans, Liberation Serif)",
             "Sec-CH-UA-Platform header says \"Linux\"",
+            "the user agent says Chromium 121 but the client hints say Chromium 156",
         ] {
             assert!(all.contains(expected), "missing {expected:?} in {all}");
         }
@@ -903,6 +911,20 @@ mod tests {
     #[test]
     fn realms_that_agree_raise_nothing() {
         let mut c = mac_chrome();
+        c.ua_data = Some(prynt_core::agent::UaData {
+            brands: vec![
+                prynt_core::agent::Brand {
+                    brand: "Not A(Brand".into(),
+                    version: "8".into(),
+                },
+                prynt_core::agent::Brand {
+                    brand: "Chromium".into(),
+                    version: "121".into(),
+                },
+            ],
+            platform: Some("macOS".into()),
+            ..Default::default()
+        });
         c.integrity = Some(prynt_core::agent::Integrity {
             worker: Some(prynt_core::agent::RealmView {
                 user_agent: Some(CHROME_MAC.into()),
