@@ -157,31 +157,37 @@ fn same_os_family(a: &str, b: &str) -> bool {
 }
 
 fn realm_differences(c: &Components, r: &RealmView, realm: &str, why: &mut Vec<String>) {
-    let mut differ = |what: &str, page: Option<String>, other: Option<String>| {
-        if let (Some(page), Some(other)) = (page, other) {
-            if page != other {
-                why.push(format!(
-                    "{what} is {page:?} in the page but {other:?} in {realm}"
-                ));
-            }
-        }
+    // Compared in place; a sentence is only made for a difference.
+    let mut differ = |what: &str, page: &dyn std::fmt::Debug, other: &dyn std::fmt::Debug| {
+        why.push(format!(
+            "{what} is {page:?} in the page but {other:?} in {realm}"
+        ));
     };
-    differ(
-        "navigator.userAgent",
-        c.user_agent.clone(),
-        r.user_agent.clone(),
-    );
-    differ("navigator.platform", c.platform.clone(), r.platform.clone());
-    differ(
-        "navigator.languages",
-        c.languages.as_ref().map(|l| l.join(",")),
-        r.languages.clone().filter(|l| !l.is_empty()),
-    );
-    differ(
-        "navigator.hardwareConcurrency",
-        c.hardware_concurrency.map(|n| n.to_string()),
-        r.hardware_concurrency.map(|n| n.to_string()),
-    );
+    if let (Some(page), Some(other)) = (c.user_agent.as_deref(), r.user_agent.as_deref()) {
+        if page != other {
+            differ("navigator.userAgent", &page, &other);
+        }
+    }
+    if let (Some(page), Some(other)) = (c.platform.as_deref(), r.platform.as_deref()) {
+        if page != other {
+            differ("navigator.platform", &page, &other);
+        }
+    }
+    if let (Some(page), Some(other)) = (&c.languages, r.languages.as_deref()) {
+        // The realm sends its list joined with commas.
+        if !other.is_empty() && !other.split(',').eq(page.iter().map(String::as_str)) {
+            differ("navigator.languages", &page.join(","), &other);
+        }
+    }
+    if let (Some(page), Some(other)) = (c.hardware_concurrency, r.hardware_concurrency) {
+        if page != other {
+            differ(
+                "navigator.hardwareConcurrency",
+                &page.to_string(),
+                &other.to_string(),
+            );
+        }
+    }
 }
 
 /// Fonts that only come with macOS (Windows and Linux machines have them only when someone
@@ -210,24 +216,23 @@ const WINDOWS_ONLY_FONTS: &[&str] = &[
 /// makes foreign fonts a contradiction rather than a designer's machine.
 fn fonts_against_os(c: &Components, d: &DeviceInfo, why: &mut Vec<String>) {
     let Some(fonts) = &c.fonts else { return };
-    let has = |lists: &[&[&str]]| -> Vec<&str> {
-        fonts
-            .iter()
-            .map(String::as_str)
-            .filter(|f| lists.iter().any(|l| l.contains(f)))
-            .collect()
-    };
     let (core, foreign): (&[&str], [&[&str]; 2]) = match d.platform.as_str() {
         "Windows" => (WINDOWS_CORE_FONTS, [LINUX_ONLY_FONTS, MAC_ONLY_FONTS]),
         "macOS" => (MAC_CORE_FONTS, [LINUX_ONLY_FONTS, WINDOWS_ONLY_FONTS]),
         _ => return,
     };
-    let others = has(&foreign);
-    if !others.is_empty() && has(&[core]).is_empty() {
-        why.push(format!(
-            "the fonts belong to another system ({}) and none of {}'s own are there",
-            others.join(", "),
-            d.platform
-        ));
+    let is_foreign = |f: &&String| foreign.iter().any(|l| l.contains(&f.as_str()));
+    if fonts.iter().any(|f| core.contains(&f.as_str())) || !fonts.iter().any(|f| is_foreign(&f)) {
+        return;
     }
+    let others: Vec<&str> = fonts
+        .iter()
+        .filter(is_foreign)
+        .map(String::as_str)
+        .collect();
+    why.push(format!(
+        "the fonts belong to another system ({}) and none of {}'s own are there",
+        others.join(", "),
+        d.platform
+    ));
 }
