@@ -333,36 +333,27 @@ impl SqliteStore {
     ) -> StoreResult<Vec<LinkedUse>> {
         let scope = scope.clone();
         self.read(move |c| {
-            let (ts, id) = after.unwrap_or((i64::MIN, String::new()));
-            let mut st = c.prepare_cached(
+            super::events_page(
+                c,
                 "SELECT request_id, ts_ms, visitor_id, json_extract(body, '$.linkedId') AS linked
                  FROM events
                  WHERE workspace_id = ?1 AND env = ?2 AND ts_ms >= ?3
                    AND (ts_ms > ?4 OR (ts_ms = ?4 AND request_id > ?5))
                    AND linked IS NOT NULL
                  ORDER BY ts_ms, request_id LIMIT ?6",
-            )?;
-            let rows = st
-                .query_map(
-                    params![
-                        scope.workspace_id,
-                        scope.env.as_str(),
-                        from_ms,
-                        ts,
-                        id,
-                        limit as i64
-                    ],
-                    |r| {
-                        Ok(LinkedUse {
-                            request_id: r.get(0)?,
-                            ts_ms: r.get(1)?,
-                            visitor_id: r.get(2)?,
-                            linked_id: r.get(3)?,
-                        })
-                    },
-                )?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+                &scope,
+                from_ms,
+                after,
+                limit,
+                |r| {
+                    Ok(LinkedUse {
+                        request_id: r.get(0)?,
+                        ts_ms: r.get(1)?,
+                        visitor_id: r.get(2)?,
+                        linked_id: r.get(3)?,
+                    })
+                },
+            )
         })
         .await
     }

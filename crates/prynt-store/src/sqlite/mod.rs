@@ -159,6 +159,36 @@ impl SqliteStore {
     }
 }
 
+/// One keyset page of an environment's events in time order: `sql` selects from `events` with
+/// `?1` workspace, `?2` environment, `?3` the first time, `?4`/`?5` the last `(ts_ms,
+/// request_id)` already read and `?6` the page size, ordered by `ts_ms, request_id`.
+fn events_page<T>(
+    c: &Connection,
+    sql: &str,
+    scope: &prynt_core::Scope,
+    from_ms: i64,
+    after: Option<(i64, String)>,
+    limit: usize,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    let (ts, id) = after.unwrap_or((i64::MIN, String::new()));
+    let mut st = c.prepare_cached(sql)?;
+    let rows = st
+        .query_map(
+            rusqlite::params![
+                scope.workspace_id,
+                scope.env.as_str(),
+                from_ms,
+                ts,
+                id,
+                limit as i64
+            ],
+            row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 pub(crate) fn open_connection(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;

@@ -583,34 +583,25 @@ impl SqliteStore {
     ) -> StoreResult<Vec<RawEvent>> {
         let scope = scope.clone();
         self.read(move |c| {
-            let (ts, id) = after.unwrap_or((i64::MIN, String::new()));
-            let mut st = c.prepare_cached(
+            super::events_page(
+                c,
                 "SELECT request_id, ts_ms, verdict, body FROM events
                  WHERE workspace_id = ?1 AND env = ?2 AND ts_ms >= ?3
                    AND (ts_ms > ?4 OR (ts_ms = ?4 AND request_id > ?5))
                  ORDER BY ts_ms, request_id LIMIT ?6",
-            )?;
-            let rows = st
-                .query_map(
-                    params![
-                        scope.workspace_id,
-                        scope.env.as_str(),
-                        from_ms,
-                        ts,
-                        id,
-                        limit as i64
-                    ],
-                    |r| {
-                        Ok(RawEvent {
-                            request_id: r.get(0)?,
-                            ts_ms: r.get(1)?,
-                            verdict: r.get(2)?,
-                            body: r.get(3)?,
-                        })
-                    },
-                )?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+                &scope,
+                from_ms,
+                after,
+                limit,
+                |r| {
+                    Ok(RawEvent {
+                        request_id: r.get(0)?,
+                        ts_ms: r.get(1)?,
+                        verdict: r.get(2)?,
+                        body: r.get(3)?,
+                    })
+                },
+            )
         })
         .await
     }
