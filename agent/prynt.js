@@ -622,7 +622,7 @@ const Prynt = (() => {
     return Math.round((s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2) * 10) / 10;
   };
   const behaviour = (() => {
-    const n = { moves: 0, clicks: 0, pointerClicks: 0, jumpClicks: 0, centredClicks: 0, centredJumps: 0, keys: 0, inputs: 0, touches: 0, scrolls: 0, untrusted: 0 };
+    const n = { moves: 0, straightRun: 0, clicks: 0, pointerClicks: 0, jumpClicks: 0, centredClicks: 0, centredJumps: 0, keys: 0, inputs: 0, touches: 0, scrolls: 0, untrusted: 0 };
     const holds = [];
     const keyHolds = [];
     const keyGaps = [];
@@ -643,10 +643,25 @@ const Prynt = (() => {
           safe(() => fn(e));
         }, { capture: true, passive: true }),
       );
+    // Runs of moves by the same step (within half a pixel, diagonal, at least 4 px): a tool
+    // interpolating a straight line; a hand's speed and direction change from move to move.
+    let last = null;
+    let step = null;
+    let run = 0;
     on('pointermove', (e) => {
       if (e.pointerType !== 'mouse') return;
       n.moves++;
       movesSinceClick++;
+      if (last) {
+        const dx = e.clientX - last[0];
+        const dy = e.clientY - last[1];
+        const same = step && Math.abs(dx - step[0]) <= 0.5 && Math.abs(dy - step[1]) <= 0.5;
+        run = same ? run + 1 : 1;
+        step = dx && dy && Math.abs(dx) + Math.abs(dy) >= 4 ? [dx, dy] : null;
+        if (!step) run = 0;
+        if (run > n.straightRun) n.straightRun = run;
+      }
+      last = [e.clientX, e.clientY];
     });
     on('pointerdown', (e) => {
       down = e.timeStamp;

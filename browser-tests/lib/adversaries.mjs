@@ -660,6 +660,46 @@ async function puppeteerLogin(page, site, r, o) {
   return report(site, r);
 }
 
+/**
+ * A careful bot's login: the pointer glides to a random point inside each field (the tool's
+ * own `mouse.move` with steps), presses for a human-looking time, and keys are held and spaced
+ * by random delays: what a fraudster adds once centre clicks and instant keys are caught.
+ */
+async function carefulLogin(page, site, r, o) {
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  r.step = 'opening the page';
+  await page.goto(site.url + '/bench.html', { waitUntil: 'load' });
+  let at = { x: 600 + Math.random() * 200, y: 400 + Math.random() * 100 };
+  await page.mouse.move(at.x, at.y);
+  const clickInside = async (selector) => {
+    const box = await (await page.$(selector)).boundingBox();
+    const to = { x: box.x + box.width * (0.2 + Math.random() * 0.5), y: box.y + box.height * (0.3 + Math.random() * 0.4) };
+    await page.mouse.move(to.x, to.y, { steps: 20 + Math.floor(Math.random() * 15) });
+    at = to;
+    await sleep(80 + Math.random() * 150);
+    await page.mouse.down();
+    await sleep(60 + Math.random() * 70);
+    await page.mouse.up();
+  };
+  const typeLikeAPerson = async (text) => {
+    for (const ch of text) {
+      await page.keyboard.down(ch);
+      await sleep(50 + Math.random() * 70);
+      await page.keyboard.up(ch);
+      await sleep(40 + Math.random() * 160);
+    }
+  };
+  r.step = 'typing the email';
+  await clickInside('#email');
+  await typeLikeAPerson(o.email);
+  r.step = 'typing the password';
+  await clickInside('#password');
+  await typeLikeAPerson(o.password);
+  r.step = 'clicking submit';
+  await clickInside('#submit');
+  return report(site, r);
+}
+
 async function playwrightLogin(page, site, r, o) {
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   r.step = 'opening the page';
@@ -690,7 +730,7 @@ async function playwrightBot(r, site, o, display) {
   return playwrightLogin(await browser.newPage(), site, r, o);
 }
 
-async function puppeteerBot(r, site, o, display, stealth = false) {
+async function puppeteerBot(r, site, o, display, stealth = false, login = puppeteerLogin) {
   r.step = 'launching Chromium (Puppeteer)';
   const pptr = await (stealth ? tools.stealth() : tools.puppeteer());
   const browser = await pptr.launch({
@@ -704,11 +744,15 @@ async function puppeteerBot(r, site, o, display, stealth = false) {
   r.onClose(() => browser.close());
   // newPage(), as every Puppeteer script does: the stealth plugin patches the pages it
   // sees created, not the about:blank tab the browser starts with.
-  return puppeteerLogin(await browser.newPage(), site, r, o);
+  return login(await browser.newPage(), site, r, o);
 }
 
 async function stealthBot(r, site, o, display) {
   return puppeteerBot(r, site, o, display, true);
+}
+
+async function carefulStealthBot(r, site, o, display) {
+  return puppeteerBot(r, site, o, display, true, carefulLogin);
 }
 
 async function seleniumBot(r, site, o, display) {
@@ -899,6 +943,7 @@ const TOOLS = [
   ['puppeteer', 'chromium', puppeteerBot],
   ['selenium', 'chromium', seleniumBot],
   ['puppeteer-stealth', 'chromium', stealthBot],
+  ['puppeteer-stealth-careful', 'chromium', carefulStealthBot],
   ['fingerprint-injector', 'chromium', injectorBot],
   ['cdp', 'chromium', cdpBot],
   ['firefox', 'firefox', firefoxBot],

@@ -204,6 +204,8 @@ pub struct RealmView {
 pub struct Behavior {
     /// Mouse pointer moves.
     pub moves: Option<u32>,
+    /// The longest run of consecutive diagonal moves by the same step (within half a pixel).
+    pub straight_run: Option<u32>,
     pub clicks: Option<u32>,
     /// Mouse button presses (touch and pen excluded).
     pub pointer_clicks: Option<u32>,

@@ -1,8 +1,9 @@
 //! Behaviour: the input that came before `identify()`, judged by what no hand does. Automation
 //! drives a real browser through its input pipeline (DevTools, WebDriver), so its events are
 //! trusted and carry no flag; what gives it away is how they are made: a pointer that appears
-//! on the exact centre of what it presses without travelling there, keys released the instant
-//! they are pressed, keystrokes spaced by a timer, presses dispatched by page script.
+//! on the exact centre of what it presses without travelling there, a pointer interpolated
+//! along a straight line in equal steps, keys released the instant they are pressed,
+//! keystrokes spaced by a timer, presses dispatched by page script.
 //!
 //! Only positive evidence counts: a visit without input (identify on page load) says nothing.
 //! Key timings are judged only on desktops without touch input, because virtual keyboards
@@ -19,6 +20,9 @@ pub const KEY_HOLD_MIN_MS: f64 = 8.0;
 pub const KEY_GAP_MIN_MS: f64 = 20.0;
 /// Gaps between keystrokes vary by 30-60% for people; a timer's vary by a few percent.
 pub const KEY_GAP_CV_MIN: f64 = 0.05;
+/// Consecutive moves by one identical diagonal step: a tool interpolating a line. A hand at
+/// 60-1000 Hz changes speed and direction from one move to the next.
+pub const STRAIGHT_RUN_MIN: u32 = 10;
 /// The coarsest clock step at which timings are still judged.
 pub const TIMER_RESOLUTION_MAX_MS: f64 = 1.0;
 
@@ -31,6 +35,12 @@ pub fn findings(b: &Behavior, d: &DeviceInfo) -> Vec<String> {
             "{} of {} mouse presses landed on the exact centre of their target with no movement on the way",
             n(b.centred_jumps),
             n(b.pointer_clicks)
+        ));
+    }
+    if n(b.straight_run) >= STRAIGHT_RUN_MIN {
+        why.push(format!(
+            "the pointer moved {} times in a row by the same step along a straight line: no hand moves like that",
+            n(b.straight_run)
         ));
     }
     if n(b.untrusted) > 0 {
@@ -88,6 +98,7 @@ mod tests {
     fn person() -> Behavior {
         Behavior {
             moves: Some(240),
+            straight_run: Some(3),
             clicks: Some(3),
             pointer_clicks: Some(3),
             jump_clicks: Some(0),
@@ -133,6 +144,22 @@ mod tests {
         assert!(why[1].contains("held down 0.6 ms"));
         assert!(why[2].contains("faster than any typist"));
         assert!(why[3].contains("a timer"));
+    }
+
+    #[test]
+    fn a_pointer_interpolated_along_a_line_is_named_and_a_short_run_is_not() {
+        let glide = Behavior {
+            straight_run: Some(STRAIGHT_RUN_MIN),
+            ..person()
+        };
+        let why = findings(&glide, &desktop());
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert!(why[0].contains("10 times in a row by the same step"));
+        let short = Behavior {
+            straight_run: Some(STRAIGHT_RUN_MIN - 1),
+            ..person()
+        };
+        assert!(findings(&short, &desktop()).is_empty());
     }
 
     #[test]
