@@ -3,7 +3,7 @@
 // must stay valid strict-mode code in both and define nothing at top level but `Prynt`.
 // It only measures and reports raw values; every verdict is the server's.
 const Prynt = (() => {
-  const version = '0.1.0';
+  const version = '0.2.0';
   const TOKEN = '_prynt_vt';
   const w = window;
   const nav = navigator;

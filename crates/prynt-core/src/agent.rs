@@ -156,6 +156,8 @@ pub struct Automation {
     pub connection_rtt: Option<f64>,
     pub outer_zero: Option<bool>,
     pub has_focus: Option<bool>,
+    /// Natives whose source text was not the engine's, as agents before 0.2 reported them
+    /// (0.2 reports these and more in [`Integrity::lies`]).
     pub native_tampered: Vec<String>,
     pub languages_empty: Option<bool>,
     pub mime_types_consistent: Option<bool>,
