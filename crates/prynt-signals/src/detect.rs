@@ -763,6 +763,9 @@ mod tests {
         assert!(!s.incognito && !s.tampered, "{s:#?}");
         c.storage.as_mut().unwrap().get_directory = Some("error".into());
         assert!(run(&c, &german_home_ip(), &browser_request(ff)).incognito);
+        // A probe that did not answer in time says nothing.
+        c.storage.as_mut().unwrap().get_directory = Some("timeout".into());
+        assert!(!run(&c, &german_home_ip(), &browser_request(ff)).incognito);
     }
 
     #[test]
