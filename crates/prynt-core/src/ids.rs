@@ -1,4 +1,4 @@
-//! Identifier formats (DESIGN §2): `pv_` visitors, `req_` requests, `rul_`/`lst_`/`whk_`
+//! Identifier formats (docs/api.md): `pv_` visitors, `req_` requests, `rul_`/`lst_`/`whk_`
 //! resources, `ws_` workspaces and `key_` API keys.
 
 use rand::Rng;

@@ -1,4 +1,5 @@
-//! API keys (DESIGN §2): format, generation, hashing and constant-time comparison.
+//! API keys (docs/api.md, "Authentication"): format, generation, hashing and constant-time
+//! comparison.
 //!
 //! A key is `{pk|sk}_{live|test}_` followed by at least 24 base62 characters. Only its SHA-256
 //! digest and a short display prefix are ever stored; the full key is shown once, at creation.

@@ -1,4 +1,4 @@
-//! Plans and their request limits (reference "Rate Limits", DESIGN §7).
+//! Plans and their request limits (docs/api.md, "Rate limits").
 
 use serde::{Deserialize, Serialize};
 

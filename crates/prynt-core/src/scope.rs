@@ -22,7 +22,7 @@ pub struct EnvSettings {
     pub mask_ip: bool,
 }
 
-/// Suspect-score weight of each signal (DESIGN §4 defaults).
+/// Suspect-score weight of each signal (defaults in docs/signals.md, "scores").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SuspectWeights {

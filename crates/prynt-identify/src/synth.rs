@@ -532,7 +532,7 @@ impl Device {
 }
 
 /// How a browser changes between two visits `gap_days` apart, at the rates seen in real
-/// browsers (FP-Stalker sample, DESIGN §3): browser upgrades about monthly (never a
+/// browsers (FP-Stalker sample, docs/identification.md): browser upgrades about monthly (never a
 /// downgrade), driver or OS updates that change rendering, a laptop moving between its own
 /// screen and an external monitor, font installs, a rare language change. Travel is separate
 /// ([`Device::components_at`]) because it is temporary.

@@ -1,5 +1,5 @@
 //! Analytics over the columnar event table: event counts by verdict, platform, country or
-//! time bucket, and Smart Signal counts, rates and trends (DESIGN §7). Pure: the table in,
+//! time bucket, and Smart Signal counts, rates and trends (docs/api.md, analytics). Pure: the table in,
 //! counts out.
 
 use crate::backtest::EventTable;

@@ -1,4 +1,4 @@
-//! The command line of the `prynt` binary (DESIGN §10). Every `serve` flag can also be set as a
+//! The command line of the `prynt` binary (docs/operations.md). Every `serve` flag can also be set as a
 //! `PRYNT_*` environment variable or in the `--config` TOML file; flags win over the file.
 
 use std::net::SocketAddr;

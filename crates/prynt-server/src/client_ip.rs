@@ -1,4 +1,4 @@
-//! The client's address (DESIGN §10): the TCP peer, unless the peer is a trusted proxy, in which
+//! The client's address (docs/operations.md, `--trust-proxy`): the TCP peer, unless the peer is a trusted proxy, in which
 //! case the nearest address of `X-Forwarded-For` that is not itself a trusted proxy. Entries a
 //! client could have written (everything left of the first untrusted hop) are never believed.
 

@@ -1,4 +1,4 @@
-//! Rate limits (DESIGN §7): per key, a per-minute window for the server API (events,
+//! Rate limits (docs/api.md, "Rate limits"): per key, a per-minute window for the server API (events,
 //! visitors) or the management API (rules, lists, webhooks, analytics, workspace settings)
 //! plus a per-second burst; per workspace, a per-second budget for identify. GCRA limiters
 //! from `governor`; the figures come from the workspace's plan (or its custom limits) and are

@@ -72,7 +72,7 @@ pub async fn declared_length_limit(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// 64 KiB for identify, 1 MiB for everything else (DESIGN §2).
+/// 64 KiB for identify, 1 MiB for everything else (docs/api.md).
 pub fn body_limit_for(path: &str) -> usize {
     if path == "/v1/identify" {
         crate::app::IDENTIFY_BODY_LIMIT

@@ -1,4 +1,4 @@
-//! Smart Signals (DESIGN §4): bot, VPN, proxy, Tor, incognito, tampering and emulator verdicts
+//! Smart Signals (docs/signals.md): bot, VPN, proxy, Tor, incognito, tampering and emulator verdicts
 //! from the agent's raw measurements, the parsed device, the IP intelligence and what the HTTP
 //! request itself shows. The agent never decides; everything is cross-checked here, because a
 //! patched browser can lie about any one measurement but rarely about all of them consistently.

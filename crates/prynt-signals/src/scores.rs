@@ -1,4 +1,4 @@
-//! Risk scores (DESIGN §4): `suspect`, an integer sum of the weights of the signals that fired
+//! Risk scores (docs/signals.md, "scores"): `suspect`, an integer sum of the weights of the signals that fired
 //! (weights configurable per workspace), and `bot`, `abuse` and `ato`, probabilities from
 //! logistic models over signals and velocity. The coefficients are set by hand from what each
 //! signal means, not fitted to data this project holds; docs/signals.md lists them, and the

@@ -1,5 +1,5 @@
 //! The delivery client: one HTTP POST of a webhook payload, made so that a customer's URL cannot
-//! steer the server into the private network (DESIGN §6), and reported as an [`Attempt`] that the
+//! steer the server into the private network (docs/webhooks.md), and reported as an [`Attempt`] that the
 //! outbox can store and the retry schedule can read.
 //!
 //! The SSRF guard sits where the address is chosen, not only where the URL is read: a custom DNS

@@ -1,4 +1,4 @@
-//! Webhook delivery primitives for Prynt (DESIGN §6): how payloads are signed, how endpoint
+//! Webhook delivery primitives for Prynt (docs/webhooks.md): how payloads are signed, how endpoint
 //! secrets are sealed at rest, which addresses a webhook may reach, the client that delivers
 //! without being steered into the private network, and when a failed delivery is tried again.
 //!

@@ -1,4 +1,4 @@
-//! When a failed delivery is tried again (DESIGN §6): a fixed ladder of growing delays with
+//! When a failed delivery is tried again (docs/webhooks.md): a fixed ladder of growing delays with
 //! jitter, a receiver's `Retry-After` honoured within bounds, and a hard limit after which the
 //! delivery is marked failed (it can still be retried by hand).
 //!

@@ -1,4 +1,4 @@
-//! Payload signatures (DESIGN §6): the `X-Prynt-Signature` header value, its reference check and
+//! Payload signatures (docs/webhooks.md): the `X-Prynt-Signature` header value, its reference check and
 //! the format of new endpoint secrets.
 //!
 //! The header is `v1=<hex HMAC-SHA256(secret, raw body)>`, one entry per live secret joined by

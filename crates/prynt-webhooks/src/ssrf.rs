@@ -1,4 +1,4 @@
-//! The SSRF guard (DESIGN §6, OWASP API7): which IP addresses a webhook may be delivered to, and
+//! The SSRF guard (docs/webhooks.md, OWASP API7): which IP addresses a webhook may be delivered to, and
 //! the checks a webhook URL must pass when it is saved and again before each delivery.
 //!
 //! A webhook URL is chosen by a customer, and the server that follows it sits inside the

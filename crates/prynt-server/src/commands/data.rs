@@ -1,4 +1,4 @@
-//! `prynt data fetch`: downloads the pinned data packages (DESIGN §9) with the machine's own
+//! `prynt data fetch`: downloads the pinned data packages (docs/operations.md) with the machine's own
 //! package clients (`npm pack`, `pip download`), checks each archive against its pinned digest,
 //! and installs the files the server reads into `<data-dir>/ipdata/`. Also where the server
 //! finds those files.
