@@ -16,8 +16,9 @@
 //! against token visits ([`crate::calibration`]).
 //!
 //! Default rates follow the FP-Stalker public sample (docs/identification.md): user agent 49%
-//! change vs 99.6% differ, plugins 40/98, screen 25/86, timezone 9/81, canvas 9/95, WebGL renderer 2/80,
-//! language 1/93; the rest are set from the same reasoning and tuned by `prynt bench accuracy`.
+//! change vs 99.6% differ, plugins 40/98, screen 25/86, timezone 9/81, canvas 9/95, WebGL
+//! renderer 2/80, language 1/93; the rest are set from the same reasoning and tuned by
+//! `prynt bench accuracy`.
 
 use crate::fingerprint::{Comp, Fingerprint, ALL, N_COMP, STACK};
 
