@@ -1,7 +1,7 @@
 //! `prynt bench accuracy`: how well identification links visits to browsers, on a synthetic
-//! population with realistic drift and token-less visits, against two baselines run on the
+//! population with realistic drift and token-less visits, against three baselines run on the
 //! same visits: an exact hash of all components (what open-source fingerprinting libraries
-//! do) and the FP-Stalker rule-based linker.
+//! do) and both variants of FP-Stalker, rule-based and hybrid (see [`super::fp_stalker`]).
 //!
 //! Prynt's figures come from `prynt_identify::Index::decide`, the engine the server runs.
 //! Every matcher gets the visitor token when the browser kept one (a cookie is a cookie for
@@ -38,12 +38,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use prynt_identify::fingerprint::Comp;
+use prynt_core::agent::Components;
 use prynt_identify::synth::{self, Device, Rng};
 use prynt_identify::{Decision, Fingerprint, Index, Method, ModelParams};
 use prynt_signals::device::DeviceParser;
 use serde_json::{json, Value};
 
+use super::fp_stalker::{self, Attributes, Hybrid, RuleBased};
 use crate::CliError;
 
 pub struct Options {
@@ -60,10 +61,17 @@ pub struct Options {
     pub runs: u64,
 }
 
-/// A way of identifying a token-less visit.
-trait Matcher {
-    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>, at_ms: i64) -> Decision;
-    fn record(&mut self, visitor: &str, fp: &Fingerprint, at_ms: i64);
+/// A way of identifying a token-less visit, from what the agent measured (`c`) and its
+/// fingerprint.
+pub(super) trait Matcher {
+    fn decide(
+        &mut self,
+        c: &Components,
+        fp: &Fingerprint,
+        claimed: Option<&str>,
+        at_ms: i64,
+    ) -> Decision;
+    fn record(&mut self, visitor: &str, c: &Components, fp: &Fingerprint, at_ms: i64);
     /// For a missed return: was the right visitor retrieved, and with what evidence.
     fn explain(
         &self,
@@ -78,10 +86,16 @@ trait Matcher {
 struct Prynt(Index);
 
 impl Matcher for Prynt {
-    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>, at_ms: i64) -> Decision {
+    fn decide(
+        &mut self,
+        _c: &Components,
+        fp: &Fingerprint,
+        claimed: Option<&str>,
+        at_ms: i64,
+    ) -> Decision {
         self.0.decide(fp, claimed, at_ms)
     }
-    fn record(&mut self, visitor: &str, fp: &Fingerprint, at_ms: i64) {
+    fn record(&mut self, visitor: &str, _c: &Components, fp: &Fingerprint, at_ms: i64) {
         self.0.upsert(visitor, fp, at_ms);
     }
     fn explain(&self, fp: &Fingerprint, visitor: &str, at_ms: i64) -> Option<(bool, Option<f64>)> {
@@ -89,7 +103,11 @@ impl Matcher for Prynt {
     }
 }
 
-fn token_or<F: FnOnce() -> Decision>(known: bool, claimed: Option<&str>, f: F) -> Decision {
+pub(super) fn token_or<F: FnOnce() -> Decision>(
+    known: bool,
+    claimed: Option<&str>,
+    f: F,
+) -> Decision {
     match claimed {
         Some(v) if known => Decision::token(v),
         _ => f(),
@@ -104,14 +122,20 @@ struct ExactHash {
 }
 
 impl Matcher for ExactHash {
-    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>, _at_ms: i64) -> Decision {
+    fn decide(
+        &mut self,
+        _c: &Components,
+        fp: &Fingerprint,
+        claimed: Option<&str>,
+        _at_ms: i64,
+    ) -> Decision {
         let known = claimed.is_some_and(|v| self.latest.contains_key(v));
         token_or(known, claimed, || match self.by_hash.get(&fp.to_bytes()) {
             Some(v) => Decision::matched(v.clone(), 1.0),
             None => Decision::new_visitor(1.0),
         })
     }
-    fn record(&mut self, visitor: &str, fp: &Fingerprint, _at_ms: i64) {
+    fn record(&mut self, visitor: &str, _c: &Components, fp: &Fingerprint, _at_ms: i64) {
         let bytes = fp.to_bytes();
         if let Some(old) = self.latest.insert(visitor.to_owned(), bytes.clone()) {
             if self.by_hash.get(&old).is_some_and(|v| v == visitor) {
@@ -119,72 +143,6 @@ impl Matcher for ExactHash {
             }
         }
         self.by_hash.insert(bytes, visitor.to_owned());
-    }
-}
-
-/// FP-Stalker's rules: same OS, platform and browser family; version never decreases; canvas
-/// unchanged; at most two changes among UA, WebGL, plugins and languages; at most one among
-/// screen and time zone; link only when exactly one candidate fits.
-#[derive(Default)]
-struct FpStalker {
-    buckets: HashMap<(u32, u32, u32), Vec<(String, Fingerprint)>>,
-    where_is: HashMap<String, (u32, u32, u32)>,
-}
-
-fn bucket(fp: &Fingerprint) -> (u32, u32, u32) {
-    (
-        fp.get(Comp::Os),
-        fp.get(Comp::Platform),
-        fp.get(Comp::Browser),
-    )
-}
-
-fn fp_stalker_fits(visit: &Fingerprint, known: &Fingerprint) -> bool {
-    if known.browser_major > visit.browser_major
-        || visit.get(Comp::Render) != known.get(Comp::Render)
-    {
-        return false;
-    }
-    let changed = |cs: &[Comp]| {
-        cs.iter()
-            .filter(|c| visit.get(**c) != known.get(**c))
-            .count()
-    };
-    changed(&[Comp::UaShape, Comp::Gpu, Comp::Plugins, Comp::Languages]) <= 2
-        && changed(&[Comp::Screen, Comp::Timezone]) <= 1
-}
-
-impl Matcher for FpStalker {
-    fn decide(&mut self, fp: &Fingerprint, claimed: Option<&str>, _at_ms: i64) -> Decision {
-        let known = claimed.is_some_and(|v| self.where_is.contains_key(v));
-        token_or(known, claimed, || {
-            let fits: Vec<&String> = self
-                .buckets
-                .get(&bucket(fp))
-                .map(|b| {
-                    b.iter()
-                        .filter(|(_, k)| fp_stalker_fits(fp, k))
-                        .map(|(v, _)| v)
-                        .collect()
-                })
-                .unwrap_or_default();
-            match fits.as_slice() {
-                [one] => Decision::matched((*one).clone(), 1.0),
-                _ => Decision::new_visitor(1.0),
-            }
-        })
-    }
-    fn record(&mut self, visitor: &str, fp: &Fingerprint, _at_ms: i64) {
-        if let Some(old) = self.where_is.remove(visitor) {
-            if let Some(b) = self.buckets.get_mut(&old) {
-                b.retain(|(v, _)| v != visitor);
-            }
-        }
-        self.buckets
-            .entry(bucket(fp))
-            .or_default()
-            .push((visitor.to_owned(), *fp));
-        self.where_is.insert(visitor.to_owned(), bucket(fp));
     }
 }
 
@@ -358,26 +316,23 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// One run of `m` over the population of `o.seed`: its figures, the number of visits, and its
-/// calibration deciles.
-fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, usize, Deciles) {
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Plays the population of `o.seed`: each visit in time order, with what the agent measured
+/// and the fingerprint, after the browser drifted since its previous visit. Returns the
+/// number of visits.
+fn replay(
+    o: &Options,
+    parser: &DeviceParser,
+    mut f: impl FnMut(&Visit, &Components, Fingerprint),
+) -> usize {
     let mut pop = population(o);
     let mut rng = Rng::new(o.seed ^ 0xABCD);
     let n = pop.devices.len();
-    let mut stored: Vec<Option<String>> = vec![None; n];
     let mut seen = vec![false; n];
     let mut last_day = vec![0.0f64; n];
-    let mut visits_per_device = vec![0usize; n];
-    let mut owner: HashMap<String, usize> = HashMap::new();
-    // Each browser's latest fingerprint, for telling which returns are distinguishable.
-    let mut latest: Vec<Option<Fingerprint>> = vec![None; n];
-    let mut known: Vec<usize> = Vec::new();
-    let mut t = Tally {
-        ids: vec![HashSet::new(); n],
-        ..Default::default()
-    };
-    let mut next_id = 0u64;
-    let mut last_id: Vec<Option<String>> = vec![None; n];
     let visits = std::mem::take(&mut pop.visits);
     for v in &visits {
         let i = v.device;
@@ -393,9 +348,40 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
         }
         let c = pop.devices[i].components_at(v.travel);
         let fp = super::fingerprint(parser, &c);
+        f(v, &c, fp);
+        seen[i] = true;
+        last_day[i] = v.day;
+    }
+    visits.len()
+}
+
+/// A visit's time in milliseconds.
+fn at_ms(v: &Visit) -> i64 {
+    (v.day * 86_400_000.0) as i64
+}
+
+/// One run of `m` over the population of `o.seed`: its figures, the number of visits, and its
+/// calibration deciles.
+fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, usize, Deciles) {
+    let n = o.browsers;
+    let mut stored: Vec<Option<String>> = vec![None; n];
+    let mut seen = vec![false; n];
+    let mut visits_per_device = vec![0usize; n];
+    let mut owner: HashMap<String, usize> = HashMap::new();
+    // Each browser's latest fingerprint, for telling which returns are distinguishable.
+    let mut latest: Vec<Option<Fingerprint>> = vec![None; n];
+    let mut known: Vec<usize> = Vec::new();
+    let mut t = Tally {
+        ids: vec![HashSet::new(); n],
+        ..Default::default()
+    };
+    let mut next_id = 0u64;
+    let mut last_id: Vec<Option<String>> = vec![None; n];
+    let visits = replay(o, parser, |v, c, fp| {
+        let i = v.device;
         let claimed = if v.tokenless { None } else { stored[i].clone() };
-        let at_ms = (v.day * 86_400_000.0) as i64;
-        let d = m.decide(&fp, claimed.as_deref(), at_ms);
+        let at_ms = at_ms(v);
+        let d = m.decide(c, &fp, claimed.as_deref(), at_ms);
         let was_seen = seen[i];
         // The visitor ID the browser's cookie held before this visit (or, for a browser seen
         // only in private windows, its latest one): the truth the visit is scored against.
@@ -464,7 +450,7 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             owner.insert(id.clone(), i);
             id
         });
-        m.record(&visitor, &fp, at_ms);
+        m.record(&visitor, c, &fp, at_ms);
         t.ids[i].insert(visitor.clone());
         last_id[i] = Some(visitor.clone());
         let span = t
@@ -479,10 +465,57 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             known.push(i);
         }
         seen[i] = true;
-        last_day[i] = v.day;
         visits_per_device[i] += 1;
+    });
+    (t.figures(n, &visits_per_device), visits, t.deciles)
+}
+
+/// FP-Stalker's hybrid: its forest trained on a run of the training seed, labelled by the
+/// truth, then run on the population of `o.seed`. Its figures, with the forest's training and
+/// how the visits that reached the forest were answered.
+fn hybrid_baseline(o: &Options, parser: &DeviceParser) -> Value {
+    let at = std::time::Instant::now();
+    let mut attrs = Attributes::default();
+    let mut training = Vec::new();
+    let train_o = Options {
+        seed: fp_stalker::TRAINING_SEED,
+        ..*o
+    };
+    replay(&train_o, parser, |v, c, fp| {
+        training.push((v.device, attrs.print(c, &fp, at_ms(v))))
+    });
+    let (mut m, trained) = Hybrid::train(&training, attrs);
+    drop(training);
+    let train_s = at.elapsed().as_secs_f64();
+    let at = std::time::Instant::now();
+    let (mut f, _, _) = simulate(o, parser, &mut m);
+    let out = m.outcomes;
+    if let Some(h) = f.as_object_mut() {
+        h.insert("seconds".into(), json!(round1(at.elapsed().as_secs_f64())));
+        h.insert(
+            "forest".into(),
+            json!({
+                "trainingSeed": trained.seed,
+                "positivePairs": trained.positives,
+                "negativePairs": trained.negatives,
+                "trees": trained.trees,
+                "nodes": trained.nodes,
+                "lambda": fp_stalker::LAMBDA,
+                "diff": fp_stalker::DIFF,
+                "trainingSeconds": round1(train_s),
+            }),
+        );
+        h.insert(
+            "scored".into(),
+            json!({
+                "linked": out.linked,
+                "belowLambda": out.below_lambda,
+                "withinDiff": out.too_close,
+                "bestTiedAcrossIds": out.tied_ids,
+            }),
+        );
     }
-    (t.figures(n, &visits_per_device), visits.len(), t.deciles)
+    f
 }
 
 /// One line per decile of a `deciles_json` table.
@@ -512,9 +545,19 @@ pub fn run(o: Options) -> Result<(), CliError> {
     let started = std::time::Instant::now();
     let prynt_run =
         |o: &Options| simulate(o, parser, &mut Prynt(Index::new(ModelParams::default())));
-    let (prynt, visits, mut pooled) = prynt_run(&o);
-    let (exact, _, _) = simulate(&o, parser, &mut ExactHash::default());
-    let (stalker, _, _) = simulate(&o, parser, &mut FpStalker::default());
+    let timed = |f: &mut dyn FnMut() -> (Value, usize, Deciles)| {
+        let at = std::time::Instant::now();
+        let r = f();
+        (r, round1(at.elapsed().as_secs_f64()))
+    };
+    let ((prynt, visits, mut pooled), prynt_s) = timed(&mut || prynt_run(&o));
+    let ((exact, _, _), exact_s) = timed(&mut || simulate(&o, parser, &mut ExactHash::default()));
+    let ((mut rules, _, _), rules_s) =
+        timed(&mut || simulate(&o, parser, &mut RuleBased::default()));
+    if let Some(r) = rules.as_object_mut() {
+        r.insert("seconds".into(), json!(rules_s));
+    }
+    let hybrid = hybrid_baseline(&o, parser);
     for k in 1..o.runs {
         let (_, _, d) = prynt_run(&Options {
             seed: o.seed.wrapping_add(k),
@@ -526,7 +569,7 @@ pub fn run(o: Options) -> Result<(), CliError> {
     }
     let row = |name: &str, f: &Value| {
         format!(
-            "{name:<10} {:>9} {:>7} {:>8} {:>9} {:>12}",
+            "{name:<16} {:>9} {:>7} {:>8} {:>9} {:>12}",
             f["precision"],
             f["recall"],
             f["idsPerDevice"],
@@ -544,10 +587,19 @@ pub fn run(o: Options) -> Result<(), CliError> {
             o.incognito_rate * 100.0,
             started.elapsed().as_secs_f64()
         ),
-        format!("{:<10} {:>9} {:>7} {:>8} {:>9} {:>12}", "matcher", "precision", "recall", "ids/dev", "track d", "calibration"),
+        format!("{:<16} {:>9} {:>7} {:>8} {:>9} {:>12}", "matcher", "precision", "recall", "ids/dev", "track d", "calibration"),
         row("prynt", &prynt),
         row("exactHash", &exact),
-        row("fpStalker", &stalker),
+        row("fpStalkerRules", &rules),
+        row("fpStalkerHybrid", &hybrid),
+        format!(
+            "run times: prynt {prynt_s} s, exactHash {exact_s} s, fpStalkerRules {rules_s} s, fpStalkerHybrid {} s (its forest: {} positive and {} negative pairs of seed {}, {} s)",
+            hybrid["seconds"],
+            hybrid["forest"]["positivePairs"],
+            hybrid["forest"]["negativePairs"],
+            hybrid["forest"]["trainingSeed"],
+            hybrid["forest"]["trainingSeconds"]
+        ),
     ]
     .join("\n");
     let (all, new) = (
@@ -581,7 +633,7 @@ pub fn run(o: Options) -> Result<(), CliError> {
         }
         obj.insert(
             "baselines".into(),
-            json!({ "exactHash": exact, "fpStalker": stalker }),
+            json!({ "exactHash": exact, "fpStalkerRules": rules, "fpStalkerHybrid": hybrid }),
         );
     }
     super::emit(&table, out);

@@ -1,6 +1,8 @@
 //! `prynt bench …`: benchmarks that print a human summary and, last, one JSON line.
 
 pub mod accuracy;
+mod forest;
+mod fp_stalker;
 pub mod identify;
 mod load;
 pub mod matching;
