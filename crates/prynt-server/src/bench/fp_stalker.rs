@@ -519,25 +519,33 @@ impl RuleBased {
     }
 }
 
-impl Matcher for RuleBased {
-    fn decide(
-        &mut self,
-        c: &Components,
-        fp: &Fingerprint,
-        claimed: Option<&str>,
-        at_ms: i64,
-    ) -> Decision {
-        let known = claimed.is_some_and(|v| self.store.knows(v));
-        token_or(known, claimed, || {
-            let p = self.attrs.print(c, fp, at_ms);
-            self.link(&p)
-        })
-    }
-    fn record(&mut self, visitor: &str, c: &Components, fp: &Fingerprint, at_ms: i64) {
-        let p = self.attrs.print(c, fp, at_ms);
-        self.store.record(visitor, p);
-    }
+/// Both variants answer a token they know, otherwise link the visit's print their own way
+/// (`link`), and keep every recorded visit's print: the same glue for each.
+macro_rules! matcher_over_link {
+    ($variant:ty) => {
+        impl Matcher for $variant {
+            fn decide(
+                &mut self,
+                c: &Components,
+                fp: &Fingerprint,
+                claimed: Option<&str>,
+                at_ms: i64,
+            ) -> Decision {
+                let known = claimed.is_some_and(|v| self.store.knows(v));
+                token_or(known, claimed, || {
+                    let p = self.attrs.print(c, fp, at_ms);
+                    self.link(&p)
+                })
+            }
+            fn record(&mut self, visitor: &str, c: &Components, fp: &Fingerprint, at_ms: i64) {
+                let p = self.attrs.print(c, fp, at_ms);
+                self.store.record(visitor, p);
+            }
+        }
+    };
 }
+
+matcher_over_link!(RuleBased);
 
 /// Number of similarity features of a pair.
 pub const FEATURES: usize = 10;
@@ -751,25 +759,7 @@ impl Hybrid {
     }
 }
 
-impl Matcher for Hybrid {
-    fn decide(
-        &mut self,
-        c: &Components,
-        fp: &Fingerprint,
-        claimed: Option<&str>,
-        at_ms: i64,
-    ) -> Decision {
-        let known = claimed.is_some_and(|v| self.store.knows(v));
-        token_or(known, claimed, || {
-            let p = self.attrs.print(c, fp, at_ms);
-            self.link(&p)
-        })
-    }
-    fn record(&mut self, visitor: &str, c: &Components, fp: &Fingerprint, at_ms: i64) {
-        let p = self.attrs.print(c, fp, at_ms);
-        self.store.record(visitor, p);
-    }
-}
+matcher_over_link!(Hybrid);
 
 #[cfg(test)]
 mod tests {
