@@ -715,7 +715,8 @@ async function playwrightLogin(page, site, r, o) {
   return report(site, r);
 }
 
-async function playwrightBot(r, site, o, display) {
+/** Debian's Chromium launched by Playwright, closed with the run. */
+async function launchPlaywright(r, display) {
   r.step = 'launching Chromium (Playwright)';
   const chromium = await tools.playwright();
   const browser = await chromium.launch({
@@ -726,6 +727,11 @@ async function playwrightBot(r, site, o, display) {
     timeout: STEP_TIMEOUT_MS,
   });
   r.onClose(() => browser.close());
+  return browser;
+}
+
+async function playwrightBot(r, site, o, display) {
+  const browser = await launchPlaywright(r, display);
   // Playwright's newPage() is a fresh browser context: an off-the-record profile.
   return playwrightLogin(await browser.newPage(), site, r, o);
 }
@@ -792,16 +798,7 @@ async function seleniumBot(r, site, o, display) {
 export const INJECTED_FINGERPRINT = { devices: ['desktop'], operatingSystems: ['windows'], browsers: ['chrome'] };
 
 async function injectorBot(r, site, o, display) {
-  r.step = 'launching Chromium (Playwright)';
-  const [chromium, { newInjectedContext }] = await Promise.all([tools.playwright(), tools.injector()]);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: !display,
-    args: CHROMIUM_ARGS,
-    env: r.env(display),
-    timeout: STEP_TIMEOUT_MS,
-  });
-  r.onClose(() => browser.close());
+  const [browser, { newInjectedContext }] = await Promise.all([launchPlaywright(r, display), tools.injector()]);
   r.step = 'injecting a Windows Chrome fingerprint';
   const context = await newInjectedContext(browser, { fingerprintOptions: INJECTED_FINGERPRINT });
   return playwrightLogin(await context.newPage(), site, r, o);
