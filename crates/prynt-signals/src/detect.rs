@@ -449,9 +449,10 @@ fn incognito(c: &Components, engine: Engine) -> bool {
         // in a private profile's in-memory store in exact bytes. Chromium before the quota was
         // equalised gave a private profile a quota below twice the JS heap limit.
         Engine::Blink => {
-            let in_memory_cache = s
-                .cache_delta
-                .is_some_and(|d| d > 0.0 && d.fract() == 0.0 && d % 256.0 != 0.0);
+            // The 1-byte entry costs 160 - 180 bytes in memory and at least one 256-byte block
+            // on disk, and another write landing in the measurement only adds: an amount under
+            // one block is a private profile, a larger one (even a polluted one) is not.
+            let in_memory_cache = s.cache_delta.is_some_and(|d| d > 0.0 && d < 256.0);
             let small_quota = match (s.quota, s.heap_limit) {
                 (Some(q), Some(h)) if q > 0.0 && h > 0.0 => q < 2.0 * h,
                 _ => false,
@@ -751,6 +752,9 @@ mod tests {
         assert!(!run(&c, &german_home_ip(), &browser_request(CHROME_MAC)).incognito);
         c.storage.as_mut().unwrap().cache_delta = Some(159.0);
         assert!(run(&c, &german_home_ip(), &browser_request(CHROME_MAC)).incognito);
+        // A normal profile's measurement with another write of the page inside it.
+        c.storage.as_mut().unwrap().cache_delta = Some(1264.0);
+        assert!(!run(&c, &german_home_ip(), &browser_request(CHROME_MAC)).incognito);
 
         let ff =
             "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.1; rv:121.0) Gecko/20100101 Firefox/121.0";
