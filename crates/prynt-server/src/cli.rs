@@ -89,6 +89,14 @@ pub enum BenchCommand {
         /// Also run Prynt on the next seeds and pool the calibration of all the runs.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
         runs: u64,
+        /// A recorded population (JSON Lines, as written by browser-tests/population.mjs) to
+        /// replay instead of the built-in generator's.
+        #[arg(long, requires = "training")]
+        population: Option<std::path::PathBuf>,
+        /// Another population of the same generator, on which FP-Stalker's hybrid is trained
+        /// (with --population).
+        #[arg(long, requires = "population")]
+        training: Option<std::path::PathBuf>,
     },
     /// Fills a store with synthetic events over the last days (for the backtest benchmark).
     SeedEvents {

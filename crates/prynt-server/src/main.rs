@@ -102,7 +102,15 @@ fn main() -> ExitCode {
                     incognito_rate,
                     quick,
                     runs,
+                    population,
+                    training,
                 } => {
+                    if let (Some(population), Some(training)) = (population, training) {
+                        return bench::accuracy::run_recorded(bench::accuracy::RecordedOptions {
+                            population,
+                            training,
+                        });
+                    }
                     let (browsers, days) = if quick { (1_000, 30) } else { (browsers, days) };
                     bench::accuracy::run(bench::accuracy::Options {
                         browsers,

@@ -45,6 +45,7 @@ use prynt_signals::device::DeviceParser;
 use serde_json::{json, Value};
 
 use super::fp_stalker::{self, Attributes, Hybrid, RuleBased};
+use super::recorded::{self, Recorded};
 use crate::CliError;
 
 pub struct Options {
@@ -72,6 +73,9 @@ pub(super) trait Matcher {
         at_ms: i64,
     ) -> Decision;
     fn record(&mut self, visitor: &str, c: &Components, fp: &Fingerprint, at_ms: i64);
+    /// Forgets every visitor, as a new workspace starts with none (what it learnt from
+    /// training data stays).
+    fn forget(&mut self);
     /// For a missed return: was the right visitor retrieved, and with what evidence.
     fn explain(
         &self,
@@ -97,6 +101,9 @@ impl Matcher for Prynt {
     }
     fn record(&mut self, visitor: &str, _c: &Components, fp: &Fingerprint, at_ms: i64) {
         self.0.upsert(visitor, fp, at_ms);
+    }
+    fn forget(&mut self) {
+        self.0 = Index::new(ModelParams::default());
     }
     fn explain(&self, fp: &Fingerprint, visitor: &str, at_ms: i64) -> Option<(bool, Option<f64>)> {
         Some(self.0.explain(fp, visitor, at_ms))
@@ -144,15 +151,20 @@ impl Matcher for ExactHash {
         }
         self.by_hash.insert(bytes, visitor.to_owned());
     }
+    fn forget(&mut self) {
+        *self = ExactHash::default();
+    }
 }
 
-/// One scheduled visit of the synthetic population.
-struct Visit {
-    day: f64,
-    device: usize,
-    tokenless: bool,
-    incognito: bool,
-    travel: Option<(&'static str, i32)>,
+/// One visit: of the synthetic population, or read from a recorded one.
+pub(super) struct Visit {
+    pub(super) day: f64,
+    pub(super) device: usize,
+    pub(super) tokenless: bool,
+    pub(super) incognito: bool,
+    pub(super) travel: Option<(&'static str, i32)>,
+    /// What changed in the browser since its previous visit (recorded populations only).
+    pub(super) changes: Vec<String>,
 }
 
 struct Population {
@@ -187,6 +199,7 @@ fn population(o: &Options) -> Population {
                 tokenless,
                 incognito,
                 travel,
+                changes: Vec::new(),
             });
             day += -mean_gap * (1.0 - rng.f64()).ln();
         }
@@ -204,6 +217,12 @@ fn population(o: &Options) -> Population {
 
 /// Per confidence decile: (answers, summed confidence, correct answers).
 type Deciles = [(usize, f64, usize); 10];
+
+fn add_deciles(d: &mut Deciles, o: &Deciles) {
+    for (p, x) in d.iter_mut().zip(o) {
+        *p = (p.0 + x.0, p.1 + x.1, p.2 + x.2);
+    }
+}
 
 fn count_decile(d: &mut Deciles, confidence: f64, correct: bool) {
     let bucket = ((confidence * 10.0) as usize).min(9);
@@ -260,10 +279,79 @@ struct Tally {
     /// Missed distinguishable returns: right visitor not retrieved; retrieved but ruled out;
     /// retrieved with positive evidence but not likely enough; linked elsewhere.
     missed: [usize; 4],
+    visits_per_device: Vec<usize>,
+    /// Per change since the browser's previous visit ("none" when nothing changed): what
+    /// became of its visits.
+    by_change: std::collections::BTreeMap<String, ChangeTally>,
+    /// Answers stated above 0.99: (count, wrong).
+    above99: (usize, usize),
+}
+
+/// What became of the returns that followed one kind of change.
+#[derive(Default, Clone, Copy)]
+struct ChangeTally {
+    /// Token-less returns: linked to one of the browser's own IDs, given a new ID, or linked
+    /// to another browser's.
+    kept: usize,
+    split: usize,
+    merged: usize,
+    /// Returns with the browser's own token: trusted, or refused.
+    token_kept: usize,
+    token_refused: usize,
+}
+
+impl ChangeTally {
+    fn json(&self) -> Value {
+        let tokenless = self.kept + self.split + self.merged;
+        json!({
+            "tokenless": tokenless,
+            "kept": self.kept,
+            "split": self.split,
+            "merged": self.merged,
+            "keptShare": round4(self.kept as f64 / tokenless.max(1) as f64),
+            "tokenVisits": self.token_kept + self.token_refused,
+            "tokenRefused": self.token_refused,
+        })
+    }
 }
 
 impl Tally {
-    fn figures(&self, devices: usize, visits_per_device: &[usize]) -> Value {
+    /// Adds the tally of another workspace, whose devices are numbered after this one's.
+    fn absorb(&mut self, o: Tally) {
+        let offset = self.visits_per_device.len();
+        self.linked += o.linked;
+        self.linked_right += o.linked_right;
+        self.linked_right_strict += o.linked_right_strict;
+        self.returns += o.returns;
+        self.returns_found += o.returns_found;
+        self.returns_found_strict += o.returns_found_strict;
+        self.ids.extend(o.ids);
+        self.spans
+            .extend(o.spans.into_iter().map(|((d, v), s)| ((d + offset, v), s)));
+        add_deciles(&mut self.deciles, &o.deciles);
+        add_deciles(&mut self.new_deciles, &o.new_deciles);
+        self.token_visits += o.token_visits;
+        self.rejected_tokens += o.rejected_tokens;
+        for (a, b) in self.missed.iter_mut().zip(o.missed) {
+            *a += b;
+        }
+        self.visits_per_device.extend(o.visits_per_device);
+        for (k, c) in o.by_change {
+            let e = self.by_change.entry(k).or_default();
+            e.kept += c.kept;
+            e.split += c.split;
+            e.merged += c.merged;
+            e.token_kept += c.token_kept;
+            e.token_refused += c.token_refused;
+        }
+        self.above99.0 += o.above99.0;
+        self.above99.1 += o.above99.1;
+    }
+
+    fn figures(&self) -> Value {
+        // Browsers that visited at all (a recorded workspace may number its browsers sparsely).
+        let devices = self.visits_per_device.iter().filter(|&&n| n > 0).count();
+        let visits_per_device = &self.visits_per_device;
         let precision = self.linked_right as f64 / self.linked.max(1) as f64;
         let recall = self.returns_found as f64 / self.returns.max(1) as f64;
         let precision_strict = self.linked_right_strict as f64 / self.linked.max(1) as f64;
@@ -302,6 +390,12 @@ impl Tally {
             "calibrationNew": deciles_json(&self.new_deciles),
             "tokenVisits": self.token_visits,
             "rejectedTokens": self.rejected_tokens,
+            "above99": {
+                "answers": self.above99.0,
+                "wrong": self.above99.1,
+                "wrongShare": round4(self.above99.1 as f64 / self.above99.0.max(1) as f64),
+            },
+            "byChange": self.by_change.iter().map(|(k, c)| (k.clone(), c.json())).collect::<serde_json::Map<_, _>>(),
         })
     }
 }
@@ -363,7 +457,17 @@ fn at_ms(v: &Visit) -> i64 {
 /// One run of `m` over the population of `o.seed`: its figures, the number of visits, and its
 /// calibration deciles.
 fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, usize, Deciles) {
-    let n = o.browsers;
+    let (t, visits) = play(o.browsers, m, |f| replay(o, parser, f));
+    (t.figures(), visits, t.deciles)
+}
+
+/// One workspace of `n` browsers whose visits, in time order, `visits` hands to its callback
+/// (returning how many there were), identified by `m`: the tally and the number of visits.
+fn play(
+    n: usize,
+    m: &mut dyn Matcher,
+    visits: impl FnOnce(&mut dyn FnMut(&Visit, &Components, Fingerprint)) -> usize,
+) -> (Tally, usize) {
     let mut stored: Vec<Option<String>> = vec![None; n];
     let mut seen = vec![false; n];
     let mut visits_per_device = vec![0usize; n];
@@ -377,7 +481,7 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
     };
     let mut next_id = 0u64;
     let mut last_id: Vec<Option<String>> = vec![None; n];
-    let visits = replay(o, parser, |v, c, fp| {
+    let visits = visits(&mut |v, c, fp| {
         let i = v.device;
         let claimed = if v.tokenless { None } else { stored[i].clone() };
         let at_ms = at_ms(v);
@@ -436,6 +540,28 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
             None => !was_seen,
         };
         count_decile(&mut t.deciles, d.confidence, correct);
+        if d.confidence > 0.99 {
+            t.above99.0 += 1;
+            t.above99.1 += (!correct) as usize;
+        }
+        if was_seen {
+            let none = ["none".to_owned()];
+            let kinds = if v.changes.is_empty() {
+                &none[..]
+            } else {
+                &v.changes[..]
+            };
+            for k in kinds {
+                let e = t.by_change.entry(k.clone()).or_default();
+                match (claimed.is_some(), d.method, correct) {
+                    (true, Method::Token, _) => e.token_kept += 1,
+                    (true, _, _) => e.token_refused += 1,
+                    (false, Method::New, _) => e.split += 1,
+                    (false, _, true) => e.kept += 1,
+                    (false, _, false) => e.merged += 1,
+                }
+            }
+        }
         if d.method == Method::New {
             count_decile(&mut t.new_deciles, d.confidence, correct);
         }
@@ -467,7 +593,8 @@ fn simulate(o: &Options, parser: &DeviceParser, m: &mut dyn Matcher) -> (Value, 
         seen[i] = true;
         visits_per_device[i] += 1;
     });
-    (t.figures(n, &visits_per_device), visits, t.deciles)
+    t.visits_per_device = visits_per_device;
+    (t, visits)
 }
 
 /// FP-Stalker's hybrid: its forest trained on a run of the training seed, labelled by the
@@ -637,5 +764,180 @@ pub fn run(o: Options) -> Result<(), CliError> {
         );
     }
     super::emit(&table, out);
+    Ok(())
+}
+
+/// `prynt bench accuracy --population FILE`: the same matchers and figures on a recorded
+/// population (see [`super::recorded`]), each workspace identified from scratch and the
+/// figures summed over workspaces; the hybrid's forest is trained on `training`, another
+/// population of the same generator.
+pub struct RecordedOptions {
+    pub population: std::path::PathBuf,
+    pub training: std::path::PathBuf,
+}
+
+/// `m` over every workspace of `pop`, each from scratch.
+fn play_recorded(pop: &Recorded, m: &mut dyn Matcher) -> Tally {
+    let mut total = Tally::default();
+    for ws in &pop.workspaces {
+        m.forget();
+        let (t, _) = play(pop.browsers, m, |f| {
+            for r in ws {
+                f(&r.visit, &r.components, r.fingerprint);
+            }
+            ws.len()
+        });
+        total.absorb(t);
+    }
+    total
+}
+
+/// One line per change kind: how many token-less returns followed it and what share of them
+/// each matcher kept under the browser's own visitor ID.
+fn change_lines(rows: &[(&str, &Value)]) -> String {
+    let Some(kinds) = rows.first().and_then(|(_, f)| f["byChange"].as_object()) else {
+        return String::new();
+    };
+    let mut out = vec![format!(
+        "{:<20} {:>8} {:>8} {:>7} {:>7} {:>9}  {}",
+        "change",
+        "returns",
+        "kept",
+        "split",
+        "merged",
+        "tokens-",
+        rows[1..]
+            .iter()
+            .map(|(n, _)| format!("{n:>15}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )];
+    for (kind, c) in kinds {
+        let others = rows[1..]
+            .iter()
+            .map(|(_, f)| format!("{:>15}", f["byChange"][kind]["keptShare"]))
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push(format!(
+            "{kind:<20} {:>8} {:>8} {:>7} {:>7} {:>9}  {others}",
+            c["tokenless"],
+            c["keptShare"],
+            c["split"],
+            c["merged"],
+            format!("{}/{}", c["tokenRefused"], c["tokenVisits"]),
+        ));
+    }
+    out.join("\n")
+}
+
+pub fn run_recorded(o: RecordedOptions) -> Result<(), CliError> {
+    let parser = DeviceParser::shared().map_err(CliError::Runtime)?;
+    let started = std::time::Instant::now();
+    let pop = recorded::load(&o.population, parser)?;
+    let train = recorded::load(&o.training, parser)?;
+    let loaded_s = round1(started.elapsed().as_secs_f64());
+    let timed = |m: &mut dyn Matcher| {
+        let at = std::time::Instant::now();
+        let t = play_recorded(&pop, m);
+        let mut f = t.figures();
+        if let Some(h) = f.as_object_mut() {
+            h.insert("seconds".into(), json!(round1(at.elapsed().as_secs_f64())));
+        }
+        f
+    };
+    let prynt = timed(&mut Prynt(Index::new(ModelParams::default())));
+    let exact = timed(&mut ExactHash::default());
+    let rules = timed(&mut RuleBased::default());
+    let at = std::time::Instant::now();
+    let mut attrs = Attributes::default();
+    let mut prints = Vec::new();
+    for (w, ws) in train.workspaces.iter().enumerate() {
+        for r in ws {
+            let p = attrs.print(&r.components, &r.fingerprint, at_ms(&r.visit));
+            prints.push((w * train.browsers + r.visit.device, p));
+        }
+    }
+    let (mut h, trained) = Hybrid::train(&prints, attrs);
+    drop(prints);
+    let train_s = round1(at.elapsed().as_secs_f64());
+    let mut hybrid = timed(&mut h);
+    if let Some(f) = hybrid.as_object_mut() {
+        f.insert(
+            "forest".into(),
+            json!({
+                "trainingPopulation": train.meta,
+                "positivePairs": trained.positives,
+                "negativePairs": trained.negatives,
+                "trees": trained.trees,
+                "nodes": trained.nodes,
+                "lambda": fp_stalker::LAMBDA,
+                "diff": fp_stalker::DIFF,
+                "trainingSeconds": train_s,
+            }),
+        );
+    }
+    let row = |name: &str, f: &Value| {
+        format!(
+            "{name:<16} {:>9} {:>7} {:>8} {:>9} {:>12} {:>9}",
+            f["precision"],
+            f["recall"],
+            f["idsPerDevice"],
+            f["trackingDays"],
+            f["calibrationError"],
+            f["above99"]["wrongShare"],
+        )
+    };
+    let rows = [
+        ("prynt", &prynt),
+        ("exactHash", &exact),
+        ("fpStalkerRules", &rules),
+        ("fpStalkerHybrid", &hybrid),
+    ];
+    let browsers: usize = pop
+        .workspaces
+        .iter()
+        .map(|ws| {
+            ws.iter()
+                .map(|r| r.visit.device)
+                .collect::<HashSet<_>>()
+                .len()
+        })
+        .sum();
+    let mut table = vec![
+        format!(
+            "accuracy on {}: {} workspaces, {browsers} browsers, {} visits (loaded in {loaded_s} s)",
+            o.population.display(),
+            pop.workspaces.len(),
+            pop.visits(),
+        ),
+        format!(
+            "{:<16} {:>9} {:>7} {:>8} {:>9} {:>12} {:>9}",
+            "matcher", "precision", "recall", "ids/dev", "track d", "calibration", ">0.99 bad"
+        ),
+    ];
+    table.extend(rows.iter().map(|(n, f)| row(n, f)));
+    table.push(format!(
+        "run times: prynt {} s, exactHash {} s, fpStalkerRules {} s, fpStalkerHybrid {} s (forest trained in {train_s} s)",
+        prynt["seconds"], exact["seconds"], rules["seconds"], hybrid["seconds"]
+    ));
+    table.push("token-less returns after each change (prynt kept share, split, merged; tokens refused), and the baselines' kept share:".into());
+    table.push(change_lines(&rows));
+    table.push(format!(
+        "prynt calibration (± the 95% sampling interval):\n{}\nprynt calibration, new-visitor answers:\n{}",
+        decile_lines(&prynt["calibration"]),
+        decile_lines(&prynt["calibrationNew"])
+    ));
+    let mut out = prynt.clone();
+    if let Some(obj) = out.as_object_mut() {
+        obj.insert("population".into(), pop.meta.clone());
+        obj.insert("workspaces".into(), json!(pop.workspaces.len()));
+        obj.insert("browsers".into(), json!(browsers));
+        obj.insert("visits".into(), json!(pop.visits()));
+        obj.insert(
+            "baselines".into(),
+            json!({ "exactHash": exact, "fpStalkerRules": rules, "fpStalkerHybrid": hybrid }),
+        );
+    }
+    super::emit(&table.join("\n"), out);
     Ok(())
 }

@@ -541,6 +541,12 @@ macro_rules! matcher_over_link {
                 let p = self.attrs.print(c, fp, at_ms);
                 self.store.record(visitor, p);
             }
+            fn forget(&mut self) {
+                self.store = Store {
+                    by_canvas: self.store.by_canvas,
+                    ..Store::default()
+                };
+            }
         }
     };
 }

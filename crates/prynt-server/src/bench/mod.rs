@@ -6,6 +6,7 @@ mod fp_stalker;
 pub mod identify;
 mod load;
 pub mod matching;
+mod recorded;
 pub mod seed;
 pub mod webhooks;
 

@@ -145,3 +145,121 @@ fn match_benchmark_reports_memory_within_budget() {
     let bytes = r["bytesPerVisitor"].as_f64().unwrap();
     assert!(bytes > 50.0 && bytes < 300.0, "{bytes} bytes per visitor");
 }
+
+/// A recorded visit line of `--population` files.
+fn visit_line(
+    ws: usize,
+    day: f64,
+    browser: usize,
+    token: bool,
+    changes: &[&str],
+    c: Value,
+) -> String {
+    serde_json::json!({
+        "ws": ws, "day": day, "browser": browser, "token": token, "private": false,
+        "changes": changes, "components": c,
+    })
+    .to_string()
+}
+
+fn desktop(languages: &[&str], renderer: &str, ratio: f64) -> Value {
+    serde_json::json!({
+        "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        "platform": "Win32", "vendor": "Google Inc.", "languages": languages,
+        "timezone": "Europe/Berlin", "timezoneOffset": -60,
+        "screen": {"w": 1920, "h": 1080, "colorDepth": 24, "pixelRatio": ratio},
+        "hardwareConcurrency": 8, "deviceMemory": 8, "maxTouchPoints": 0,
+        "canvas": {"text": format!("t-{renderer}"), "geometry": "g1"},
+        "webgl": {"unmaskedVendor": "Google Inc. (NVIDIA)", "unmaskedRenderer": renderer,
+                  "params": format!("p-{renderer}"), "extensions": "e1", "render": format!("r-{renderer}")},
+        "audio": {"hash": "a1", "sum": 124.04},
+        "fonts": ["Arial", "Calibri", "Cambria", "Segoe UI"], "math": "m1",
+    })
+}
+
+#[test]
+fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let gtx = "ANGLE (NVIDIA, NVIDIA GeForce GTX 1060 Direct3D11 vs_5_0 ps_5_0, D3D11)";
+    let rtx = "ANGLE (NVIDIA, NVIDIA GeForce RTX 3070 Direct3D11 vs_5_0 ps_5_0, D3D11)";
+    let lines = [
+        r#"{"meta": {"generator": "hand-written"}}"#.to_owned(),
+        visit_line(0, 0.0, 0, false, &[], desktop(&["de-DE", "de"], gtx, 1.0)),
+        visit_line(0, 0.5, 1, false, &[], desktop(&["en-US", "en"], rtx, 1.25)),
+        visit_line(0, 1.0, 0, true, &[], desktop(&["de-DE", "de"], gtx, 1.0)),
+        visit_line(
+            0,
+            2.0,
+            0,
+            false,
+            &["zoom"],
+            desktop(&["de-DE", "de"], gtx, 1.1),
+        ),
+        // The second workspace starts from scratch: browser 0 there is another browser.
+        visit_line(1, 0.0, 0, false, &[], desktop(&["en-US", "en"], rtx, 1.25)),
+        visit_line(
+            1,
+            3.0,
+            0,
+            false,
+            &["storageCleared"],
+            desktop(&["en-US", "en"], rtx, 1.25),
+        ),
+    ];
+    let pop = dir.path().join("pop.jsonl");
+    std::fs::write(&pop, lines.join("\n")).unwrap();
+    let r = last_json(&[
+        "bench",
+        "accuracy",
+        "--population",
+        pop.to_str().unwrap(),
+        "--training",
+        pop.to_str().unwrap(),
+    ]);
+    assert_eq!(r["workspaces"], 2, "{r}");
+    assert_eq!(r["browsers"], 3, "{r}");
+    assert_eq!(r["visits"], 6, "{r}");
+    assert_eq!(r["population"]["generator"], "hand-written", "{r}");
+    let by = &r["byChange"];
+    // Returns only: the first visits are nobody's return.
+    assert_eq!(by["zoom"]["tokenless"], 1, "{r}");
+    assert_eq!(by["storageCleared"]["tokenless"], 1, "{r}");
+    assert_eq!(by["none"]["tokenVisits"], 1, "{r}");
+    assert_eq!(by["none"]["tokenRefused"], 0, "{r}");
+    // Identical after cleared storage: every matcher keeps that one, the exact hash loses the
+    // zoomed one.
+    assert_eq!(by["storageCleared"]["kept"], 1, "{r}");
+    let exact = &r["baselines"]["exactHash"]["byChange"];
+    assert_eq!(exact["storageCleared"]["kept"], 1, "{r}");
+    assert_eq!(exact["zoom"]["split"], 1, "{r}");
+    assert!(r["above99"]["answers"].as_u64().is_some(), "{r}");
+
+    // Malformed files are refused with the line that is wrong, exit code 2.
+    for (bad, says) in [
+        (format!("{}\n{{\"ws\": 0}}", lines[0]), "pop.jsonl:2"),
+        (
+            [lines[0].clone(), lines[3].clone(), lines[1].clone()].join("\n"),
+            "time order",
+        ),
+        (lines[0].clone(), "no visits"),
+    ] {
+        std::fs::write(&pop, bad).unwrap();
+        let out = prynt()
+            .args(["bench", "accuracy", "--population"])
+            .arg(&pop)
+            .arg("--training")
+            .arg(&pop)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{says}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{says}: {err}");
+    }
+    // --population needs --training.
+    let out = prynt()
+        .args(["bench", "accuracy", "--population"])
+        .arg(&pop)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
