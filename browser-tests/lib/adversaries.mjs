@@ -847,7 +847,7 @@ async function cdpBot(r, site, o, display) {
 
 // Prefs that keep Firefox off the network it cannot reach and away from first-run pages.
 // None of them changes what a page can measure.
-const FIREFOX_PREFS = {
+export const FIREFOX_PREFS = {
   'app.normandy.enabled': false,
   'app.shield.optoutstudies.enabled': false,
   'app.update.auto': false,

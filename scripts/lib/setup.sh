@@ -26,12 +26,19 @@ ensure_chromium() {
         echo "==> installing Chromium and ChromeDriver from Debian's packages"
         apt_install chromium chromium-driver fonts-dejavu-core
     fi
+    # The German UI resources: everyday.test.mjs switches a browser's UI locale.
+    if [ ! -f /usr/lib/chromium/locales/de.pak ]; then
+        apt_install chromium-l10n
+    fi
 }
 
 ensure_firefox() {
     if [ ! -x /usr/bin/firefox-esr ]; then
         echo "==> installing Firefox ESR from Debian's packages"
         apt_install firefox-esr
+    fi
+    if [ ! -f /usr/lib/firefox-esr/browser/extensions/langpack-de@firefox-esr.mozilla.org.xpi ]; then
+        apt_install firefox-esr-l10n-de
     fi
 }
 
