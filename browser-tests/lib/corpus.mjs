@@ -10,6 +10,8 @@
 //     fixed so that the output does not depend on the day it is made. The returned array carries
 //     a non-enumerable `rejected` ({ 'os × browser': { reason: count } }): samples of the two
 //     packages that no real browser of their stratum could have produced (see "Filter").
+//   stratumDevices({ os, browser, seed = 1, at }) -> { next(), rejected }: one stratum's devices
+//     one at a time, the k-th being corpus()'s k-th device of that stratum (same seed and at).
 //   STRATA -> [{ os, browser, share, source }], the strata and where their devices come from.
 //   classify(userAgent, maxTouchPoints) -> { os, browser } | null (independent of Prynt's parser).
 //   runCorpus(prynt, devices, { concurrency = 8, liftRateLimits = true, maxExamples = 20 })
@@ -914,7 +916,7 @@ function build(raw, st, rng, at, fonts) {
 /**
  * The corpus: `size` devices over STRATA, reproducible from `seed` (see the file's comment).
  */
-export function corpus({ size = 10_000, seed = 1, at = Date.UTC(2025, 0, 15, 12, 0, 0) } = {}) {
+export function corpus({ size = 10_000, seed = 1, at = DEFAULT_AT } = {}) {
   const fonts = agentFonts();
   const counts = allocate(size);
   const devices = [];
@@ -923,25 +925,46 @@ export function corpus({ size = 10_000, seed = 1, at = Date.UTC(2025, 0, 15, 12,
     const name = stratumName(st.os, st.browser);
     const rng = prng('prynt-corpus', seed, name);
     withRandom(rng, () => {
-      for (let k = 0; k < counts[i]; k++) {
-        let raw = null;
-        for (let attempt = 0; attempt < 200 && !raw; attempt++) {
-          const d = draw(st);
-          const why = d.reject || notReal(d.raw, st);
-          if (why) {
-            const r = (rejected[name] ||= {});
-            r[why] = (r[why] || 0) + 1;
-          } else {
-            raw = d.raw;
-          }
-        }
-        if (!raw) throw new Error(`${name}: no real device in 200 draws (${JSON.stringify(rejected[name])})`);
-        devices.push(build(raw, st, rng, at, fonts));
-      }
+      for (let k = 0; k < counts[i]; k++) devices.push(nextDevice(st, name, rng, at, fonts, rejected));
     });
   });
   Object.defineProperty(devices, 'rejected', { value: rejected, enumerable: false });
   return devices;
+}
+
+const DEFAULT_AT = Date.UTC(2025, 0, 15, 12, 0, 0);
+
+/** The next real device of stratum `st` from its stream `rng` (Math.random must be `rng`). */
+function nextDevice(st, name, rng, at, fonts, rejected) {
+  let raw = null;
+  for (let attempt = 0; attempt < 200 && !raw; attempt++) {
+    const d = draw(st);
+    const why = d.reject || notReal(d.raw, st);
+    if (why) {
+      const r = (rejected[name] ||= {});
+      r[why] = (r[why] || 0) + 1;
+    } else {
+      raw = d.raw;
+    }
+  }
+  if (!raw) throw new Error(`${name}: no real device in 200 draws (${JSON.stringify(rejected[name])})`);
+  return build(raw, st, rng, at, fonts);
+}
+
+/**
+ * One stratum's devices one at a time, for callers that choose the strata themselves: `next()`
+ * returns the stratum's devices in the order corpus() draws them, so that the k-th call gives
+ * the k-th device of that stratum in corpus({ seed, at }) of any size that has k of them.
+ * `rejected` counts the redrawn samples as corpus()'s does.
+ */
+export function stratumDevices({ os, browser, seed = 1, at = DEFAULT_AT }) {
+  const st = STRATA.find((s) => s.os === os && s.browser === browser);
+  if (!st) throw new Error(`no stratum ${stratumName(os, browser)}`);
+  const name = stratumName(os, browser);
+  const rng = prng('prynt-corpus', seed, name);
+  const fonts = agentFonts();
+  const rejected = {};
+  return { rejected, next: () => withRandom(rng, () => nextDevice(st, name, rng, at, fonts, rejected)) };
 }
 
 // ---- running the corpus through a server ---------------------------------------------------------------

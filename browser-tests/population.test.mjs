@@ -1,0 +1,224 @@
+// The benchmark population (lib/population.mjs, CLI population.mjs): reproducible to the byte,
+// every drift kind drawn in a 2,000-browser × 90-day population, every kind changing the
+// component fields it claims and no others, and the token/private bookkeeping consistent.
+// Runs no server and no browser.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DRIFT_KINDS, FIELDS_OF, population } from './lib/population.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const run = promisify(execFile);
+
+async function cli(args) {
+  const dir = mkdtempSync(join(tmpdir(), 'prynt-population-'));
+  try {
+    const out = join(dir, 'pop.jsonl');
+    await run(process.execPath, [join(HERE, 'population.mjs'), ...args, '--out', out], { maxBuffer: 1 << 20 });
+    return readFileSync(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Leaf paths whose values differ between two component objects ("screen.w", "uaData.brands"). */
+function diff(a, b, prefix = '', out = []) {
+  const keys = new Set([...Object.keys(a || {}), ...Object.keys(b || {})]);
+  for (const k of keys) {
+    const x = a ? a[k] : undefined;
+    const y = b ? b[k] : undefined;
+    const p = prefix ? `${prefix}.${k}` : k;
+    const plain = (v) => v && typeof v === 'object' && !Array.isArray(v);
+    if (plain(x) && plain(y)) diff(x, y, p, out);
+    else if (JSON.stringify(x) !== JSON.stringify(y)) out.push(p);
+  }
+  return out;
+}
+const covered = (path, fields) => fields.some((f) => path === f || path.startsWith(`${f}.`) || f.startsWith(`${path}.`));
+
+// One 2,000-browser × 90-day population, grouped by browser, shared by the tests below.
+let big = null;
+function bigPopulation() {
+  if (big) return big;
+  const byBrowser = new Map();
+  let last = -Infinity;
+  let sorted = true;
+  for (const v of population({ browsers: 2000, days: 90, seed: 1 })) {
+    if (v.day < last) sorted = false;
+    last = v.day;
+    if (!byBrowser.has(v.browser)) byBrowser.set(v.browser, []);
+    byBrowser.get(v.browser).push(v);
+  }
+  big = { byBrowser, sorted };
+  return big;
+}
+
+test('the same arguments give byte-identical output, another seed another population', async () => {
+  const args = ['--browsers', '120', '--days', '30', '--seed', '5', '--workspaces', '2'];
+  const a = await cli(args);
+  const b = await cli(args);
+  assert.ok(a.equals(b), 'two runs with the same arguments differ');
+  const c = await cli(['--browsers', '120', '--days', '30', '--seed', '6', '--workspaces', '2']);
+  assert.ok(!a.equals(c), 'another seed gave the same population');
+
+  const lines = a.toString('utf8').trimEnd().split('\n');
+  const meta = JSON.parse(lines[0]).meta;
+  assert.equal(meta.browsers, 120);
+  assert.equal(meta.workspaces, 2);
+  assert.equal(meta.visits, lines.length - 1);
+  const visits = lines.slice(1).map((l) => JSON.parse(l));
+  let prev = null;
+  const kinds = new Set(DRIFT_KINDS.map((k) => k.kind));
+  for (const v of visits) {
+    assert.deepEqual(Object.keys(v), ['ws', 'day', 'browser', 'token', 'private', 'changes', 'components']);
+    for (const k of ['automation', 'integrity', 'behavior', 'timing']) assert.ok(!(k in v.components), `components keep ${k}`);
+    for (const k of v.changes) assert.ok(kinds.has(k), `unknown kind ${k}`);
+    if (prev) assert.ok(prev.ws < v.ws || (prev.ws === v.ws && prev.day <= v.day), 'visits are not sorted by (ws, day)');
+    prev = v;
+  }
+  assert.deepEqual([...new Set(visits.map((v) => v.ws))], [0, 1]);
+  // Workspaces are independent populations, not copies.
+  const first = (ws) => JSON.stringify(visits.find((v) => v.ws === ws && v.browser === 0)?.components ?? null);
+  assert.notEqual(first(0), first(1));
+});
+
+test('every drift kind is drawn in a 2,000-browser, 90-day population, with realistic visit counts', () => {
+  const { byBrowser, sorted } = bigPopulation();
+  assert.ok(sorted, 'visits are not sorted by day');
+  const counts = Object.fromEntries(DRIFT_KINDS.map((k) => [k.kind, 0]));
+  let visits = 0;
+  let tokenless = 0;
+  for (const list of byBrowser.values()) {
+    for (const v of list) {
+      visits++;
+      if (!v.token) tokenless++;
+      for (const k of v.changes) counts[k]++;
+    }
+  }
+  const missing = Object.entries(counts).filter(([, n]) => n === 0).map(([k]) => k);
+  assert.deepEqual(missing, [], `kinds never on a visit: ${missing.join(', ')}`);
+  const perBrowser = visits / 2000;
+  assert.ok(perBrowser >= 8 && perBrowser <= 25, `${perBrowser.toFixed(1)} visits per browser`);
+  const once = [...byBrowser.values()].filter((l) => l.length === 1).length;
+  const daily = [...byBrowser.values()].filter((l) => l.length >= 60).length;
+  assert.ok(once > 100 && daily > 20, `heavy-tailed returns expected: ${once} one-visit browsers, ${daily} with 60+ visits`);
+  const firstDays = [...byBrowser.values()].map((l) => l[0].day);
+  assert.ok(firstDays.filter((d) => d > 45).length > 200, 'new browsers should keep arriving through the period');
+  const share = tokenless / visits;
+  assert.ok(share >= 0.2 && share <= 0.36, `token-less share ${share.toFixed(3)}`);
+});
+
+test('tokens: first visits and private windows never carry one, storage comes back only from a normal visit', () => {
+  const { byBrowser } = bigPopulation();
+  for (const [browser, list] of byBrowser) {
+    assert.equal(list[0].token, false, `browser ${browser}: first visit with a token`);
+    assert.deepEqual(list[0].changes, [], `browser ${browser}: first visit lists changes`);
+    let held = false;
+    for (const [i, v] of list.entries()) {
+      if (v.changes.includes('storageCleared') || v.changes.includes('cookiesOnExit')) held = false;
+      if (i > 0) assert.equal(v.changes.includes('privateWindow'), v.private, `browser ${browser} day ${v.day}: privateWindow listed ${v.changes.includes('privateWindow')} but private ${v.private}`);
+      if (v.private) {
+        assert.equal(v.token, false, `browser ${browser} day ${v.day}: a private window sent a token`);
+      } else {
+        assert.equal(v.token, held, `browser ${browser} day ${v.day}: token ${v.token}, storage ${held ? 'held' : 'absent'}`);
+        held = true;
+      }
+      if (v.changes.includes('storageCleared') || v.changes.includes('cookiesOnExit')) assert.equal(v.token, false);
+    }
+  }
+});
+
+// Kinds whose listing guarantees a visible change, and the check that shows it.
+const VISIBLE = {
+  browserUpgrade: (a, b) => a.userAgent !== b.userAgent,
+  browserDowngrade: (a, b) => a.userAgent !== b.userAgent,
+  channelSwitch: (a, b) => a.userAgent !== b.userAgent,
+  zoom: (a, b) => a.screen.pixelRatio !== b.screen.pixelRatio,
+  externalMonitor: (a, b) => JSON.stringify(a.screen) !== JSON.stringify(b.screen),
+  windowResize: (a, b) => JSON.stringify(a.window) !== JSON.stringify(b.window),
+  fontsInstalled: (a, b) => b.fonts.length > a.fonts.length && a.fonts.every((f) => b.fonts.includes(f)),
+  fontsRemoved: (a, b) => b.fonts.length < a.fonts.length && b.fonts.every((f) => a.fonts.includes(f)),
+  languageAdded: (a, b) => b.languages.length > a.languages.length,
+  languageRemoved: (a, b) => b.languages.length < a.languages.length,
+  languageReordered: (a, b) => a.languages.join() !== b.languages.join() && [...a.languages].sort().join() === [...b.languages].sort().join(),
+  timezoneTravel: (a, b) => a.timezone !== b.timezone,
+  timezoneMove: (a, b) => a.timezone !== b.timezone,
+  daylightSaving: (a, b) => a.timezone === b.timezone && a.timezoneOffset !== b.timezoneOffset,
+};
+// Kinds whose change is often but not always visible (the agent sees part of what happened).
+const MOSTLY = { browserPatch: 0.9, osUpgrade: 0.4, gpuDriver: 0.3 };
+
+test('every kind changes the fields it claims, and only those', () => {
+  const { byBrowser } = bigPopulation();
+  const noisy = new Set();
+  for (const [browser, list] of byBrowser) if (list.some((v) => v.changes.includes('privacyNoise') || v.changes.includes('antiFingerprinting'))) noisy.add(browser);
+  const seen = {};
+  const shown = {};
+  const strays = [];
+  for (const [browser, list] of byBrowser) {
+    for (let i = 1; i < list.length; i++) {
+      const a = list[i - 1];
+      const b = list[i];
+      if (noisy.has(browser)) {
+        if (b.changes.includes('privacyNoise')) {
+          const d = diff(a.components, b.components);
+          assert.ok(d.some((p) => p.startsWith('canvas.') || p.startsWith('audio.') || p === 'hardwareConcurrency' || p === 'plugins'), `browser ${browser} day ${b.day}: privacyNoise without a noisy field changed`);
+        }
+        continue;
+      }
+      if (a.private || b.private) continue;
+      const kinds = b.changes.filter((k) => k !== 'storageCleared' && k !== 'cookiesOnExit');
+      const d = diff(a.components, b.components);
+      if (kinds.length === 0) {
+        if (d.length) strays.push(`browser ${browser} day ${b.day}: ${d.join(', ')} changed with no kind listed`);
+        continue;
+      }
+      const outside = d.filter((p) => !kinds.some((k) => covered(p, FIELDS_OF(k))));
+      if (outside.length) strays.push(`browser ${browser} day ${b.day}: ${kinds.join('+')} changed ${outside.join(', ')}`);
+      if (kinds.length > 1) continue;
+      const k = kinds[0];
+      seen[k] = (seen[k] || 0) + 1;
+      if (VISIBLE[k]) assert.ok(VISIBLE[k](a.components, b.components), `browser ${browser} day ${b.day}: ${k} listed but not visible (${d.join(', ') || 'nothing changed'})`);
+      if (d.length) shown[k] = (shown[k] || 0) + 1;
+    }
+  }
+  assert.deepEqual(strays.slice(0, 10), [], `${strays.length} changes outside what the kinds claim`);
+  const common = ['browserUpgrade', 'zoom', 'externalMonitor', 'windowResize', 'fontsInstalled', 'languageAdded', 'timezoneTravel', 'daylightSaving', 'browserPatch', 'osUpgrade', 'gpuDriver'];
+  for (const k of common) assert.ok(seen[k] > 0, `${k} never seen alone`);
+  for (const [k, min] of Object.entries(MOSTLY)) {
+    if (!seen[k]) continue;
+    const share = (shown[k] || 0) / seen[k];
+    assert.ok(share >= min, `${k}: only ${(share * 100).toFixed(0)}% of ${seen[k]} visits show a change`);
+  }
+});
+
+test('a private visit shows private-mode storage and leaves the next normal visit as before', () => {
+  const { byBrowser } = bigPopulation();
+  let checked = 0;
+  for (const list of byBrowser.values()) {
+    for (let i = 1; i + 1 < list.length; i++) {
+      const [a, p, b] = [list[i - 1], list[i], list[i + 1]];
+      if (a.private || !p.private || b.private || b.changes.length || a.changes.includes('privacyNoise')) continue;
+      if (p.changes.some((k) => k !== 'privateWindow')) continue;
+      assert.notDeepEqual(p.components.storage, a.components.storage, 'private window with normal storage');
+      // Nothing carried over from the private window.
+      assert.deepEqual(diff(a.components, b.components).filter((x) => !x.startsWith('storage.')), []);
+      checked++;
+    }
+  }
+  assert.ok(checked > 10, `only ${checked} private visits between two quiet ones`);
+});
+
+test('a 1,000-browser population is written quickly', async (t) => {
+  const started = Date.now();
+  const out = await cli(['--browsers', '1000', '--days', '90', '--seed', '2']);
+  const lines = out.toString('utf8').trimEnd().split('\n');
+  const meta = JSON.parse(lines[0]).meta;
+  assert.equal(meta.visits, lines.length - 1);
+  t.diagnostic(`1,000 browsers × 90 days: ${meta.visits} visits, ${(out.length / 1e6).toFixed(1)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
