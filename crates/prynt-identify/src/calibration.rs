@@ -73,10 +73,28 @@ fn share_ratio(r: f64, all_r: f64, n: f64, all_n: f64) -> f64 {
     ((r + 0.5) / (all_r + 0.5)).ln() - ((n + 0.5) / (all_n + 0.5)).ln()
 }
 
-/// An `observed` log ratio resting on `weight` examples, blended with the model's own `s`,
-/// which counts as [`PRIOR_WEIGHT`] examples.
+/// The share of returns whose fingerprint changed in a way the model does not describe (an
+/// anti-fingerprinting extension, a reinstall, a browser that noises what the model trusts):
+/// such a return scores like a new browser. Without it the model would be certain of every
+/// "new visitor" answer that nothing resembles until enough labelled returns said otherwise,
+/// and a new workspace has none.
+const OUT_OF_MODEL: f64 = 0.05;
+
+/// The model's own log ratio for score `s`, allowing for returns out of the model:
+/// ln((1 − ε) e^s + ε). Finite for every score, no candidate at all (−∞) included.
+fn model_ratio(s: f64) -> f64 {
+    let e = OUT_OF_MODEL;
+    if s > 30.0 {
+        s + (1.0 - e).ln()
+    } else {
+        ((1.0 - e) * s.exp() + e).ln()
+    }
+}
+
+/// An `observed` log ratio resting on `weight` examples, blended with the model's own for
+/// score `s` ([`model_ratio`]), which counts as [`PRIOR_WEIGHT`] examples.
 fn blend(observed: f64, weight: f64, s: f64) -> f64 {
-    (weight * observed + PRIOR_WEIGHT * s) / (weight + PRIOR_WEIGHT)
+    (weight * observed + PRIOR_WEIGHT * model_ratio(s)) / (weight + PRIOR_WEIGHT)
 }
 
 fn logit(p: f64) -> f64 {
@@ -203,8 +221,27 @@ fn observed(returns: [f64; S_BINS], visits: [f64; S_BINS]) -> Option<[(f64, f64)
     Some(out)
 }
 
-/// Learnt calibration of one matching index.
-pub struct Calibration {
+/// How long ago the best candidate was last seen: no candidate at all, under a day, under a
+/// week, a week or more. Returns after a long absence have drifted further, and browsers that
+/// lost their storage (the token-less visits) are those that were away longer than the ones
+/// that kept it: a labelled return's score is a fair example only for visits that come back
+/// after a gap like its own, so every score count is kept per gap class, and each class's
+/// ratios are read among that class's examples alone: how often returns come back after a
+/// long gap is exactly what the labelled returns cannot tell.
+pub const GAP_CLASSES: usize = 4;
+
+/// The gap class of a visit whose best candidate was last seen `gap_days` ago.
+pub fn gap_class(gap_days: Option<f64>) -> usize {
+    match gap_days {
+        None => 0,
+        Some(d) if d < 1.0 => 1,
+        Some(d) if d < 7.0 => 2,
+        Some(_) => 3,
+    }
+}
+
+/// The score counts of one gap class.
+struct ByScore {
     /// Per score bin: labelled returns, labelled strangers, and all token-less visits (returns
     /// and new browsers).
     returns: [AtomicU32; S_BINS],
@@ -214,6 +251,24 @@ pub struct Calibration {
     visits_total: AtomicU32,
     /// The same returns and token-less visits, fading with time (see [`Recent`]).
     recent: Mutex<Recent>,
+}
+
+impl Default for ByScore {
+    fn default() -> Self {
+        ByScore {
+            returns: std::array::from_fn(|_| AtomicU32::new(0)),
+            strangers: std::array::from_fn(|_| AtomicU32::new(0)),
+            visits: std::array::from_fn(|_| AtomicU32::new(0)),
+            returns_total: AtomicU32::new(0),
+            visits_total: AtomicU32::new(0),
+            recent: Mutex::new(Recent::default()),
+        }
+    }
+}
+
+/// Learnt calibration of one matching index.
+pub struct Calibration {
+    classes: [ByScore; GAP_CLASSES],
     /// Per best-candidate share bin, among labelled returns: all, and those whose best
     /// candidate was the right visitor.
     tops: [AtomicU32; Q_BINS],
@@ -229,12 +284,7 @@ pub struct Calibration {
 impl Default for Calibration {
     fn default() -> Self {
         Calibration {
-            returns: std::array::from_fn(|_| AtomicU32::new(0)),
-            strangers: std::array::from_fn(|_| AtomicU32::new(0)),
-            visits: std::array::from_fn(|_| AtomicU32::new(0)),
-            returns_total: AtomicU32::new(0),
-            visits_total: AtomicU32::new(0),
-            recent: Mutex::new(Recent::default()),
+            classes: std::array::from_fn(|_| ByScore::default()),
             tops: std::array::from_fn(|_| AtomicU32::new(0)),
             tops_right: std::array::from_fn(|_| AtomicU32::new(0)),
             seen: AtomicU64::new(0),
@@ -267,6 +317,21 @@ fn count(bins: &[AtomicU32; S_BINS], total: &AtomicU32, s: f64) {
     }
 }
 
+impl ByScore {
+    /// The returns and token-less visits counted since the start (or the last halving).
+    fn all_time(&self) -> ([f64; S_BINS], [f64; S_BINS]) {
+        (
+            std::array::from_fn(|b| load(&self.returns[b])),
+            std::array::from_fn(|b| load(&self.visits[b])),
+        )
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        // A panic elsewhere cannot leave the counts half-written: each update is one addition.
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl Calibration {
     /// Whether this token visit, at `now_ms`, should be used as a labelled example: one in
     /// `every`, and at most `per_second` in a second.
@@ -285,11 +350,12 @@ impl Calibration {
         self.taken.fetch_add(1, Ordering::Relaxed) < per_second
     }
 
-    /// A labelled return scored `s` at `now_ms`, whose best candidate had share `q` and was (or
-    /// was not) the right visitor.
-    pub fn record_return(&self, s: f64, top: Option<(f64, bool)>, now_ms: i64) {
-        count(&self.returns, &self.returns_total, s);
-        self.recent().add(true, s, now_ms);
+    /// A labelled return scored `s` at `now_ms`, its best candidate last seen `gap` days
+    /// before, whose share was `q` and which was (or was not) the right visitor.
+    pub fn record_return(&self, s: f64, gap: Option<f64>, top: Option<(f64, bool)>, now_ms: i64) {
+        let c = &self.classes[gap_class(gap)];
+        count(&c.returns, &c.returns_total, s);
+        c.recent().add(true, s, now_ms);
         if let Some((q, right)) = top {
             let b = bin(logit(q), Q_MIN, Q_WIDTH, Q_BINS);
             if load(&self.tops[b]) >= HALVE_AT as f64 {
@@ -303,50 +369,54 @@ impl Calibration {
         }
     }
 
-    /// A labelled stranger (a known browser matched with itself left out) scored `s`.
-    pub fn record_stranger(&self, s: f64) {
-        bump(&self.strangers[bin(s, S_MIN, S_WIDTH, S_BINS)]);
+    /// A labelled stranger (a known browser matched with itself left out) scored `s`, its
+    /// best candidate last seen `gap` days before.
+    pub fn record_stranger(&self, s: f64, gap: Option<f64>) {
+        bump(&self.classes[gap_class(gap)].strangers[bin(s, S_MIN, S_WIDTH, S_BINS)]);
     }
 
     /// The log likelihood ratio of "return" against "new browser" for a visit scored `s`, new
     /// browsers stood for by the labelled strangers: the model's own (`s`) where few examples
     /// scored alike, the observed ratio where many did.
-    pub fn link_log_ratio(&self, s: f64) -> f64 {
+    pub fn link_log_ratio(&self, s: f64, gap: Option<f64>) -> f64 {
+        let g = gap_class(gap);
+        let c = &self.classes[g];
         let b = bin(s, S_MIN, S_WIDTH, S_BINS);
-        let (r, n) = (load(&self.returns[b]), load(&self.strangers[b]));
-        let (all_r, all_n): (f64, f64) = (
-            self.returns.iter().map(load).sum(),
-            self.strangers.iter().map(load).sum(),
-        );
+        let (r, n) = (load(&c.returns[b]), load(&c.strangers[b]));
+        // Without a candidate there is no gap to condition on: how often returns and strangers
+        // find none at all is read among all of them.
+        let of = |c: &ByScore| -> (f64, f64) {
+            (
+                c.returns.iter().map(load).sum(),
+                c.strangers.iter().map(load).sum(),
+            )
+        };
+        let (all_r, all_n) = if g == 0 {
+            self.classes
+                .iter()
+                .map(of)
+                .fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1))
+        } else {
+            of(c)
+        };
         if all_r < 1.0 || all_n < 1.0 {
-            return s;
+            return model_ratio(s);
         }
         blend(share_ratio(r, all_r, n, all_n), r + n, s)
     }
 
-    /// A token-less visit scored `s` at `now_ms`, whatever it turned out to be.
-    pub fn record_visit(&self, s: f64, now_ms: i64) {
-        count(&self.visits, &self.visits_total, s);
-        self.recent().add(false, s, now_ms);
+    /// A token-less visit scored `s` at `now_ms`, its best candidate last seen `gap` days
+    /// before, whatever it turned out to be.
+    pub fn record_visit(&self, s: f64, gap: Option<f64>, now_ms: i64) {
+        let c = &self.classes[gap_class(gap)];
+        count(&c.visits, &c.visits_total, s);
+        c.recent().add(false, s, now_ms);
     }
 
     /// Labelled returns counted since the start (or the last halving).
     #[cfg(test)]
     pub(crate) fn returns_learnt(&self) -> f64 {
-        load(&self.returns_total)
-    }
-
-    /// The returns and token-less visits counted since the start (or the last halving).
-    fn all_time(&self) -> ([f64; S_BINS], [f64; S_BINS]) {
-        (
-            std::array::from_fn(|b| load(&self.returns[b])),
-            std::array::from_fn(|b| load(&self.visits[b])),
-        )
-    }
-
-    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
-        // A panic elsewhere cannot leave the counts half-written: each update is one addition.
-        self.recent.lock().unwrap_or_else(|e| e.into_inner())
+        self.classes.iter().map(|c| load(&c.returns_total)).sum()
     }
 
     /// The log likelihood ratio of "return" against "new browser" for a visit scored `s` at
@@ -356,13 +426,20 @@ impl Calibration {
     /// How returns and new browsers score changes as the index fills and its browsers age, so
     /// the ratio observed over the last days outweighs the one observed since the start where
     /// enough recent examples scored alike ([`RECENT_TRUST`]).
-    pub fn mixture_log_ratio(&self, s: f64, now_ms: i64) -> f64 {
+    pub fn mixture_log_ratio(&self, s: f64, gap: Option<f64>, now_ms: i64) -> f64 {
+        let g = gap_class(gap);
+        if g == 0 {
+            // No candidate: the token-less visits' own estimate needs the returns that score
+            // high, which this class never holds; the strangers' estimate stands.
+            return self.link_log_ratio(s, gap);
+        }
+        let c = &self.classes[g];
         let b = bin(s, S_MIN, S_WIDTH, S_BINS);
-        let (returns, visits) = self.all_time();
+        let (returns, visits) = c.all_time();
         let Some((all_time, weight)) = observed(returns, visits).map(|o| o[b]) else {
-            return s;
+            return model_ratio(s);
         };
-        let (returns, visits) = self.recent().at(now_ms);
+        let (returns, visits) = c.recent().at(now_ms);
         let (recent, recent_weight) = observed(returns, visits).map_or((0.0, 0.0), |o| o[b]);
         let ratio =
             (recent_weight * recent + RECENT_TRUST * all_time) / (recent_weight + RECENT_TRUST);
@@ -381,12 +458,40 @@ impl Calibration {
 mod tests {
     use super::*;
 
+    /// The gap class most examples below are in: a candidate last seen half a day before.
+    const DAYISH: Option<f64> = Some(0.5);
+
     #[test]
     fn without_examples_the_model_is_trusted() {
         let c = Calibration::default();
-        assert_eq!(c.link_log_ratio(3.0), 3.0);
-        assert_eq!(c.mixture_log_ratio(3.0, 0), 3.0);
+        assert_eq!(c.link_log_ratio(3.0, DAYISH), model_ratio(3.0));
+        assert_eq!(c.mixture_log_ratio(3.0, DAYISH, 0), model_ratio(3.0));
+        assert_eq!(c.mixture_log_ratio(3.0, None, 0), model_ratio(3.0));
         assert!((c.top_right(0.9) - 0.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_model_allows_for_returns_it_cannot_describe() {
+        // Strong evidence is kept, weak evidence is tempered, and a visit that resembles no
+        // known browser is still a return one time in twenty as far as the model knows.
+        assert!((model_ratio(12.0) - 12.0).abs() < 0.06);
+        assert!((model_ratio(f64::NEG_INFINITY) - OUT_OF_MODEL.ln()).abs() < 1e-12);
+        assert!(model_ratio(-8.0) > OUT_OF_MODEL.ln() && model_ratio(-8.0) < -2.9);
+        assert!(model_ratio(50.0).is_finite());
+    }
+
+    #[test]
+    fn gap_classes_are_learnt_apart() {
+        let c = Calibration::default();
+        // Labelled returns a day apart score 12; after two weeks away they score 2.
+        for _ in 0..500 {
+            c.record_return(12.0, Some(0.5), None, 0);
+            c.record_stranger(-8.0, Some(0.5));
+            c.record_return(2.2, Some(14.0), None, 0);
+            c.record_stranger(-8.0, Some(14.0));
+        }
+        assert!(c.link_log_ratio(2.5, Some(20.0)) > 3.0);
+        assert!(c.link_log_ratio(2.5, Some(0.2)) < c.link_log_ratio(2.5, Some(20.0)));
     }
 
     #[test]
@@ -405,17 +510,17 @@ mod tests {
         let c = Calibration::default();
         // The model says e^6 : 1 for a return, but strangers score 6 as often as returns do.
         for _ in 0..1000 {
-            c.record_return(6.2, Some((0.999, false)), 0);
-            c.record_stranger(6.3);
+            c.record_return(6.2, DAYISH, Some((0.999, false)), 0);
+            c.record_stranger(6.3, DAYISH);
         }
         assert!(
-            c.link_log_ratio(6.5).abs() < 0.2,
+            c.link_log_ratio(6.5, DAYISH).abs() < 0.2,
             "{}",
-            c.link_log_ratio(6.5)
+            c.link_log_ratio(6.5, DAYISH)
         );
         assert!(c.top_right(0.999) < 0.05);
-        // Elsewhere the model still speaks.
-        assert!(c.link_log_ratio(-8.0) < -5.0);
+        // Elsewhere the model still speaks, allowing for returns it cannot describe.
+        assert!(c.link_log_ratio(-8.0, DAYISH) < -2.5);
     }
 
     /// Labelled returns at 6.2 and in the sure tail; token-less visits: as many returns again,
@@ -423,12 +528,12 @@ mod tests {
     fn mixture() -> Calibration {
         let c = Calibration::default();
         for _ in 0..1000 {
-            c.record_return(6.2, Some((0.999, false)), 0);
-            c.record_return(12.0, Some((0.5, true)), 0);
-            c.record_visit(6.2, 0); // a return
-            c.record_visit(12.0, 0); // a return
-            c.record_visit(6.3, 0); // a new browser
-            c.record_visit(-8.5, 0); // a new browser
+            c.record_return(6.2, DAYISH, Some((0.999, false)), 0);
+            c.record_return(12.0, DAYISH, Some((0.5, true)), 0);
+            c.record_visit(6.2, DAYISH, 0); // a return
+            c.record_visit(12.0, DAYISH, 0); // a return
+            c.record_visit(6.3, DAYISH, 0); // a new browser
+            c.record_visit(-8.5, DAYISH, 0); // a new browser
         }
         c
     }
@@ -439,26 +544,26 @@ mod tests {
         // Half the token-less visits score in the sure tail as often as the labelled returns
         // do: half are returns, and at 6 there are as many new browsers as returns.
         assert!(
-            c.mixture_log_ratio(6.5, 0).abs() < 0.2,
+            c.mixture_log_ratio(6.5, DAYISH, 0).abs() < 0.2,
             "{}",
-            c.mixture_log_ratio(6.5, 0)
+            c.mixture_log_ratio(6.5, DAYISH, 0)
         );
         // Where only new browsers scored, a return is unlikely whatever the model said.
         assert!(
-            c.mixture_log_ratio(-8.6, 0) < -5.0,
+            c.mixture_log_ratio(-8.6, DAYISH, 0) < -5.0,
             "{}",
-            c.mixture_log_ratio(-8.6, 0)
+            c.mixture_log_ratio(-8.6, DAYISH, 0)
         );
         // Where only returns scored, a return is sure.
         assert!(
-            c.mixture_log_ratio(12.5, 0) > 5.0,
+            c.mixture_log_ratio(12.5, DAYISH, 0) > 5.0,
             "{}",
-            c.mixture_log_ratio(12.5, 0)
+            c.mixture_log_ratio(12.5, DAYISH, 0)
         );
         // Where nothing scored, the model still speaks.
-        assert_eq!(c.mixture_log_ratio(2.0, 0), 2.0);
+        assert!((c.mixture_log_ratio(2.0, Some(0.5), 0) - model_ratio(2.0)).abs() < 1e-9);
         // The strangers' estimate has no examples of its own and keeps to the model.
-        assert_eq!(c.link_log_ratio(6.5), 6.5);
+        assert_eq!(c.link_log_ratio(6.5, DAYISH), model_ratio(6.5));
     }
 
     #[test]
@@ -467,12 +572,15 @@ mod tests {
         // A bin above with more new browsers than returns, as noise in the difference of
         // counts can make it: it is pooled with the one below instead of ranking under it.
         for _ in 0..300 {
-            c.record_return(7.2, None, 0);
-            c.record_visit(7.2, 0);
-            c.record_visit(7.3, 0);
-            c.record_visit(7.4, 0);
+            c.record_return(7.2, DAYISH, None, 0);
+            c.record_visit(7.2, DAYISH, 0);
+            c.record_visit(7.3, DAYISH, 0);
+            c.record_visit(7.4, DAYISH, 0);
         }
-        let (at_6, at_7) = (c.mixture_log_ratio(6.5, 0), c.mixture_log_ratio(7.5, 0));
+        let (at_6, at_7) = (
+            c.mixture_log_ratio(6.5, DAYISH, 0),
+            c.mixture_log_ratio(7.5, DAYISH, 0),
+        );
         assert!(at_7 >= at_6 - 1e-9, "{at_6} {at_7}");
     }
 
@@ -482,23 +590,23 @@ mod tests {
     fn recent_visits_outweigh_old_ones() {
         let c = Calibration::default();
         for _ in 0..1000 {
-            c.record_return(12.0, None, 0);
-            c.record_visit(12.0, 0); // a return
-            c.record_visit(2.2, 0); // a new browser
+            c.record_return(12.0, DAYISH, None, 0);
+            c.record_visit(12.0, DAYISH, 0); // a return
+            c.record_visit(2.2, DAYISH, 0); // a new browser
         }
-        let before = c.mixture_log_ratio(2.5, 0);
+        let before = c.mixture_log_ratio(2.5, DAYISH, 0);
         assert!(before < -3.0, "{before}");
         // Two months later, new browsers score low and returns score 2: the recent examples
         // say so, though the counts since the start still hold more new browsers at 2.
         let later = 60 * DAY;
         for _ in 0..300 {
-            c.record_return(12.0, None, later);
-            c.record_return(2.2, None, later);
-            c.record_visit(12.0, later);
-            c.record_visit(2.2, later);
-            c.record_visit(-8.5, later);
+            c.record_return(12.0, DAYISH, None, later);
+            c.record_return(2.2, DAYISH, None, later);
+            c.record_visit(12.0, DAYISH, later);
+            c.record_visit(2.2, DAYISH, later);
+            c.record_visit(-8.5, DAYISH, later);
         }
-        let after = c.mixture_log_ratio(2.5, later);
+        let after = c.mixture_log_ratio(2.5, DAYISH, later);
         assert!(after > 3.0, "{after}");
     }
 
@@ -525,10 +633,10 @@ mod tests {
     fn counts_are_halved_when_they_grow_large() {
         let c = Calibration::default();
         for _ in 0..HALVE_AT {
-            c.record_visit(1.0, 0);
+            c.record_visit(1.0, DAYISH, 0);
         }
-        let kept = load(&c.visits[bin(1.0, S_MIN, S_WIDTH, S_BINS)]);
+        let kept = load(&c.classes[gap_class(DAYISH)].visits[bin(1.0, S_MIN, S_WIDTH, S_BINS)]);
         assert!(kept <= HALVE_AT as f64 / 2.0 + 1.0, "{kept}");
-        assert!(load(&c.visits_total) <= HALVE_AT as f64 / 2.0 + 1.0);
+        assert!(load(&c.classes[gap_class(DAYISH)].visits_total) <= HALVE_AT as f64 / 2.0 + 1.0);
     }
 }

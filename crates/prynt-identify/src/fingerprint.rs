@@ -137,6 +137,46 @@ fn num(v: Option<impl std::fmt::Display>) -> Option<String> {
     v.map(|x| x.to_string())
 }
 
+/// Bits of a languages value that hold the set of base languages ("en" for "en-US").
+const LANG_SET_BITS: u32 = 12;
+const LANG_LIST_MASK: u32 = (1 << (32 - LANG_SET_BITS)) - 1;
+
+/// The languages component: the set of base languages in the top [`LANG_SET_BITS`] bits (one
+/// bit each), the exact ordered list hashed in the rest. So a language added, removed or moved
+/// shows as a list that differs over a set that nests ([`languages_near`]).
+fn languages_hash(list: &[String]) -> u32 {
+    let text = list.join(",").to_ascii_lowercase();
+    let set = list
+        .iter()
+        .map(|l| {
+            let base = l
+                .split(['-', '_'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            1u32 << (hash32(&[base.as_bytes()]) % LANG_SET_BITS)
+        })
+        .fold(0, |a, b| a | b);
+    (set << (32 - LANG_SET_BITS)) | (hash32(&[text.as_bytes()]) & LANG_LIST_MASK).max(1)
+}
+
+/// Two known, different language lists whose base languages nest (one set within the other):
+/// a language added, removed or reordered, or the interface language put first.
+pub fn languages_near(a: u32, b: u32) -> bool {
+    let (x, y) = (a >> (32 - LANG_SET_BITS), b >> (32 - LANG_SET_BITS));
+    a != 0 && b != 0 && x != 0 && y != 0 && (x & y == x || x & y == y)
+}
+
+/// Whether a reported screen is in zoomed CSS pixels (Firefox's) with a usable ratio.
+fn firefox_zooms(kind: &BrowserKind<'_>, ratio: f64) -> bool {
+    kind.family == "Firefox" && ratio.is_finite() && (0.25..=8.0).contains(&ratio)
+}
+
+/// CSS pixels at `ratio` in device pixels, to the nearest 8 (Firefox rounds the CSS size).
+fn device_px(css: u32, ratio: f64) -> u32 {
+    ((css as f64 * ratio / 8.0).round() * 8.0) as u32
+}
+
 /// Replaces every run of digits by `#`: "Chrome/121.0.6167.85" → "Chrome/#.#.#.#".
 pub fn mask_digits(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -156,27 +196,44 @@ pub fn mask_digits(s: &str) -> String {
 }
 
 /// Which components a browser is known to randomise or blur (ThumbmarkJS / FingerprintJS
-/// stabilisation rules); those are left out rather than compared.
+/// stabilisation rules, and what real browsers were seen doing); those are left out rather
+/// than compared.
 struct Distrust {
+    /// Canvas and the WebGL drawing.
     canvas: bool,
+    /// The 2D canvas alone.
+    canvas_2d: bool,
     audio: bool,
     fonts: bool,
     hardware: bool,
+    /// The CPU core count alone.
+    cores: bool,
     plugins: bool,
 }
+
+/// From this Firefox release on, the 2D canvas is noised per session and private windows
+/// report another core count (its fingerprinting protection; Firefox ESR 153 was seen doing
+/// both in normal and private windows: another canvas after every restart, 4 cores instead of
+/// 2 in a private window). Private windows have done so since the protection's first release,
+/// so a normal window's canvas could never be compared with a private one's in any case.
+const FIREFOX_NOISED_FROM: u32 = 120;
 
 fn distrust(kind: &BrowserKind<'_>, c: &Components) -> Distrust {
     let safari17 = kind.family == "Safari" && kind.major.is_some_and(|m| m >= 17);
     let brave = kind.family == "Brave";
     let samsung = kind.family == "Samsung Internet";
+    let firefox = kind.family == "Firefox";
+    let firefox_noised = firefox && kind.major.is_none_or(|m| m >= FIREFOX_NOISED_FROM);
     // Firefox private browsing refuses the origin-private file system and blurs canvas/fonts.
-    let firefox_private = kind.family == "Firefox"
-        && c.storage.as_ref().and_then(|s| s.get_directory.as_deref()) == Some("error");
+    let firefox_private =
+        firefox && c.storage.as_ref().and_then(|s| s.get_directory.as_deref()) == Some("error");
     Distrust {
         canvas: safari17 || brave || firefox_private,
+        canvas_2d: firefox_noised,
         audio: safari17 || brave || samsung,
         fonts: firefox_private,
         hardware: brave,
+        cores: firefox_noised,
         plugins: brave,
     }
 }
@@ -201,11 +258,17 @@ impl Fingerprint {
             .languages
             .as_ref()
             .filter(|l| !l.is_empty())
-            .map(|l| hash32(&[l.join(",").to_ascii_lowercase().as_bytes()]))
+            .map(|l| languages_hash(l))
             .unwrap_or(0);
         h[Comp::Timezone as usize] = h_opt(&[c.timezone.as_deref()]);
         if let Some(s) = &c.screen {
             if let (Some(w), Some(hh)) = (s.w, s.h) {
+                // Firefox's page zoom scales the screen it reports (in CSS pixels) with the
+                // pixel ratio; in device pixels it stays the monitor's.
+                let (w, hh) = match s.pixel_ratio.filter(|r| firefox_zooms(kind, *r)) {
+                    Some(r) => (device_px(w, r), device_px(hh, r)),
+                    None => (w, hh),
+                };
                 let (a, b) = (w.max(hh), w.min(hh));
                 h[Comp::Screen as usize] = hash32(&[&a.to_le_bytes(), &b.to_le_bytes()]);
             }
@@ -219,14 +282,14 @@ impl Fingerprint {
             let screen = (handheld && h[Comp::Screen as usize] != 0)
                 .then(|| h[Comp::Screen as usize].to_string());
             h[Comp::Hardware as usize] = h_opt(&[
-                num(c.hardware_concurrency).as_deref(),
+                num(c.hardware_concurrency.filter(|_| !d.cores)).as_deref(),
                 num(c.device_memory).as_deref(),
                 num(c.max_touch_points).as_deref(),
                 screen.as_deref(),
             ]);
         }
         let webgl = c.webgl.as_ref();
-        let canvas = c.canvas.as_ref().filter(|_| !d.canvas);
+        let canvas = c.canvas.as_ref().filter(|_| !d.canvas && !d.canvas_2d);
         let audio = c.audio.as_ref().filter(|_| !d.audio);
         h[Comp::Render as usize] = h_opt(&[
             canvas.and_then(|x| x.text.as_deref()),
@@ -362,6 +425,96 @@ mod tests {
             family,
             major: Some(major),
         }
+    }
+
+    fn langs(l: &[&str]) -> Components {
+        Components {
+            languages: Some(l.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn language_lists_that_nest_are_near_and_others_are_not() {
+        let k = kind("Chrome", 131);
+        let lang = |l: &[&str]| Fingerprint::from_components(&langs(l), &k).get(Comp::Languages);
+        let base = lang(&["en-US", "en"]);
+        for near in [
+            lang(&["en-US", "en", "de"]),
+            lang(&["de", "en-US", "en"]),
+            lang(&["en-US"]),
+            lang(&["en", "en-US"]),
+        ] {
+            assert_ne!(near, base);
+            assert!(languages_near(base, near) && languages_near(near, base));
+        }
+        assert!(!languages_near(base, lang(&["de-DE", "de"])));
+        assert!(!languages_near(base, lang(&["fr-FR", "fr"])));
+        assert!(!languages_near(base, 0));
+        assert_ne!(
+            lang(&["en-US", "en"]),
+            lang(&["en", "en-US"]),
+            "order still counts"
+        );
+    }
+
+    #[test]
+    fn firefox_noise_is_left_out_and_its_zoom_keeps_the_screen() {
+        let firefox = kind("Firefox", 140);
+        let mut a = Components {
+            hardware_concurrency: Some(2),
+            canvas: Some(Canvas {
+                text: Some("t1".into()),
+                geometry: Some("g1".into()),
+                ..Default::default()
+            }),
+            screen: Some(Screen {
+                w: Some(1920),
+                h: Some(1080),
+                pixel_ratio: Some(1.0),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        // Another session: another canvas; a private window: another core count; zoomed to
+        // 120%: the screen in CSS pixels shrinks as the ratio grows.
+        b.canvas = Some(Canvas {
+            text: Some("t2".into()),
+            geometry: Some("g2".into()),
+            ..Default::default()
+        });
+        b.hardware_concurrency = Some(4);
+        b.screen = Some(Screen {
+            w: Some(1600),
+            h: Some(900),
+            pixel_ratio: Some(1.2),
+            ..Default::default()
+        });
+        let (fa, fb) = (
+            Fingerprint::from_components(&a, &firefox),
+            Fingerprint::from_components(&b, &firefox),
+        );
+        for c in [Comp::Render, Comp::Hardware, Comp::Screen] {
+            assert_eq!(fa.get(c), fb.get(c), "{c:?}");
+        }
+        assert_ne!(fa.get(Comp::Display), fb.get(Comp::Display));
+        // Chromium's canvas, cores and screen are its own.
+        let chrome = kind("Chrome", 131);
+        let (ca, cb) = (
+            Fingerprint::from_components(&a, &chrome),
+            Fingerprint::from_components(&b, &chrome),
+        );
+        for c in [Comp::Render, Comp::Hardware, Comp::Screen] {
+            assert_ne!(ca.get(c), cb.get(c), "{c:?}");
+        }
+        // An old Firefox's canvas is still compared.
+        a.hardware_concurrency = Some(4);
+        let old = kind("Firefox", 115);
+        assert_ne!(
+            Fingerprint::from_components(&a, &old).get(Comp::Render),
+            Fingerprint::from_components(&b, &old).get(Comp::Render)
+        );
     }
 
     #[test]

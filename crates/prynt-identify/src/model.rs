@@ -20,7 +20,7 @@
 //! renderer 2/80, language 1/93; the rest are set from the same reasoning and tuned by
 //! `prynt bench accuracy`.
 
-use crate::fingerprint::{Comp, Fingerprint, ALL, N_COMP, STACK};
+use crate::fingerprint::{languages_near, Comp, Fingerprint, ALL, N_COMP, STACK};
 
 /// Index of the whole-stack value in collision look-ups, after the components.
 pub const STACK_KEY: usize = N_COMP;
@@ -149,7 +149,7 @@ impl ModelParams {
 }
 
 /// Least share of the change horizon assumed between two visits, however close together.
-const MIN_HORIZON_SHARE: f64 = 0.05;
+const MIN_HORIZON_SHARE: f64 = 0.25;
 
 /// The learnt return rate stays within these: neither hypothesis is ever ruled out.
 pub const RETURN_RATE_BOUNDS: (f64, f64) = (0.005, 0.999);
@@ -322,8 +322,12 @@ impl Prepared<'_> {
             let i = c as usize;
             let (a, b) = (visit.h[i], known.h[i]);
             let in_stack = STACK.contains(&c);
-            if a == 0 || b == 0 {
-                stack_agrees &= !in_stack || a == b;
+            // Canvas text is drawn at the device pixel ratio: on another monitor or zoom level
+            // the same browser draws it otherwise, so the drawing says nothing either way.
+            let redrawn =
+                c == Comp::Render && a != b && visit.get(Comp::Display) != known.get(Comp::Display);
+            if a == 0 || b == 0 || redrawn {
+                stack_agrees &= !in_stack || (a == b && !redrawn);
                 continue;
             }
             if a == b {
@@ -336,7 +340,19 @@ impl Prepared<'_> {
                 continue;
             }
             stack_agrees &= !in_stack;
-            likelihood += if c == Comp::Fonts {
+            // A monitor or zoom change moves the screen and the pixel ratio together: one
+            // change, counted on the screen.
+            let with_screen = c == Comp::Display && {
+                let (x, y) = (visit.get(Comp::Screen), known.get(Comp::Screen));
+                x != 0 && y != 0 && x != y
+            };
+            likelihood += if with_screen {
+                0.0
+            } else if c == Comp::Languages && languages_near(a, b) {
+                // A language added, removed or moved, as an install keeps most fonts: the
+                // rest of the visit decides.
+                0.0
+            } else if c == Comp::Fonts {
                 // A font install keeps most of the set: weak evidence either way. A very
                 // different set is strong evidence against.
                 let sim = visit.font_similarity(known).unwrap_or(0.0);
@@ -412,6 +428,69 @@ mod tests {
         }
         f.browser_major = 120;
         f
+    }
+
+    #[test]
+    fn a_monitor_change_counts_once_and_redraws_the_canvas() {
+        let m = ModelParams::default();
+        let rare = |_: usize, _: u32| 1e-3;
+        let a = fp(100);
+        let ev = |b: &Fingerprint| m.evidence(b, &a, &rare, &none).unwrap();
+        let mut screen = a;
+        screen.h[Comp::Screen as usize] += 1000;
+        let mut monitor = screen;
+        monitor.h[Comp::Display as usize] += 1000;
+        // Another screen and pixel ratio together cost what another screen alone does, less
+        // only the agreement on the ratio (it belongs to the stack, which no longer agrees as
+        // a whole either way).
+        let apart = ev(&screen) - ev(&monitor);
+        assert!(apart.abs() < 1.0, "{apart}");
+        // The canvas drawn at the new ratio differs too: that says nothing either way, whereas
+        // a canvas that changed at the same ratio counts against.
+        let mut redrawn = monitor;
+        redrawn.h[Comp::Render as usize] += 1000;
+        let mut repainted = a;
+        repainted.h[Comp::Render as usize] += 1000;
+        let (cost_redrawn, cost_repainted) = (ev(&monitor) - ev(&redrawn), ev(&a) - ev(&repainted));
+        assert!(
+            cost_redrawn + 1.0 < cost_repainted,
+            "{cost_redrawn} {cost_repainted}"
+        );
+    }
+
+    #[test]
+    fn a_language_added_costs_less_than_another_language() {
+        use crate::fingerprint::Fingerprint as F;
+        use prynt_core::agent::Components;
+        let m = ModelParams::default();
+        let rare = |_: usize, _: u32| 1e-3;
+        let k = crate::fingerprint::BrowserKind {
+            os: "Windows",
+            family: "Chrome",
+            major: Some(131),
+        };
+        let lang = |l: &[&str]| {
+            F::from_components(
+                &Components {
+                    languages: Some(l.iter().map(|s| s.to_string()).collect()),
+                    ..Default::default()
+                },
+                &k,
+            )
+            .get(Comp::Languages)
+        };
+        let a = fp(100);
+        let with = |v: u32| {
+            let mut f = a;
+            f.h[Comp::Languages as usize] = v;
+            f
+        };
+        let known = with(lang(&["en-US", "en"]));
+        let ev = |v: &Fingerprint| m.evidence(v, &known, &rare, &none).unwrap();
+        let added = ev(&with(lang(&["en-US", "en", "de"])));
+        let other = ev(&with(lang(&["fr-FR", "fr"])));
+        assert!(added > other + 3.0, "{added} {other}");
+        assert!(added < ev(&known));
     }
 
     #[test]

@@ -283,7 +283,10 @@ struct Tally {
     /// Per change since the browser's previous visit ("none" when nothing changed): what
     /// became of its visits.
     by_change: std::collections::BTreeMap<String, ChangeTally>,
-    /// Answers stated above 0.99: (count, wrong).
+    /// Answers not given by a token (a link by fingerprint or a new visitor), per decile: the
+    /// token's answers are right nearly always and would hide these in the top decile.
+    untokened_deciles: Deciles,
+    /// Of those, the answers stated above 0.99: (count, wrong).
     above99: (usize, usize),
 }
 
@@ -330,6 +333,7 @@ impl Tally {
             .extend(o.spans.into_iter().map(|((d, v), s)| ((d + offset, v), s)));
         add_deciles(&mut self.deciles, &o.deciles);
         add_deciles(&mut self.new_deciles, &o.new_deciles);
+        add_deciles(&mut self.untokened_deciles, &o.untokened_deciles);
         self.token_visits += o.token_visits;
         self.rejected_tokens += o.rejected_tokens;
         for (a, b) in self.missed.iter_mut().zip(o.missed) {
@@ -357,7 +361,7 @@ impl Tally {
         let precision_strict = self.linked_right_strict as f64 / self.linked.max(1) as f64;
         let recall_strict = self.returns_found_strict as f64 / self.returns.max(1) as f64;
         let ids = self.ids.iter().map(HashSet::len).sum::<usize>() as f64 / devices.max(1) as f64;
-        let mut best = vec![0.0f64; devices];
+        let mut best = vec![0.0f64; visits_per_device.len()];
         for ((d, _), (first, last)) in &self.spans {
             best[*d] = best[*d].max(last - first);
         }
@@ -390,6 +394,8 @@ impl Tally {
             "calibrationNew": deciles_json(&self.new_deciles),
             "tokenVisits": self.token_visits,
             "rejectedTokens": self.rejected_tokens,
+            "calibrationErrorUntokened": round4(calibration_error(&self.untokened_deciles)),
+            "calibrationUntokened": deciles_json(&self.untokened_deciles),
             "above99": {
                 "answers": self.above99.0,
                 "wrong": self.above99.1,
@@ -540,9 +546,12 @@ fn play(
             None => !was_seen,
         };
         count_decile(&mut t.deciles, d.confidence, correct);
-        if d.confidence > 0.99 {
-            t.above99.0 += 1;
-            t.above99.1 += (!correct) as usize;
+        if d.method != Method::Token {
+            count_decile(&mut t.untokened_deciles, d.confidence, correct);
+            if d.confidence > 0.99 {
+                t.above99.0 += 1;
+                t.above99.1 += (!correct) as usize;
+            }
         }
         if was_seen {
             let none = ["none".to_owned()];
@@ -883,7 +892,7 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), CliError> {
             f["recall"],
             f["idsPerDevice"],
             f["trackingDays"],
-            f["calibrationError"],
+            f["calibrationErrorUntokened"],
             f["above99"]["wrongShare"],
         )
     };
@@ -923,8 +932,9 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), CliError> {
     table.push("token-less returns after each change (prynt kept share, split, merged; tokens refused), and the baselines' kept share:".into());
     table.push(change_lines(&rows));
     table.push(format!(
-        "prynt calibration (± the 95% sampling interval):\n{}\nprynt calibration, new-visitor answers:\n{}",
-        decile_lines(&prynt["calibration"]),
+        "prynt calibration of the answers not given by a token (± the 95% sampling interval), largest gap {}:\n{}\nprynt calibration, new-visitor answers:\n{}",
+        prynt["calibrationErrorUntokened"],
+        decile_lines(&prynt["calibrationUntokened"]),
         decile_lines(&prynt["calibrationNew"])
     ));
     let mut out = prynt.clone();
