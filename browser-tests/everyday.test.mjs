@@ -242,9 +242,36 @@ before(async () => {
   env.setupMs = Date.now() - t0;
 });
 
+/**
+ * With PRYNT_EVERYDAY_DUMP set to a directory, each scenario is also written there as a
+ * recorded population (`prynt bench accuracy --population`): the crowd, then the scenario's
+ * visits as one more browser (or two, for the other-device scenarios), so that identification
+ * can be replayed on exactly what the browsers sent.
+ */
+async function dumpScenarios(dir) {
+  await mkdir(dir, { recursive: true });
+  const day = (ms) => ms / 86_400_000;
+  for (const r of results) {
+    const lines = [JSON.stringify({ meta: { scenario: `${r.engine}: ${r.name}`, expect: r.expect, crowd: CROWD } })];
+    env.crowd.forEach((d, i) => {
+      const { automation, integrity, behavior, timing, ...components } = d.body.components;
+      lines.push(JSON.stringify({ ws: 0, day: day(i * 10), browser: i, token: false, private: false, changes: [], components }));
+    });
+    r.visits.forEach((v, j) => {
+      const { automation, integrity, behavior, timing, ...components } = v.components;
+      const browser = env.crowd.length + (r.expect === 'same' ? 0 : j);
+      const changes = j > 0 && r.expect === 'same' ? [r.name] : [];
+      lines.push(JSON.stringify({ ws: 0, day: day(60_000 + j * 30_000), browser, token: false, private: false, changes, components }));
+    });
+    const slug = `${r.engine}-${r.name}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/-+$/, '');
+    await writeFile(join(dir, `${slug}.jsonl`), lines.join('\n') + '\n');
+  }
+}
+
 after(async () => {
   try {
     await writeFile(FINDINGS, findings());
+    if (process.env.PRYNT_EVERYDAY_DUMP) await dumpScenarios(process.env.PRYNT_EVERYDAY_DUMP);
   } finally {
     for (const c of cleanups.reverse()) {
       try {
