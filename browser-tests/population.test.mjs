@@ -1,7 +1,8 @@
 // The benchmark population (lib/population.mjs, CLI population.mjs): reproducible to the byte,
 // every drift kind drawn in a 2,000-browser × 90-day population, every kind changing the
-// component fields it claims and no others, and the token/private bookkeeping consistent.
-// Runs no server and no browser.
+// component fields it claims and no others, and the token/private bookkeeping consistent; and
+// the real `prynt` binary replaying a small population (`prynt bench accuracy --population`).
+// Runs no browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -221,4 +222,50 @@ test('a 1,000-browser population is written quickly', async (t) => {
   const meta = JSON.parse(lines[0]).meta;
   assert.equal(meta.visits, lines.length - 1);
   t.diagnostic(`1,000 browsers × 90 days: ${meta.visits} visits, ${(out.length / 1e6).toFixed(1)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+test('the real server binary replays a population: figures per drift kind, Prynt ahead of the exact hash', async () => {
+  const { pryntBinary } = await import('./lib/prynt.mjs');
+  const bin = await pryntBinary();
+  const dir = mkdtempSync(join(tmpdir(), 'prynt-population-'));
+  try {
+    const pop = join(dir, 'pop.jsonl');
+    const train = join(dir, 'train.jsonl');
+    await run(process.execPath, [join(HERE, 'population.mjs'), '--browsers', '100', '--workspaces', '3', '--days', '60', '--seed', '11', '--out', pop]);
+    await run(process.execPath, [join(HERE, 'population.mjs'), '--browsers', '200', '--days', '60', '--seed', '12', '--out', train]);
+    const { stdout } = await run(bin, ['bench', 'accuracy', '--population', pop, '--training', train], {
+      maxBuffer: 64 << 20,
+      env: { ...process.env, PRYNT_LOG: 'warn' },
+    });
+    const r = JSON.parse(stdout.trim().split('\n').pop());
+    const lines = readFileSync(pop, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const visits = lines.slice(1);
+    assert.equal(r.workspaces, 3);
+    assert.equal(r.visits, visits.length);
+    // Every change on a token-less return is tallied under its kind, for every matcher.
+    const seen = new Set();
+    const expected = {};
+    for (const v of visits) {
+      const key = `${v.ws}/${v.browser}`;
+      if (seen.has(key) && !v.token) {
+        for (const k of v.changes.length ? v.changes : ['none']) expected[k] = (expected[k] || 0) + 1;
+      }
+      seen.add(key);
+    }
+    for (const [kind, n] of Object.entries(expected)) {
+      for (const m of [r, r.baselines.exactHash, r.baselines.fpStalkerRules, r.baselines.fpStalkerHybrid]) {
+        const c = m.byChange[kind];
+        assert.equal(c.tokenless, n, `${kind}: ${JSON.stringify(c)}`);
+        assert.equal(c.kept + c.split + c.merged, n, kind);
+      }
+    }
+    // Drift the exact hash cannot follow, Prynt mostly does.
+    assert.ok(r.recall > r.baselines.exactHash.recall, `recall ${r.recall} vs ${r.baselines.exactHash.recall}`);
+    assert.ok(r.idsPerDevice < r.baselines.exactHash.idsPerDevice, `${r.idsPerDevice}`);
+    assert.ok(r.precision >= 0.97, `precision ${r.precision}`);
+    const upgrades = r.byChange.browserUpgrade;
+    assert.ok(upgrades.keptShare > r.baselines.exactHash.byChange.browserUpgrade.keptShare, JSON.stringify(upgrades));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
