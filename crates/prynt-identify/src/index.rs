@@ -755,6 +755,8 @@ impl Index {
                 .tokens
                 .copied_given_untrusted(evidence, self.params.token_copy_rate),
         };
+        // With no browser known yet, nothing can return.
+        let new_confidence = if self.live == 0 { 1.0 } else { new_confidence };
         match ranking.top {
             Some((slot, q)) => {
                 let p = p_return * self.calibration.top_right(q);
@@ -883,6 +885,22 @@ mod tests {
             idx.upsert(&vid(i), &fp(i), 0);
         }
         idx
+    }
+
+    #[test]
+    fn the_first_visit_of_a_workspace_is_certainly_new_and_the_next_stranger_almost() {
+        let mut idx = Index::new(ModelParams::default());
+        let first = idx.find(&fp(1), 0);
+        assert_eq!((first.method, first.confidence), (Method::New, 1.0));
+        idx.upsert(&vid(1), &fp(1), 0);
+        // One browser known: a visit that resembles nothing may still be it, changed beyond
+        // what the model describes.
+        let second = idx.find(&fp(2), 0);
+        assert_eq!(second.method, Method::New);
+        assert!(
+            second.confidence < 1.0 && second.confidence > 0.9,
+            "{second:?}"
+        );
     }
 
     #[test]
