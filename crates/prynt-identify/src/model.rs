@@ -148,8 +148,14 @@ impl ModelParams {
     }
 }
 
-/// Least share of the change horizon assumed between two visits, however close together.
+/// Least share of the change horizon assumed between two visits, however close together, when
+/// matching a visit without a token: a setting can change between any two visits.
 const MIN_HORIZON_SHARE: f64 = 0.25;
+
+/// The same, when judging whether a token belongs to the browser that sent it: a token copied
+/// onto an identical device model whose owner's languages, time zone, screen and fonts all
+/// differ must not pass for that much change in a day.
+const TOKEN_MIN_HORIZON_SHARE: f64 = 0.05;
 
 /// The learnt return rate stays within these: neither hypothesis is ever ruled out.
 pub const RETURN_RATE_BOUNDS: (f64, f64) = (0.005, 0.999);
@@ -298,10 +304,20 @@ impl Prepared<'_> {
     /// [`ModelParams::change_horizon_days`], and a browser seen yesterday has had less time to
     /// change than one seen two months ago.
     pub fn evidence(&self, known: &Fingerprint, gap_days: f64) -> Option<f64> {
+        self.evidence_with_floor(known, gap_days, MIN_HORIZON_SHARE)
+    }
+
+    /// [`Prepared::evidence`] for the browser a token names: short gaps weigh as they are
+    /// ([`TOKEN_MIN_HORIZON_SHARE`]).
+    pub fn token_evidence(&self, known: &Fingerprint, gap_days: f64) -> Option<f64> {
+        self.evidence_with_floor(known, gap_days, TOKEN_MIN_HORIZON_SHARE)
+    }
+
+    fn evidence_with_floor(&self, known: &Fingerprint, gap_days: f64, floor: f64) -> Option<f64> {
         let visit = self.visit;
         // The share of the horizon that passed; a floor so that nothing is impossible, since
         // a time zone can change between two visits an hour apart.
-        let t = (gap_days / self.params.change_horizon_days).max(MIN_HORIZON_SHARE);
+        let t = (gap_days / self.params.change_horizon_days).max(floor);
         // log P(changed | same browser, over the gap) from log P(stayed | over the horizon).
         let changed = |ln_stay: f64| (-(t * ln_stay).exp_m1()).max(1e-12).ln();
         for c in [Comp::Os, Comp::Browser] {
