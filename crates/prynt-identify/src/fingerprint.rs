@@ -228,7 +228,9 @@ fn distrust(kind: &BrowserKind<'_>, c: &Components) -> Distrust {
     let firefox_private =
         firefox && c.storage.as_ref().and_then(|s| s.get_directory.as_deref()) == Some("error");
     Distrust {
-        canvas: safari17 || brave || firefox_private,
+        // From FIREFOX_NOISED_FROM on, only the 2D canvas is noised, in private windows too
+        // (their WebGL drawing and audio were seen unchanged).
+        canvas: safari17 || brave || (firefox_private && !firefox_noised),
         canvas_2d: firefox_noised,
         audio: safari17 || brave || samsung,
         fonts: firefox_private,
@@ -508,6 +510,23 @@ mod tests {
         for c in [Comp::Render, Comp::Hardware, Comp::Screen] {
             assert_ne!(ca.get(c), cb.get(c), "{c:?}");
         }
+        // A private window (no origin-private file system) noises the 2D canvas only: its
+        // WebGL drawing still counts.
+        let with_webgl = |c: &Components, get_directory: &str| {
+            let mut c = c.clone();
+            c.webgl = Some(prynt_core::agent::WebGl {
+                render: Some("w1".into()),
+                ..Default::default()
+            });
+            c.storage = Some(prynt_core::agent::Storage {
+                get_directory: Some(get_directory.into()),
+                ..Default::default()
+            });
+            Fingerprint::from_components(&c, &firefox)
+        };
+        let (normal, private) = (with_webgl(&a, "ok"), with_webgl(&b, "error"));
+        assert_ne!(private.get(Comp::Render), 0);
+        assert_eq!(normal.get(Comp::Render), private.get(Comp::Render));
         // An old Firefox's canvas is still compared.
         a.hardware_concurrency = Some(4);
         let old = kind("Firefox", 115);
