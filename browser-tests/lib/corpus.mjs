@@ -137,6 +137,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FingerprintGenerator } from 'fingerprint-generator';
 import UserAgent from 'user-agents';
+import { between, pick, prng, weighted } from './random.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const AGENT_SOURCE = resolve(HERE, '..', '..', 'agent', 'prynt.js');
@@ -158,41 +159,6 @@ export function agentFonts() {
 
 // ---- seeded randomness -------------------------------------------------------------------------
 
-// xmur3 string hash -> 32-bit seeds for sfc32; a (seed, name) pair gives an independent stream, so
-// that each stratum's draws do not depend on the size of the others.
-function xmur3(str) {
-  let h = 1779033703 ^ str.length;
-  for (let i = 0; i < str.length; i++) {
-    h = Math.imul(h ^ str.charCodeAt(i), 3432918353);
-    h = (h << 13) | (h >>> 19);
-  }
-  return () => {
-    h = Math.imul(h ^ (h >>> 16), 2246822507);
-    h = Math.imul(h ^ (h >>> 13), 3266489909);
-    return (h ^= h >>> 16) >>> 0;
-  };
-}
-
-function sfc32(a, b, c, d) {
-  return () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-}
-
-function prng(...parts) {
-  const s = xmur3(parts.join('\u0000'));
-  const r = sfc32(s(), s(), s(), s());
-  for (let i = 0; i < 16; i++) r(); // the first outputs of sfc32 are weakly mixed
-  return r;
-}
-
 /**
  * Runs `fn` with Math.random replaced by `rng`: fingerprint-generator, its Bayesian network,
  * header-generator and user-agents all draw from Math.random, and sampling is synchronous, so no
@@ -206,18 +172,6 @@ function withRandom(rng, fn) {
   } finally {
     Math.random = saved;
   }
-}
-
-const pick = (rng, list) => list[Math.floor(rng() * list.length)];
-const between = (rng, lo, hi) => lo + Math.floor(rng() * (hi - lo + 1));
-function weighted(rng, entries, weightOf) {
-  const total = entries.reduce((s, e) => s + weightOf(e), 0);
-  let x = rng() * total;
-  for (const e of entries) {
-    x -= weightOf(e);
-    if (x < 0) return e;
-  }
-  return entries[entries.length - 1];
 }
 
 /** 64-bit FNV-1a of a string, as 16 hex digits (the agent's own hash has the same shape). */
@@ -974,7 +928,8 @@ function reasonKey(r) {
   return r.replace(/"[^"]*"/g, '"…"').replace(/\([^()]*\)/g, '(…)').replace(/^\d+ /, 'N ');
 }
 
-function post(url, headers, payload, agent) {
+/** POSTs `payload` (a string) with `headers`; resolves to `{ status, text }`, never rejects on a status. */
+export function post(url, headers, payload, agent) {
   return new Promise((resolvePost, reject) => {
     const req = http.request(url, { method: 'POST', headers: { ...headers, 'Content-Length': Buffer.byteLength(payload) }, agent }, (res) => {
       let text = '';

@@ -194,6 +194,7 @@
 // keeps its extension digest unless the release changed extensions, so it may differ from a
 // corpus device born on the new major).
 import { LOCALES, STRATA, agentFonts, stratumDevices } from './corpus.mjs';
+import { between, pick, prng, weighted } from './random.mjs';
 
 export const GENERATOR = 'prynt-population 1';
 export const DEFAULT_START = Date.UTC(2026, 2, 1);
@@ -321,43 +322,7 @@ export const FIELDS_OF = (kind) => (DRIFT_KINDS[KIND_ORDER.get(kind)] || { field
 
 // ---- randomness and hashing ----------------------------------------------------------------------
 
-function xmur3(str) {
-  let h = 1779033703 ^ str.length;
-  for (let i = 0; i < str.length; i++) {
-    h = Math.imul(h ^ str.charCodeAt(i), 3432918353);
-    h = (h << 13) | (h >>> 19);
-  }
-  return () => {
-    h = Math.imul(h ^ (h >>> 16), 2246822507);
-    h = Math.imul(h ^ (h >>> 13), 3266489909);
-    return (h ^= h >>> 16) >>> 0;
-  };
-}
-
-function sfc32(a, b, c, d) {
-  return () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-}
-
-/** An independent stream for a (seed, name, ...) tuple. */
-function prng(...parts) {
-  const s = xmur3(parts.join('\u0000'));
-  const r = sfc32(s(), s(), s(), s());
-  for (let i = 0; i < 16; i++) r();
-  return r;
-}
-
 const uniform = (r, lo, hi) => lo + r() * (hi - lo);
-const between = (r, lo, hi) => lo + Math.floor(r() * (hi - lo + 1));
-const pick = (r, list) => list[Math.floor(r() * list.length)];
 const expo = (r, mean) => -Math.log(1 - r()) * mean;
 function normal(r) {
   let u = 0;
@@ -365,15 +330,6 @@ function normal(r) {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
 }
 const lognormal = (r, median, sigma) => median * Math.exp(sigma * normal(r));
-function weighted(r, entries, weightOf) {
-  const total = entries.reduce((s, e) => s + weightOf(e), 0);
-  let x = r() * total;
-  for (const e of entries) {
-    x -= weightOf(e);
-    if (x < 0) return e;
-  }
-  return entries[entries.length - 1];
-}
 /** Event times of a Poisson process of `perDay` events a day in [from, to). */
 function poisson(r, perDay, from, to) {
   const out = [];
