@@ -42,17 +42,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, writeFile, copyFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
-import { CHROMIUM, CHROMIUM_ARGS, serveStatic } from './lib/browser.mjs';
-import { FIREFOX, FIREFOX_PREFS } from './lib/adversaries.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, serveStatic, storedTokens } from './lib/browser.mjs';
+import { FIREFOX, FIREFOX_PREFS, startXvfb } from './lib/adversaries.mjs';
 import { startPrynt } from './lib/prynt.mjs';
-import { corpus } from './lib/corpus.mjs';
+import { corpus, post } from './lib/corpus.mjs';
 
 const FINDINGS = process.env.PRYNT_EVERYDAY_FINDINGS || '/tmp/everyday-findings.md';
 const TIMEOUT = 90_000;
@@ -66,47 +66,6 @@ const NEW_FONT = 'Ubuntu';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- X displays ------------------------------------------------------------------------------
-
-/** Starts Xvfb with one screen of `size` on a free display; resolves to `{ display, stop }`. */
-function startXvfb(size) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', size, '-nolisten', 'tcp'], {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let err = '';
-    let out = '';
-    const stop = () => {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    };
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error(`Xvfb ${size} did not announce a display within 10 s: ${err}`));
-    }, 10_000);
-    child.stderr.setEncoding('utf8').on('data', (d) => (err = (err + d).slice(-2000)));
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start Xvfb: ${e.message}`));
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`Xvfb exited (code ${code}) before announcing a display: ${err}`));
-    });
-    child.stdio[3].setEncoding('utf8').on('data', (d) => {
-      out += d;
-      const m = /^(\d+)\n/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        child.stdio[3].destroy();
-        resolve({ display: `:${m[1]}`, stop });
-      }
-    });
-  });
-}
 
 const xdotool = (display, args) =>
   new Promise((resolve, reject) =>
@@ -156,23 +115,6 @@ function identifyProxy(req, res) {
       res.end(String(e.message));
     });
     upstream.end(body);
-  });
-}
-
-function post(url, headers, payload, agent) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: 'POST', headers: { ...headers, 'Content-Length': Buffer.byteLength(payload) }, agent },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
   });
 }
 
@@ -374,36 +316,6 @@ async function open(page) {
   await page.goto(env.site.url + '/page.html');
   await page.waitForFunction(() => typeof window.Prynt === 'object');
 }
-
-/** The visitor token as the page sees it in each of the agent's three stores. */
-const storedTokens = (page) =>
-  page.evaluate(async () => {
-    const hit = document.cookie.split('; ').find((c) => c.startsWith('_prynt_vt='));
-    const cookie = hit ? decodeURIComponent(hit.slice('_prynt_vt='.length)) || null : null;
-    const local = localStorage.getItem('_prynt_vt');
-    const databases = (await indexedDB.databases()).map((d) => d.name);
-    const idb = !databases.includes('prynt')
-      ? null
-      : await new Promise((resolve) => {
-          const req = indexedDB.open('prynt');
-          req.onupgradeneeded = () => req.transaction.abort(); // never create it here
-          req.onerror = () => resolve(null);
-          req.onsuccess = () => {
-            const db = req.result;
-            if (!db.objectStoreNames.contains('kv')) {
-              db.close();
-              return resolve(null);
-            }
-            const get = db.transaction('kv').objectStore('kv').get('vt');
-            get.onsuccess = () => {
-              db.close();
-              resolve(get.result === undefined ? null : get.result);
-            };
-            get.onerror = () => resolve('get failed');
-          };
-        });
-    return { cookie, local, idb, databases };
-  });
 
 const NO_TOKEN = { cookie: null, local: null, idb: null, databases: [] };
 

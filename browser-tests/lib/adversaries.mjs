@@ -454,10 +454,14 @@ process.once('exit', () => {
   }
 });
 
-function startXvfb() {
+/**
+ * Starts Xvfb with one screen of `size` on a free display; resolves to `{ display, child, stop }`
+ * (`stop` ends it). It is taken down with the process in any case.
+ */
+export function startXvfb(size = '1920x1080x24') {
   return new Promise((resolve, reject) => {
     // -displayfd picks a free display number itself, so concurrent xvfb-run users never clash.
-    const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1920x1080x24', '-nolisten', 'tcp'], {
+    const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', size, '-nolisten', 'tcp'], {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -467,7 +471,7 @@ function startXvfb() {
     child.stderr.setEncoding('utf8').on('data', (d) => (err = (err + d).slice(-2000)));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`Xvfb did not announce a display within 10 s: ${err}`));
+      reject(new Error(`Xvfb ${size} did not announce a display within 10 s: ${err}`));
     }, 10_000);
     child.once('error', (e) => {
       clearTimeout(timer);
@@ -484,7 +488,14 @@ function startXvfb() {
       if (m) {
         clearTimeout(timer);
         child.stdio[3].destroy();
-        resolve({ display: `:${m[1]}`, child });
+        const stop = () => {
+          try {
+            process.kill(-child.pid, 'SIGTERM');
+          } catch {
+            // already gone
+          }
+        };
+        resolve({ display: `:${m[1]}`, child, stop });
       }
     });
   });

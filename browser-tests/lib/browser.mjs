@@ -109,3 +109,34 @@ export function serveStatic(routes) {
     });
   });
 }
+
+/** The visitor token as the page sees it in each of the agent's three stores (a Playwright or
+ * Puppeteer page): `{ cookie, local, idb, databases }`. */
+export const storedTokens = (page) =>
+  page.evaluate(async () => {
+    const hit = document.cookie.split('; ').find((c) => c.startsWith('_prynt_vt='));
+    const cookie = hit ? decodeURIComponent(hit.slice('_prynt_vt='.length)) || null : null;
+    const local = localStorage.getItem('_prynt_vt');
+    const databases = (await indexedDB.databases()).map((d) => d.name);
+    const idb = !databases.includes('prynt')
+      ? null
+      : await new Promise((resolve) => {
+          const open = indexedDB.open('prynt');
+          open.onupgradeneeded = () => open.transaction.abort(); // never create it here
+          open.onerror = () => resolve(null);
+          open.onsuccess = () => {
+            const db = open.result;
+            if (!db.objectStoreNames.contains('kv')) {
+              db.close();
+              return resolve(null);
+            }
+            const get = db.transaction('kv').objectStore('kv').get('vt');
+            get.onsuccess = () => {
+              db.close();
+              resolve(get.result === undefined ? null : get.result);
+            };
+            get.onerror = () => resolve('get failed');
+          };
+        });
+    return { cookie, local, idb, databases };
+  });
