@@ -630,16 +630,11 @@ fn hybrid_baseline(o: &Options, parser: &DeviceParser) -> Value {
         h.insert("seconds".into(), json!(round1(at.elapsed().as_secs_f64())));
         h.insert(
             "forest".into(),
-            json!({
-                "trainingSeed": trained.seed,
-                "positivePairs": trained.positives,
-                "negativePairs": trained.negatives,
-                "trees": trained.trees,
-                "nodes": trained.nodes,
-                "lambda": fp_stalker::LAMBDA,
-                "diff": fp_stalker::DIFF,
-                "trainingSeconds": round1(train_s),
-            }),
+            forest_json(
+                &trained,
+                ("trainingSeed", json!(trained.seed)),
+                round1(train_s),
+            ),
         );
         h.insert(
             "scored".into(),
@@ -650,6 +645,24 @@ fn hybrid_baseline(o: &Options, parser: &DeviceParser) -> Value {
                 "bestTiedAcrossIds": out.tied_ids,
             }),
         );
+    }
+    f
+}
+
+/// What FP-Stalker's hybrid forest was trained on (`source`: the training seed or population)
+/// and its thresholds.
+fn forest_json(trained: &fp_stalker::Training, source: (&str, Value), seconds: f64) -> Value {
+    let mut f = json!({
+        "positivePairs": trained.positives,
+        "negativePairs": trained.negatives,
+        "trees": trained.trees,
+        "nodes": trained.nodes,
+        "lambda": fp_stalker::LAMBDA,
+        "diff": fp_stalker::DIFF,
+        "trainingSeconds": seconds,
+    });
+    if let Some(o) = f.as_object_mut() {
+        o.insert(source.0.into(), source.1);
     }
     f
 }
@@ -873,16 +886,11 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), CliError> {
     if let Some(f) = hybrid.as_object_mut() {
         f.insert(
             "forest".into(),
-            json!({
-                "trainingPopulation": train.meta,
-                "positivePairs": trained.positives,
-                "negativePairs": trained.negatives,
-                "trees": trained.trees,
-                "nodes": trained.nodes,
-                "lambda": fp_stalker::LAMBDA,
-                "diff": fp_stalker::DIFF,
-                "trainingSeconds": train_s,
-            }),
+            forest_json(
+                &trained,
+                ("trainingPopulation", train.meta.clone()),
+                train_s,
+            ),
         );
     }
     let row = |name: &str, f: &Value| {

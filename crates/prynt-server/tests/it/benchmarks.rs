@@ -242,6 +242,14 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
             "time order",
         ),
         (lines[0].clone(), "no visits"),
+        (
+            lines[1].replace("\"day\":0.0", "\"day\":-1.0"),
+            "finite number of days",
+        ),
+        (
+            lines[1].replace("\"ws\":0", "\"ws\":100000"),
+            "out of range",
+        ),
     ] {
         std::fs::write(&pop, bad).unwrap();
         let out = prynt()
@@ -255,6 +263,16 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{says}: {err}");
     }
+    // A file that is not there.
+    let out = prynt()
+        .args(["bench", "accuracy", "--population"])
+        .arg(dir.path().join("missing.jsonl"))
+        .arg("--training")
+        .arg(&pop)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
     // --population needs --training.
     let out = prynt()
         .args(["bench", "accuracy", "--population"])
