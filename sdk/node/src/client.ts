@@ -40,9 +40,14 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
   return value;
 }
 
-/** A path segment from an id, refusing what cannot be one. */
+/**
+ * A path segment from an id, refusing what cannot be one: encoding keeps `/`, `?` and `#` in an
+ * id from reaching another route, and `.`/`..` would be resolved away by URL parsing.
+ */
 function seg(name: string, id: string): string {
-  if (typeof id !== 'string' || id === '') throw new TypeError(`'${name}' must be a non-empty string.`);
+  if (typeof id !== 'string' || id === '' || id === '.' || id === '..') {
+    throw new TypeError(`'${name}' must be an id, got ${JSON.stringify(id)}.`);
+  }
   return encodeURIComponent(id);
 }
 
@@ -105,34 +110,34 @@ export class PryntServer {
   // ---- Events ----
 
   /** Retrieves an event in full: visitor, device, signals, scores and verdict. */
-  getEvent(requestId: string, opts?: RequestOptions): Promise<T.Event> {
+  async getEvent(requestId: string, opts?: RequestOptions): Promise<T.Event> {
     return this.http.request({ method: 'GET', path: `/v1/events/${seg('requestId', requestId)}` }, opts);
   }
 
   /** One page of events, newest first, with filters; pass `nextCursor` back as `cursor`. */
-  listEvents(params: T.ListEventsParams = {}, opts?: RequestOptions): Promise<T.EventPage> {
+  async listEvents(params: T.ListEventsParams = {}, opts?: RequestOptions): Promise<T.EventPage> {
     return this.http.request({ method: 'GET', path: '/v1/events', query: params }, opts);
   }
 
   /** Every event matching the filters, page after page (`limit` sets the page size). */
-  iterateEvents(params: T.ListEventsParams = {}, opts?: RequestOptions): AsyncGenerator<T.EventSummary, void, undefined> {
-    return paginate(params.cursor, (cursor) => this.listEvents({ ...params, cursor }, opts));
+  async *iterateEvents(params: T.ListEventsParams = {}, opts?: RequestOptions): AsyncGenerator<T.EventSummary, void, undefined> {
+    yield* paginate(params.cursor, (cursor) => this.listEvents({ ...params, cursor }, opts));
   }
 
   // ---- Visitors ----
 
   /** Retrieves a visitor: first and last seen, visits, linked accounts, devices, IPs, lists. */
-  getVisitor(visitorId: string, opts?: RequestOptions): Promise<T.Visitor> {
+  async getVisitor(visitorId: string, opts?: RequestOptions): Promise<T.Visitor> {
     return this.http.request({ method: 'GET', path: `/v1/visitors/${seg('visitorId', visitorId)}` }, opts);
   }
 
   /** Erases every trace of a visitor (GDPR/CCPA deletion). Irreversible. */
-  deleteVisitor(visitorId: string, opts?: RequestOptions): Promise<T.VisitorDeleted> {
+  async deleteVisitor(visitorId: string, opts?: RequestOptions): Promise<T.VisitorDeleted> {
     return this.http.request({ method: 'DELETE', path: `/v1/visitors/${seg('visitorId', visitorId)}` }, opts);
   }
 
   /** One page of a visitor's events, newest first. */
-  listVisitorEvents(
+  async listVisitorEvents(
     visitorId: string,
     params: T.ListVisitorEventsParams = {},
     opts?: RequestOptions,
@@ -144,49 +149,49 @@ export class PryntServer {
   }
 
   /** Every event of a visitor, page after page. */
-  iterateVisitorEvents(
+  async *iterateVisitorEvents(
     visitorId: string,
     params: T.ListVisitorEventsParams = {},
     opts?: RequestOptions,
   ): AsyncGenerator<T.VisitorEvent, void, undefined> {
     seg('visitorId', visitorId);
-    return paginate(params.cursor, (cursor) => this.listVisitorEvents(visitorId, { ...params, cursor }, opts));
+    yield* paginate(params.cursor, (cursor) => this.listVisitorEvents(visitorId, { ...params, cursor }, opts));
   }
 
   // ---- Rules ----
 
   /** Creates a rule (status `draft` unless given). */
-  createRule(params: T.CreateRuleParams, opts?: RequestOptions): Promise<T.RuleCreated> {
+  async createRule(params: T.CreateRuleParams, opts?: RequestOptions): Promise<T.RuleCreated> {
     return this.http.request({ method: 'POST', path: '/v1/rules', body: params }, opts);
   }
 
   /** Lists rules by priority; all of them unless `limit` is given. */
-  listRules(params: T.ListRulesParams = {}, opts?: RequestOptions): Promise<T.RulePage> {
+  async listRules(params: T.ListRulesParams = {}, opts?: RequestOptions): Promise<T.RulePage> {
     return this.http.request({ method: 'GET', path: '/v1/rules', query: params }, opts);
   }
 
   /** Retrieves a rule with its full conditions, action and match statistics. */
-  getRule(ruleId: string, opts?: RequestOptions): Promise<T.Rule> {
+  async getRule(ruleId: string, opts?: RequestOptions): Promise<T.Rule> {
     return this.http.request({ method: 'GET', path: `/v1/rules/${seg('ruleId', ruleId)}` }, opts);
   }
 
   /** Updates a rule with PUT; only the fields sent change. */
-  updateRule(ruleId: string, params: T.UpdateRuleParams, opts?: RequestOptions): Promise<T.RuleUpdated> {
+  async updateRule(ruleId: string, params: T.UpdateRuleParams, opts?: RequestOptions): Promise<T.RuleUpdated> {
     return this.http.request({ method: 'PUT', path: `/v1/rules/${seg('ruleId', ruleId)}`, body: params }, opts);
   }
 
   /** Updates a rule with PATCH; only the fields sent change. */
-  patchRule(ruleId: string, params: T.PatchRuleParams, opts?: RequestOptions): Promise<T.RuleUpdated> {
+  async patchRule(ruleId: string, params: T.PatchRuleParams, opts?: RequestOptions): Promise<T.RuleUpdated> {
     return this.http.request({ method: 'PATCH', path: `/v1/rules/${seg('ruleId', ruleId)}`, body: params }, opts);
   }
 
   /** Deletes a rule; it stops being evaluated at once. */
-  deleteRule(ruleId: string, opts?: RequestOptions): Promise<T.RuleDeleted> {
+  async deleteRule(ruleId: string, opts?: RequestOptions): Promise<T.RuleDeleted> {
     return this.http.request({ method: 'DELETE', path: `/v1/rules/${seg('ruleId', ruleId)}` }, opts);
   }
 
   /** Runs a saved rule over the stored events of the last `days` (default 7, at most 30). */
-  backtestRule(ruleId: string, params?: T.BacktestParams, opts?: RequestOptions): Promise<T.BacktestResult> {
+  async backtestRule(ruleId: string, params?: T.BacktestParams, opts?: RequestOptions): Promise<T.BacktestResult> {
     return this.http.request(
       { method: 'POST', path: `/v1/rules/${seg('ruleId', ruleId)}/backtest`, body: params },
       opts,
@@ -194,34 +199,34 @@ export class PryntServer {
   }
 
   /** Backtests a rule before saving it: a rule body plus `days` and `sampleSize`. */
-  backtestUnsavedRule(params: T.UnsavedBacktestParams, opts?: RequestOptions): Promise<T.UnsavedBacktestResult> {
+  async backtestUnsavedRule(params: T.UnsavedBacktestParams, opts?: RequestOptions): Promise<T.UnsavedBacktestResult> {
     return this.http.request({ method: 'POST', path: '/v1/rules/backtest', body: params }, opts);
   }
 
   // ---- Lists ----
 
   /** Creates a list of visitor IDs, IPs or emails. */
-  createList(params: T.CreateListParams, opts?: RequestOptions): Promise<T.List> {
+  async createList(params: T.CreateListParams, opts?: RequestOptions): Promise<T.List> {
     return this.http.request({ method: 'POST', path: '/v1/lists', body: params }, opts);
   }
 
   /** Lists the lists; all of them unless `limit` is given. */
-  listLists(params: T.ListListsParams = {}, opts?: RequestOptions): Promise<T.ListPage> {
+  async listLists(params: T.ListListsParams = {}, opts?: RequestOptions): Promise<T.ListPage> {
     return this.http.request({ method: 'GET', path: '/v1/lists', query: params }, opts);
   }
 
   /** Retrieves a list with one page of its entries (`limit`, `offset`). */
-  getList(listId: string, params: T.GetListParams = {}, opts?: RequestOptions): Promise<T.ListWithEntries> {
+  async getList(listId: string, params: T.GetListParams = {}, opts?: RequestOptions): Promise<T.ListWithEntries> {
     return this.http.request({ method: 'GET', path: `/v1/lists/${seg('listId', listId)}`, query: params }, opts);
   }
 
   /** Deletes a list and its entries. */
-  deleteList(listId: string, opts?: RequestOptions): Promise<T.ListDeleted> {
+  async deleteList(listId: string, opts?: RequestOptions): Promise<T.ListDeleted> {
     return this.http.request({ method: 'DELETE', path: `/v1/lists/${seg('listId', listId)}` }, opts);
   }
 
   /** Adds and removes entries in one atomic call (at most 1,000 together; optional `ttl`). */
-  updateListEntries(listId: string, change: T.ListEntriesChange, opts?: RequestOptions): Promise<T.ListEntriesResult> {
+  async updateListEntries(listId: string, change: T.ListEntriesChange, opts?: RequestOptions): Promise<T.ListEntriesResult> {
     return this.http.request(
       { method: 'POST', path: `/v1/lists/${seg('listId', listId)}/entries`, body: change },
       opts,
@@ -229,34 +234,34 @@ export class PryntServer {
   }
 
   /** Adds entries to a list. */
-  addListEntries(listId: string, entries: string[], opts?: RequestOptions): Promise<T.ListEntriesResult> {
+  async addListEntries(listId: string, entries: string[], opts?: RequestOptions): Promise<T.ListEntriesResult> {
     return this.updateListEntries(listId, { add: entries } as T.ListEntriesChange, opts);
   }
 
   /** Removes entries from a list (absent ones are ignored). */
-  removeListEntries(listId: string, entries: string[], opts?: RequestOptions): Promise<T.ListEntriesResult> {
+  async removeListEntries(listId: string, entries: string[], opts?: RequestOptions): Promise<T.ListEntriesResult> {
     return this.updateListEntries(listId, { remove: entries } as T.ListEntriesChange, opts);
   }
 
   // ---- Webhooks ----
 
   /** Registers a webhook; the answer holds its signing secret, shown only this once. */
-  createWebhook(params: T.CreateWebhookParams, opts?: RequestOptions): Promise<T.WebhookCreated> {
+  async createWebhook(params: T.CreateWebhookParams, opts?: RequestOptions): Promise<T.WebhookCreated> {
     return this.http.request({ method: 'POST', path: '/v1/webhooks', body: params }, opts);
   }
 
   /** Lists webhooks with their delivery figures. */
-  listWebhooks(params: T.ListWebhooksParams = {}, opts?: RequestOptions): Promise<T.WebhookPage> {
+  async listWebhooks(params: T.ListWebhooksParams = {}, opts?: RequestOptions): Promise<T.WebhookPage> {
     return this.http.request({ method: 'GET', path: '/v1/webhooks', query: params }, opts);
   }
 
   /** Retrieves a webhook (without its secret). */
-  getWebhook(webhookId: string, opts?: RequestOptions): Promise<T.Webhook> {
+  async getWebhook(webhookId: string, opts?: RequestOptions): Promise<T.Webhook> {
     return this.http.request({ method: 'GET', path: `/v1/webhooks/${seg('webhookId', webhookId)}` }, opts);
   }
 
   /** Updates a webhook with PUT; only the fields sent change (`status: 'paused'` pauses it). */
-  updateWebhook(webhookId: string, params: T.UpdateWebhookParams, opts?: RequestOptions): Promise<T.WebhookUpdated> {
+  async updateWebhook(webhookId: string, params: T.UpdateWebhookParams, opts?: RequestOptions): Promise<T.WebhookUpdated> {
     return this.http.request(
       { method: 'PUT', path: `/v1/webhooks/${seg('webhookId', webhookId)}`, body: params },
       opts,
@@ -264,7 +269,7 @@ export class PryntServer {
   }
 
   /** Updates a webhook with PATCH; only the fields sent change. */
-  patchWebhook(webhookId: string, params: T.PatchWebhookParams, opts?: RequestOptions): Promise<T.WebhookUpdated> {
+  async patchWebhook(webhookId: string, params: T.PatchWebhookParams, opts?: RequestOptions): Promise<T.WebhookUpdated> {
     return this.http.request(
       { method: 'PATCH', path: `/v1/webhooks/${seg('webhookId', webhookId)}`, body: params },
       opts,
@@ -272,12 +277,12 @@ export class PryntServer {
   }
 
   /** Deletes a webhook; its pending deliveries are cancelled. */
-  deleteWebhook(webhookId: string, opts?: RequestOptions): Promise<T.WebhookDeleted> {
+  async deleteWebhook(webhookId: string, opts?: RequestOptions): Promise<T.WebhookDeleted> {
     return this.http.request({ method: 'DELETE', path: `/v1/webhooks/${seg('webhookId', webhookId)}` }, opts);
   }
 
   /** A webhook's deliveries, newest first, each with every attempt. */
-  listWebhookDeliveries(
+  async listWebhookDeliveries(
     webhookId: string,
     params: T.ListWebhookDeliveriesParams = {},
     opts?: RequestOptions,
@@ -289,7 +294,7 @@ export class PryntServer {
   }
 
   /** Queues a signed test delivery (`event: "test"`) to the webhook. */
-  testWebhook(webhookId: string, opts?: RequestOptions): Promise<T.WebhookTestQueued> {
+  async testWebhook(webhookId: string, opts?: RequestOptions): Promise<T.WebhookTestQueued> {
     return this.http.request({ method: 'POST', path: `/v1/webhooks/${seg('webhookId', webhookId)}/test` }, opts);
   }
 
@@ -297,7 +302,7 @@ export class PryntServer {
    * Replaces the webhook's signing secret. The answer holds the new secret; the previous one
    * keeps signing beside it (`X-Prynt-Signature-Previous`) until `previousSecretExpiresAt`.
    */
-  rotateWebhookSecret(webhookId: string, opts?: RequestOptions): Promise<T.WebhookSecretRotated> {
+  async rotateWebhookSecret(webhookId: string, opts?: RequestOptions): Promise<T.WebhookSecretRotated> {
     return this.http.request(
       { method: 'POST', path: `/v1/webhooks/${seg('webhookId', webhookId)}/rotate-secret` },
       opts,
@@ -305,7 +310,7 @@ export class PryntServer {
   }
 
   /** Delivers a finished delivery again, now. */
-  retryWebhookDelivery(webhookId: string, deliveryId: string, opts?: RequestOptions): Promise<T.WebhookRedeliveryQueued> {
+  async retryWebhookDelivery(webhookId: string, deliveryId: string, opts?: RequestOptions): Promise<T.WebhookRedeliveryQueued> {
     return this.http.request(
       {
         method: 'POST',
@@ -318,24 +323,24 @@ export class PryntServer {
   // ---- Analytics ----
 
   /** Event counts over a time range, optionally grouped (verdict, platform, country, hour, day, week). */
-  getEventAnalytics(params: T.EventAnalyticsParams, opts?: RequestOptions): Promise<T.EventAnalytics> {
+  async getEventAnalytics(params: T.EventAnalyticsParams, opts?: RequestOptions): Promise<T.EventAnalytics> {
     return this.http.request({ method: 'GET', path: '/v1/analytics/events', query: params }, opts);
   }
 
   /** Smart Signal counts, rates and trends over a time range, or a day/week series. */
-  getSignalAnalytics(params: T.SignalAnalyticsParams, opts?: RequestOptions): Promise<T.SignalAnalytics> {
+  async getSignalAnalytics(params: T.SignalAnalyticsParams, opts?: RequestOptions): Promise<T.SignalAnalytics> {
     return this.http.request({ method: 'GET', path: '/v1/analytics/signals', query: params }, opts);
   }
 
   // ---- Workspace ----
 
   /** The key's workspace: plan, limits and the settings of the key's environment. */
-  getWorkspace(opts?: RequestOptions): Promise<T.Workspace> {
+  async getWorkspace(opts?: RequestOptions): Promise<T.Workspace> {
     return this.http.request({ method: 'GET', path: '/v1/workspace' }, opts);
   }
 
   /** Changes the environment's settings (allowed origins, suspect-score weights, IP masking). */
-  updateWorkspace(params: T.UpdateWorkspaceParams, opts?: RequestOptions): Promise<T.Workspace> {
+  async updateWorkspace(params: T.UpdateWorkspaceParams, opts?: RequestOptions): Promise<T.Workspace> {
     return this.http.request({ method: 'PATCH', path: '/v1/workspace', body: params }, opts);
   }
 }
