@@ -62,6 +62,14 @@ ensure_node_packages() {
     (cd browser-tests && npm ci --no-audit --no-fund --loglevel=error)
 }
 
+# The Node SDK's development packages (TypeScript, openapi-typescript), exactly as locked.
+ensure_sdk_packages() {
+    if ! command -v node >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+    (cd sdk/node && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 # `prynt data fetch` downloads the pinned IP data packages with npm and pip.
 ensure_data_clients() {
     if ! command -v npm >/dev/null 2>&1; then
