@@ -63,13 +63,13 @@ function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
 }
 
-/** `?a=1&b=x` from defined values; Dates as ISO 8601. */
+/** `?a=1&b=x` from defined values; Dates as ISO 8601 with milliseconds (RFC 3339). */
 export function queryString(query: RequestSpec['query']): string {
   if (!query) return '';
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) {
     if (v === undefined || v === null) continue;
-    params.append(k, v instanceof Date ? v.toISOString().replace(/\.\d{3}Z$/, 'Z') : String(v));
+    params.append(k, v instanceof Date ? v.toISOString() : String(v));
   }
   const s = params.toString();
   return s ? `?${s}` : '';

@@ -184,6 +184,23 @@ test('a POST carries one Idempotency-Key for all its retries; an explicit key is
   }
 });
 
+test('query parameters: Dates as ISO 8601 with milliseconds, booleans, nothing for undefined', async () => {
+  const s = await scripted([OK]);
+  try {
+    const client = new PryntServer({ ...fast, baseUrl: s.base, headers: { 'X-Team': 'fraud' } });
+    await client.listEvents({ after: new Date(Date.UTC(2026, 1, 14, 11, 45, 22, 123)), bot: false, verdict: undefined, limit: 5 });
+    assert.equal(s.requests[0].url, '/v1/events?after=2026-02-14T11%3A45%3A22.123Z&bot=false&limit=5');
+    assert.equal(s.requests[0].headers['x-team'], 'fraud', 'client headers');
+    await client.getEvent('req 1/2?x', { headers: { 'X-Trace': 't1' } });
+    assert.equal(s.requests[1].url, '/v1/events/req%201%2F2%3Fx', 'ids are one encoded path segment');
+    assert.equal(s.requests[1].headers['x-trace'], 't1', 'call headers');
+    await client.createList({ name: 'l', type: 'ip' }, { headers: { 'idempotency-key': 'from-header' } });
+    assert.equal(s.requests[2].headers['idempotency-key'], 'from-header', 'a key given as a header is kept');
+  } finally {
+    await s.close();
+  }
+});
+
 test('a POST without an Idempotency-Key is never retried', async () => {
   const s = await scripted([ERROR_500, OK]);
   try {
