@@ -318,6 +318,22 @@ test('error responses become typed errors with status, code, message, field and 
   assert.equal(forbidden.code, 'insufficient_permissions');
 });
 
+test('secretKey and baseUrl default to PRYNT_SECRET_KEY and PRYNT_BASE_URL', async () => {
+  const saved = { key: process.env.PRYNT_SECRET_KEY, base: process.env.PRYNT_BASE_URL };
+  process.env.PRYNT_SECRET_KEY = prynt.secretKey;
+  process.env.PRYNT_BASE_URL = `${prynt.base}/`;
+  try {
+    const fromEnv = new PryntServer();
+    assert.equal(fromEnv.baseUrl, prynt.base, 'trailing slash dropped');
+    assert.equal((await fromEnv.getWorkspace()).environment, 'test');
+  } finally {
+    for (const [name, value] of [['PRYNT_SECRET_KEY', saved.key], ['PRYNT_BASE_URL', saved.base]]) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+});
+
 test('bad arguments are refused before any request', async () => {
   assert.throws(() => new PryntServer({ baseUrl: prynt.base, secretKey: '' }), TypeError);
   assert.throws(() => new PryntServer({ secretKey: 'sk_test_x', baseUrl: 'ftp://x' }), TypeError);
