@@ -1,6 +1,7 @@
 // The SDK's errors: one class per kind of failure, all built from the API's error body
 // `{"error": {"code", "message", "docs", "field"?, "retryAfter"?}}` and the response headers, so
 // that callers can branch with `instanceof` and never parse JSON themselves.
+import type { components } from './schema.js';
 
 /** Base class of every error the SDK throws. */
 export class PryntError extends Error {
@@ -65,13 +66,11 @@ export class ConnectionError extends PryntError {}
 /** No response within the `timeout` of one attempt. */
 export class TimeoutError extends ConnectionError {}
 
-interface ErrorDetail {
-  code?: unknown;
-  message?: unknown;
-  docs?: unknown;
-  field?: unknown;
-  retryAfter?: unknown;
-}
+/**
+ * The members of the API's error body as the OpenAPI document names them, each still checked
+ * at run time: the body may come from something other than the API (a proxy's error page).
+ */
+type ErrorDetail = Partial<Record<keyof components['schemas']['ErrorDetail'], unknown>>;
 
 /** Seconds from a `Retry-After` header: delta-seconds or an HTTP date. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
