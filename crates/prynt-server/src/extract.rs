@@ -23,10 +23,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        if !is_json_content_type(req.headers()) {
-            return Err(ApiError::UnsupportedMediaType(
-                "The body must be sent with 'Content-Type: application/json'.".into(),
-            ));
+        if !reads_as_json(req.headers()) {
+            return Err(not_json());
         }
         let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
@@ -40,15 +38,13 @@ impl<S: Send + Sync> FromRequest<S> for OptionalObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let declared_json = is_json_content_type(req.headers());
+        let as_json = reads_as_json(req.headers());
         let bytes = read_body(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalObject(serde_json::Map::new()));
         }
-        if !declared_json {
-            return Err(ApiError::UnsupportedMediaType(
-                "The body must be sent with 'Content-Type: application/json'.".into(),
-            ));
+        if !as_json {
+            return Err(not_json());
         }
         parse_json(&bytes).map(OptionalObject)
     }
@@ -154,10 +150,23 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
     )
 }
 
-fn is_json_content_type(headers: &HeaderMap) -> bool {
-    media_type(headers).is_some_and(|m| {
-        m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+/// Whether a body sent with these headers is read as JSON: when it says so, and also when it
+/// declares no type or curl's default form type, because `curl -d '{...}'` (the reference's own
+/// examples) sends exactly that. Any other declared type is refused rather than guessed at.
+pub fn reads_as_json(headers: &HeaderMap) -> bool {
+    media_type(headers).is_none_or(|m| {
+        m == "application/json"
+            || m == "application/x-www-form-urlencoded"
+            || (m.starts_with("application/") && m.ends_with("+json"))
     })
+}
+
+fn not_json() -> ApiError {
+    ApiError::UnsupportedMediaType(
+        "The body must be JSON: send it with 'Content-Type: application/json' (or without a \
+         content type)."
+            .into(),
+    )
 }
 
 /// Who is calling: the key, its workspace and the environment every lookup is confined to.

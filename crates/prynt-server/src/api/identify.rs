@@ -23,7 +23,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{authenticate, authenticate_key, media_type, parse_json, read_body};
+use crate::extract::{
+    authenticate, authenticate_key, media_type, parse_json, read_body, reads_as_json,
+};
 use crate::middleware::RequestId;
 use crate::state::AppState;
 
@@ -149,8 +151,10 @@ async fn preflight(headers: HeaderMap) -> Response {
     resp
 }
 
+/// JSON as every endpoint reads it, and `text/plain`, which the agent's `sendBeacon` fallback
+/// sends so that the browser makes no preflight.
 fn is_accepted_content_type(headers: &HeaderMap) -> bool {
-    media_type(headers).is_none_or(|m| m == "application/json" || m == "text/plain")
+    reads_as_json(headers) || media_type(headers).is_some_and(|m| m == "text/plain")
 }
 
 /// The event's `ip` object. A field whose source is not loaded is `null`, not a guess.
