@@ -10,8 +10,7 @@ use utoipa::ToSchema;
 /// The error codes of the API with their status and a sentence for `/docs/errors`.
 pub const CATALOGUE: &[(&str, u16, &str)] = &[
     ("validation_error", 400, "The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path."),
-    ("missing_api_key", 401, "No API key was sent. Send `Authorization: Bearer <key>`."),
-    ("invalid_api_key", 401, "The API key is malformed, unknown or revoked."),
+    ("invalid_api_key", 401, "No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`."),
     ("insufficient_permissions", 403, "The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`."),
     ("origin_not_allowed", 403, "The request's Origin is not in the allowed origins of the key's workspace environment."),
     ("not_found", 404, "The resource or route does not exist in this workspace and environment, or has expired."),
@@ -68,8 +67,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Validation { .. } => "validation_error",
-            ApiError::MissingApiKey => "missing_api_key",
-            ApiError::InvalidApiKey => "invalid_api_key",
+            // One 401 code, as the reference has; the message tells a missing key from a bad one.
+            ApiError::MissingApiKey | ApiError::InvalidApiKey => "invalid_api_key",
             ApiError::InsufficientPermissions(_) => "insufficient_permissions",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::NotFound(_) => "not_found",

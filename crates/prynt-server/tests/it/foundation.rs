@@ -28,19 +28,19 @@ fn first_start_prints_a_working_test_key_pair() {
 #[test]
 fn requests_without_a_usable_key_are_refused() {
     let s = TestServer::start();
-    assert_error(s.get("/v1/workspace", ""), 401, "missing_api_key");
+    assert_error(s.get("/v1/workspace", ""), 401, "invalid_api_key");
     let bare = client()
         .get(s.url("/v1/workspace"))
         .header("authorization", "Bearer")
         .send()
         .unwrap();
-    assert_error(bare, 401, "missing_api_key");
+    assert_error(bare, 401, "invalid_api_key");
     let blank = client()
         .get(s.url("/v1/workspace"))
         .header("authorization", "Bearer    ")
         .send()
         .unwrap();
-    assert_error(blank, 401, "missing_api_key");
+    assert_error(blank, 401, "invalid_api_key");
     let basic = client()
         .get(s.url("/v1/workspace"))
         .header("authorization", format!("Basic {}", s.secret_key))
@@ -276,7 +276,6 @@ fn error_catalogue_and_openapi_document_are_served() {
     let html = docs.text().unwrap();
     for code in [
         "validation_error",
-        "missing_api_key",
         "invalid_api_key",
         "insufficient_permissions",
         "not_found",

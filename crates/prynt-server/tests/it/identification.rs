@@ -280,7 +280,7 @@ fn bad_identify_input_is_refused_without_writing_anything() {
         .json(&payload(1))
         .send()
         .unwrap();
-    assert_error(anon, 401, "missing_api_key");
+    assert_error(anon, 401, "invalid_api_key");
     let mut wrong = payload(1);
     wrong["publicKey"] = json!("pk_test_doesnotexistdoesnotexist00");
     let r = client()
