@@ -84,7 +84,7 @@ fn view(r: ListRecord) -> ListView {
     security(("bearer" = [])),
     request_body(content = Object, description = "`{name, type: visitor|ip|email, description?, ttl?, purpose?: allow|block|review}`"),
     responses(
-        (status = 201, body = ListView),
+        (status = 200, body = ListView),
         (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)
     )
 )]
@@ -134,7 +134,7 @@ async fn create_list(
         }
     };
     policy.lists.write().insert(&rec, &[]);
-    Ok((StatusCode::CREATED, Json(view(rec))))
+    Ok((StatusCode::OK, Json(view(rec))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -144,7 +144,7 @@ pub struct ListLists {
     /// visitor, ip or email.
     #[serde(rename = "type")]
     list_type: Option<String>,
-    /// 1 to 100, default 20.
+    /// 1 to 1000; all of them (up to 1000) when absent.
     limit: Option<u32>,
     offset: Option<u64>,
 }
@@ -161,7 +161,7 @@ async fn list_lists(
     SecretKey(ctx): SecretKey,
     ApiQuery(q): ApiQuery<ListLists>,
 ) -> Result<Json<OffsetPage<ListView>>, ApiError> {
-    let (limit, offset) = pagination::offset_page(q.limit, q.offset)?;
+    let (limit, offset) = pagination::offset_page_all(q.limit, q.offset)?;
     if let Some(t) = &q.list_type {
         if !TYPES.contains(&t.as_str()) {
             return Err(ApiError::validation(
@@ -266,8 +266,42 @@ async fn delete_list(
     Ok(Json(json!({ "deleted": true, "listId": id })))
 }
 
-/// The normalised entries of `add` or `remove`, each checked against the list's type.
+/// Longest string `remove` takes as it is (the longest valid entry, an email, is far shorter).
+const MAX_REMOVE_LEN: usize = 1024;
+
+/// The normalised entries of `add`, each checked against the list's type.
 fn entries(body: &Body, key: &str, ty: ListType) -> Result<Vec<String>, ApiError> {
+    collect(body, key, |field, raw| {
+        normalise_entry(ty, raw).map_err(|why| {
+            ApiError::validation(
+                field,
+                format!("'{field}' is not a valid {} entry: {why}", ty.as_str()),
+            )
+        })
+    })
+}
+
+/// The entries of `remove`: any string. One that is a valid entry is normalised as `add` would
+/// have stored it; any other cannot be in the list, so removing it is a no-op rather than an
+/// error (a cleanup job may name entries that were never valid).
+fn removals(body: &Body, ty: ListType) -> Result<Vec<String>, ApiError> {
+    collect(body, "remove", |field, raw| {
+        if raw.len() > MAX_REMOVE_LEN {
+            return Err(ApiError::validation(
+                field,
+                format!("'{field}' is longer than {MAX_REMOVE_LEN} bytes."),
+            ));
+        }
+        Ok(normalise_entry(ty, raw).unwrap_or_else(|_| raw.trim().to_owned()))
+    })
+}
+
+/// The distinct strings of the array `key`, each passed through `one`.
+fn collect(
+    body: &Body,
+    key: &str,
+    one: impl Fn(&str, &str) -> Result<String, ApiError>,
+) -> Result<Vec<String>, ApiError> {
     let Some(v) = body.get(key) else {
         return Ok(Vec::new());
     };
@@ -280,12 +314,7 @@ fn entries(body: &Body, key: &str, ty: ListType) -> Result<Vec<String>, ApiError
         let raw = e
             .as_str()
             .ok_or_else(|| ApiError::validation(&field, format!("'{field}' must be a string.")))?;
-        let n = normalise_entry(ty, raw).map_err(|why| {
-            ApiError::validation(
-                &field,
-                format!("'{field}' is not a valid {} entry: {why}", ty.as_str()),
-            )
-        })?;
+        let n = one(&field, raw)?;
         if !out.contains(&n) {
             out.push(n);
         }
@@ -333,7 +362,7 @@ async fn change_entries(
     let ty = ListType::parse(&rec.list_type)
         .ok_or_else(|| ApiError::Internal(format!("list {id} has type {}", rec.list_type)))?;
     let add = entries(&body, "add", ty)?;
-    let remove = entries(&body, "remove", ty)?;
+    let remove = removals(&body, ty)?;
     let now_ms = timefmt::now_unix_ms();
     let expires = ttl.or(rec.ttl_s).map(|t| now_ms / 1000 + t);
     let item = payload(

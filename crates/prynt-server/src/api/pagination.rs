@@ -67,9 +67,34 @@ pub fn page(mut rows: Vec<EventRow>, q: &EventQuery) -> (Vec<EventRow>, bool, Op
     (rows, more, next)
 }
 
-/// `limit` and `offset` of the rules, lists and webhooks listings.
+/// How many rules or lists one listing returns at most: the reference says those listings
+/// return them all, and a hard cap keeps one answer bounded (`hasMore` says when it bit).
+pub const ALL_CAP: u32 = 1000;
+
+/// `limit` and `offset` of the webhooks and deliveries listings: 20 by default, at most 100.
 pub fn offset_page(limit_v: Option<u32>, offset: Option<u64>) -> Result<(usize, usize), ApiError> {
-    let n = limit(limit_v)?;
+    with_offset(limit(limit_v)?, offset)
+}
+
+/// `limit` and `offset` of the rules and lists listings: all of them ([`ALL_CAP`]) by default,
+/// a `limit` of 1 to [`ALL_CAP`] when given.
+pub fn offset_page_all(
+    limit_v: Option<u32>,
+    offset: Option<u64>,
+) -> Result<(usize, usize), ApiError> {
+    let n = match limit_v.unwrap_or(ALL_CAP) {
+        n @ 1..=ALL_CAP => n as usize,
+        _ => {
+            return Err(ApiError::validation(
+                "limit",
+                format!("'limit' must be between 1 and {ALL_CAP}."),
+            ))
+        }
+    };
+    with_offset(n, offset)
+}
+
+fn with_offset(n: usize, offset: Option<u64>) -> Result<(usize, usize), ApiError> {
     let offset = offset.unwrap_or(0);
     if offset > 1_000_000 {
         return Err(ApiError::validation(

@@ -176,7 +176,7 @@ async fn refresh(state: &AppState, ctx: &AuthContext) -> Result<(), ApiError> {
     post, path = "/v1/webhooks", tag = "Webhooks",
     security(("bearer" = [])),
     request_body(content = Object, description = "`{url, events?, filters?: {verdict?, ruleId?, botDetected?}, secret?, description?, status?}`"),
-    responses((status = 201, body = Object), (status = 400, body = ErrorBody))
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody))
 )]
 async fn create_webhook(
     State(state): State<AppState>,
@@ -238,7 +238,7 @@ async fn create_webhook(
     refresh(&state, &ctx).await?;
     let mut out = view(&rec);
     out["secret"] = Value::String(secret);
-    Ok((StatusCode::CREATED, Json(out)))
+    Ok((StatusCode::OK, Json(out)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -26,13 +26,13 @@ fn post(s: &TestServer, path: &str, body: Value) -> (u16, Value) {
 
 fn create_rule(s: &TestServer, body: Value) -> String {
     let (status, r) = post(s, "/v1/rules", body);
-    assert_eq!(status, 201, "{r}");
+    assert_eq!(status, 200, "{r}");
     r["id"].as_str().unwrap().to_owned()
 }
 
 fn create_list(s: &TestServer, body: Value) -> String {
     let (status, r) = post(s, "/v1/lists", body);
-    assert_eq!(status, 201, "{r}");
+    assert_eq!(status, 200, "{r}");
     r["id"].as_str().unwrap().to_owned()
 }
 
@@ -90,12 +90,12 @@ fn rules_are_created_listed_versioned_updated_and_deleted() {
         "action": {"verdict": "block", "sideEffects": [{"type": "addToList", "list": "blocked_devices"}]}
     });
     let (status, created) = post(&s, "/v1/rules", reference.clone());
-    assert_eq!(status, 201, "{created}");
+    assert_eq!(status, 200, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("rul_") && id.len() == 16, "{id}");
     assert_eq!(created["propagated"], true);
-    let ms = created["propagationMs"].as_f64().unwrap();
-    assert!((0.0..2000.0).contains(&ms), "{ms}");
+    let ms = created["propagationMs"].as_u64().unwrap();
+    assert!((1..2000).contains(&ms), "{ms}");
     assert_eq!(created["version"], 1);
 
     // Default priority: the next after the highest.
@@ -319,7 +319,7 @@ fn verdicts_follow_priority_monitor_and_side_effects_reach_the_next_identificati
         json!({"url": "https://hooks.example.invalid/prynt",
         "events": ["rule_match", "list_update"]}),
     );
-    assert_eq!(status, 201);
+    assert_eq!(status, 200);
 
     create_list(&s, json!({"name": "blocked", "type": "visitor"}));
     let registration = leaf("event.type", "equals", json!("registration"));
@@ -719,7 +719,7 @@ fn backtests_count_what_a_brute_force_pass_over_the_events_counts() {
         .collect();
     assert_eq!(bt["matchedVisitors"].as_u64(), Some(visitors.len() as u64));
     assert_eq!(bt["days"], 30);
-    assert!(bt["durationMs"].as_f64().is_some());
+    assert!(bt["durationMs"].as_u64().is_some());
     let sample = bt["sample"].as_array().unwrap();
     assert_eq!(sample.len(), 3.min(expected.len()));
     let matched_ids: HashSet<&str> = expected
