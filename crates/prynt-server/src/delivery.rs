@@ -238,12 +238,11 @@ impl Worker {
         );
         let secrets = self.secrets(w, now_ms);
         let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        let signature = signing::signature_header(&refs, body.as_bytes());
-        let headers = [
-            ("X-Prynt-Signature", signature),
-            ("X-Prynt-Event", d.kind.clone()),
-            ("X-Prynt-Delivery", format!("dlv_{:012x}", d.id)),
-        ];
+        let delivery_id = format!("dlv_{:012x}", d.id);
+        let mut headers =
+            signing::delivery_headers(&refs, &delivery_id, now_ms / 1000, body.as_bytes());
+        headers.push(("X-Prynt-Event", d.kind.clone()));
+        headers.push(("X-Prynt-Delivery", delivery_id));
         let attempt = self
             .client
             .post(

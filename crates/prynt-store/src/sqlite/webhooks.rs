@@ -56,11 +56,14 @@ fn webhook_in(c: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<Web
 }
 
 /// The payload of a delivery: its outbox row, or the stored event wrapped as an
-/// identification payload (`None` when the event was erased).
+/// identification payload whose `data` is the event exactly as `GET /v1/events/{id}` shows it,
+/// `firstSeenAt` included (`None` when the event was erased).
 const PAYLOAD: &str = "CASE WHEN d.outbox_id IS NOT NULL THEN o.payload
        WHEN e.body IS NOT NULL THEN json_object('id', d.payload_id, 'event', d.kind,
             'createdAt', strftime('%Y-%m-%dT%H:%M:%SZ', d.created_ms / 1000, 'unixepoch'),
-            'data', json(e.body))
+            'data', json_set(json(e.body), '$.firstSeenAt',
+                CASE WHEN e.first_seen_ms IS NOT NULL
+                     THEN strftime('%Y-%m-%dT%H:%M:%SZ', e.first_seen_ms / 1000, 'unixepoch') END))
        END";
 
 impl SqliteStore {

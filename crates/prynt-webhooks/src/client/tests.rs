@@ -107,7 +107,7 @@ async fn a_200_succeeds_and_the_receiver_sees_body_and_headers() {
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".into(),
     ))
     .await;
-    let signature = crate::signing::signature_header(&["whsec_test"], BODY.as_bytes());
+    let signature = crate::signing::signature("whsec_test", BODY.as_bytes());
     let url = format!("http://127.0.0.1:{}/hooks/prynt?x=1", rx.addr.port());
     let attempt = client(true)
         .post(
