@@ -3,6 +3,7 @@
 
 mod analytics;
 mod benchmarks;
+mod client;
 mod contract;
 mod foundation;
 mod harness;
