@@ -323,21 +323,21 @@ impl TestServer {
 
     /// Number of events the key can list (follows every page).
     pub fn event_count(&self, key: &str) -> usize {
-        let mut n = 0;
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("/v1/events?limit=100&cursor={c}"),
-                None => "/v1/events?limit=100".to_owned(),
-            };
-            let (status, page) = self.json(&path, key);
-            assert_eq!(status, 200, "{page}");
-            n += page["data"].as_array().map(Vec::len).unwrap_or(0);
-            match page["nextCursor"].as_str() {
-                Some(c) if page["hasMore"] == true => cursor = Some(c.to_owned()),
-                _ => return n,
-            }
-        }
+        let params = prynt_client::EventListParams {
+            limit: Some(100),
+            ..Default::default()
+        };
+        let pager = self.api(key).events_pager(params).expect("pager");
+        block_on(pager.collect_all()).expect("every page").len()
+    }
+
+    /// The Rust client on this server with `key`; identify sends the first-start public key.
+    pub fn api(&self, key: &str) -> prynt_client::Client {
+        prynt_client::Client::builder(key)
+            .base_url(&self.base)
+            .public_key(&self.public_key)
+            .build()
+            .expect("client")
     }
 
     /// Sends SIGKILL: no graceful shutdown, no flushing.
@@ -347,6 +347,15 @@ impl TestServer {
             let _ = c.wait();
         }
     }
+}
+
+/// Runs a client call to completion from a synchronous test.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }
 
 /// Streams `size` bytes of a JSON string as a chunked body over a raw connection and returns the

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{client, prynt, wait_timeout, TestServer};
+use crate::harness::{block_on, client, prynt, wait_timeout, TestServer};
 
 #[test]
 fn an_invalid_listen_address_exits_with_2_and_says_why() {
@@ -137,16 +137,16 @@ fn workspaces_cli_creates_updates_and_lists() {
         String::from_utf8_lossy(&up.stderr)
     );
     // Plans are read with the key, which the server remembers for up to a second.
-    let v = eventually(&s, &key, |v| v["plan"] == "enterprise");
-    assert_eq!(v["limits"]["serverApiPerMinute"], 5000);
-    assert_eq!(v["limits"]["managementApiPerMinute"], 500);
-    assert_eq!(v["limits"]["burstPerSecond"], 200);
+    let w = eventually(&s, &key, |w| w.plan == "enterprise");
+    assert_eq!(w.limits.server_api_per_minute, 5000);
+    assert_eq!(w.limits.management_api_per_minute, 500);
+    assert_eq!(w.limits.burst_per_second, 200);
     assert!(s
         .cli(&["workspaces", "update", "shop", "--plan", "starter"])
         .status
         .success());
-    let v = eventually(&s, &key, |v| v["plan"] == "starter");
-    assert_eq!(v["limits"]["serverApiPerMinute"], 100);
+    let w = eventually(&s, &key, |w| w.plan == "starter");
+    assert_eq!(w.limits.server_api_per_minute, 100);
 
     let missing = s.cli(&["workspaces", "update", "ghost", "--plan", "pro"]);
     assert_eq!(missing.status.code(), Some(1));
@@ -335,17 +335,22 @@ fn sigterm_finishes_in_flight_requests_and_keeps_written_data() {
     assert_eq!(st.code(), Some(1));
 }
 
-/// `GET /v1/workspace` until `ok` holds, for at most 1.5 s.
-fn eventually(s: &TestServer, key: &str, ok: impl Fn(&Value) -> bool) -> Value {
+/// The key's workspace (`GET /v1/workspace`) once `ok` holds, for at most 1.5 s.
+fn eventually(
+    s: &TestServer,
+    key: &str,
+    ok: impl Fn(&prynt_client::Workspace) -> bool,
+) -> prynt_client::Workspace {
+    let api = s.api(key);
     let deadline = std::time::Instant::now() + Duration::from_millis(1500);
     loop {
-        let v: Value = s.get("/v1/workspace", key).json().unwrap();
-        if ok(&v) {
-            return v;
+        let w = block_on(api.get_workspace()).expect("workspace");
+        if ok(&w) {
+            return w;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "not applied within a second: {v}"
+            "not applied within a second: {w:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
