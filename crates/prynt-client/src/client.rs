@@ -38,6 +38,8 @@ const REQUEST_ID: &str = "x-request-id";
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// The Idempotency-Key of this view's POSTs, set by [`Client::with_idempotency_key`].
+    idempotency_key: Option<Arc<str>>,
 }
 
 struct Inner {
@@ -103,14 +105,14 @@ impl ClientBuilder {
         self
     }
 
-    /// Retries after the first attempt; 0 switches retries off. Default 3.
+    /// Retries after the first attempt; 0 switches retries off. Default 2.
     pub fn max_retries(mut self, n: u32) -> Self {
         self.retry.max_retries = n;
         self
     }
 
     /// Backoff of retries: the first waits up to `base`, each further one up to twice as long,
-    /// never more than `max`. Defaults 250 ms and 8 s.
+    /// never more than `max`. Defaults 500 ms and 8 s.
     pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
         self.retry.base_delay = base;
         self.retry.max_delay = max;
@@ -125,6 +127,7 @@ impl ClientBuilder {
 
     /// Whether every POST carries a random `Idempotency-Key` (default: yes). Without one a
     /// POST is never retried, because a retry could create a second rule, list or event.
+    /// [`Client::with_idempotency_key`] sets a key of one's own either way.
     pub fn idempotency_keys(mut self, on: bool) -> Self {
         self.idempotency_keys = on;
         self
@@ -140,6 +143,18 @@ impl ClientBuilder {
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
+    }
+
+    /// A builder from the environment: the secret key from `PRYNT_SECRET_KEY` (required) and
+    /// the base URL from `PRYNT_BASE_URL` when set.
+    pub fn from_env() -> Result<ClientBuilder> {
+        let key = std::env::var("PRYNT_SECRET_KEY")
+            .map_err(|_| Error::Config("PRYNT_SECRET_KEY is not set".into()))?;
+        let builder = Client::builder(key);
+        Ok(match std::env::var("PRYNT_BASE_URL") {
+            Ok(url) if !url.is_empty() => builder.base_url(url),
+            _ => builder,
+        })
     }
 
     pub fn build(self) -> Result<Client> {
@@ -189,6 +204,7 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 idempotency_keys: self.idempotency_keys,
             }),
+            idempotency_key: None,
         })
     }
 }
@@ -252,6 +268,12 @@ impl Client {
         Client::builder(secret_key).build()
     }
 
+    /// A client configured from `PRYNT_SECRET_KEY` and `PRYNT_BASE_URL` (see
+    /// [`ClientBuilder::from_env`]).
+    pub fn from_env() -> Result<Client> {
+        ClientBuilder::from_env()?.build()
+    }
+
     pub fn builder(secret_key: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             secret_key: secret_key.into(),
@@ -269,6 +291,18 @@ impl Client {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &Url {
         &self.inner.base
+    }
+
+    /// This client (same connections and settings) sending `key` as the Idempotency-Key of
+    /// its POSTs, for a call that must happen once even when it is sent again later, by a
+    /// retry or by a restarted process: `client.with_idempotency_key(order_id).create_rule(..)`.
+    /// The server keeps the key's answer for 24 hours. Use one view per logical call: every
+    /// POST made through it carries the same key.
+    pub fn with_idempotency_key(&self, key: impl Into<String>) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            idempotency_key: Some(Arc::from(key.into())),
+        }
     }
 
     /// The URL of an API path given as segments (`["v1", "rules", id]`). Each segment is
@@ -342,8 +376,16 @@ impl Client {
         let inner = &self.inner;
         // One key for every attempt of this call: that is what lets the server answer a retry
         // of a request it already carried out with the saved answer instead of doing it twice.
-        let idempotency_key =
-            (call.method == Method::POST && inner.idempotency_keys).then(new_idempotency_key);
+        let idempotency_key = match (&self.idempotency_key, call.method == Method::POST) {
+            (_, false) => None,
+            (Some(own), true) => Some(HeaderValue::from_str(own).map_err(|_| {
+                Error::Config("the Idempotency-Key cannot be sent in a header".into())
+            })?),
+            (None, true) => inner
+                .idempotency_keys
+                .then(|| HeaderValue::from_str(&new_idempotency_key()).ok())
+                .flatten(),
+        };
         let may_retry = call.method != Method::POST || idempotency_key.is_some();
         let auth = match (call.key, &inner.public) {
             (Key::Public, Some(public)) => public,
@@ -358,7 +400,7 @@ impl Client {
                 .header(AUTHORIZATION, auth.clone())
                 .header(ACCEPT, "application/json");
             if let Some(k) = &idempotency_key {
-                req = req.header(IDEMPOTENCY_KEY, k.as_str());
+                req = req.header(IDEMPOTENCY_KEY, k.clone());
             }
             if let Some(body) = &call.body {
                 req = req

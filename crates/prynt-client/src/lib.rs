@@ -57,7 +57,7 @@ pub use rules::{
     NewRule, Operator, Rule, RuleCreated, RuleDeleted, RuleListParams, RuleStats, RuleStatus,
     RuleSummary, RuleUpdate, RuleUpdated, SideEffect, UnsavedBacktest,
 };
-pub use signature::verify_webhook_signature;
+pub use signature::{verify_webhook_signature, verify_webhook_signature_with, VerifyOptions};
 pub use visitors::{
     Visitor, VisitorDeleted, VisitorDevice, VisitorEvent, VisitorEventSignals, VisitorEventsParams,
     VisitorIp,

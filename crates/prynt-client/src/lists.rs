@@ -167,6 +167,32 @@ impl Client {
         self.send(Method::POST, url, Some(change)).await
     }
 
+    /// Adds entries to a list (their TTL: the list's).
+    pub async fn add_list_entries(
+        &self,
+        list_id: &str,
+        entries: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Result<EntriesChanged> {
+        let change = EntriesChange {
+            add: entries.into_iter().map(Into::into).collect(),
+            ..EntriesChange::default()
+        };
+        self.update_list_entries(list_id, &change).await
+    }
+
+    /// Removes entries from a list; absent ones are no-ops, not counted in `removed`.
+    pub async fn remove_list_entries(
+        &self,
+        list_id: &str,
+        entries: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Result<EntriesChanged> {
+        let change = EntriesChange {
+            remove: entries.into_iter().map(Into::into).collect(),
+            ..EntriesChange::default()
+        };
+        self.update_list_entries(list_id, &change).await
+    }
+
     /// `DELETE /v1/lists/{listId}`: rules naming the list stop matching on it.
     pub async fn delete_list(&self, list_id: &str) -> Result<ListDeleted> {
         self.delete(self.url(&["v1", "lists", list_id])?).await

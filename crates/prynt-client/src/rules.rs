@@ -404,6 +404,16 @@ impl Client {
         .await
     }
 
+    /// `PATCH /v1/rules/{ruleId}`: the same partial update as [`Client::update_rule`].
+    pub async fn patch_rule(&self, rule_id: &str, update: &RuleUpdate) -> Result<RuleUpdated> {
+        self.send(
+            Method::PATCH,
+            self.url(&["v1", "rules", rule_id])?,
+            Some(update),
+        )
+        .await
+    }
+
     /// `DELETE /v1/rules/{ruleId}`.
     pub async fn delete_rule(&self, rule_id: &str) -> Result<RuleDeleted> {
         self.delete(self.url(&["v1", "rules", rule_id])?).await

@@ -214,6 +214,16 @@ impl Client {
         .await
     }
 
+    /// `PATCH /v1/webhooks/{id}`: the same partial update as [`Client::update_webhook`].
+    pub async fn patch_webhook(&self, id: &str, update: &WebhookUpdate) -> Result<Webhook> {
+        self.send(
+            Method::PATCH,
+            self.url(&["v1", "webhooks", id])?,
+            Some(update),
+        )
+        .await
+    }
+
     /// `DELETE /v1/webhooks/{id}`: pending deliveries are cancelled at once.
     pub async fn delete_webhook(&self, id: &str) -> Result<WebhookDeleted> {
         self.delete(self.url(&["v1", "webhooks", id])?).await

@@ -588,3 +588,52 @@ async fn ids_cannot_step_out_of_their_path() {
     assert!(err.is_not_found());
     assert_eq!(s.seen()[0].target, "/v1/rules/..%2Fwebhooks");
 }
+
+#[tokio::test]
+async fn a_key_of_ones_own_is_sent_on_every_attempt_and_only_on_posts() {
+    let s = serve(vec![
+        Reply::json(503, INTERNAL),
+        Reply::json(200, LIST),
+        Reply::json(200, WORKSPACE),
+    ])
+    .await;
+    let client = s.client().idempotency_keys(false).build().expect("client");
+    let once = client.with_idempotency_key("order-8c1f-create-list");
+    once.create_list(&NewList::new("blocked_devices", ListType::Visitor))
+        .await
+        .expect("retried with the key of its own");
+    once.get_workspace().await.expect("workspace");
+    let seen = s.seen();
+    assert_eq!(seen.len(), 3);
+    for r in &seen[..2] {
+        assert_eq!(r.headers["idempotency-key"], "order-8c1f-create-list");
+    }
+    assert!(
+        !seen[2].headers.contains_key("idempotency-key"),
+        "not on a GET"
+    );
+    let err = client
+        .with_idempotency_key("bad\nkey")
+        .create_list(&NewList::new("x", ListType::Ip))
+        .await
+        .expect_err("refused before sending");
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(s.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn the_environment_gives_the_key_and_the_server() {
+    let s = serve(vec![Reply::json(200, WORKSPACE)]).await;
+    // The only test that touches these variables, so no other test sees them change.
+    std::env::set_var("PRYNT_SECRET_KEY", "sk_test_from_env");
+    std::env::set_var("PRYNT_BASE_URL", &s.base);
+    let client = Client::from_env().expect("client");
+    std::env::remove_var("PRYNT_SECRET_KEY");
+    std::env::remove_var("PRYNT_BASE_URL");
+    client.get_workspace().await.expect("workspace");
+    assert_eq!(
+        s.seen()[0].headers["authorization"],
+        "Bearer sk_test_from_env"
+    );
+    assert!(matches!(Client::from_env(), Err(Error::Config(_))));
+}
