@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use prynt_client::reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use prynt_client::{
-    verify_webhook_signature, Action, BacktestParams, Client, Condition, EntriesChange, ErrorKind,
-    EventAnalyticsParams, EventGroupBy, EventListParams, GroupOperator, ListListParams, ListType,
-    NewList, NewRule, NewWebhook, Operator, PageParams, RuleListParams, RuleStatus, RuleUpdate,
-    SideEffect, SignalAnalyticsParams, SignalGroupBy, Stream, UnsavedBacktest, Verdict,
-    VisitorEventsParams, WebhookEvent, WebhookFilters, WebhookListParams, WebhookStatus,
-    WebhookUpdate, WorkspaceUpdate,
+    verify_webhook_signature, verify_webhook_signature_with, Action, BacktestParams, Client,
+    Condition, EntriesChange, ErrorKind, EventAnalyticsParams, EventGroupBy, EventListParams,
+    GroupOperator, ListListParams, ListType, NewList, NewRule, NewWebhook, Operator, PageParams,
+    RuleListParams, RuleStatus, RuleUpdate, SideEffect, SignalAnalyticsParams, SignalGroupBy,
+    Stream, UnsavedBacktest, Verdict, VerifyOptions, VisitorEventsParams, WebhookEvent,
+    WebhookFilters, WebhookListParams, WebhookStatus, WebhookUpdate, WorkspaceUpdate,
 };
 use serde_json::json;
 
@@ -257,6 +257,16 @@ async fn rules_lists_and_backtests_through_the_client() {
         .any(|e| e.value == login.visitor_id && e.expires_at.is_some()));
     let visitor = api.get_visitor(&login.visitor_id).await.expect("visitor");
     assert_eq!(visitor.lists, ["blocked_devices"]);
+    let removed = api
+        .remove_list_entries(&list.id, ["pv_4xN7qKmR9sT2p"])
+        .await
+        .expect("entries");
+    assert_eq!((removed.removed, removed.entry_count), (1, 1));
+    let added = api
+        .add_list_entries(&list.id, ["pv_4xN7qKmR9sT2p"])
+        .await
+        .expect("entries");
+    assert_eq!((added.added, added.entry_count), (1, 2));
 
     // More lists than the event listings' page: the listing returns them all.
     for i in 0..21 {
@@ -387,6 +397,18 @@ async fn rules_lists_and_backtests_through_the_client() {
     assert!(updated.version > created.version);
     let full = api.get_rule(&created.id).await.expect("rule");
     assert_eq!(full.action, Action::new(Verdict::Block));
+    let patched = api
+        .patch_rule(
+            &created.id,
+            &RuleUpdate {
+                priority: Some(5),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("patch");
+    assert_eq!((patched.priority, patched.status), (5, RuleStatus::Paused));
+    assert!(patched.version > updated.version);
 
     // Backtests, saved (whatever its status) and unsaved.
     let bt = api
@@ -532,7 +554,7 @@ async fn webhooks_through_the_client_with_verified_deliveries() {
         [WebhookEvent::Identification, WebhookEvent::ListUpdate]
     );
     let up = api
-        .update_webhook(
+        .patch_webhook(
             &id,
             &WebhookUpdate {
                 status: Some(WebhookStatus::Active),
@@ -540,7 +562,7 @@ async fn webhooks_through_the_client_with_verified_deliveries() {
             },
         )
         .await
-        .expect("update");
+        .expect("patch");
     assert_eq!(up.status, WebhookStatus::Active);
 
     // A test delivery, signed as the reference says and verified by the client.
@@ -636,6 +658,29 @@ async fn webhooks_through_the_client_with_verified_deliveries() {
         &hit.body,
         &headers,
         "whsec_not_the_secret"
+    ));
+    // The Standard Webhooks signature, with replay protection, under either secret.
+    let fresh = VerifyOptions {
+        tolerance: Some(Duration::from_secs(300)),
+        now: None,
+    };
+    for secret in [&rotated.secret, &created.secret] {
+        assert!(verify_webhook_signature_with(
+            &hit.body,
+            &headers,
+            &[secret],
+            &fresh
+        ));
+    }
+    let replayed = VerifyOptions {
+        now: Some(std::time::SystemTime::now() + Duration::from_secs(3600)),
+        ..fresh
+    };
+    assert!(!verify_webhook_signature_with(
+        &hit.body,
+        &headers,
+        &[&rotated.secret],
+        &replayed
     ));
 
     // A finished delivery sent again by hand, with the same payload id.
