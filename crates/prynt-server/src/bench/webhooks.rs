@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use prynt_client::{Client, NewWebhook, WebhookEvent, WebhookStatus, WebhookUpdate};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -74,29 +75,13 @@ async fn answer(mut s: TcpStream, seen: &AtomicU64, delay: Duration) -> std::io:
     }
 }
 
-/// One management call over a fresh connection; the answer's JSON.
-async fn call(
-    addr: std::net::SocketAddr,
-    key: &str,
-    method: &str,
-    path: &str,
-    body: &Value,
-) -> Result<Value, CliError> {
-    let fail = |e: std::io::Error| CliError::Runtime(format!("{method} {path}: {e}"));
-    let mut s = TcpStream::connect(addr).await.map_err(fail)?;
-    let text = body.to_string();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    s.write_all(req.as_bytes()).await.map_err(fail)?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.map_err(fail)?;
-    let out = String::from_utf8_lossy(&out);
-    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str(body)
-        .map_err(|e| CliError::Runtime(format!("{method} {path}: {e}: {out}")))
+/// The management client of the bench server: webhooks are set up and switched through the
+/// API as a customer would, with the client's retries should the management budget run out.
+fn api(server: &super::identify::Server) -> Result<Client, CliError> {
+    Client::builder(&server.secret_key)
+        .base_url(format!("http://{}", server.addr))
+        .build()
+        .map_err(|e| CliError::Runtime(format!("cannot build the API client: {e}")))
 }
 
 pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliError> {
@@ -119,30 +104,33 @@ pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliEr
     let (fast_b, _) = start_receiver(Duration::ZERO)?;
     let (slow, _) = start_receiver(Duration::from_secs(10))?;
     let dur = Duration::from_secs(seconds);
-    let (addr, key) = (server.addr, server.secret_key.clone());
+    let api = api(&server)?;
     let outcome = rt.block_on(async {
         let bodies = visits(&server, connections).await;
         let target = identify_target(&server, "/v1/identify", &bodies);
         let mut ids = Vec::new();
         for port in [fast_a, fast_b, slow] {
-            let w = call(
-                addr,
-                &key,
-                "POST",
-                "/v1/webhooks",
-                &json!({"url": format!("http://127.0.0.1:{port}/hook"), "events": ["identification"], "status": "paused"}),
-            )
-            .await?;
-            let id = w["id"].as_str().map(str::to_owned).ok_or_else(|| {
-                CliError::Runtime(format!("cannot create a webhook: {w}"))
-            })?;
-            ids.push(id);
+            let w = api
+                .create_webhook(&NewWebhook {
+                    events: Some(vec![WebhookEvent::Identification]),
+                    status: Some(WebhookStatus::Paused),
+                    ..NewWebhook::new(format!("http://127.0.0.1:{port}/hook"))
+                })
+                .await
+                .map_err(|e| CliError::Runtime(format!("cannot create a webhook: {e}")))?;
+            ids.push(w.webhook.id);
         }
-        let set_status = |status: &'static str, which: Vec<String>| {
-            let key = key.clone();
+        let set_status = |status: WebhookStatus, which: Vec<String>| {
+            let api = api.clone();
             async move {
+                let change = WebhookUpdate {
+                    status: Some(status),
+                    ..WebhookUpdate::default()
+                };
                 for id in which {
-                    call(addr, &key, "PATCH", &format!("/v1/webhooks/{id}"), &json!({"status": status})).await?;
+                    api.patch_webhook(&id, &change).await.map_err(|e| {
+                        CliError::Runtime(format!("cannot switch webhook {id}: {e}"))
+                    })?;
                 }
                 Ok::<(), CliError>(())
             }
@@ -153,17 +141,26 @@ pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliEr
         let mut three = Vec::new();
         for round in 0..4 {
             let with = round % 2 == 1;
-            set_status(if with { "active" } else { "paused" }, ids.clone()).await?;
+            let status = if with {
+                WebhookStatus::Active
+            } else {
+                WebhookStatus::Paused
+            };
+            set_status(status, ids.clone()).await?;
             let stats = load::closed_loop(&target, connections, dur).await;
-            if with { three.push(stats.rps()) } else { none.push(stats.rps()) }
+            if with {
+                three.push(stats.rps())
+            } else {
+                none.push(stats.rps())
+            }
         }
-        set_status("paused", ids.clone()).await?;
+        set_status(WebhookStatus::Paused, ids.clone()).await?;
         eprintln!("identify req/s without webhooks {none:.0?}, with three {three:.0?}");
         // Let the deliveries queued by the runs drain before measuring the delivery rate.
         tokio::time::sleep(Duration::from_secs(3)).await;
 
         // Delivery rate: a backlog for one fast receiver, then the time to deliver it.
-        set_status("active", vec![ids[0].clone()]).await?;
+        set_status(WebhookStatus::Active, vec![ids[0].clone()]).await?;
         let backlog_start = count_a.load(Ordering::Relaxed);
         let queued = load::closed_loop(&target, connections, dur).await.ok as u64;
         let target_count = backlog_start + queued;
