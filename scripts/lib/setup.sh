@@ -70,6 +70,14 @@ ensure_sdk_packages() {
     (cd sdk/node && npm ci --no-audit --no-fund --loglevel=error)
 }
 
+# The examples' Node packages (Express; `@prynt/node` is linked from sdk/node), as locked.
+ensure_example_packages() {
+    local dir
+    for dir in examples/express examples/webhook-receiver; do
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    done
+}
+
 # `prynt data fetch` downloads the pinned IP data packages with npm and pip.
 ensure_data_clients() {
     if ! command -v npm >/dev/null 2>&1; then
