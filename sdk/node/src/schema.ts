@@ -885,7 +885,7 @@ export interface operations {
             query?: {
                 /** @description visitor, ip or email. */
                 type?: string;
-                /** @description 1 to 100, default 20. */
+                /** @description 1 to 1000; all of them (up to 1000) when absent. */
                 limit?: number;
                 offset?: number;
             };
@@ -927,7 +927,7 @@ export interface operations {
             };
         };
         responses: {
-            201: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1124,7 +1124,7 @@ export interface operations {
             query?: {
                 /** @description live, monitor, draft or paused. */
                 status?: string;
-                /** @description 1 to 100, default 20. */
+                /** @description 1 to 1000; all of them (up to 1000) when absent. */
                 limit?: number;
                 /** @description Rules to skip. */
                 offset?: number;
@@ -1176,7 +1176,7 @@ export interface operations {
         };
         responses: {
             /** @description The rule, with how long it took to go live */
-            201: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1613,7 +1613,7 @@ export interface operations {
             };
         };
         responses: {
-            201: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
