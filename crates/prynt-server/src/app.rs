@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{self, ApiError, ErrorBody, ErrorDetail};
 use crate::state::AppState;
-use crate::{api, metrics, middleware};
+use crate::{api, idempotency, metrics, middleware};
 
 /// Body limit of every route but identify.
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -90,6 +90,7 @@ pub fn build(state: AppState, bench_endpoints: bool) -> Router {
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .layer(from_fn_with_state(state.clone(), idempotency::layer))
     .layer(from_fn_with_state(state.clone(), metrics::record))
     .layer(from_fn(middleware::declared_length_limit))
     .layer(from_fn(middleware::rate_headers))

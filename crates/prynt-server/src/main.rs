@@ -12,6 +12,7 @@ mod decide;
 mod delivery;
 mod error;
 mod extract;
+mod idempotency;
 mod identity;
 mod limits;
 mod metrics;

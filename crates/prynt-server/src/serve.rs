@@ -171,7 +171,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Deletes events past retention, at start and then hourly.
+/// Deletes events past retention and expired Idempotency-Keys, at start and then hourly.
 async fn purge_expired(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -186,6 +186,12 @@ async fn purge_expired(state: AppState) {
             Ok(n) => tracing::info!(events = n, "expired events purged"),
             Err(prynt_store::StoreError::Closed) => return,
             Err(e) => tracing::warn!("purging expired events failed: {e}"),
+        }
+        let floor = prynt_core::timefmt::now_unix_ms() - crate::idempotency::TTL_MS;
+        match state.store.purge_idempotency_keys_before(floor).await {
+            Ok(_) => {}
+            Err(prynt_store::StoreError::Closed) => return,
+            Err(e) => tracing::warn!("purging expired Idempotency-Keys failed: {e}"),
         }
     }
 }

@@ -14,9 +14,9 @@ use prynt_core::{EnvSettings, Plan, PlanLimits, Scope};
 pub use error::StoreError;
 pub use model::{
     ApiKeyRecord, AuthenticatedKey, DeviceSeen, EntryChange, EntryOutcome, EventQuery, EventRow,
-    IpSeen, LinkedUse, ListEffect, ListEntry, ListRecord, NewApiKey, NewIdentification, NewList,
-    NewRule, OutboxItem, RawEvent, RuleChange, RuleRecord, StoredProfile, VisitorSummary,
-    Workspace,
+    IdempotencyClaim, IpSeen, LinkedUse, ListEffect, ListEntry, ListRecord, NewApiKey,
+    NewIdentification, NewList, NewRule, OutboxItem, RawEvent, RuleChange, RuleRecord,
+    StoredProfile, StoredResponse, VisitorSummary, Workspace,
 };
 pub use model::{
     AttemptRecord, ClaimedDelivery, DeliveryNext, DeliveryRecord, WebhookChange, WebhookRecord,
@@ -233,6 +233,30 @@ pub trait Store: Send + Sync + 'static {
     async fn fan_out(&self, limit: usize) -> StoreResult<usize>;
     /// Frees every lease (a single node starting: nobody else can hold one).
     async fn release_leases(&self) -> StoreResult<usize>;
+
+    // ---- idempotency ------------------------------------------------------------------------
+    /// Claims `key` of `owner` (a caller's credential, hashed) for a request whose method,
+    /// path and body hash to `request_hash`. A claim older than `ttl_ms` is forgotten; one
+    /// still unanswered after `stale_ms` was abandoned (its server stopped) and is taken over.
+    async fn claim_idempotency_key(
+        &self,
+        owner: [u8; 32],
+        key: &str,
+        request_hash: [u8; 32],
+        now_ms: i64,
+        ttl_ms: i64,
+        stale_ms: i64,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Settles a claim: keeps `response` for replays, or, with `None` (the request failed),
+    /// releases the key so that a retry runs again.
+    async fn settle_idempotency_key(
+        &self,
+        owner: [u8; 32],
+        key: &str,
+        response: Option<StoredResponse>,
+    ) -> StoreResult<()>;
+    /// Deletes the keys claimed before `floor_ms`; how many.
+    async fn purge_idempotency_keys_before(&self, floor_ms: i64) -> StoreResult<usize>;
 
     // ---- lifecycle --------------------------------------------------------------------------
     /// Whether the store answers queries (used by `/readyz`).

@@ -353,3 +353,26 @@ pub struct RawEvent {
     pub verdict: Option<String>,
     pub body: String,
 }
+
+/// A response kept for an `Idempotency-Key`, replayed to a retry of the same request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    /// The headers that belong to the answer itself (content type, a visitor token), not to
+    /// one delivery of it (request id, rate-limit state).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What a request carrying an `Idempotency-Key` may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key is new (or its earlier attempt failed or expired): run the request.
+    Claimed,
+    /// The same request was answered before: send this again.
+    Replay(StoredResponse),
+    /// The same request is being served right now.
+    InFlight,
+    /// The key was used for another request (another path or body).
+    Mismatch,
+}

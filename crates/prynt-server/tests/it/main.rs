@@ -8,6 +8,7 @@ mod contract;
 mod examples;
 mod foundation;
 mod harness;
+mod idempotency;
 mod identification;
 mod ipdata;
 mod lifecycle;

@@ -187,6 +187,18 @@ const MIGRATIONS: &[&str] = &[
         webhook_ids  TEXT NOT NULL,
         created_ms   INTEGER NOT NULL
      );",
+    // 7: Idempotency-Key claims and the responses kept for replay, per caller credential.
+    "CREATE TABLE idempotency_keys (
+        owner        BLOB NOT NULL,
+        idem_key     TEXT NOT NULL,
+        request_hash BLOB NOT NULL,
+        created_ms   INTEGER NOT NULL,
+        status       INTEGER,
+        headers      TEXT,
+        body         BLOB,
+        PRIMARY KEY (owner, idem_key)
+     );
+     CREATE INDEX idempotency_keys_created ON idempotency_keys (created_ms);",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {

@@ -6,6 +6,7 @@
 //! after its transaction has committed with `synchronous=FULL`.
 
 mod events;
+mod idempotency;
 mod migrations;
 mod policy;
 mod pool;

@@ -6,10 +6,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::SqliteStore;
 use crate::{
-    ApiKeyRecord, AuthenticatedKey, EntryChange, EntryOutcome, EventQuery, EventRow, LinkedUse,
-    ListEntry, ListRecord, NewApiKey, NewIdentification, NewList, NewRule, OutboxItem, RawEvent,
-    RuleChange, RuleRecord, Store, StoreError, StoreResult, StoredProfile, VisitorSummary,
-    Workspace,
+    ApiKeyRecord, AuthenticatedKey, EntryChange, EntryOutcome, EventQuery, EventRow,
+    IdempotencyClaim, LinkedUse, ListEntry, ListRecord, NewApiKey, NewIdentification, NewList,
+    NewRule, OutboxItem, RawEvent, RuleChange, RuleRecord, Store, StoreError, StoreResult,
+    StoredProfile, StoredResponse, VisitorSummary, Workspace,
 };
 use crate::{
     AttemptRecord, ClaimedDelivery, DeliveryNext, DeliveryRecord, WebhookChange, WebhookRecord,
@@ -310,6 +310,40 @@ impl Store for SqliteStore {
 
     async fn purge_events_before(&self, floor_ms: i64) -> StoreResult<usize> {
         self.sql_purge_events_before(floor_ms).await
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        owner: [u8; 32],
+        key: &str,
+        request_hash: [u8; 32],
+        now_ms: i64,
+        ttl_ms: i64,
+        stale_ms: i64,
+    ) -> StoreResult<IdempotencyClaim> {
+        self.sql_claim_idempotency_key(
+            owner,
+            key.to_owned(),
+            request_hash,
+            now_ms,
+            ttl_ms,
+            stale_ms,
+        )
+        .await
+    }
+
+    async fn settle_idempotency_key(
+        &self,
+        owner: [u8; 32],
+        key: &str,
+        response: Option<StoredResponse>,
+    ) -> StoreResult<()> {
+        self.sql_settle_idempotency_key(owner, key.to_owned(), response)
+            .await
+    }
+
+    async fn purge_idempotency_keys_before(&self, floor_ms: i64) -> StoreResult<usize> {
+        self.sql_purge_idempotency_keys_before(floor_ms).await
     }
 
     async fn create_rule(
