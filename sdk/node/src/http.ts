@@ -121,6 +121,9 @@ export class Transport {
     const maxRetries = Math.max(0, Math.floor(opts.maxRetries ?? cfg.maxRetries));
     const timeout = opts.timeout ?? cfg.timeout;
 
+    // Whether an earlier attempt of this call got no answer: it may still be running on the
+    // server, which then answers a keyed retry with 409 until it is done.
+    let lostAnswer = false;
     for (let attempt = 0; ; attempt++) {
       let failure: PryntError;
       try {
@@ -131,7 +134,11 @@ export class Transport {
         if (!(e instanceof ConnectionError)) throw e; // the caller's abort, a bad 2xx body
         failure = e;
       }
-      const retryable = failure instanceof ConnectionError || isRetryStatus(failure.status);
+      // A 409 is retried only in that case: otherwise it is a real conflict (a duplicate name)
+      // that a retry would only repeat.
+      const stillServing = failure.status === 409 && spec.method === 'POST' && lostAnswer;
+      const retryable = failure instanceof ConnectionError || isRetryStatus(failure.status) || stillServing;
+      if (failure instanceof ConnectionError) lostAnswer = true;
       if (!retrySafe || !retryable || attempt >= maxRetries) throw failure;
       // A Retry-After longer than the caller would accept (say, a spent per-minute window) is
       // not worth blocking on: the caller gets the error with its retryAfter instead.

@@ -251,6 +251,43 @@ test('lists: create, list, get with entries, add, remove, change atomically, del
   await assert.rejects(sdk.getList(list.id), NotFoundError);
 });
 
+test('a create whose response was lost is retried with its Idempotency-Key and applied once', async () => {
+  // The first attempt reaches the real server and is applied, but its answer is dropped as a
+  // cut connection would drop it; the retry carries the same key and gets the same answer.
+  const keys = [];
+  let dropped = false;
+  const flaky = new PryntServer({
+    secretKey: prynt.secretKey,
+    baseUrl: prynt.base,
+    maxRetries: 2,
+    retryBaseDelay: 10,
+    fetch: async (url, init) => {
+      keys.push(init.headers['Idempotency-Key']);
+      const res = await fetch(url, init);
+      if (!dropped) {
+        dropped = true;
+        await res.text();
+        throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
+      }
+      return res;
+    },
+  });
+  const name = `Idempotent ${Date.now()}`;
+  const body = { name, conditions: { operator: 'AND', rules: [{ field: 'confidence', operator: 'gte', value: 0 }] }, action: { verdict: 'allow' } };
+  const created = await flaky.createRule(body);
+  assert.equal(keys.length, 2);
+  assert.equal(keys[0], keys[1], 'the retry carried the same key');
+  const same = await sdk.createRule(body, { idempotencyKey: keys[0] });
+  assert.equal(same.id, created.id, 'the same key and body replay the answer');
+  const named = (await sdk.listRules()).data.filter((r) => r.name === name);
+  assert.equal(named.length, 1, 'one rule, not two');
+
+  const other = await sdk.createRule({ ...body, name: `${name} 2` }, { idempotencyKey: keys[0] }).catch((e) => e);
+  assert.ok(other instanceof ValidationError, 'the same key for another body is refused');
+  assert.equal(other.field, 'Idempotency-Key');
+  await sdk.deleteRule(created.id);
+});
+
 test('analytics of events and of signals', async () => {
   const from = new Date(Date.now() - 3_600_000);
   const to = new Date(Date.now() + 60_000);

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { PryntServer, ApiError, RateLimitError, ConnectionError, TimeoutError, PryntError } from '@prynt/node';
+import { PryntServer, ApiError, ConflictError, RateLimitError, ConnectionError, TimeoutError, PryntError } from '@prynt/node';
 import { backoffDelay } from '../dist/esm/http.js';
 import { startServer, workspaceKey } from './helpers.mjs';
 
@@ -213,6 +213,28 @@ test('a POST without an Idempotency-Key is never retried', async () => {
     assert.equal(s.requests[0].headers['idempotency-key'], undefined);
   } finally {
     await s.close();
+  }
+});
+
+test('a 409 is retried only after an attempt whose answer was lost (the first may still be serving)', async () => {
+  const CONFLICT = [409, '{"error":{"code":"conflict","message":"A request with this Idempotency-Key is still being served; retry shortly.","docs":"/docs/errors#conflict"}}'];
+  const s = await scripted([[0, ''], CONFLICT, [200, '{"id":"lst_000000000001"}']]);
+  try {
+    const client = new PryntServer({ ...fast, baseUrl: s.base, timeout: 150 });
+    const list = await client.createList({ name: 'l', type: 'ip' });
+    assert.equal(list.id, 'lst_000000000001');
+    assert.equal(s.requests.length, 3, 'timed out, 409 while still serving, then the answer');
+    assert.equal(new Set(s.requests.map((r) => r.headers['idempotency-key'])).size, 1);
+  } finally {
+    await s.close();
+  }
+  const dup = await scripted([[409, '{"error":{"code":"conflict","message":"A list named l exists.","docs":"/docs/errors#conflict"}}'], OK]);
+  try {
+    const e = await new PryntServer({ ...fast, baseUrl: dup.base }).createList({ name: 'l', type: 'ip' }).catch((x) => x);
+    assert.ok(e instanceof ConflictError);
+    assert.equal(dup.requests.length, 1, 'a real conflict is not retried');
+  } finally {
+    await dup.close();
   }
 });
 
