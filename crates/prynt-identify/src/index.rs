@@ -243,9 +243,6 @@ pub struct Index {
     /// expectation-maximisation estimate of the mixing rate). A new workspace sees mostly new
     /// browsers, a mature one mostly returns. f64 bits, so that `find` can learn through `&self`.
     return_rate: AtomicU64,
-    /// The same rate under the likelihood ratio that states new-visitor confidence (see
-    /// `identify`).
-    mixture_return_rate: AtomicU64,
     /// Confidence learnt from token visits.
     calibration: Calibration,
     /// Token-less visits matched so far.
@@ -352,7 +349,6 @@ impl Index {
     pub fn new(params: ModelParams) -> Self {
         Index {
             return_rate: AtomicU64::new(params.prior_return.to_bits()),
-            mixture_return_rate: AtomicU64::new(params.prior_return.to_bits()),
             calibration: Calibration::default(),
             token_less: AtomicU64::new(0),
             tokens: TokenCounts::default(),
@@ -695,7 +691,6 @@ impl Index {
             with.score,
             gap(&with),
             with.top.map(|(s, q)| (q, s == slot)),
-            now_ms,
         );
         let without = scored.ranking(Some(slot));
         self.calibration
@@ -713,43 +708,26 @@ impl Index {
     fn identify(&self, fp: &Fingerprint, now_ms: i64, arrival: Arrival) -> Decision {
         let ranking = self.score(fp, now_ms).ranking(None);
         let gap = ranking.top.map(|(s, _)| self.gap_days(s, now_ms));
-        if arrival == Arrival::TokenLess {
-            self.calibration.record_visit(ranking.score, gap, now_ms);
-        }
-        let rate = |a: &AtomicU64| {
-            f64::from_bits(a.load(Ordering::Relaxed))
-                .clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1)
-        };
-        let log_odds = |r: f64| (r / (1.0 - r)).ln();
-        let (r, r_mixture) = (rate(&self.return_rate), rate(&self.mixture_return_rate));
-        // P(return) from a calibrated likelihood ratio and a learnt rate of returns: the ratio
-        // from the leave-one-out strangers decides links, the one from the token-less visits
-        // themselves states how sure a new-visitor answer is (see `calibration`). Each ratio
-        // has its own rate, the one that makes the visits' mean P(return) under that ratio the
-        // rate itself: the strangers' ratio leans to returns, and its rate with it.
-        let p_return = sigmoid(log_odds(r) + self.calibration.link_log_ratio(ranking.score, gap));
+        let rate = f64::from_bits(self.return_rate.load(Ordering::Relaxed))
+            .clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1);
+        // P(return) from a likelihood ratio calibrated on labelled returns and strangers (see
+        // `calibration`) and a learnt rate of returns. It decides links and, as its complement,
+        // states how sure a new-visitor answer is: a return the index cannot link is still
+        // counted as a likely return, so a browser that looks like a known one is never called
+        // new with certainty.
+        let log_ratio = self.calibration.link_log_ratio(ranking.score, gap);
+        let p_return = sigmoid((rate / (1.0 - rate)).ln() + log_ratio);
         let new_confidence = match arrival {
             Arrival::TokenLess => {
-                // Read on every token-less visit, as its rate learns from each.
-                let mixture = self
-                    .calibration
-                    .mixture_log_ratio(ranking.score, gap, now_ms);
                 // A running mean over the first visits, a moving average after: a new
                 // workspace learns at once that its first visitors are all new.
                 let n = self.token_less.fetch_add(1, Ordering::Relaxed);
-                let learn = |a: &AtomicU64, r: f64, p: f64, step: f64| {
-                    let step = step.max(1.0 / (n as f64 + 2.0));
-                    a.store((r + step * (p - r)).to_bits(), Ordering::Relaxed)
-                };
-                learn(&self.return_rate, r, p_return, self.params.return_rate_step);
-                let p_mixture = sigmoid(log_odds(r_mixture) + mixture);
-                learn(
-                    &self.mixture_return_rate,
-                    r_mixture,
-                    p_mixture,
-                    self.params.mixture_rate_step,
+                let step = self.params.return_rate_step.max(1.0 / (n as f64 + 2.0));
+                self.return_rate.store(
+                    (rate + step * (p_return - rate)).to_bits(),
+                    Ordering::Relaxed,
                 );
-                sigmoid(-(log_odds(r_mixture) + mixture))
+                1.0 - p_return
             }
             Arrival::UntrustedToken(evidence) => self
                 .tokens
@@ -1067,15 +1045,11 @@ mod tests {
         }
         let after_strangers = idx.return_rate();
         assert!(after_strangers < 0.1, "{after_strangers}");
-        // The rate under the new-visitor confidence's ratio is learnt alike.
-        let mixture = |idx: &Index| f64::from_bits(idx.mixture_return_rate.load(Ordering::Relaxed));
-        assert!(mixture(&idx) < 0.1, "{}", mixture(&idx));
         // Then returns only: it learns the opposite.
         for i in 0..400 {
             idx.find(&fp(i), 0);
         }
         assert!(idx.return_rate() > 0.8, "{}", idx.return_rate());
-        assert!(mixture(&idx) > 0.8, "{}", mixture(&idx));
     }
 
     #[test]

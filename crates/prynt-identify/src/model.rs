@@ -62,10 +62,6 @@ pub struct ModelParams {
     pub prior_return: f64,
     /// How much each token-less visit moves the learnt return rate.
     pub return_rate_step: f64,
-    /// The same for the return rate under which new-visitor confidence is stated: slower, as
-    /// its noise spreads the confidence of alike visits apart (twelve benchmark seeds pooled:
-    /// deciles up to 2.1 points from the observed share at 0.01, 1.5 at 0.005).
-    pub mixture_rate_step: f64,
     /// One token visit in this many is also matched as if it had no token, to calibrate
     /// `confidence` (see [`crate::calibration`]).
     pub calibration_every: u64,
@@ -130,7 +126,6 @@ impl Default for ModelParams {
             stack_collide: 0.02,
             prior_return: 0.5,
             return_rate_step: 0.01,
-            mixture_rate_step: 0.005,
             calibration_every: 4,
             calibration_per_second: 200,
             activity_half_life_days: 30.0,
