@@ -3,7 +3,8 @@
 //! Every field is optional so that a blocked probe or an older agent still identifies; what is
 //! present is type-checked by serde and range-checked by [`IdentifyRequest::validate`], which
 //! names the exact path of the first problem. Unknown fields are ignored so that agents and
-//! servers of neighbouring versions keep working together.
+//! servers of neighbouring versions keep working together; members documented as objects are
+//! read as objects only (`crate::shape`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,6 +21,7 @@ pub struct IdentifyRequest {
     pub linked_id: Option<String>,
     pub tag: Option<Value>,
     pub url: Option<String>,
+    #[serde(deserialize_with = "crate::shape::object")]
     pub components: Components,
 }
 
@@ -27,6 +29,7 @@ pub struct IdentifyRequest {
 #[serde(rename_all = "camelCase", default)]
 pub struct Components {
     pub user_agent: Option<String>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub ua_data: Option<UaData>,
     pub platform: Option<String>,
     pub vendor: Option<String>,
@@ -35,31 +38,42 @@ pub struct Components {
     pub languages: Option<Vec<String>>,
     pub timezone: Option<String>,
     pub timezone_offset: Option<i32>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub screen: Option<Screen>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub window: Option<WindowSize>,
     pub hardware_concurrency: Option<u32>,
     pub device_memory: Option<f64>,
     pub max_touch_points: Option<u32>,
     pub cookie_enabled: Option<bool>,
     pub do_not_track: Option<String>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub canvas: Option<Canvas>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub webgl: Option<WebGl>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub audio: Option<Audio>,
     pub fonts: Option<Vec<String>>,
     pub math: Option<String>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub storage: Option<Storage>,
     pub plugins: Option<Vec<String>>,
     pub mime_types: Option<Vec<String>>,
     pub plugins_array: Option<bool>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub automation: Option<Automation>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub integrity: Option<Integrity>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub behavior: Option<Behavior>,
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub timing: Option<Timing>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UaData {
+    #[serde(deserialize_with = "crate::shape::objects")]
     pub brands: Vec<Brand>,
     pub mobile: Option<bool>,
     pub platform: Option<String>,
@@ -67,6 +81,7 @@ pub struct UaData {
     pub architecture: Option<String>,
     pub model: Option<String>,
     pub bitness: Option<String>,
+    #[serde(deserialize_with = "crate::shape::objects")]
     pub full_version_list: Vec<Brand>,
 }
 
@@ -177,8 +192,10 @@ pub struct Integrity {
     /// `navigator.webdriver` does not exist at all.
     pub webdriver_missing: Option<bool>,
     /// A fresh same-origin iframe's navigator.
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub iframe: Option<RealmView>,
     /// A dedicated Web Worker's navigator and WebGL.
+    #[serde(deserialize_with = "crate::shape::optional_object")]
     pub worker: Option<RealmView>,
 }
 
@@ -413,7 +430,7 @@ impl IdentifyRequest {
                 .chain(ua.full_version_list.iter())
                 .enumerate()
             {
-                if b.brand.len() > 64 || b.version.len() > 64 {
+                if b.brand.chars().count() > 64 || b.version.chars().count() > 64 {
                     c.fail(
                         &format!("components.uaData.brands[{i}]"),
                         "Brand names and versions are at most 64 characters.".into(),
@@ -465,7 +482,7 @@ impl IdentifyRequest {
                 ("usage", s.usage),
                 ("heapLimit", s.heap_limit),
             ] {
-                c.range_f(&format!("components.storage.{name}"), v, 0.0, 1e18);
+                c.range_f(&format!("components.storage.{name}"), v, 0.0, 1e15);
             }
             c.text("components.storage.getDirectory", &s.get_directory, 16);
             c.text("components.storage.idbBlob", &s.idb_blob, 16);

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod keys;
 pub mod plan;
 pub mod scope;
+pub mod shape;
 pub mod timefmt;
 
 pub use keys::{Environment, KeyType};
