@@ -955,7 +955,12 @@ fn side_effect(v: &Json, path: &str, lists: &dyn ListCatalog) -> Result<SideEffe
             let list = list_name(obj)?;
             let ttl = match obj.get("ttl") {
                 None | Some(Json::Null) => None,
-                Some(t) => match t.as_u64() {
+                // `5.0` is a whole number of seconds too (JSON has one number type).
+                Some(t) => match t.as_u64().or_else(|| {
+                    t.as_f64()
+                        .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 1e15)
+                        .map(|x| x as u64)
+                }) {
                     Some(s) if (1..=MAX_TTL_S).contains(&s) => Some(s),
                     _ => {
                         return err(

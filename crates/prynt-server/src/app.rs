@@ -10,11 +10,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::error::{self, ApiError, ErrorBody, ErrorDetail};
+use crate::error::{self, ApiError};
 use crate::state::AppState;
 use crate::{api, idempotency, metrics, middleware};
 
@@ -23,39 +21,9 @@ pub const BODY_LIMIT: usize = 1 << 20;
 /// Body limit of `POST /v1/identify`.
 pub const IDENTIFY_BODY_LIMIT: usize = 64 << 10;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Prynt API",
-        description = "Device intelligence and fraud decisions. Authenticate with `Authorization: Bearer <key>`."
-    ),
-    modifiers(&BearerAuth),
-    components(schemas(ErrorBody, ErrorDetail))
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("sk_live_… / sk_test_… / pk_…")
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// The documented API routes and their OpenAPI description, before state and layers.
 pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let mut doc = ApiDoc::openapi();
-    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    OpenApiRouter::with_openapi(doc)
+    OpenApiRouter::with_openapi(api::openapi::base())
         .merge(api::workspace::routes())
         .merge(api::identify::routes())
         .merge(api::events::routes())
@@ -73,7 +41,7 @@ pub fn build(state: AppState, bench_endpoints: bool) -> Router {
     if bench_endpoints {
         api = api.route("/bench/bare", axum::routing::post(bare));
     }
-    let openapi_json: Arc<str> = openapi.to_json().unwrap_or_else(|_| "{}".to_owned()).into();
+    let openapi_json: Arc<str> = api::openapi::document(&openapi).to_string().into();
     api.route(
         "/v1/openapi.json",
         get(move || {

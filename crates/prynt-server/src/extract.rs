@@ -117,25 +117,65 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if path == "." || inner.is_syntax() || inner.is_eof() {
-            "body".to_owned()
-        } else {
-            path
-        };
-        let message = if inner.is_syntax() || inner.is_eof() {
-            format!("The body is not valid JSON: {inner}.")
-        } else {
-            format!("Invalid value for '{field}': {inner}.")
-        };
-        ApiError::validation(field, message)
-    })?;
-    de.end().map_err(|e| {
-        ApiError::validation("body", format!("Trailing data after the JSON value: {e}."))
-    })?;
+    let value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => {
+            de.end().map_err(|e| {
+                ApiError::validation("body", format!("Trailing data after the JSON value: {e}."))
+            })?;
+            v
+        }
+        // JSON has one number type: `5.0` is an integer to JSON Schema (and so to the OpenAPI
+        // document), so an integer field takes it. serde does not, so a body refused for a
+        // type is read again with whole floats turned into integers; this slow path only runs
+        // for bodies that would otherwise be a 400.
+        Err(e) if e.inner().is_data() => match with_whole_integers(bytes) {
+            Some(v) => v,
+            None => return Err(describe_json_error(e)),
+        },
+        Err(e) => return Err(describe_json_error(e)),
+    };
     Ok(value)
+}
+
+fn with_whole_integers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    let mut loose = serde_json::from_slice::<serde_json::Value>(bytes).ok()?;
+    whole_floats_to_integers(&mut loose);
+    serde_path_to_error::deserialize(loose).ok()
+}
+
+fn describe_json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let field = if path == "." || inner.is_syntax() || inner.is_eof() {
+        "body".to_owned()
+    } else {
+        path
+    };
+    let message = if inner.is_syntax() || inner.is_eof() {
+        format!("The body is not valid JSON: {inner}.")
+    } else {
+        format!("Invalid value for '{field}': {inner}.")
+    };
+    ApiError::validation(field, message)
+}
+
+/// Turns every float without a fractional part (within the range where floats are exact) into
+/// an integer, recursively.
+pub fn whole_floats_to_integers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(x) = n.as_f64() {
+                const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+                if x.fract() == 0.0 && x.abs() <= EXACT {
+                    *v = Value::from(x as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_floats_to_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_floats_to_integers),
+        _ => {}
+    }
 }
 
 /// The media type of the body, lowercased and without parameters; `None` when not declared.

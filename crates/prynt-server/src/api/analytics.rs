@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::openapi::vocab::{EventGroupBy, SignalGroupBy, SignalName, Verdict as VerdictName};
 use super::pagination;
 use super::ts;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{ApiQuery, AuthContext, SecretKey};
 use crate::state::AppState;
 
@@ -73,13 +74,18 @@ fn round4(x: f64) -> f64 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
-    /// Start of the range (ISO 8601), inclusive.
+    /// Start of the range (ISO 8601), inclusive; at most `to`, and the range at most the
+    /// retention (90 days by default) long.
+    #[param(required = true, format = DateTime, value_type = String)]
     from: Option<String>,
     /// End of the range (ISO 8601), exclusive.
+    #[param(required = true, format = DateTime, value_type = String)]
     to: Option<String>,
-    /// verdict, platform, country, hour, day or week.
+    /// How to group the counts; without it, only the total.
+    #[param(value_type = Option<EventGroupBy>)]
     group_by: Option<String>,
-    /// Only events with this verdict: allow, challenge or block.
+    /// Only events with this verdict.
+    #[param(value_type = Option<VerdictName>)]
     verdict: Option<String>,
 }
 
@@ -88,7 +94,7 @@ pub struct EventQuery {
     get, path = "/v1/analytics/events", tag = "Analytics",
     security(("bearer" = [])),
     params(EventQuery),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody))
+    responses((status = 200, body = ref("#/components/schemas/EventAnalytics")))
 )]
 async fn event_analytics(
     State(state): State<AppState>,
@@ -147,13 +153,18 @@ async fn event_analytics(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SignalQuery {
-    /// Start of the range (ISO 8601), inclusive.
+    /// Start of the range (ISO 8601), inclusive; at most `to`, and the range at most the
+    /// retention (90 days by default) long.
+    #[param(required = true, format = DateTime, value_type = String)]
     from: Option<String>,
     /// End of the range (ISO 8601), exclusive.
+    #[param(required = true, format = DateTime, value_type = String)]
     to: Option<String>,
-    /// signal (default), day or week.
+    /// `signal` (the default): counts, rates and trends per signal; `day` or `week`: a series.
+    #[param(value_type = Option<SignalGroupBy>)]
     group_by: Option<String>,
-    /// One signal: bot, vpn, proxy, tor, incognito, tampered or emulator.
+    /// Only this signal.
+    #[param(value_type = Option<SignalName>)]
     signal: Option<String>,
 }
 
@@ -162,7 +173,7 @@ pub struct SignalQuery {
     get, path = "/v1/analytics/signals", tag = "Analytics",
     security(("bearer" = [])),
     params(SignalQuery),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody))
+    responses((status = 200, body = ref("#/components/schemas/SignalAnalytics")))
 )]
 async fn signal_analytics(
     State(state): State<AppState>,

@@ -60,7 +60,13 @@ impl Body {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
-        match v.as_i64() {
+        // `5.0` is an integer to JSON Schema too.
+        let whole = v.as_i64().or_else(|| {
+            v.as_f64()
+                .filter(|x| x.fract() == 0.0 && x.abs() < 1e15)
+                .map(|x| x as i64)
+        });
+        match whole {
             Some(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
             _ => Err(ApiError::validation(
                 key,

@@ -5,12 +5,13 @@ use axum::Json;
 use prynt_core::ids;
 use prynt_store::EventQuery;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::openapi::vocab::Verdict as VerdictName;
 use super::pagination;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{ApiQuery, SecretKey};
 use crate::state::AppState;
 
@@ -24,11 +25,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get, path = "/v1/events/{requestId}", tag = "Events",
     security(("bearer" = [])),
-    params(("requestId" = String, Path, description = "The request ID returned by identify (req_*)")),
-    responses(
-        (status = 200, description = "The full event", body = Object),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)
-    )
+    params(("requestId" = String, Path, description = "The request ID returned by identify: `req_<unix seconds>_<6 hex>`.")),
+    responses((status = 200, description = "The full event", body = ref("#/components/schemas/Event")))
 )]
 async fn get_event(
     State(state): State<AppState>,
@@ -56,27 +54,52 @@ async fn get_event(
 #[into_params(parameter_in = Query)]
 pub struct ListEvents {
     /// Only this visitor's events.
+    #[param(pattern = "^pv_[0-9A-Za-z]{13}$")]
     visitor_id: Option<String>,
     /// Events before this ISO 8601 timestamp.
+    #[param(format = DateTime)]
     before: Option<String>,
     /// Events after this ISO 8601 timestamp.
+    #[param(format = DateTime)]
     after: Option<String>,
-    /// allow, challenge or block.
+    /// Only events with this verdict.
+    #[param(value_type = Option<VerdictName>)]
     verdict: Option<String>,
     /// Only bot-detected (true) or not bot-detected (false) events.
     bot: Option<bool>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = "^cur_[0-9a-f]{32}$")]
     cursor: Option<String>,
 }
 
+/// One page of events, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPage {
-    data: Vec<Value>,
+    data: Vec<EventSummary>,
     has_more: bool,
+    /// The `cursor` of the next page; `null` on the last.
     next_cursor: Option<String>,
+}
+
+/// An event as listed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSummary {
+    #[schema(value_type = String, pattern = "^req_[0-9]{1,12}_[0-9a-f]{6}$")]
+    request_id: Value,
+    #[schema(value_type = String, pattern = "^pv_[0-9A-Za-z]{13}$")]
+    visitor_id: Value,
+    #[schema(value_type = f64, minimum = 0, maximum = 1)]
+    confidence: Value,
+    /// `null` when no live rule was configured.
+    #[schema(value_type = Option<VerdictName>, required = true)]
+    verdict: Value,
+    #[schema(value_type = String, format = DateTime)]
+    timestamp: Value,
 }
 
 /// Build the store query shared by both listings; validates every parameter.
@@ -112,7 +135,7 @@ pub fn event_query(
     get, path = "/v1/events", tag = "Events",
     security(("bearer" = [])),
     params(ListEvents),
-    responses((status = 200, body = EventPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+    responses((status = 200, body = EventPage))
 )]
 async fn list_events(
     State(state): State<AppState>,
@@ -142,14 +165,15 @@ async fn list_events(
     let data = rows
         .into_iter()
         .map(|r| {
-            let b = r.body;
-            json!({
-                "requestId": b["requestId"],
-                "visitorId": b["visitorId"],
-                "confidence": b["confidence"],
-                "verdict": b["verdict"],
-                "timestamp": b["timestamp"],
-            })
+            let mut b = r.body;
+            let mut take = |k: &str| b.get_mut(k).map(Value::take).unwrap_or(Value::Null);
+            EventSummary {
+                request_id: take("requestId"),
+                visitor_id: take("visitorId"),
+                confidence: take("confidence"),
+                verdict: take("verdict"),
+                timestamp: take("timestamp"),
+            }
         })
         .collect();
     Ok(Json(EventPage {

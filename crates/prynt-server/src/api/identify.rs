@@ -22,7 +22,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{
     authenticate, authenticate_key, media_type, parse_json, read_body, reads_as_json,
 };
@@ -66,9 +66,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentifyResponse {
+    #[schema(pattern = "^req_[0-9]{1,12}_[0-9a-f]{6}$")]
     request_id: String,
+    #[schema(pattern = "^pv_[0-9A-Za-z]{13}$")]
     visitor_id: String,
     /// Estimated probability that `visitorId` is right.
+    #[schema(minimum = 0, maximum = 1)]
     confidence: f64,
     /// Whether the visitor existed before this event.
     visitor_found: bool,
@@ -83,11 +86,11 @@ pub struct IdentifyResponse {
 #[utoipa::path(
     post, path = "/v1/identify", tag = "Identification",
     security(("bearer" = [])),
-    request_body(content = String, description = "The agent's payload (see the API guide)", content_type = "application/json"),
+    request_body(content = ref("#/components/schemas/IdentifyRequest"), description = "The agent's payload (see the API guide); also read as JSON when sent as `text/plain`.", content_type = "application/json"),
     responses(
-        (status = 200, body = IdentifyResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)
+        (status = 200, body = IdentifyResponse, headers(
+            ("X-Prynt-Visitor-Token" = String, description = "The signed visitor token for the agent to keep and send back as `token`.")
+        ))
     )
 )]
 async fn identify(

@@ -3,7 +3,6 @@
 //! webhook in the same transaction and visible to the next identification.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use prynt_core::{ids, timefmt};
 use prynt_rules::fields::ListType;
@@ -15,10 +14,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::body::Body;
+use super::openapi::vocab::{ListPurpose, ListType as ListTypeName};
 use super::pagination::{self, OffsetPage};
 use super::ts;
 use crate::decide::payload;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, SecretKey};
 use crate::policy::Traits;
 use crate::state::AppState;
@@ -49,19 +49,73 @@ fn not_found(id: &str) -> ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListView {
+    #[schema(pattern = "^lst_[0-9a-f]{12}$")]
     id: String,
     name: String,
     #[serde(rename = "type")]
+    #[schema(value_type = ListTypeName)]
     list_type: String,
+    #[schema(required = true)]
     description: Option<String>,
     /// `allow`, `block` or `review`, when set.
+    #[schema(value_type = Option<ListPurpose>, required = true)]
     purpose: Option<String>,
     /// Entries that have not expired.
+    #[schema(minimum = 0)]
     entry_count: i64,
     /// Seconds an entry lives; `null` for permanent.
+    #[schema(minimum = 1, required = true)]
     ttl: Option<i64>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
+}
+
+/// A list with one page of its live entries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListWithEntries {
+    #[serde(flatten)]
+    list: ListView,
+    entries: OffsetPage<ListEntry>,
+}
+
+/// A live entry of a list.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListEntry {
+    /// The visitor ID, address or network, or email, as stored (normalised).
+    value: String,
+    #[schema(format = DateTime)]
+    added_at: String,
+    /// When the entry stops matching; `null` for permanent.
+    #[schema(format = DateTime, required = true)]
+    expires_at: Option<String>,
+}
+
+/// The answer of a list's deletion.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListDeleted {
+    deleted: bool,
+    #[schema(pattern = "^lst_[0-9a-f]{12}$")]
+    list_id: String,
+}
+
+/// What a change of entries did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EntriesChanged {
+    #[schema(pattern = "^lst_[0-9a-f]{12}$")]
+    list_id: String,
+    /// Entries that were not in the list before.
+    #[schema(minimum = 0)]
+    added: usize,
+    /// Entries that were in the list and are gone.
+    #[schema(minimum = 0)]
+    removed: usize,
+    #[schema(minimum = 0)]
+    entry_count: i64,
 }
 
 fn view(r: ListRecord) -> ListView {
@@ -82,17 +136,17 @@ fn view(r: ListRecord) -> ListView {
 #[utoipa::path(
     post, path = "/v1/lists", tag = "Lists",
     security(("bearer" = [])),
-    request_body(content = Object, description = "`{name, type: visitor|ip|email, description?, ttl?, purpose?: allow|block|review}`"),
+    request_body(content = ref("#/components/schemas/CreateList")),
     responses(
         (status = 200, body = ListView),
-        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)
+        (status = 409, description = "`conflict`: a list of this name exists in the environment.")
     )
 )]
 async fn create_list(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     ApiJson(map): ApiJson<Map<String, Value>>,
-) -> Result<(StatusCode, Json<ListView>), ApiError> {
+) -> Result<Json<ListView>, ApiError> {
     let body = Body::new(map, &["name", "type", "description", "ttl", "purpose"])?;
     let name = body
         .string("name", 100)?
@@ -134,18 +188,22 @@ async fn create_list(
         }
     };
     policy.lists.write().insert(&rec, &[]);
-    Ok((StatusCode::OK, Json(view(rec))))
+    Ok(Json(view(rec)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListLists {
-    /// visitor, ip or email.
+    /// Only lists of this type.
     #[serde(rename = "type")]
+    #[param(value_type = Option<ListTypeName>)]
     list_type: Option<String>,
     /// 1 to 1000; all of them (up to 1000) when absent.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+    /// Lists to skip.
+    #[param(minimum = 0, maximum = 1000000)]
     offset: Option<u64>,
 }
 
@@ -154,7 +212,7 @@ pub struct ListLists {
     get, path = "/v1/lists", tag = "Lists",
     security(("bearer" = [])),
     params(ListLists),
-    responses((status = 200, body = OffsetPage<ListView>), (status = 400, body = ErrorBody))
+    responses((status = 200, body = OffsetPage<ListView>))
 )]
 async fn list_lists(
     State(state): State<AppState>,
@@ -186,7 +244,10 @@ async fn list_lists(
 #[into_params(parameter_in = Query)]
 pub struct EntryPage {
     /// Entries per page, 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// Entries to skip.
+    #[param(minimum = 0, maximum = 1000000)]
     offset: Option<u64>,
 }
 
@@ -194,15 +255,15 @@ pub struct EntryPage {
 #[utoipa::path(
     get, path = "/v1/lists/{listId}", tag = "Lists",
     security(("bearer" = [])),
-    params(("listId" = String, Path, description = "lst_*"), EntryPage),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("listId" = String, Path, description = "The list ID: `lst_` and 12 hex digits."), EntryPage),
+    responses((status = 200, body = ListWithEntries))
 )]
 async fn get_list(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<EntryPage>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ListWithEntries>, ApiError> {
     check_id(&id)?;
     let (limit, offset) = pagination::offset_page(q.limit, q.offset)?;
     let rec = state
@@ -215,34 +276,32 @@ async fn get_list(
         .list_entries(&ctx.scope, &id, limit, offset)
         .await?;
     let total = rec.entry_count.max(0) as usize;
-    let data: Vec<Value> = entries
+    let data = entries
         .into_iter()
-        .map(|e| {
-            json!({
-                "value": e.value,
-                "addedAt": ts(e.added_ms),
-                "expiresAt": e.expires_s.map(timefmt::rfc3339),
-            })
+        .map(|e| ListEntry {
+            value: e.value,
+            added_at: ts(e.added_ms),
+            expires_at: e.expires_s.map(timefmt::rfc3339),
         })
         .collect();
-    let mut out = serde_json::to_value(view(rec))
-        .map_err(|e| ApiError::Internal(format!("cannot serialise the list: {e}")))?;
-    out["entries"] = json!(OffsetPage::new(data, offset, total));
-    Ok(Json(out))
+    Ok(Json(ListWithEntries {
+        list: view(rec),
+        entries: OffsetPage::new(data, offset, total),
+    }))
 }
 
 /// Delete a list and its entries; rules that name it stop matching on it.
 #[utoipa::path(
     delete, path = "/v1/lists/{listId}", tag = "Lists",
     security(("bearer" = [])),
-    params(("listId" = String, Path, description = "lst_*")),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("listId" = String, Path, description = "The list ID: `lst_` and 12 hex digits.")),
+    responses((status = 200, body = ListDeleted))
 )]
 async fn delete_list(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ListDeleted>, ApiError> {
     check_id(&id)?;
     let policy = state.policy.scope(&ctx.scope).await?;
     let _changing = policy.changes.lock().await;
@@ -263,10 +322,14 @@ async fn delete_list(
     }
     policy.forget_list(&id);
     state.delivery_wake.notify_one();
-    Ok(Json(json!({ "deleted": true, "listId": id })))
+    Ok(Json(ListDeleted {
+        deleted: true,
+        list_id: id,
+    }))
 }
 
-/// Longest string `remove` takes as it is (the longest valid entry, an email, is far shorter).
+/// Longest string `remove` takes, in characters (the longest valid entry, an email, is far
+/// shorter).
 const MAX_REMOVE_LEN: usize = 1024;
 
 /// The normalised entries of `add`, each checked against the list's type.
@@ -286,10 +349,10 @@ fn entries(body: &Body, key: &str, ty: ListType) -> Result<Vec<String>, ApiError
 /// error (a cleanup job may name entries that were never valid).
 fn removals(body: &Body, ty: ListType) -> Result<Vec<String>, ApiError> {
     collect(body, "remove", |field, raw| {
-        if raw.len() > MAX_REMOVE_LEN {
+        if raw.chars().count() > MAX_REMOVE_LEN {
             return Err(ApiError::validation(
                 field,
-                format!("'{field}' is longer than {MAX_REMOVE_LEN} bytes."),
+                format!("'{field}' is longer than {MAX_REMOVE_LEN} characters."),
             ));
         }
         Ok(normalise_entry(ty, raw).unwrap_or_else(|_| raw.trim().to_owned()))
@@ -326,16 +389,16 @@ fn collect(
 #[utoipa::path(
     method(post, patch), path = "/v1/lists/{listId}/entries", tag = "Lists",
     security(("bearer" = [])),
-    params(("listId" = String, Path, description = "lst_*")),
-    request_body(content = Object, description = "`{add?: [..], remove?: [..], ttl?}`"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("listId" = String, Path, description = "The list ID: `lst_` and 12 hex digits.")),
+    request_body(content = ref("#/components/schemas/ListEntriesChange")),
+    responses((status = 200, body = EntriesChanged))
 )]
 async fn change_entries(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
     ApiJson(map): ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EntriesChanged>, ApiError> {
     check_id(&id)?;
     let body = Body::new(map, &["add", "remove", "ttl"])?;
     let sizes: usize = ["add", "remove"]
@@ -395,10 +458,10 @@ async fn change_entries(
             }
         }
     }
-    Ok(Json(json!({
-        "listId": id,
-        "added": out.added,
-        "removed": out.removed,
-        "entryCount": out.entry_count,
-    })))
+    Ok(Json(EntriesChanged {
+        list_id: id,
+        added: out.added,
+        removed: out.removed,
+        entry_count: out.entry_count,
+    }))
 }

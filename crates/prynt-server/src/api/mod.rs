@@ -6,6 +6,7 @@ mod body;
 pub mod events;
 pub mod identify;
 pub mod lists;
+pub mod openapi;
 mod pagination;
 pub mod rules;
 pub mod system;

@@ -1,7 +1,5 @@
 //! Shared query handling of event listings: time filters, limits and opaque cursors.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use prynt_store::{EventQuery, EventRow};
 
 use crate::error::ApiError;
@@ -33,26 +31,31 @@ pub fn time(field: &str, v: Option<&str>) -> Result<Option<i64>, ApiError> {
     .transpose()
 }
 
+/// `cur_` and 32 hex digits: the row's time (16), its request id's seconds (10) and suffix (6).
+/// Every string of that shape is a position in the listing, so a client (or a fuzzer) can only
+/// send a cursor that is well formed or one that is refused for its shape.
 pub fn encode_cursor(row: &EventRow) -> String {
-    format!(
-        "cur_{}",
-        URL_SAFE_NO_PAD.encode(format!("{}:{}", row.ts_ms, row.request_id))
-    )
+    let (secs, suffix) = row
+        .request_id
+        .strip_prefix("req_")
+        .and_then(|r| r.split_once('_'))
+        .and_then(|(s, x)| Some((s.parse::<u64>().ok()?, x)))
+        .unwrap_or((0, "000000"));
+    format!("cur_{:016x}{secs:010x}{suffix}", row.ts_ms as u64)
 }
 
 pub fn decode_cursor(v: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
     let Some(s) = v else { return Ok(None) };
-    let bad = || ApiError::validation("cursor", "'cursor' is not a cursor returned by this API.");
-    let raw = URL_SAFE_NO_PAD
-        .decode(s.strip_prefix("cur_").ok_or_else(bad)?)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let (ts, id) = text.split_once(':').ok_or_else(bad)?;
-    let ts: i64 = ts.parse().map_err(|_| bad())?;
-    if !prynt_core::ids::is_request_id(id) {
-        return Err(bad());
-    }
-    Ok(Some((ts, id.to_owned())))
+    let hex = s
+        .strip_prefix("cur_")
+        .filter(|h| h.len() == 32 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .ok_or_else(|| {
+            ApiError::validation("cursor", "'cursor' is not a cursor returned by this API.")
+        })?;
+    // Both parses succeed: the digits were checked above.
+    let ts = u64::from_str_radix(&hex[..16], 16).unwrap_or(0) as i64;
+    let secs = u64::from_str_radix(&hex[16..26], 16).unwrap_or(0);
+    Ok(Some((ts, format!("req_{secs}_{}", &hex[26..]))))
 }
 
 /// Splits the extra row fetched to learn whether more exist, and makes the next cursor.
@@ -141,7 +144,16 @@ mod tests {
             decode_cursor(Some(&c)).unwrap(),
             Some((row.ts_ms, row.request_id))
         );
-        for bad in ["", "cur_", "cur_!!!", "abc", "cur_MTIzNA"] {
+        for bad in [
+            "",
+            "cur_",
+            "cur_!!!",
+            "abc",
+            "cur_MTIzNA",
+            "cur_0000000000000000000000000000000G",
+            "cur_0000000000000000000000000000000A",
+            "cur_000000000000000000000000000000000",
+        ] {
             assert!(decode_cursor(Some(bad)).is_err(), "{bad}");
         }
         assert!(limit(Some(0)).is_err() && limit(Some(101)).is_err());

@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use prynt_core::{ids, timefmt};
 use prynt_rules::backtest::{self, Evidence};
@@ -13,14 +12,15 @@ use prynt_rules::condition::{self, Action, Condition};
 use prynt_rules::eval;
 use prynt_store::{NewRule, RuleChange, RuleRecord, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::body::Body;
+use super::openapi::vocab::{RuleStatus, Verdict as VerdictName};
 use super::pagination::{self, OffsetPage};
 use super::ts;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, AuthContext, OptionalObject, SecretKey};
 use crate::policy::{self, ScopePolicy};
 use crate::state::AppState;
@@ -74,28 +74,174 @@ async fn propagate(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleSummary {
+    #[schema(pattern = "^rul_[0-9a-f]{12}$")]
     id: String,
     name: String,
+    #[schema(value_type = RuleStatus)]
     status: String,
+    #[schema(minimum = 0)]
     priority: i64,
-    /// `{operator, count}`: the top group's operator and number of direct children.
-    #[schema(value_type = Object)]
-    conditions: Value,
+    conditions: ConditionSummary,
     /// The verdict the rule sets.
+    #[schema(value_type = VerdictName)]
     action: String,
+    #[schema(minimum = 1)]
     version: i64,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
+}
+
+/// The top group's operator and its number of direct children.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConditionSummary {
+    #[schema(value_type = String, pattern = "^(AND|OR|NOT)$")]
+    operator: Value,
+    #[schema(minimum = 0)]
+    count: usize,
+}
+
+/// A rule in full, with its match statistics.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    #[schema(pattern = "^rul_[0-9a-f]{12}$")]
+    id: String,
+    name: String,
+    #[schema(value_type = RuleStatus)]
+    status: String,
+    #[schema(minimum = 0)]
+    priority: i64,
+    #[schema(schema_with = rule_group)]
+    conditions: Value,
+    #[schema(schema_with = rule_action)]
+    action: Value,
+    stats: RuleStats,
+    #[schema(minimum = 1)]
+    version: i64,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// Live and monitor matches.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleStats {
+    #[schema(minimum = 0)]
+    match_count: i64,
+    #[schema(format = DateTime)]
+    last_match_at: Option<String>,
+}
+
+fn rule_group() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("RuleGroup")
+}
+
+fn rule_action() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("RuleActionView")
+}
+
+/// A created rule, with how long it took to go live.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleCreated {
+    #[schema(pattern = "^rul_[0-9a-f]{12}$")]
+    id: String,
+    name: String,
+    #[schema(minimum = 0)]
+    priority: i64,
+    #[schema(value_type = RuleStatus)]
+    status: String,
+    #[schema(minimum = 1)]
+    version: i64,
+    #[schema(format = DateTime)]
+    created_at: String,
+    propagated: bool,
+    /// Milliseconds from the rule being stored to this node's evaluator holding it.
+    #[schema(minimum = 0)]
+    propagation_ms: u64,
+}
+
+/// An updated rule, with how long the change took to go live.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleUpdated {
+    #[schema(pattern = "^rul_[0-9a-f]{12}$")]
+    id: String,
+    name: String,
+    #[schema(value_type = RuleStatus)]
+    status: String,
+    #[schema(minimum = 0)]
+    priority: i64,
+    #[schema(minimum = 1)]
+    version: i64,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    propagated: bool,
+    #[schema(minimum = 0)]
+    propagation_ms: u64,
+}
+
+/// The answer of a rule's deletion.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleDeleted {
+    deleted: bool,
+    #[schema(pattern = "^rul_[0-9a-f]{12}$")]
+    rule_id: String,
+}
+
+/// What a backtest found.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BacktestResult {
+    /// The saved rule's id; `null` for an unsaved rule.
+    #[schema(pattern = "^rul_[0-9a-f]{12}$", required = true)]
+    rule_id: Option<String>,
+    match_count: u64,
+    total_events: u64,
+    #[schema(minimum = 0, maximum = 1)]
+    match_rate: f64,
+    /// Share of matched events whose visitor shows evidence of being legitimate.
+    #[schema(minimum = 0, maximum = 1)]
+    estimated_fpr: f64,
+    legit_evidence_count: u64,
+    /// Matched events with no evidence either way.
+    no_evidence_count: u64,
+    matched_visitors: u64,
+    #[schema(minimum = 1, maximum = 30)]
+    days: i64,
+    #[schema(minimum = 0)]
+    duration_ms: u64,
+    sample: Vec<BacktestSample>,
+}
+
+/// A matched event of a backtest.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BacktestSample {
+    #[schema(pattern = "^req_[0-9]{1,12}_[0-9a-f]{6}$")]
+    request_id: String,
+    #[schema(pattern = "^pv_[0-9A-Za-z]{13}$")]
+    visitor_id: String,
+    #[schema(format = DateTime)]
+    timestamp: String,
 }
 
 fn summary(r: RuleRecord) -> RuleSummary {
     let cond: Value = serde_json::from_str(&r.conditions).unwrap_or(Value::Null);
     let action: Value = serde_json::from_str(&r.action).unwrap_or(Value::Null);
     RuleSummary {
-        conditions: json!({
-            "operator": cond.get("operator").cloned().unwrap_or(Value::Null),
-            "count": cond.get("rules").and_then(Value::as_array).map_or(0, Vec::len),
-        }),
+        conditions: ConditionSummary {
+            operator: cond.get("operator").cloned().unwrap_or(Value::Null),
+            count: cond
+                .get("rules")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len),
+        },
         action: action
             .get("verdict")
             .and_then(Value::as_str)
@@ -111,25 +257,22 @@ fn summary(r: RuleRecord) -> RuleSummary {
     }
 }
 
-/// A rule in full, with its match statistics.
-fn full(r: RuleRecord) -> Value {
-    let cond: Value = serde_json::from_str(&r.conditions).unwrap_or(Value::Null);
-    let action: Value = serde_json::from_str(&r.action).unwrap_or(Value::Null);
-    json!({
-        "id": r.id,
-        "name": r.name,
-        "status": r.status,
-        "priority": r.priority,
-        "conditions": cond,
-        "action": action,
-        "stats": {
-            "matchCount": r.match_count,
-            "lastMatchAt": r.last_match_ms.map(ts),
+fn full(r: RuleRecord) -> Rule {
+    Rule {
+        conditions: serde_json::from_str(&r.conditions).unwrap_or(Value::Null),
+        action: serde_json::from_str(&r.action).unwrap_or(Value::Null),
+        stats: RuleStats {
+            match_count: r.match_count,
+            last_match_at: r.last_match_ms.map(ts),
         },
-        "version": r.version,
-        "createdAt": ts(r.created_ms),
-        "updatedAt": ts(r.updated_ms),
-    })
+        id: r.id,
+        name: r.name,
+        status: r.status,
+        priority: r.priority,
+        version: r.version,
+        created_at: ts(r.created_ms),
+        updated_at: ts(r.updated_ms),
+    }
 }
 
 /// The conditions and action of a body, validated against the scope's lists.
@@ -163,17 +306,14 @@ fn parse_definition(
 #[utoipa::path(
     post, path = "/v1/rules", tag = "Rules",
     security(("bearer" = [])),
-    request_body(content = Object, description = "`{name, conditions, action, priority?, status?}`; see the rules guide"),
-    responses(
-        (status = 200, description = "The rule, with how long it took to go live", body = Object),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)
-    )
+    request_body(content = ref("#/components/schemas/CreateRule"), description = "The rule; see the rules guide."),
+    responses((status = 200, description = "The rule, with how long it took to go live", body = RuleCreated))
 )]
 async fn create_rule(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     ApiJson(map): ApiJson<Map<String, Value>>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Json<RuleCreated>, ApiError> {
     let body = Body::new(map, &["name", "conditions", "action", "priority", "status"])?;
     let name = body
         .string("name", MAX_NAME)?
@@ -217,30 +357,30 @@ async fn create_rule(
         ctx.scope.clone(),
         state.retention_floor_ms(),
     );
-    Ok((
-        StatusCode::OK,
-        Json(json!({
-            "id": rec.id,
-            "name": rec.name,
-            "priority": rec.priority,
-            "status": rec.status,
-            "version": rec.version,
-            "createdAt": ts(rec.created_ms),
-            "propagated": true,
-            "propagationMs": propagation_ms,
-        })),
-    ))
+    Ok(Json(RuleCreated {
+        id: rec.id,
+        name: rec.name,
+        priority: rec.priority,
+        status: rec.status,
+        version: rec.version,
+        created_at: ts(rec.created_ms),
+        propagated: true,
+        propagation_ms,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListRules {
-    /// live, monitor, draft or paused.
+    /// Only rules with this status.
+    #[param(value_type = Option<RuleStatus>)]
     status: Option<String>,
     /// 1 to 1000; all of them (up to 1000) when absent.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// Rules to skip.
+    #[param(minimum = 0, maximum = 1000000)]
     offset: Option<u64>,
 }
 
@@ -249,7 +389,7 @@ pub struct ListRules {
     get, path = "/v1/rules", tag = "Rules",
     security(("bearer" = [])),
     params(ListRules),
-    responses((status = 200, body = OffsetPage<RuleSummary>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+    responses((status = 200, body = OffsetPage<RuleSummary>))
 )]
 async fn list_rules(
     State(state): State<AppState>,
@@ -280,14 +420,14 @@ async fn list_rules(
 #[utoipa::path(
     get, path = "/v1/rules/{ruleId}", tag = "Rules",
     security(("bearer" = [])),
-    params(("ruleId" = String, Path, description = "rul_*")),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("ruleId" = String, Path, description = "The rule ID: `rul_` and 12 hex digits.")),
+    responses((status = 200, body = Rule))
 )]
 async fn get_rule(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Rule>, ApiError> {
     check_id(&id)?;
     let rec = state
         .store
@@ -301,16 +441,16 @@ async fn get_rule(
 #[utoipa::path(
     method(put, patch), path = "/v1/rules/{ruleId}", tag = "Rules",
     security(("bearer" = [])),
-    params(("ruleId" = String, Path, description = "rul_*")),
-    request_body(content = Object, description = "Any of name, conditions, action, priority, status, sideEffects"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("ruleId" = String, Path, description = "The rule ID: `rul_` and 12 hex digits.")),
+    request_body(content = ref("#/components/schemas/UpdateRule"), description = "Any of name, conditions, action, priority, status, sideEffects."),
+    responses((status = 200, body = RuleUpdated))
 )]
 async fn update_rule(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
     ApiJson(map): ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RuleUpdated>, ApiError> {
     check_id(&id)?;
     let body = Body::new(
         map,
@@ -372,30 +512,30 @@ async fn update_rule(
         other => other?,
     };
     let propagation_ms = propagate(&state, &ctx, &policy, Instant::now()).await?;
-    Ok(Json(json!({
-        "id": rec.id,
-        "name": rec.name,
-        "status": rec.status,
-        "priority": rec.priority,
-        "version": rec.version,
-        "updatedAt": ts(rec.updated_ms),
-        "propagated": true,
-        "propagationMs": propagation_ms,
-    })))
+    Ok(Json(RuleUpdated {
+        id: rec.id,
+        name: rec.name,
+        status: rec.status,
+        priority: rec.priority,
+        version: rec.version,
+        updated_at: ts(rec.updated_ms),
+        propagated: true,
+        propagation_ms,
+    }))
 }
 
 /// Delete a rule; it stops being evaluated at once.
 #[utoipa::path(
     delete, path = "/v1/rules/{ruleId}", tag = "Rules",
     security(("bearer" = [])),
-    params(("ruleId" = String, Path, description = "rul_*")),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("ruleId" = String, Path, description = "The rule ID: `rul_` and 12 hex digits.")),
+    responses((status = 200, body = RuleDeleted))
 )]
 async fn delete_rule(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RuleDeleted>, ApiError> {
     check_id(&id)?;
     let policy = state.policy.scope(&ctx.scope).await?;
     let _changing = policy.changes.lock().await;
@@ -403,7 +543,10 @@ async fn delete_rule(
         return Err(not_found(&id));
     }
     propagate(&state, &ctx, &policy, Instant::now()).await?;
-    Ok(Json(json!({ "deleted": true, "ruleId": id })))
+    Ok(Json(RuleDeleted {
+        deleted: true,
+        rule_id: id,
+    }))
 }
 
 /// `days` (1–30, default 7) and `sampleSize` (0–100, default 10) of a backtest body.
@@ -421,7 +564,7 @@ async fn run_backtest(
     cond: &Condition,
     days: i64,
     sample_size: usize,
-) -> Result<Value, ApiError> {
+) -> Result<BacktestResult, ApiError> {
     let started = Instant::now();
     let compiled = eval::compile(cond);
     let now_ms = timefmt::now_unix_ms();
@@ -457,39 +600,43 @@ async fn run_backtest(
             ((n as f64 / d as f64) * 1_000_000.0).round() / 1_000_000.0
         }
     };
-    Ok(json!({
-        "ruleId": rule_id,
-        "matchCount": out.match_count,
-        "totalEvents": out.total_events,
-        "matchRate": rate(out.match_count, out.total_events),
-        "estimatedFpr": rate(out.legit_evidence, out.match_count),
-        "legitEvidenceCount": out.legit_evidence,
-        "noEvidenceCount": out.no_evidence,
-        "matchedVisitors": out.matched_visitors,
-        "days": days,
-        "durationMs": millis(started),
-        "sample": out.sample.iter().map(|s| json!({
-            "requestId": s.request_id,
-            "visitorId": s.visitor_id,
-            "timestamp": ts(s.ts_ms),
-        })).collect::<Vec<_>>(),
-    }))
+    Ok(BacktestResult {
+        rule_id,
+        match_count: out.match_count,
+        total_events: out.total_events,
+        match_rate: rate(out.match_count, out.total_events),
+        estimated_fpr: rate(out.legit_evidence, out.match_count),
+        legit_evidence_count: out.legit_evidence,
+        no_evidence_count: out.no_evidence,
+        matched_visitors: out.matched_visitors,
+        days,
+        duration_ms: millis(started),
+        sample: out
+            .sample
+            .iter()
+            .map(|s| BacktestSample {
+                request_id: s.request_id.clone(),
+                visitor_id: s.visitor_id.clone(),
+                timestamp: ts(s.ts_ms),
+            })
+            .collect(),
+    })
 }
 
 /// Backtest a saved rule over the stored events of the last `days` (whatever its status).
 #[utoipa::path(
     post, path = "/v1/rules/{ruleId}/backtest", tag = "Rules",
     security(("bearer" = [])),
-    params(("ruleId" = String, Path, description = "rul_*")),
-    request_body(content = Object, description = "`{days?: 1-30 (7), sampleSize?: 0-100 (10)}`"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("ruleId" = String, Path, description = "The rule ID: `rul_` and 12 hex digits.")),
+    request_body(content = ref("#/components/schemas/BacktestWindow"), description = "May be left out: 7 days and 10 samples."),
+    responses((status = 200, body = BacktestResult))
 )]
 async fn backtest_rule(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
     OptionalObject(map): OptionalObject,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BacktestResult>, ApiError> {
     check_id(&id)?;
     let body = Body::new(map, &["days", "sampleSize"])?;
     let (days, sample) = window(&body)?;
@@ -509,14 +656,14 @@ async fn backtest_rule(
 #[utoipa::path(
     post, path = "/v1/rules/backtest", tag = "Rules",
     security(("bearer" = [])),
-    request_body(content = Object, description = "`{conditions, action?, name?, priority?, status?, days?, sampleSize?}`"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody))
+    request_body(content = ref("#/components/schemas/UnsavedBacktest"), description = "A rule body (only `conditions` required) with `days` and `sampleSize`."),
+    responses((status = 200, body = BacktestResult))
 )]
 async fn backtest_unsaved(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     ApiJson(map): ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BacktestResult>, ApiError> {
     let body = Body::new(
         map,
         &[

@@ -4,13 +4,14 @@ use axum::extract::{Path, State};
 use axum::Json;
 use prynt_core::{ids, timefmt};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::events::{event_query, EventPage};
+use super::events::event_query;
+use super::openapi::vocab::Verdict as VerdictName;
 use super::pagination;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{ApiQuery, SecretKey};
 use crate::state::AppState;
 
@@ -38,26 +39,98 @@ fn not_found(visitor_id: &str) -> ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VisitorView {
+    #[schema(pattern = "^pv_[0-9A-Za-z]{13}$")]
     visitor_id: String,
+    #[schema(format = DateTime)]
     first_seen_at: String,
+    #[schema(format = DateTime)]
     last_seen_at: String,
+    #[schema(minimum = 0)]
     total_visits: i64,
     /// Distinct `linkedId`s seen with this visitor.
+    #[schema(minimum = 0)]
     linked_accounts: i64,
-    #[schema(value_type = Vec<Object>)]
-    devices: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    ips: Vec<Value>,
+    /// The browsers seen, most recent first (at most 50, from events within retention).
+    devices: Vec<DeviceSeen>,
+    /// The addresses seen, most recent first (at most 50, from events within retention).
+    ips: Vec<IpSeen>,
     /// Names of the lists that hold this visitor.
     lists: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceSeen {
+    #[schema(required = true)]
+    platform: Option<String>,
+    #[schema(required = true)]
+    browser: Option<String>,
+    #[schema(required = true)]
+    gpu: Option<String>,
+    #[schema(format = DateTime)]
+    last_seen_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IpSeen {
+    address: String,
+    #[schema(minimum = 0)]
+    visits: i64,
+    #[schema(format = DateTime)]
+    first_seen_at: String,
+    #[schema(format = DateTime)]
+    last_seen_at: String,
+}
+
+/// The answer of an erasure.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VisitorDeleted {
+    deleted: bool,
+    #[schema(pattern = "^pv_[0-9A-Za-z]{13}$")]
+    visitor_id: String,
+}
+
+/// One page of a visitor's events, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VisitorEventPage {
+    data: Vec<VisitorEvent>,
+    has_more: bool,
+    /// The `cursor` of the next page; `null` on the last.
+    next_cursor: Option<String>,
+}
+
+/// An event in a visitor's history.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VisitorEvent {
+    #[schema(value_type = String, pattern = "^req_[0-9]{1,12}_[0-9a-f]{6}$")]
+    request_id: Value,
+    #[schema(value_type = String, format = DateTime)]
+    timestamp: Value,
+    /// `null` when no live rule was configured.
+    #[schema(value_type = Option<VerdictName>, required = true)]
+    verdict: Value,
+    signals: SignalFlags,
+}
+
+/// Whether the bot and VPN signals fired.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignalFlags {
+    #[schema(value_type = Option<bool>, required = true)]
+    bot: Value,
+    #[schema(value_type = Option<bool>, required = true)]
+    vpn: Value,
 }
 
 /// Retrieve a visitor: first and last seen, visits, linked accounts, devices and IPs.
 #[utoipa::path(
     get, path = "/v1/visitors/{visitorId}", tag = "Visitors",
     security(("bearer" = [])),
-    params(("visitorId" = String, Path, description = "pv_*")),
-    responses((status = 200, body = VisitorView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("visitorId" = String, Path, description = "The visitor ID: `pv_` and 13 letters or digits.")),
+    responses((status = 200, body = VisitorView))
 )]
 async fn get_visitor(
     State(state): State<AppState>,
@@ -80,12 +153,22 @@ async fn get_visitor(
         devices: v
             .devices
             .into_iter()
-            .map(|d| json!({"platform": d.platform, "browser": d.browser, "gpu": d.gpu, "lastSeenAt": ts(d.last_seen_ms)}))
+            .map(|d| DeviceSeen {
+                platform: d.platform,
+                browser: d.browser,
+                gpu: d.gpu,
+                last_seen_at: ts(d.last_seen_ms),
+            })
             .collect(),
         ips: v
             .ips
             .into_iter()
-            .map(|ip| json!({"address": ip.address, "visits": ip.visits, "firstSeenAt": ts(ip.first_seen_ms), "lastSeenAt": ts(ip.last_seen_ms)}))
+            .map(|ip| IpSeen {
+                address: ip.address,
+                visits: ip.visits,
+                first_seen_at: ts(ip.first_seen_ms),
+                last_seen_at: ts(ip.last_seen_ms),
+            })
             .collect(),
         lists: v.lists,
     }))
@@ -96,14 +179,14 @@ async fn get_visitor(
 #[utoipa::path(
     delete, path = "/v1/visitors/{visitorId}", tag = "Visitors",
     security(("bearer" = [])),
-    params(("visitorId" = String, Path, description = "pv_*")),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("visitorId" = String, Path, description = "The visitor ID: `pv_` and 13 letters or digits.")),
+    responses((status = 200, body = VisitorDeleted))
 )]
 async fn delete_visitor(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(visitor_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VisitorDeleted>, ApiError> {
     check_id(&visitor_id)?;
     if !state.store.delete_visitor(&ctx.scope, &visitor_id).await? {
         return Err(not_found(&visitor_id));
@@ -113,16 +196,27 @@ async fn delete_visitor(
     let policy = state.policy.scope(&ctx.scope).await?;
     policy.forget_visitor(&visitor_id).await;
     policy.drop_visitor_entries(&visitor_id);
-    Ok(Json(json!({ "deleted": true, "visitorId": visitor_id })))
+    Ok(Json(VisitorDeleted {
+        deleted: true,
+        visitor_id,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct VisitorEvents {
+    /// Events before this ISO 8601 timestamp.
+    #[param(format = DateTime)]
     before: Option<String>,
+    /// Events after this ISO 8601 timestamp.
+    #[param(format = DateTime)]
     after: Option<String>,
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    #[param(pattern = "^cur_[0-9a-f]{32}$")]
     cursor: Option<String>,
 }
 
@@ -130,15 +224,15 @@ pub struct VisitorEvents {
 #[utoipa::path(
     get, path = "/v1/visitors/{visitorId}/events", tag = "Visitors",
     security(("bearer" = [])),
-    params(("visitorId" = String, Path, description = "pv_*"), VisitorEvents),
-    responses((status = 200, body = EventPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("visitorId" = String, Path, description = "The visitor ID: `pv_` and 13 letters or digits."), VisitorEvents),
+    responses((status = 200, body = VisitorEventPage))
 )]
 async fn visitor_events(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(visitor_id): Path<String>,
     ApiQuery(q): ApiQuery<VisitorEvents>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VisitorEventPage>, ApiError> {
     check_id(&visitor_id)?;
     let query = event_query(
         &state,
@@ -160,7 +254,7 @@ async fn visitor_events(
         return Err(not_found(&visitor_id));
     }
     let (rows, has_more, next_cursor) = pagination::page(rows, &query);
-    let data: Vec<Value> = rows
+    let data = rows
         .into_iter()
         .map(|r| {
             let b = r.body;
@@ -168,15 +262,20 @@ async fn visitor_events(
                 Value::Null => Value::Null,
                 s => s[name]["detected"].clone(),
             };
-            json!({
-                "requestId": b["requestId"],
-                "timestamp": b["timestamp"],
-                "verdict": b["verdict"],
-                "signals": { "bot": signal("bot"), "vpn": signal("vpn") },
-            })
+            VisitorEvent {
+                request_id: b["requestId"].clone(),
+                timestamp: b["timestamp"].clone(),
+                verdict: b["verdict"].clone(),
+                signals: SignalFlags {
+                    bot: signal("bot"),
+                    vpn: signal("vpn"),
+                },
+            }
         })
         .collect();
-    Ok(Json(
-        json!({ "data": data, "hasMore": has_more, "nextCursor": next_cursor }),
-    ))
+    Ok(Json(VisitorEventPage {
+        data,
+        has_more,
+        next_cursor,
+    }))
 }

@@ -3,7 +3,6 @@
 //! secret rotation and manual redelivery.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use prynt_core::{ids, timefmt};
 use prynt_store::{StoreError, WebhookChange, WebhookRecord};
@@ -14,10 +13,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::body::Body;
+use super::openapi::vocab::{DeliveryEvent, DeliveryStatus, WebhookEvent, WebhookStatus};
 use super::pagination::{self, OffsetPage};
 use super::ts;
 use crate::decide::payload;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, AuthContext, SecretKey};
 use crate::state::AppState;
 
@@ -46,19 +46,115 @@ fn not_found(id: &str) -> ApiError {
 }
 
 /// A webhook as the API shows it; the secret only ever at creation and rotation.
-fn view(r: &WebhookRecord) -> Value {
-    json!({
-        "id": r.id,
-        "url": r.url,
-        "description": r.description,
-        "events": serde_json::from_str::<Value>(&r.events).unwrap_or(Value::Null),
-        "filters": serde_json::from_str::<Value>(&r.filters).unwrap_or(Value::Null),
-        "status": r.status,
-        "successRate": r.success_rate.map(|x| (x * 10_000.0).round() / 10_000.0),
-        "lastDeliveryAt": r.last_delivery_ms.map(ts),
-        "createdAt": ts(r.created_ms),
-        "updatedAt": ts(r.updated_ms),
-    })
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView {
+    #[schema(pattern = "^whk_[0-9a-f]{12}$")]
+    id: String,
+    url: String,
+    #[schema(required = true)]
+    description: Option<String>,
+    /// The events delivered.
+    #[schema(value_type = Vec<WebhookEvent>)]
+    events: Value,
+    #[schema(schema_with = filters_schema)]
+    filters: Value,
+    #[schema(value_type = WebhookStatus)]
+    status: String,
+    /// Share of delivery attempts of the last 7 days that succeeded; `null` before any.
+    #[schema(minimum = 0, maximum = 1, required = true)]
+    success_rate: Option<f64>,
+    #[schema(format = DateTime, required = true)]
+    last_delivery_at: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+fn filters_schema() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("WebhookFilters")
+}
+
+fn view(r: &WebhookRecord) -> WebhookView {
+    WebhookView {
+        id: r.id.clone(),
+        url: r.url.clone(),
+        description: r.description.clone(),
+        events: serde_json::from_str::<Value>(&r.events).unwrap_or(Value::Null),
+        filters: serde_json::from_str::<Value>(&r.filters).unwrap_or(Value::Null),
+        status: r.status.clone(),
+        success_rate: r.success_rate.map(|x| (x * 10_000.0).round() / 10_000.0),
+        last_delivery_at: r.last_delivery_ms.map(ts),
+        created_at: ts(r.created_ms),
+        updated_at: ts(r.updated_ms),
+    }
+}
+
+/// A new webhook with its signing secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookCreated {
+    #[serde(flatten)]
+    webhook: WebhookView,
+    /// The signing secret (`whsec_…` when generated).
+    secret: String,
+}
+
+/// The answer of a webhook's deletion.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDeleted {
+    deleted: bool,
+    #[schema(pattern = "^whk_[0-9a-f]{12}$")]
+    webhook_id: String,
+}
+
+/// A delivery and every attempt at it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    #[schema(pattern = "^dlv_[0-9a-f]{12}$")]
+    id: String,
+    #[schema(value_type = DeliveryEvent)]
+    event: String,
+    /// The payload's `id`, the same across retries.
+    payload_id: String,
+    #[schema(value_type = DeliveryStatus)]
+    status: String,
+    attempts: Vec<AttemptView>,
+    #[schema(format = DateTime, required = true)]
+    next_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+/// A queued test delivery.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestQueued {
+    queued: bool,
+    payload_id: String,
+}
+
+/// The new signing secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRotated {
+    #[schema(pattern = "^whk_[0-9a-f]{12}$")]
+    id: String,
+    secret: String,
+    /// Until when the previous secret keeps signing beside the new one.
+    #[schema(format = DateTime)]
+    previous_secret_expires_at: String,
+}
+
+/// A queued redelivery.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RedeliveryQueued {
+    queued: bool,
+    #[schema(pattern = "^dlv_[0-9a-f]{12}$")]
+    delivery_id: String,
 }
 
 fn check_url(state: &AppState, body: &Body) -> Result<Option<String>, ApiError> {
@@ -175,14 +271,14 @@ async fn refresh(state: &AppState, ctx: &AuthContext) -> Result<(), ApiError> {
 #[utoipa::path(
     post, path = "/v1/webhooks", tag = "Webhooks",
     security(("bearer" = [])),
-    request_body(content = Object, description = "`{url, events?, filters?: {verdict?, ruleId?, botDetected?}, secret?, description?, status?}`"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody))
+    request_body(content = ref("#/components/schemas/CreateWebhook")),
+    responses((status = 200, body = WebhookCreated))
 )]
 async fn create_webhook(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     ApiJson(map): ApiJson<Map<String, Value>>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Json<WebhookCreated>, ApiError> {
     let body = Body::new(
         map,
         &[
@@ -236,19 +332,24 @@ async fn create_webhook(
         }
     };
     refresh(&state, &ctx).await?;
-    let mut out = view(&rec);
-    out["secret"] = Value::String(secret);
-    Ok((StatusCode::OK, Json(out)))
+    Ok(Json(WebhookCreated {
+        webhook: view(&rec),
+        secret,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListWebhooks {
-    /// active or paused.
+    /// Only webhooks with this status.
+    #[param(value_type = Option<WebhookStatus>)]
     status: Option<String>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// Webhooks to skip.
+    #[param(minimum = 0, maximum = 1000000)]
     offset: Option<u64>,
 }
 
@@ -257,13 +358,13 @@ pub struct ListWebhooks {
     get, path = "/v1/webhooks", tag = "Webhooks",
     security(("bearer" = [])),
     params(ListWebhooks),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody))
+    responses((status = 200, body = OffsetPage<WebhookView>))
 )]
 async fn list_webhooks(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     ApiQuery(q): ApiQuery<ListWebhooks>,
-) -> Result<Json<OffsetPage<Value>>, ApiError> {
+) -> Result<Json<OffsetPage<WebhookView>>, ApiError> {
     let (limit, offset) = pagination::offset_page(q.limit, q.offset)?;
     if let Some(s) = &q.status {
         if !STATUSES.contains(&s.as_str()) {
@@ -297,14 +398,14 @@ async fn load(state: &AppState, ctx: &AuthContext, id: &str) -> Result<WebhookRe
 #[utoipa::path(
     get, path = "/v1/webhooks/{id}", tag = "Webhooks",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "whk_*")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody))
+    params(("id" = String, Path, description = "The webhook ID: `whk_` and 12 hex digits.")),
+    responses((status = 200, body = WebhookView))
 )]
 async fn get_webhook(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     Ok(Json(view(&load(&state, &ctx, &id).await?)))
 }
 
@@ -312,16 +413,16 @@ async fn get_webhook(
 #[utoipa::path(
     method(put, patch), path = "/v1/webhooks/{id}", tag = "Webhooks",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "whk_*")),
-    request_body(content = Object, description = "Any of url, events, filters, description, status"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("id" = String, Path, description = "The webhook ID: `whk_` and 12 hex digits.")),
+    request_body(content = ref("#/components/schemas/UpdateWebhook"), description = "Any of url, events, filters, description, status."),
+    responses((status = 200, body = WebhookView))
 )]
 async fn update_webhook(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
     ApiJson(map): ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     check_id(&id)?;
     let body = Body::new(map, &["url", "events", "filters", "description", "status"])?;
     if body.is_empty() {
@@ -358,20 +459,23 @@ async fn update_webhook(
 #[utoipa::path(
     delete, path = "/v1/webhooks/{id}", tag = "Webhooks",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "whk_*")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody))
+    params(("id" = String, Path, description = "The webhook ID: `whk_` and 12 hex digits.")),
+    responses((status = 200, body = WebhookDeleted))
 )]
 async fn delete_webhook(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookDeleted>, ApiError> {
     check_id(&id)?;
     if !state.store.delete_webhook(&ctx.scope, &id).await? {
         return Err(not_found(&id));
     }
     refresh(&state, &ctx).await?;
-    Ok(Json(json!({"deleted": true, "webhookId": id})))
+    Ok(Json(WebhookDeleted {
+        deleted: true,
+        webhook_id: id,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -379,16 +483,24 @@ async fn delete_webhook(
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// Deliveries to skip.
+    #[param(minimum = 0, maximum = 1000000)]
     offset: Option<u64>,
 }
 
+/// One attempt at a delivery.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AttemptView {
+pub struct AttemptView {
+    #[schema(format = DateTime)]
     at: String,
+    /// The receiver's status; `null` when it could not be reached.
+    #[schema(required = true)]
     status_code: Option<u16>,
     latency_ms: u64,
+    #[schema(required = true)]
     error: Option<String>,
 }
 
@@ -400,15 +512,15 @@ fn delivery_id(n: i64) -> String {
 #[utoipa::path(
     get, path = "/v1/webhooks/{id}/deliveries", tag = "Webhooks",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "whk_*"), Page),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody))
+    params(("id" = String, Path, description = "The webhook ID: `whk_` and 12 hex digits."), Page),
+    responses((status = 200, body = OffsetPage<DeliveryView>))
 )]
 async fn list_deliveries(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<Page>,
-) -> Result<Json<OffsetPage<Value>>, ApiError> {
+) -> Result<Json<OffsetPage<DeliveryView>>, ApiError> {
     load(&state, &ctx, &id).await?;
     let (limit, offset) = pagination::offset_page(q.limit, q.offset)?;
     let (rows, total) = state
@@ -417,21 +529,23 @@ async fn list_deliveries(
         .await?;
     let data = rows
         .into_iter()
-        .map(|d| {
-            json!({
-                "id": delivery_id(d.id),
-                "event": d.kind,
-                "payloadId": d.payload_id,
-                "status": d.status,
-                "attempts": d.attempts.into_iter().map(|a| AttemptView {
+        .map(|d| DeliveryView {
+            id: delivery_id(d.id),
+            event: d.kind,
+            payload_id: d.payload_id,
+            status: d.status,
+            attempts: d
+                .attempts
+                .into_iter()
+                .map(|a| AttemptView {
                     at: ts(a.at_ms),
                     status_code: a.status_code,
                     latency_ms: a.latency_ms,
                     error: a.error,
-                }).collect::<Vec<_>>(),
-                "nextAttemptAt": d.next_attempt_ms.map(ts),
-                "createdAt": ts(d.created_ms),
-            })
+                })
+                .collect(),
+            next_attempt_at: d.next_attempt_ms.map(ts),
+            created_at: ts(d.created_ms),
         })
         .collect();
     Ok(Json(OffsetPage::new(data, offset, total)))
@@ -441,14 +555,14 @@ async fn list_deliveries(
 #[utoipa::path(
     post, path = "/v1/webhooks/{id}/test", tag = "Webhooks",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "whk_*")),
-    responses((status = 202, body = Object), (status = 404, body = ErrorBody))
+    params(("id" = String, Path, description = "The webhook ID: `whk_` and 12 hex digits.")),
+    responses((status = 200, body = TestQueued))
 )]
 async fn test_webhook(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Json<TestQueued>, ApiError> {
     load(&state, &ctx, &id).await?;
     let item = payload(
         "test",
@@ -459,24 +573,24 @@ async fn test_webhook(
     let payload_id = item.id.clone();
     state.store.enqueue(&ctx.scope, item).await?;
     state.delivery_wake.notify_one();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"queued": true, "payloadId": payload_id})),
-    ))
+    Ok(Json(TestQueued {
+        queued: true,
+        payload_id,
+    }))
 }
 
 /// Replace the signing secret; the previous one keeps signing beside it for 24 hours.
 #[utoipa::path(
     post, path = "/v1/webhooks/{id}/rotate-secret", tag = "Webhooks",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "whk_*")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody))
+    params(("id" = String, Path, description = "The webhook ID: `whk_` and 12 hex digits.")),
+    responses((status = 200, body = SecretRotated))
 )]
 async fn rotate_secret(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SecretRotated>, ApiError> {
     let rec = load(&state, &ctx, &id).await?;
     let secret = signing::new_secret();
     let now_ms = timefmt::now_unix_ms();
@@ -489,29 +603,37 @@ async fn rotate_secret(
         .store
         .update_webhook(&ctx.scope, &id, change, now_ms)
         .await?;
-    Ok(Json(json!({
-        "id": id,
-        "secret": secret,
-        "previousSecretExpiresAt": ts(until),
-    })))
+    Ok(Json(SecretRotated {
+        id,
+        secret,
+        previous_secret_expires_at: ts(until),
+    }))
 }
 
 /// Deliver a finished (failed, succeeded or cancelled) delivery again, now.
 #[utoipa::path(
     post, path = "/v1/webhooks/{id}/deliveries/{deliveryId}/retry", tag = "Webhooks",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "whk_*"), ("deliveryId" = String, Path, description = "dlv_*")),
-    responses((status = 202, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
+    params(
+        ("id" = String, Path, description = "The webhook ID: `whk_` and 12 hex digits."),
+        ("deliveryId" = String, Path, description = "The delivery ID: `dlv_` and 12 hex digits.")
+    ),
+    responses(
+        (status = 200, body = RedeliveryQueued),
+        (status = 409, description = "`conflict`: no finished delivery of this id (pending ones are retried on their own).")
+    )
 )]
 async fn redeliver(
     State(state): State<AppState>,
     SecretKey(ctx): SecretKey,
     Path((id, delivery)): Path<(String, String)>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Json<RedeliveryQueued>, ApiError> {
     load(&state, &ctx, &id).await?;
+    // Exactly the shape `delivery_id` writes: from_str_radix alone would also take a sign and
+    // upper-case digits.
     let n = delivery
         .strip_prefix("dlv_")
-        .filter(|h| h.len() == 12)
+        .filter(|h| h.len() == 12 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
         .and_then(|h| i64::from_str_radix(h, 16).ok())
         .ok_or_else(|| {
             ApiError::validation(
@@ -529,8 +651,8 @@ async fn redeliver(
         )));
     }
     state.delivery_wake.notify_one();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"queued": true, "deliveryId": delivery})),
-    ))
+    Ok(Json(RedeliveryQueued {
+        queued: true,
+        delivery_id: delivery,
+    }))
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::error::{ApiError, ErrorBody};
+use super::openapi::vocab::{Environment, Plan};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthContext, SecretKey};
 use crate::state::AppState;
 
@@ -24,18 +25,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct WorkspaceView {
     id: String,
     name: String,
-    /// The environment of the calling key: `test` or `live`.
+    /// The environment of the calling key.
+    #[schema(value_type = Environment)]
     environment: String,
-    /// `starter`, `pro` or `enterprise`.
+    #[schema(value_type = Plan)]
     plan: String,
     limits: LimitsView,
     /// Origins allowed to call identify from a browser; empty means any origin.
     allowed_origins: Vec<String>,
     /// Weight of each signal in `scores.suspect`.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = weights_schema)]
     suspect_weights: SuspectWeights,
     /// Whether events store the client address masked (`73.162.xxx.xxx`).
     mask_ip: bool,
+}
+
+fn weights_schema() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("SuspectWeights")
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,14 +64,15 @@ impl From<PlanLimits> for LimitsView {
     }
 }
 
-/// Settings to change; fields left out keep their value.
-#[derive(Debug, Deserialize, ToSchema)]
+/// Settings to change; fields left out keep their value. Its schema is `UpdateWorkspace` in
+/// `api::openapi`, which adds the shape of an origin.
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateWorkspace {
     /// Replaces the allowed origins, e.g. `["https://shop.example"]`; `[]` allows any origin.
     allowed_origins: Option<Vec<String>>,
     /// Replaces the suspect-score weights (0 to 100 each); weights left out take their default.
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "prynt_core::shape::optional_object")]
     suspect_weights: Option<SuspectWeights>,
     /// Mask the host part of client addresses in events from now on.
     mask_ip: Option<bool>,
@@ -88,10 +95,7 @@ fn view(ctx: &AuthContext, settings: EnvSettings) -> WorkspaceView {
 #[utoipa::path(
     get, path = "/v1/workspace", tag = "Workspace",
     security(("bearer" = [])),
-    responses(
-        (status = 200, body = WorkspaceView),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)
-    )
+    responses((status = 200, body = WorkspaceView))
 )]
 async fn get_workspace(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -105,11 +109,8 @@ async fn get_workspace(
 #[utoipa::path(
     patch, path = "/v1/workspace", tag = "Workspace",
     security(("bearer" = [])),
-    request_body = UpdateWorkspace,
-    responses(
-        (status = 200, body = WorkspaceView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)
-    )
+    request_body(content = ref("#/components/schemas/UpdateWorkspace")),
+    responses((status = 200, body = WorkspaceView))
 )]
 async fn update_workspace(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -170,6 +171,10 @@ pub fn normalise_origin(origin: &str) -> Option<String> {
     let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
         let (inner, after) = v6.split_once(']')?;
         inner.parse::<std::net::Ipv6Addr>().ok()?;
+        // Nothing may follow the address but a port.
+        if !after.is_empty() && !after.starts_with(':') {
+            return None;
+        }
         (format!("[{inner}]"), after.strip_prefix(':'))
     } else {
         match rest.split_once(':') {
@@ -233,6 +238,8 @@ mod tests {
             "https://user@x.example",
             "javascript://x",
             "https://x_y.example",
+            "http://[::1]x",
+            "http://[::1]/",
         ] {
             assert_eq!(normalise_origin(bad), None, "{bad}");
         }

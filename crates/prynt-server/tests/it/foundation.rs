@@ -305,3 +305,155 @@ fn error_catalogue_and_openapi_document_are_served() {
     );
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
 }
+
+/// What the OpenAPI document allows the server takes, and what it refuses the server refuses:
+/// the cases a schema fuzzer found where the two disagreed.
+#[test]
+fn the_server_takes_exactly_what_its_openapi_document_allows() {
+    let s = TestServer::start();
+    let key = &s.secret_key;
+    let send = |method: Method, path: &str, body: Value| {
+        let r = s.req(method, path, key).json(&body).send().unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap_or(Value::Null))
+    };
+
+    // JSON Schema's integers include `7.0`: integer members take a float without a fraction.
+    let (status, list) = send(
+        Method::POST,
+        "/v1/lists",
+        json!({"name": "doc_list", "type": "email", "ttl": 60.0}),
+    );
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["ttl"], 60);
+    let list_id = list["id"].as_str().unwrap().to_owned();
+    let (status, body) = send(
+        Method::POST,
+        "/v1/rules",
+        json!({"name": "r", "priority": 5.0, "conditions": {"operator": "AND", "rules": [
+            {"field": "visitorFound", "operator": "exists"}]},
+            "action": {"verdict": "allow", "sideEffects": [{"type": "addToList", "list": "doc_list", "ttl": 30.0}]}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let rule_id = body["id"].as_str().unwrap().to_owned();
+    let (status, body) = send(
+        Method::POST,
+        &format!("/v1/rules/{rule_id}/backtest"),
+        json!({"days": 7.0, "sampleSize": 0.0}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut p = crate::harness::payload(1);
+    p["components"]["maxTouchPoints"] = json!(5.0);
+    assert_eq!(s.identify(&s.public_key, &p).status(), 200);
+    let (status, body) = send(
+        Method::PATCH,
+        "/v1/workspace",
+        json!({"suspectWeights": {"bot": 9.0}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["suspectWeights"]["bot"], 9);
+    let (status, _) = send(
+        Method::PATCH,
+        "/v1/workspace",
+        json!({"suspectWeights": {"bot": 9.5}}),
+    );
+    assert_eq!(status, 400);
+
+    // Members documented as objects are objects: an array is not read as a tuple of fields.
+    let (status, body) = send(
+        Method::PATCH,
+        "/v1/workspace",
+        json!({"suspectWeights": [1, 2, 3]}),
+    );
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("suspectWeights"))
+    );
+    let mut p = crate::harness::payload(2);
+    p["components"]["uaData"] = json!({"brands": [["Chromium", "120"]]});
+    let r = s.identify(&s.public_key, &p);
+    assert_error(r, 400, "validation_error");
+
+    // `remove` takes any string of up to 1,024 characters, however many bytes they take.
+    let (status, body) = send(
+        Method::POST,
+        &format!("/v1/lists/{list_id}/entries"),
+        json!({"remove": ["é".repeat(1024)]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = send(
+        Method::POST,
+        &format!("/v1/lists/{list_id}/entries"),
+        json!({"remove": ["é".repeat(1025)]}),
+    );
+    assert_eq!(status, 400);
+
+    // Any cursor of the documented shape is a position in the listing; any other is refused.
+    let (status, body) = s.json(
+        "/v1/events?cursor=cur_0000018d9f4a6e3b00659c1a31a7f2c9",
+        key,
+    );
+    assert_eq!(status, 200, "{body}");
+    for bad in [
+        "cur_0000018d9f4a6e3b00659c1a31a7f2cZ",
+        "cur_MTIzNA",
+        "cur_0000018D9F4A6E3B00659C1A31A7F2C9",
+    ] {
+        assert_eq!(
+            s.json(&format!("/v1/events?cursor={bad}"), key).0,
+            400,
+            "{bad}"
+        );
+    }
+
+    // A delivery id is `dlv_` and 12 lower-case hex digits, nothing else.
+    let (status, hook) = send(
+        Method::POST,
+        "/v1/webhooks",
+        json!({"url": "https://hooks.example.com/p"}),
+    );
+    assert_eq!(status, 200, "{hook}");
+    let hook_id = hook["id"].as_str().unwrap();
+    for (delivery, want) in [
+        ("dlv_00000000002a", 409),
+        ("dlv_00000000002A", 400),
+        ("dlv_+0000000002a", 400),
+    ] {
+        let (status, body) = send(
+            Method::POST,
+            &format!("/v1/webhooks/{hook_id}/deliveries/{delivery}/retry"),
+            json!({}),
+        );
+        assert_eq!(status, want, "{delivery}: {body}");
+    }
+    // Test deliveries and redeliveries answer 200, like every success.
+    let (status, _) = send(
+        Method::POST,
+        &format!("/v1/webhooks/{hook_id}/test"),
+        json!({}),
+    );
+    assert_eq!(status, 200);
+
+    // The document itself: the refusals every authenticated operation can give.
+    let spec: Value = client()
+        .get(s.url("/v1/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let op = &spec["paths"]["/v1/rules/{ruleId}"]["get"];
+    for status in ["200", "400", "401", "403", "404", "429", "500"] {
+        assert!(
+            op["responses"][status].is_object(),
+            "GET /v1/rules/{{ruleId}} {status}"
+        );
+    }
+    assert_eq!(
+        op["responses"]["429"]["headers"]["Retry-After"]["required"],
+        true
+    );
+    assert_eq!(
+        op["parameters"][0]["schema"]["pattern"],
+        "^rul_[0-9a-f]{12}$"
+    );
+}

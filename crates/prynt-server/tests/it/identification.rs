@@ -151,7 +151,7 @@ fn bad_identify_input_is_refused_without_writing_anything() {
             "application/json",
             400,
             "validation_error",
-            Some("components.screen[0]"),
+            Some("components.screen"),
         ),
         (
             "{\"components\": {\"languages\": \"en\"}}".into(),
