@@ -87,3 +87,14 @@ ensure_data_clients() {
         apt_install python3-pip
     fi
 }
+
+# scripts/api-fuzz installs schemathesis into a virtualenv: Python's venv module with pip.
+ensure_python_venv() {
+    if ! command -v python3 >/dev/null 2>&1; then
+        apt_install python3
+    fi
+    if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        echo "==> installing python3-venv from Debian's packages"
+        apt_install python3-venv
+    fi
+}

@@ -1,0 +1,190 @@
+"""Schemathesis hooks of scripts/api-fuzz: what the API's rules say that OpenAPI cannot.
+
+The OpenAPI document describes every request exactly where JSON Schema can (types, patterns,
+ranges, enums, closed objects), so schema-violating requests must be refused. A few rules
+depend on two values at once or on what the server holds, and a schema cannot state them:
+
+- analytics: `from` is at most `to`, and the range is at most the retention (90 days) long;
+- rules: a list named in a condition or side effect must exist (and, for `in`, be of the
+  field's type), a `matches` pattern must compile, `between` takes [low, high] with low <= high;
+- list entries: what `add` may hold depends on the type of the list addressed;
+- webhooks: a URL must be one the server may deliver to (the document says so in words);
+- an `Idempotency-Key` names one request: the same key with another request is refused.
+
+For requests generated as valid ("positive"), these hooks bend the generated values into that
+space, as a client that follows the documentation would; requests generated as invalid are left
+alone. Webhook URLs always point at localhost, which the server refuses to deliver to (SSRF
+guard), so the run never sends traffic off this machine.
+"""
+
+import datetime
+import hashlib
+import json
+import re
+import uuid
+
+import schemathesis
+
+# Created by scripts/api-fuzz before the run, one per list type.
+FIXTURE_LISTS = {"visitor": "fuzz_visitors", "ip": "fuzz_ips", "email": "fuzz_emails"}
+LIST_FIELDS = {"visitorId": "visitor", "ip.address": "ip", "event.linkedId": "email"}
+# List ids created during the run, with their type (learnt from the answers).
+LIST_TYPES = {}
+
+MAX_DEPTH = 8
+MAX_LEAVES = 100
+MAX_RANGE = datetime.timedelta(days=30)
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _positive(case):
+    meta = getattr(case, "meta", None)
+    return meta is None or meta.generation.mode.is_positive
+
+
+def _digest(value):
+    return hashlib.sha256(repr(value).encode("utf-8", "surrogatepass")).digest()
+
+
+def _parse_time(text):
+    if not isinstance(text, str):
+        return None
+    try:
+        t = datetime.datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        return None
+    return t
+
+
+def _fix_range(query):
+    start, end = _parse_time(query.get("from")), _parse_time(query.get("to"))
+    if start is None or end is None:
+        return
+    if start > end:
+        start, end = end, start
+    if end - start > MAX_RANGE:
+        end = start + MAX_RANGE
+    query["from"], query["to"] = start.isoformat(), end.isoformat()
+
+
+class _Tree:
+    """Walks a condition tree, bending each leaf into what the server accepts."""
+
+    def __init__(self):
+        self.leaves = 0
+
+    def group(self, node, depth):
+        if not isinstance(node, dict):
+            return
+        rules = node.get("rules")
+        if not isinstance(rules, list):
+            return
+        kept = []
+        for child in rules:
+            if self.leaves >= MAX_LEAVES:
+                break
+            if isinstance(child, dict) and "rules" in child:
+                if depth >= MAX_DEPTH:
+                    continue
+                self.group(child, depth + 1)
+            else:
+                self.leaf(child)
+                self.leaves += 1
+            kept.append(child)
+        if not kept:
+            kept = [{"field": "visitorFound", "operator": "exists"}]
+            self.leaves += 1
+        node["rules"] = kept
+
+    def leaf(self, node):
+        if not isinstance(node, dict):
+            return
+        op, value = node.get("operator"), node.get("value")
+        if op in ("in", "not_in") and isinstance(value, str):
+            node["value"] = FIXTURE_LISTS[LIST_FIELDS.get(node.get("field"), "visitor")]
+        elif op == "matches" and isinstance(value, str):
+            node["value"] = re.sub(r"[^A-Za-z0-9]", "", value)
+        elif op == "between" and isinstance(value, list) and len(value) == 2:
+            node["value"] = sorted(value)
+
+
+def _fix_side_effects(effects):
+    if not isinstance(effects, list):
+        return
+    names = list(FIXTURE_LISTS.values())
+    for i, effect in enumerate(effects):
+        if isinstance(effect, dict) and "list" in effect:
+            effect["list"] = names[i % len(names)]
+
+
+def _fix_rule_body(body):
+    if not isinstance(body, dict):
+        return
+    _Tree().group(body.get("conditions"), 1)
+    action = body.get("action")
+    if isinstance(action, dict):
+        _fix_side_effects(action.get("sideEffects"))
+    _fix_side_effects(body.get("sideEffects"))
+
+
+def _entry(kind, raw):
+    d = _digest(raw)
+    if kind == "visitor":
+        return "pv_" + "".join(BASE62[b % 62] for b in d[:13])
+    if kind == "ip":
+        return "198.51.100.%d" % d[0]
+    return "user%s@example.com" % d[:4].hex()
+
+
+def _fix_entries(body, list_id):
+    kind = LIST_TYPES.get(list_id)
+    if kind is None or not isinstance(body, dict) or not isinstance(body.get("add"), list):
+        return
+    body["add"] = [_entry(kind, raw) for raw in body["add"]]
+
+
+def _fix_url(body):
+    if isinstance(body, dict) and isinstance(body.get("url"), str):
+        body["url"] = "https://localhost/hooks/%s" % _digest(body["url"])[:4].hex()
+
+
+def _fix_origins(body):
+    if isinstance(body, dict) and isinstance(body.get("allowedOrigins"), list):
+        body["allowedOrigins"] = [
+            "https://shop-%s.example" % _digest(o)[:3].hex() for o in body["allowedOrigins"]
+        ]
+
+
+@schemathesis.hook
+def map_case(context, case):
+    if not _positive(case):
+        return case
+    path, method = case.operation.path, case.operation.method.lower()
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key":
+            headers[name] = "fuzz-" + uuid.uuid4().hex
+    if path.startswith("/v1/analytics/") and isinstance(case.query, dict):
+        _fix_range(case.query)
+    elif path in ("/v1/rules", "/v1/rules/backtest", "/v1/rules/{ruleId}") and method != "get":
+        _fix_rule_body(case.body)
+    elif path == "/v1/lists/{listId}/entries":
+        _fix_entries(case.body, (case.path_parameters or {}).get("listId"))
+    elif path in ("/v1/webhooks", "/v1/webhooks/{id}") and method in ("post", "put", "patch"):
+        _fix_url(case.body)
+    elif path == "/v1/workspace" and method == "patch":
+        _fix_origins(case.body)
+    return case
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    if case.operation.path == "/v1/lists" and case.operation.method.lower() == "post":
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            return
+        if isinstance(data, dict) and response.status_code == 200:
+            LIST_TYPES[data.get("id")] = data.get("type")
