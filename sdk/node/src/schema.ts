@@ -178,7 +178,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Add and remove entries in one atomic call (up to 1,000 together). */
-        post: operations["change_entries_post"];
+        post: operations["change_entries"];
         delete?: never;
         options?: never;
         head?: never;
@@ -231,7 +231,7 @@ export interface paths {
         /** Retrieve a rule with its full conditions and match statistics. */
         get: operations["get_rule"];
         /** Update a rule (partial: only the fields sent change). */
-        put: operations["update_rule_put"];
+        put: operations["update_rule"];
         post?: never;
         /** Delete a rule; it stops being evaluated at once. */
         delete: operations["delete_rule"];
@@ -324,7 +324,7 @@ export interface paths {
         /** Retrieve a webhook (without its secret). */
         get: operations["get_webhook"];
         /** Update a webhook (partial): url, events, filters, description, status. */
-        put: operations["update_webhook_put"];
+        put: operations["update_webhook"];
         post?: never;
         /** Delete a webhook; its pending deliveries are cancelled at once. */
         delete: operations["delete_webhook"];
@@ -424,6 +424,106 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One attempt at a delivery. */
+        AttemptView: {
+            /** Format: date-time */
+            at: string;
+            /**
+             * Format: int32
+             * @description The receiver's status; `null` when it could not be reached.
+             */
+            statusCode: number | null;
+            /** Format: int64 */
+            latencyMs: number;
+            error: string | null;
+        };
+        /** @description What a backtest found. */
+        BacktestResult: {
+            /** @description The saved rule's id; `null` for an unsaved rule. */
+            ruleId: string | null;
+            /** Format: int64 */
+            matchCount: number;
+            /** Format: int64 */
+            totalEvents: number;
+            /** Format: double */
+            matchRate: number;
+            /**
+             * Format: double
+             * @description Share of matched events whose visitor shows evidence of being legitimate.
+             */
+            estimatedFpr: number;
+            /** Format: int64 */
+            legitEvidenceCount: number;
+            /**
+             * Format: int64
+             * @description Matched events with no evidence either way.
+             */
+            noEvidenceCount: number;
+            /** Format: int64 */
+            matchedVisitors: number;
+            /** Format: int64 */
+            days: number;
+            /** Format: int64 */
+            durationMs: number;
+            sample: components["schemas"]["BacktestSample"][];
+        };
+        /** @description A matched event of a backtest. */
+        BacktestSample: {
+            requestId: string;
+            visitorId: string;
+            /** Format: date-time */
+            timestamp: string;
+        };
+        /** @description The top group's operator and its number of direct children. */
+        ConditionSummary: {
+            operator: string;
+            count: number;
+        };
+        /**
+         * @description The event of a delivery: a subscribed event, or a test delivery.
+         * @enum {string}
+         */
+        DeliveryEvent: "identification" | "rule_match" | "list_update" | "test";
+        /**
+         * @description Where a delivery stands.
+         * @enum {string}
+         */
+        DeliveryStatus: "pending" | "succeeded" | "failed" | "cancelled";
+        /** @description A delivery and every attempt at it. */
+        DeliveryView: {
+            id: string;
+            event: components["schemas"]["DeliveryEvent"];
+            /** @description The payload's `id`, the same across retries. */
+            payloadId: string;
+            status: components["schemas"]["DeliveryStatus"];
+            attempts: components["schemas"]["AttemptView"][];
+            /** Format: date-time */
+            nextAttemptAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        DeviceSeen: {
+            platform: string | null;
+            browser: string | null;
+            gpu: string | null;
+            /** Format: date-time */
+            lastSeenAt: string;
+        };
+        /** @description What a change of entries did. */
+        EntriesChanged: {
+            listId: string;
+            /** @description Entries that were not in the list before. */
+            added: number;
+            /** @description Entries that were in the list and are gone. */
+            removed: number;
+            /** Format: int64 */
+            entryCount: number;
+        };
+        /**
+         * @description The environment of a key.
+         * @enum {string}
+         */
+        Environment: "test" | "live";
         /** @description `{"error": {...}}`, the body of every error response. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -442,10 +542,27 @@ export interface components {
              */
             retryAfter?: number | null;
         };
+        /**
+         * @description How `GET /v1/analytics/events` groups.
+         * @enum {string}
+         */
+        EventGroupBy: "verdict" | "platform" | "country" | "hour" | "day" | "week";
+        /** @description One page of events, newest first. */
         EventPage: {
-            data: unknown[];
+            data: components["schemas"]["EventSummary"][];
             hasMore: boolean;
+            /** @description The `cursor` of the next page; `null` on the last. */
             nextCursor?: string | null;
+        };
+        /** @description An event as listed. */
+        EventSummary: {
+            requestId: string;
+            visitorId: string;
+            /** Format: double */
+            confidence: number;
+            verdict: null | components["schemas"]["Verdict"];
+            /** Format: date-time */
+            timestamp: string;
         };
         /** @description The identify answer: deliberately only these four fields, as a public key may read it. */
         IdentifyResponse: {
@@ -459,6 +576,15 @@ export interface components {
             /** @description Whether the visitor existed before this event. */
             visitorFound: boolean;
         };
+        IpSeen: {
+            address: string;
+            /** Format: int64 */
+            visits: number;
+            /** Format: date-time */
+            firstSeenAt: string;
+            /** Format: date-time */
+            lastSeenAt: string;
+        };
         LimitsView: {
             /** Format: int32 */
             serverApiPerMinute: number;
@@ -469,14 +595,29 @@ export interface components {
             /** Format: int32 */
             identifyPerSecond: number;
         };
+        /** @description The answer of a list's deletion. */
+        ListDeleted: {
+            deleted: boolean;
+            listId: string;
+        };
+        /**
+         * @description What a list is for; `allow` lists count as evidence of legitimacy in backtests,
+         *     `block` ip lists make `ip.blocklisted` true.
+         * @enum {string}
+         */
+        ListPurpose: "allow" | "block" | "review";
+        /**
+         * @description What a list's entries are.
+         * @enum {string}
+         */
+        ListType: "visitor" | "ip" | "email";
         /** @description A list as the API shows it. */
         ListView: {
             id: string;
             name: string;
-            type: string;
-            description?: string | null;
-            /** @description `allow`, `block` or `review`, when set. */
-            purpose?: string | null;
+            type: components["schemas"]["ListType"];
+            description: string | null;
+            purpose: null | components["schemas"]["ListPurpose"];
             /**
              * Format: int64
              * @description Entries that have not expired.
@@ -486,19 +627,57 @@ export interface components {
              * Format: int64
              * @description Seconds an entry lives; `null` for permanent.
              */
-            ttl?: number | null;
+            ttl: number | null;
+            /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             updatedAt: string;
+        };
+        /** @description A list with one page of its live entries. */
+        ListWithEntries: components["schemas"]["ListView"] & {
+            entries: components["schemas"]["OffsetPage_ListEntry"];
+        };
+        /** @description `{data, hasMore, total}` of an offset listing. */
+        OffsetPage_DeliveryView: {
+            data: {
+                id: string;
+                event: components["schemas"]["DeliveryEvent"];
+                /** @description The payload's `id`, the same across retries. */
+                payloadId: string;
+                status: components["schemas"]["DeliveryStatus"];
+                attempts: components["schemas"]["AttemptView"][];
+                /** Format: date-time */
+                nextAttemptAt: string | null;
+                /** Format: date-time */
+                createdAt: string;
+            }[];
+            hasMore: boolean;
+            total: number;
+        };
+        /** @description `{data, hasMore, total}` of an offset listing. */
+        OffsetPage_ListEntry: {
+            data: {
+                /** @description The visitor ID, address or network, or email, as stored (normalised). */
+                value: string;
+                /** Format: date-time */
+                addedAt: string;
+                /**
+                 * Format: date-time
+                 * @description When the entry stops matching; `null` for permanent.
+                 */
+                expiresAt: string | null;
+            }[];
+            hasMore: boolean;
+            total: number;
         };
         /** @description `{data, hasMore, total}` of an offset listing. */
         OffsetPage_ListView: {
             data: {
                 id: string;
                 name: string;
-                type: string;
-                description?: string | null;
-                /** @description `allow`, `block` or `review`, when set. */
-                purpose?: string | null;
+                type: components["schemas"]["ListType"];
+                description: string | null;
+                purpose: null | components["schemas"]["ListPurpose"];
                 /**
                  * Format: int64
                  * @description Entries that have not expired.
@@ -508,8 +687,10 @@ export interface components {
                  * Format: int64
                  * @description Seconds an entry lives; `null` for permanent.
                  */
-                ttl?: number | null;
+                ttl: number | null;
+                /** Format: date-time */
                 createdAt: string;
+                /** Format: date-time */
                 updatedAt: string;
             }[];
             hasMore: boolean;
@@ -520,49 +701,207 @@ export interface components {
             data: {
                 id: string;
                 name: string;
-                status: string;
+                status: components["schemas"]["RuleStatus"];
                 /** Format: int64 */
                 priority: number;
-                /** @description `{operator, count}`: the top group's operator and number of direct children. */
-                conditions: Record<string, unknown>;
+                conditions: components["schemas"]["ConditionSummary"];
                 /** @description The verdict the rule sets. */
-                action: string;
+                action: components["schemas"]["Verdict"];
                 /** Format: int64 */
                 version: number;
+                /** Format: date-time */
                 createdAt: string;
+                /** Format: date-time */
                 updatedAt: string;
             }[];
             hasMore: boolean;
             total: number;
         };
+        /** @description `{data, hasMore, total}` of an offset listing. */
+        OffsetPage_WebhookView: {
+            data: {
+                id: string;
+                url: string;
+                description: string | null;
+                /** @description The events delivered. */
+                events: components["schemas"]["WebhookEvent"][];
+                filters: components["schemas"]["WebhookFilters"];
+                status: components["schemas"]["WebhookStatus"];
+                /**
+                 * Format: double
+                 * @description Share of delivery attempts of the last 7 days that succeeded; `null` before any.
+                 */
+                successRate: number | null;
+                /** Format: date-time */
+                lastDeliveryAt: string | null;
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: date-time */
+                updatedAt: string;
+            }[];
+            hasMore: boolean;
+            total: number;
+        };
+        /**
+         * @description A workspace's plan.
+         * @enum {string}
+         */
+        Plan: "starter" | "pro" | "enterprise";
+        /** @description A queued redelivery. */
+        RedeliveryQueued: {
+            queued: boolean;
+            deliveryId: string;
+        };
+        /** @description A rule in full, with its match statistics. */
+        Rule: {
+            id: string;
+            name: string;
+            status: components["schemas"]["RuleStatus"];
+            /** Format: int64 */
+            priority: number;
+            conditions: components["schemas"]["RuleGroup"];
+            action: components["schemas"]["RuleActionView"];
+            stats: components["schemas"]["RuleStats"];
+            /** Format: int64 */
+            version: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /** @description A created rule, with how long it took to go live. */
+        RuleCreated: {
+            id: string;
+            name: string;
+            /** Format: int64 */
+            priority: number;
+            status: components["schemas"]["RuleStatus"];
+            /** Format: int64 */
+            version: number;
+            /** Format: date-time */
+            createdAt: string;
+            propagated: boolean;
+            /**
+             * Format: int64
+             * @description Milliseconds from the rule being stored to this node's evaluator holding it.
+             */
+            propagationMs: number;
+        };
+        /** @description The answer of a rule's deletion. */
+        RuleDeleted: {
+            deleted: boolean;
+            ruleId: string;
+        };
+        /** @description Live and monitor matches. */
+        RuleStats: {
+            /** Format: int64 */
+            matchCount: number;
+            /** Format: date-time */
+            lastMatchAt?: string | null;
+        };
+        /**
+         * @description `draft` (stored, never evaluated), `live` (evaluated, enforces), `monitor` (evaluated
+         *     and counted, never decides), `paused` (kept, not evaluated).
+         * @enum {string}
+         */
+        RuleStatus: "live" | "monitor" | "draft" | "paused";
         /** @description A rule in listings: its top-level condition summarised. */
         RuleSummary: {
             id: string;
             name: string;
-            status: string;
+            status: components["schemas"]["RuleStatus"];
             /** Format: int64 */
             priority: number;
-            /** @description `{operator, count}`: the top group's operator and number of direct children. */
-            conditions: Record<string, unknown>;
+            conditions: components["schemas"]["ConditionSummary"];
             /** @description The verdict the rule sets. */
-            action: string;
+            action: components["schemas"]["Verdict"];
             /** Format: int64 */
             version: number;
+            /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             updatedAt: string;
         };
-        /** @description Settings to change; fields left out keep their value. */
-        UpdateWorkspace: {
-            /** @description Replaces the allowed origins, e.g. `["https://shop.example"]`; `[]` allows any origin. */
-            allowedOrigins?: string[] | null;
-            /** @description Replaces the suspect-score weights (0 to 100 each); weights left out take their default. */
-            suspectWeights?: Record<string, unknown> | null;
-            /** @description Mask the host part of client addresses in events from now on. */
-            maskIp?: boolean | null;
+        /** @description An updated rule, with how long the change took to go live. */
+        RuleUpdated: {
+            id: string;
+            name: string;
+            status: components["schemas"]["RuleStatus"];
+            /** Format: int64 */
+            priority: number;
+            /** Format: int64 */
+            version: number;
+            /** Format: date-time */
+            updatedAt: string;
+            propagated: boolean;
+            /** Format: int64 */
+            propagationMs: number;
+        };
+        /** @description The new signing secret. */
+        SecretRotated: {
+            id: string;
+            secret: string;
+            /**
+             * Format: date-time
+             * @description Until when the previous secret keeps signing beside the new one.
+             */
+            previousSecretExpiresAt: string;
+        };
+        /** @description Whether the bot and VPN signals fired. */
+        SignalFlags: {
+            bot: boolean | null;
+            vpn: boolean | null;
+        };
+        /**
+         * @description How `GET /v1/analytics/signals` groups.
+         * @enum {string}
+         */
+        SignalGroupBy: "signal" | "day" | "week";
+        /**
+         * @description The Smart Signals analytics count.
+         * @enum {string}
+         */
+        SignalName: "bot" | "vpn" | "proxy" | "tor" | "incognito" | "tampered" | "emulator";
+        /** @description A queued test delivery. */
+        TestQueued: {
+            queued: boolean;
+            payloadId: string;
+        };
+        /**
+         * @description The rate in the second half of the range against the first half's (±10%).
+         * @enum {string}
+         */
+        Trend: "up" | "down" | "stable";
+        /**
+         * @description What a live rule decided.
+         * @enum {string}
+         */
+        Verdict: "allow" | "challenge" | "block";
+        /** @description The answer of an erasure. */
+        VisitorDeleted: {
+            deleted: boolean;
+            visitorId: string;
+        };
+        /** @description An event in a visitor's history. */
+        VisitorEvent: {
+            requestId: string;
+            /** Format: date-time */
+            timestamp: string;
+            verdict: null | components["schemas"]["Verdict"];
+            signals: components["schemas"]["SignalFlags"];
+        };
+        /** @description One page of a visitor's events, newest first. */
+        VisitorEventPage: {
+            data: components["schemas"]["VisitorEvent"][];
+            hasMore: boolean;
+            /** @description The `cursor` of the next page; `null` on the last. */
+            nextCursor?: string | null;
         };
         VisitorView: {
             visitorId: string;
+            /** Format: date-time */
             firstSeenAt: string;
+            /** Format: date-time */
             lastSeenAt: string;
             /** Format: int64 */
             totalVisits: number;
@@ -571,25 +910,594 @@ export interface components {
              * @description Distinct `linkedId`s seen with this visitor.
              */
             linkedAccounts: number;
-            devices: Record<string, unknown>[];
-            ips: Record<string, unknown>[];
+            /** @description The browsers seen, most recent first (at most 50, from events within retention). */
+            devices: components["schemas"]["DeviceSeen"][];
+            /** @description The addresses seen, most recent first (at most 50, from events within retention). */
+            ips: components["schemas"]["IpSeen"][];
             /** @description Names of the lists that hold this visitor. */
             lists: string[];
+        };
+        /** @description A new webhook with its signing secret, shown this once. */
+        WebhookCreated: components["schemas"]["WebhookView"] & {
+            /** @description The signing secret (`whsec_…` when generated). */
+            secret: string;
+        };
+        /** @description The answer of a webhook's deletion. */
+        WebhookDeleted: {
+            deleted: boolean;
+            webhookId: string;
+        };
+        /**
+         * @description The events a webhook may subscribe to.
+         * @enum {string}
+         */
+        WebhookEvent: "identification" | "rule_match" | "list_update";
+        /**
+         * @description Whether a webhook receives deliveries.
+         * @enum {string}
+         */
+        WebhookStatus: "active" | "paused";
+        /** @description A webhook as the API shows it; the secret only ever at creation and rotation. */
+        WebhookView: {
+            id: string;
+            url: string;
+            description: string | null;
+            /** @description The events delivered. */
+            events: components["schemas"]["WebhookEvent"][];
+            filters: components["schemas"]["WebhookFilters"];
+            status: components["schemas"]["WebhookStatus"];
+            /**
+             * Format: double
+             * @description Share of delivery attempts of the last 7 days that succeeded; `null` before any.
+             */
+            successRate: number | null;
+            /** Format: date-time */
+            lastDeliveryAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
         };
         WorkspaceView: {
             id: string;
             name: string;
-            /** @description The environment of the calling key: `test` or `live`. */
-            environment: string;
-            /** @description `starter`, `pro` or `enterprise`. */
-            plan: string;
+            /** @description The environment of the calling key. */
+            environment: components["schemas"]["Environment"];
+            plan: components["schemas"]["Plan"];
             limits: components["schemas"]["LimitsView"];
             /** @description Origins allowed to call identify from a browser; empty means any origin. */
             allowedOrigins: string[];
-            /** @description Weight of each signal in `scores.suspect`. */
-            suspectWeights: Record<string, unknown>;
+            suspectWeights: components["schemas"]["SuspectWeights"];
             /** @description Whether events store the client address masked (`73.162.xxx.xxx`). */
             maskIp: boolean;
+        };
+        /** @enum {string} */
+        ErrorCode: "validation_error" | "invalid_api_key" | "insufficient_permissions" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable";
+        /** @description A group of conditions and groups (nested at most 8 deep, at most 100 conditions in all). NOT takes exactly one rule. */
+        RuleGroup: {
+            /** @enum {string} */
+            operator: "AND" | "OR";
+            rules: components["schemas"]["RuleNode"][];
+        } | {
+            /** @enum {string} */
+            operator: "NOT";
+            rules: components["schemas"]["RuleNode"][];
+        };
+        /** @description A condition on one event field. */
+        RuleCondition: {
+            /** @enum {string} */
+            field: "visitorFound" | "signals.bot.detected" | "signals.vpn.detected" | "signals.proxy" | "signals.tor" | "signals.incognito" | "signals.tampered" | "signals.emulator" | "signals.softwareRendering" | "ip.datacenter" | "ip.blocklisted" | "velocity.newDeviceForAccount";
+            /** @enum {string} */
+            operator: "equals" | "not_equals";
+            value: boolean;
+        } | {
+            /** @enum {string} */
+            field: "confidence" | "device.screen.w" | "device.screen.h" | "scores.suspect" | "scores.bot" | "scores.abuse" | "scores.ato" | "ip.asn" | "ip.lat" | "ip.lng" | "velocity.distinctIp.5m" | "velocity.distinctIp.1h" | "velocity.distinctIp.24h" | "velocity.distinctCountry.5m" | "velocity.distinctCountry.1h" | "velocity.distinctCountry.24h" | "velocity.distinctLinkedId.5m" | "velocity.distinctLinkedId.1h" | "velocity.distinctLinkedId.24h" | "velocity.visitorsPerLinkedId.5m" | "velocity.visitorsPerLinkedId.1h" | "velocity.visitorsPerLinkedId.24h" | "velocity.visitorsPerIp.5m" | "velocity.visitorsPerIp.1h" | "velocity.visitorsPerIp.24h" | "velocity.travelKmh";
+            /** @enum {string} */
+            operator: "equals" | "not_equals" | "gt" | "gte" | "lt" | "lte";
+            value: number;
+        } | {
+            /** @enum {string} */
+            field: "confidence" | "device.screen.w" | "device.screen.h" | "scores.suspect" | "scores.bot" | "scores.abuse" | "scores.ato" | "ip.asn" | "ip.lat" | "ip.lng" | "velocity.distinctIp.5m" | "velocity.distinctIp.1h" | "velocity.distinctIp.24h" | "velocity.distinctCountry.5m" | "velocity.distinctCountry.1h" | "velocity.distinctCountry.24h" | "velocity.distinctLinkedId.5m" | "velocity.distinctLinkedId.1h" | "velocity.distinctLinkedId.24h" | "velocity.visitorsPerLinkedId.5m" | "velocity.visitorsPerLinkedId.1h" | "velocity.visitorsPerLinkedId.24h" | "velocity.visitorsPerIp.5m" | "velocity.visitorsPerIp.1h" | "velocity.visitorsPerIp.24h" | "velocity.travelKmh";
+            /** @enum {string} */
+            operator: "between";
+            /** @description [low, high] with low at most high. */
+            value: [
+                number,
+                number
+            ];
+        } | {
+            /** @enum {string} */
+            field: "confidence" | "device.screen.w" | "device.screen.h" | "scores.suspect" | "scores.bot" | "scores.abuse" | "scores.ato" | "ip.asn" | "ip.lat" | "ip.lng" | "velocity.distinctIp.5m" | "velocity.distinctIp.1h" | "velocity.distinctIp.24h" | "velocity.distinctCountry.5m" | "velocity.distinctCountry.1h" | "velocity.distinctCountry.24h" | "velocity.distinctLinkedId.5m" | "velocity.distinctLinkedId.1h" | "velocity.distinctLinkedId.24h" | "velocity.visitorsPerLinkedId.5m" | "velocity.visitorsPerLinkedId.1h" | "velocity.visitorsPerLinkedId.24h" | "velocity.visitorsPerIp.5m" | "velocity.visitorsPerIp.1h" | "velocity.visitorsPerIp.24h" | "velocity.travelKmh";
+            /** @enum {string} */
+            operator: "in" | "not_in";
+            value: number[];
+        } | {
+            /** @enum {string} */
+            field: "visitorId" | "event.type" | "event.linkedId" | "event.url" | "device.platform" | "device.browser" | "device.gpu" | "device.type" | "device.model" | "signals.bot.type" | "signals.vpn.provider" | "ip.address" | "ip.city" | "ip.country" | "ip.timezone" | "ip.asnName";
+            /** @enum {string} */
+            operator: "equals" | "not_equals";
+            value: string;
+        } | {
+            /** @enum {string} */
+            field: "visitorId" | "event.type" | "event.linkedId" | "event.url" | "device.platform" | "device.browser" | "device.gpu" | "device.type" | "device.model" | "signals.bot.type" | "signals.vpn.provider" | "ip.address" | "ip.city" | "ip.country" | "ip.timezone" | "ip.asnName";
+            /** @enum {string} */
+            operator: "in" | "not_in";
+            value: string[];
+        } | {
+            /** @enum {string} */
+            field: "visitorId" | "event.linkedId" | "ip.address";
+            /** @enum {string} */
+            operator: "in" | "not_in";
+            /** @description The name of an existing list whose type is the field's: visitor for visitorId, ip for ip.address, email for event.linkedId. */
+            value: string;
+        } | {
+            /** @enum {string} */
+            field: "visitorId" | "event.type" | "event.linkedId" | "event.url" | "device.platform" | "device.browser" | "device.gpu" | "device.type" | "device.model" | "signals.bot.type" | "signals.vpn.provider" | "ip.address" | "ip.city" | "ip.country" | "ip.timezone" | "ip.asnName";
+            /** @enum {string} */
+            operator: "contains" | "not_contains" | "starts_with" | "ends_with";
+            value: string;
+        } | {
+            /** @enum {string} */
+            field: "visitorId" | "event.type" | "event.linkedId" | "event.url" | "device.platform" | "device.browser" | "device.gpu" | "device.type" | "device.model" | "signals.bot.type" | "signals.vpn.provider" | "ip.address" | "ip.city" | "ip.country" | "ip.timezone" | "ip.asnName";
+            /** @enum {string} */
+            operator: "matches";
+            /** @description A regular expression in the syntax of Rust's regex crate (no look-around or back-references). */
+            value: string;
+        } | {
+            /** @enum {string} */
+            field: "signals.bot.reasons" | "signals.vpn.methods" | "signals.tamperedReasons";
+            /** @enum {string} */
+            operator: "contains" | "not_contains";
+            value: string;
+        } | {
+            /** @enum {string} */
+            field: "visitorId" | "visitorFound" | "confidence" | "event.type" | "event.linkedId" | "event.url" | "device.platform" | "device.browser" | "device.gpu" | "device.type" | "device.model" | "device.screen.w" | "device.screen.h" | "signals.bot.detected" | "signals.bot.type" | "signals.bot.reasons" | "signals.vpn.detected" | "signals.vpn.provider" | "signals.vpn.methods" | "signals.proxy" | "signals.tor" | "signals.incognito" | "signals.tampered" | "signals.tamperedReasons" | "signals.emulator" | "signals.softwareRendering" | "scores.suspect" | "scores.bot" | "scores.abuse" | "scores.ato" | "ip.address" | "ip.city" | "ip.country" | "ip.timezone" | "ip.asn" | "ip.asnName" | "ip.lat" | "ip.lng" | "ip.datacenter" | "ip.blocklisted" | "velocity.distinctIp.5m" | "velocity.distinctIp.1h" | "velocity.distinctIp.24h" | "velocity.distinctCountry.5m" | "velocity.distinctCountry.1h" | "velocity.distinctCountry.24h" | "velocity.distinctLinkedId.5m" | "velocity.distinctLinkedId.1h" | "velocity.distinctLinkedId.24h" | "velocity.visitorsPerLinkedId.5m" | "velocity.visitorsPerLinkedId.1h" | "velocity.visitorsPerLinkedId.24h" | "velocity.visitorsPerIp.5m" | "velocity.visitorsPerIp.1h" | "velocity.visitorsPerIp.24h" | "velocity.newDeviceForAccount" | "velocity.travelKmh";
+            /** @enum {string} */
+            operator: "exists" | "not_exists";
+            value?: null;
+        };
+        RuleNode: components["schemas"]["RuleGroup"] | components["schemas"]["RuleCondition"];
+        SideEffect: {
+            /** @enum {string} */
+            type: "addToList";
+            /** @description The name of an existing list. */
+            list: string;
+            ttl?: number | null;
+        } | {
+            /** @enum {string} */
+            type: "removeFromList";
+            /** @description The name of an existing list. */
+            list: string;
+        } | {
+            /** @enum {string} */
+            type: "tag";
+            key: string;
+            value: string;
+        };
+        SideEffects: components["schemas"]["SideEffect"][] | null;
+        RuleAction: {
+            verdict: components["schemas"]["Verdict"];
+            sideEffects?: components["schemas"]["SideEffects"];
+        };
+        RuleActionView: {
+            verdict: components["schemas"]["Verdict"];
+            sideEffects: components["schemas"]["SideEffect"][];
+        };
+        Event: {
+            requestId: string;
+            visitorId: string;
+            confidence: number;
+            visitorFound: boolean;
+            /** Format: date-time */
+            firstSeenAt: string | null;
+            /** Format: date-time */
+            timestamp: string;
+            type?: string | null;
+            linkedId?: string | null;
+            /** @description The `tag` given to identify, as given: any JSON object. */
+            tag?: Record<string, unknown> | null;
+            url?: string | null;
+            /** @enum {string} */
+            identifiedBy: "token" | "fingerprint" | "new";
+            device: {
+                platform: string;
+                browser: string;
+                gpu?: string | null;
+                /** @enum {string} */
+                type: "desktop" | "mobile" | "tablet" | "bot";
+                screen?: {
+                    w: number;
+                    h: number;
+                } | null;
+                model?: string | null;
+                userAgent?: string | null;
+            };
+            signals: components["schemas"]["Signals"];
+            scores: {
+                abuse: number;
+                ato: number;
+                bot: number;
+                suspect: number;
+            };
+            velocity: {
+                distinctIp: {
+                    "5m": number;
+                    "1h": number;
+                    "24h": number;
+                };
+                distinctCountry: {
+                    "5m": number;
+                    "1h": number;
+                    "24h": number;
+                };
+                distinctLinkedId: {
+                    "5m": number;
+                    "1h": number;
+                    "24h": number;
+                };
+                visitorsPerLinkedId: {
+                    "5m": number;
+                    "1h": number;
+                    "24h": number;
+                };
+                visitorsPerIp: {
+                    "5m": number;
+                    "1h": number;
+                    "24h": number;
+                };
+                newDeviceForAccount: boolean;
+                travelKmh?: number | null;
+            };
+            ip: {
+                address: string;
+                city?: string | null;
+                country?: string | null;
+                lat?: number | null;
+                lng?: number | null;
+                timezone?: string | null;
+                asn?: number | null;
+                asnName?: string | null;
+                datacenter?: boolean | null;
+                blocklisted?: boolean | null;
+            };
+            verdict: components["schemas"]["Verdict"] | null;
+            matchedRule: components["schemas"]["MatchedRule"] | null;
+            monitorMatches?: components["schemas"]["MatchedRule"][];
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        Signals: {
+            bot: {
+                detected: boolean;
+                /** @enum {string|null} */
+                type?: "crawler" | "automation" | "headless" | "no-js" | null;
+                reasons?: string[];
+            };
+            vpn: {
+                detected: boolean;
+                provider?: string | null;
+                methods?: ("public_range" | "timezone_mismatch" | "relay")[];
+            };
+            proxy: boolean;
+            tor: boolean;
+            incognito: boolean;
+            tampered: boolean;
+            tamperedReasons?: string[];
+            emulator: boolean;
+            softwareRendering?: boolean;
+        };
+        MatchedRule: {
+            id: string;
+            name: string;
+            version: number;
+            verdict: components["schemas"]["Verdict"];
+        };
+        /** @description The agent's payload. Every member is optional; unknown members are ignored so that agents and servers of neighbouring versions work together. */
+        IdentifyRequest: {
+            /** @description The public key, for calls that cannot set the Authorization header. */
+            publicKey?: string | null;
+            /** @description The visitor token kept from an earlier answer. */
+            token?: string | null;
+            /** @description What the visit is (login, payment, …); the event's `type`. */
+            type?: string | null;
+            /** @description Your account id. */
+            linkedId?: string | null;
+            /** @description Stored on the event as given: at most 16 KiB, nested at most 8 deep. */
+            tag?: Record<string, unknown> | null;
+            url?: string | null;
+            components?: components["schemas"]["Components"];
+        };
+        /** @description The agent's raw measurements; every member is optional and unknown members are ignored. */
+        Components: {
+            userAgent?: string | null;
+            uaData?: {
+                brands?: {
+                    brand?: string;
+                    version?: string;
+                }[];
+                mobile?: boolean | null;
+                platform?: string | null;
+                platformVersion?: string | null;
+                architecture?: string | null;
+                model?: string | null;
+                bitness?: string | null;
+                fullVersionList?: {
+                    brand?: string;
+                    version?: string;
+                }[];
+            } | null;
+            platform?: string | null;
+            vendor?: string | null;
+            productSub?: string | null;
+            appVersion?: string | null;
+            languages?: string[] | null;
+            timezone?: string | null;
+            timezoneOffset?: number | null;
+            screen?: {
+                w?: number | null;
+                h?: number | null;
+                availW?: number | null;
+                availH?: number | null;
+                colorDepth?: number | null;
+                pixelRatio?: number | null;
+            } | null;
+            window?: {
+                innerW?: number | null;
+                innerH?: number | null;
+                outerW?: number | null;
+                outerH?: number | null;
+            } | null;
+            hardwareConcurrency?: number | null;
+            deviceMemory?: number | null;
+            maxTouchPoints?: number | null;
+            cookieEnabled?: boolean | null;
+            doNotTrack?: string | null;
+            canvas?: {
+                text?: string | null;
+                geometry?: string | null;
+                winding?: boolean | null;
+            } | null;
+            webgl?: {
+                vendor?: string | null;
+                renderer?: string | null;
+                unmaskedVendor?: string | null;
+                unmaskedRenderer?: string | null;
+                version?: string | null;
+                shadingLanguage?: string | null;
+                params?: string | null;
+                extensions?: string | null;
+                render?: string | null;
+            } | null;
+            audio?: {
+                hash?: string | null;
+                sum?: number | null;
+            } | null;
+            fonts?: string[] | null;
+            math?: string | null;
+            storage?: {
+                localStorage?: boolean | null;
+                sessionStorage?: boolean | null;
+                indexedDB?: boolean | null;
+                openDatabase?: boolean | null;
+                quota?: number | null;
+                usage?: number | null;
+                heapLimit?: number | null;
+                persisted?: boolean | null;
+                getDirectory?: string | null;
+                idbBlob?: string | null;
+                cacheDelta?: number | null;
+            } | null;
+            plugins?: string[] | null;
+            mimeTypes?: string[] | null;
+            pluginsArray?: boolean | null;
+            automation?: {
+                webdriver?: boolean | null;
+                driverGlobals?: string[];
+                documentAttributes?: string[];
+                notificationPermission?: string | null;
+                permissionsNotifications?: string | null;
+                evalLength?: number | null;
+                connectionRtt?: number | null;
+                outerZero?: boolean | null;
+                hasFocus?: boolean | null;
+                nativeTampered?: string[];
+                languagesEmpty?: boolean | null;
+                mimeTypesConsistent?: boolean | null;
+            } | null;
+            integrity?: {
+                lies?: string[];
+                navigatorOwn?: string[];
+                webdriverMissing?: boolean | null;
+                iframe?: {
+                    userAgent?: string | null;
+                    platform?: string | null;
+                    languages?: string | null;
+                    hardwareConcurrency?: number | null;
+                    webdriver?: boolean | null;
+                    timezone?: string | null;
+                    gpu?: string | null;
+                    uaPlatform?: string | null;
+                } | null;
+                worker?: {
+                    userAgent?: string | null;
+                    platform?: string | null;
+                    languages?: string | null;
+                    hardwareConcurrency?: number | null;
+                    webdriver?: boolean | null;
+                    timezone?: string | null;
+                    gpu?: string | null;
+                    uaPlatform?: string | null;
+                } | null;
+            } | null;
+            behavior?: {
+                moves?: number | null;
+                straightRun?: number | null;
+                clicks?: number | null;
+                pointerClicks?: number | null;
+                jumpClicks?: number | null;
+                centredClicks?: number | null;
+                centredJumps?: number | null;
+                keys?: number | null;
+                inputs?: number | null;
+                touches?: number | null;
+                scrolls?: number | null;
+                untrusted?: number | null;
+                clickHoldMs?: number | null;
+                keyHoldMs?: number | null;
+                keyGapMs?: number | null;
+                timerResolutionMs?: number | null;
+                keyGapCv?: number | null;
+            } | null;
+            timing?: {
+                collectMs?: number | null;
+            } | null;
+        };
+        CreateRule: {
+            name: string;
+            conditions: components["schemas"]["RuleGroup"];
+            action: components["schemas"]["RuleAction"];
+            priority?: number | null;
+            status?: components["schemas"]["RuleStatus"] | null;
+        };
+        /** @description Only the fields sent change; `sideEffects` replaces the side effects and keeps the verdict. */
+        UpdateRule: {
+            name?: string | null;
+            conditions?: components["schemas"]["RuleGroup"] | null;
+            action?: components["schemas"]["RuleAction"] | null;
+            priority?: number | null;
+            status?: components["schemas"]["RuleStatus"] | null;
+            sideEffects?: components["schemas"]["SideEffects"];
+        };
+        BacktestWindow: {
+            /** @description Days to look back; default 7. */
+            days?: number | null;
+            /** @description Matched events to include; default 10. */
+            sampleSize?: number | null;
+        };
+        UnsavedBacktest: {
+            name?: string | null;
+            conditions: components["schemas"]["RuleGroup"];
+            action?: components["schemas"]["RuleAction"] | null;
+            priority?: number | null;
+            status?: components["schemas"]["RuleStatus"] | null;
+            /** @description Days to look back; default 7. */
+            days?: number | null;
+            /** @description Matched events to include; default 10. */
+            sampleSize?: number | null;
+        };
+        CreateList: {
+            /** @description Unique in the environment; rules name the list by it (snake_case recommended). */
+            name: string;
+            type: components["schemas"]["ListType"];
+            description?: string | null;
+            ttl?: number | null;
+            purpose?: components["schemas"]["ListPurpose"] | null;
+        };
+        /** @description At most 1,000 entries added and removed together; all are applied or none. */
+        ListEntriesChange: {
+            /** @description Entries to add, each of the list's type. */
+            add?: components["schemas"]["ListEntryValue"][] | null;
+            /** @description Entries to remove: any string; absent ones are no-ops. */
+            remove?: string[] | null;
+            ttl?: number | null;
+        } | {
+            add: unknown[];
+        } | {
+            remove: unknown[];
+        };
+        /** @description Checked against the list's type: a visitor ID (`pv_…`) for a visitor list, an IPv4 or IPv6 address or CIDR range for an ip list, an email address (at most 254 characters, one `@`, a dot in the domain) for an email list. */
+        ListEntryValue: string;
+        /** @description Only events matching every filter given are delivered. */
+        WebhookFilters: {
+            verdict?: components["schemas"]["Verdict"] | components["schemas"]["Verdict"][];
+            ruleId?: string | string[];
+            botDetected?: boolean;
+        };
+        CreateWebhook: {
+            /** @description The endpoint: an https URL (at most 2,048 characters) whose host is a name or a public IP address, without user info or fragment. Plain http only for loopback, on a server started with --dev-allow-loopback-webhooks. */
+            url: string;
+            events?: components["schemas"]["WebhookEvent"][] | null;
+            filters?: components["schemas"]["WebhookFilters"] | null;
+            /** @description The signing secret, 16 to 128 printable ASCII characters; generated when left out. */
+            secret?: string | null;
+            description?: string | null;
+            status?: components["schemas"]["WebhookStatus"] | null;
+        };
+        UpdateWebhook: {
+            /** @description The endpoint: an https URL (at most 2,048 characters) whose host is a name or a public IP address, without user info or fragment. Plain http only for loopback, on a server started with --dev-allow-loopback-webhooks. */
+            url?: string | null;
+            events?: components["schemas"]["WebhookEvent"][] | null;
+            filters?: components["schemas"]["WebhookFilters"] | null;
+            description?: string | null;
+            status?: components["schemas"]["WebhookStatus"] | null;
+        };
+        /** @description The weight of each signal in `scores.suspect`, 0 to 100. */
+        SuspectWeights: {
+            bot?: number;
+            incognito?: number;
+            vpnTimezone?: number;
+            vpnPublic?: number;
+            relay?: number;
+            tampered?: number;
+            emulator?: number;
+            tor?: number;
+            proxy?: number;
+            blocklisted?: number;
+        };
+        UpdateWorkspace: {
+            /** @description Replaces the origins allowed to call identify; `[]` allows any. */
+            allowedOrigins?: string[] | null;
+            suspectWeights?: components["schemas"]["SuspectWeights"] | null;
+            /** @description Mask the host part of client addresses in events from now on. */
+            maskIp?: boolean | null;
+        };
+        EventAnalytics: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            total: number;
+            /** @description Largest first (time buckets in time order); left out without `groupBy`. */
+            groups?: {
+                verdict?: components["schemas"]["Verdict"] | null;
+                platform?: string | null;
+                country?: string | null;
+                /** Format: date-time */
+                hour?: string | null;
+                /** Format: date-time */
+                day?: string | null;
+                /** Format: date-time */
+                week?: string | null;
+                count: number;
+                pct: number;
+            }[];
+        };
+        SignalAnalytics: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            total: number;
+            /** @description Grouped by signal (the default). */
+            signals?: {
+                signal: components["schemas"]["SignalName"];
+                count: number;
+                rate: number;
+                trend: components["schemas"]["Trend"];
+            }[];
+            /** @description Grouped by day or week. */
+            series?: {
+                /** Format: date-time */
+                day?: string;
+                /** Format: date-time */
+                week?: string;
+                total: number;
+                signals: {
+                    [key: string]: number;
+                };
+            }[];
         };
     };
     responses: never;
@@ -611,6 +1519,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -630,6 +1540,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -640,15 +1552,18 @@ export interface operations {
     };
     event_analytics: {
         parameters: {
-            query?: {
-                /** @description Start of the range (ISO 8601), inclusive. */
-                from?: string;
+            query: {
+                /**
+                 * @description Start of the range (ISO 8601), inclusive; at most `to`, and the range at most the
+                 *     retention (90 days by default) long.
+                 */
+                from: string;
                 /** @description End of the range (ISO 8601), exclusive. */
-                to?: string;
-                /** @description verdict, platform, country, hour, day or week. */
-                groupBy?: string;
-                /** @description Only events with this verdict: allow, challenge or block. */
-                verdict?: string;
+                to: string;
+                /** @description How to group the counts; without it, only the total. */
+                groupBy?: components["schemas"]["EventGroupBy"];
+                /** @description Only events with this verdict. */
+                verdict?: components["schemas"]["Verdict"];
             };
             header?: never;
             path?: never;
@@ -658,14 +1573,118 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["EventAnalytics"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -676,15 +1695,18 @@ export interface operations {
     };
     signal_analytics: {
         parameters: {
-            query?: {
-                /** @description Start of the range (ISO 8601), inclusive. */
-                from?: string;
+            query: {
+                /**
+                 * @description Start of the range (ISO 8601), inclusive; at most `to`, and the range at most the
+                 *     retention (90 days by default) long.
+                 */
+                from: string;
                 /** @description End of the range (ISO 8601), exclusive. */
-                to?: string;
-                /** @description signal (default), day or week. */
-                groupBy?: string;
-                /** @description One signal: bot, vpn, proxy, tor, incognito, tampered or emulator. */
-                signal?: string;
+                to: string;
+                /** @description `signal` (the default): counts, rates and trends per signal; `day` or `week`: a series. */
+                groupBy?: components["schemas"]["SignalGroupBy"];
+                /** @description Only this signal. */
+                signal?: components["schemas"]["SignalName"];
             };
             header?: never;
             path?: never;
@@ -694,14 +1716,118 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["SignalAnalytics"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -719,8 +1845,8 @@ export interface operations {
                 before?: string;
                 /** @description Events after this ISO 8601 timestamp. */
                 after?: string;
-                /** @description allow, challenge or block. */
-                verdict?: string;
+                /** @description Only events with this verdict. */
+                verdict?: components["schemas"]["Verdict"];
                 /** @description Only bot-detected (true) or not bot-detected (false) events. */
                 bot?: boolean;
                 /** @description 1 to 100, default 20. */
@@ -736,22 +1862,118 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EventPage"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
             401: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -765,7 +1987,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The request ID returned by identify (req_*) */
+                /** @description The request ID returned by identify: `req_<unix seconds>_<6 hex>`. */
                 requestId: string;
             };
             cookie?: never;
@@ -775,30 +1997,135 @@ export interface operations {
             /** @description The full event */
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["Event"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
             401: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -810,51 +2137,187 @@ export interface operations {
     identify: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe for 24 hours: the same key with the same request answers the first answer again. 1 to 255 printable ASCII characters. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
-        /** @description The agent's payload (see the API guide) */
+        /** @description The agent's payload (see the API guide); also read as JSON when sent as `text/plain`. */
         requestBody: {
             content: {
-                "application/json": string;
+                "application/json": components["schemas"]["IdentifyRequest"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The signed visitor token for the agent to keep and send back as `token`. */
+                    "X-Prynt-Visitor-Token"?: string;
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IdentifyResponse"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
             401: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
             403: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
+            409: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
             413: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -874,6 +2337,8 @@ export interface operations {
         responses: {
             204: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -883,10 +2348,11 @@ export interface operations {
     list_lists: {
         parameters: {
             query?: {
-                /** @description visitor, ip or email. */
-                type?: string;
+                /** @description Only lists of this type. */
+                type?: components["schemas"]["ListType"];
                 /** @description 1 to 1000; all of them (up to 1000) when absent. */
                 limit?: number;
+                /** @description Lists to skip. */
                 offset?: number;
             };
             header?: never;
@@ -897,14 +2363,118 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OffsetPage_ListView"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -916,35 +2486,184 @@ export interface operations {
     create_list: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe for 24 hours: the same key with the same request answers the first answer again. 1 to 255 printable ASCII characters. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
-        /** @description `{name, type: visitor|ip|email, description?, ttl?, purpose?: allow|block|review}` */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["CreateList"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ListView"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: a list of this name exists in the environment. */
             409: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -958,11 +2677,12 @@ export interface operations {
             query?: {
                 /** @description Entries per page, 1 to 100, default 20. */
                 limit?: number;
+                /** @description Entries to skip. */
                 offset?: number;
             };
             header?: never;
             path: {
-                /** @description lst_* */
+                /** @description The list ID: `lst_` and 12 hex digits. */
                 listId: string;
             };
             cookie?: never;
@@ -971,22 +2691,135 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["ListWithEntries"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1000,7 +2833,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description lst_* */
+                /** @description The list ID: `lst_` and 12 hex digits. */
                 listId: string;
             };
             cookie?: never;
@@ -1009,22 +2842,135 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["ListDeleted"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1033,41 +2979,207 @@ export interface operations {
             };
         };
     };
-    change_entries_post: {
+    change_entries: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe for 24 hours: the same key with the same request answers the first answer again. 1 to 255 printable ASCII characters. */
+                "Idempotency-Key"?: string;
+            };
             path: {
-                /** @description lst_* */
+                /** @description The list ID: `lst_` and 12 hex digits. */
                 listId: string;
             };
             cookie?: never;
         };
-        /** @description `{add?: [..], remove?: [..], ttl?}` */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ListEntriesChange"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["EntriesChanged"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
+            409: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1081,36 +3193,182 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description lst_* */
+                /** @description The list ID: `lst_` and 12 hex digits. */
                 listId: string;
             };
             cookie?: never;
         };
-        /** @description `{add?: [..], remove?: [..], ttl?}` */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ListEntriesChange"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["EntriesChanged"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1122,8 +3380,8 @@ export interface operations {
     list_rules: {
         parameters: {
             query?: {
-                /** @description live, monitor, draft or paused. */
-                status?: string;
+                /** @description Only rules with this status. */
+                status?: components["schemas"]["RuleStatus"];
                 /** @description 1 to 1000; all of them (up to 1000) when absent. */
                 limit?: number;
                 /** @description Rules to skip. */
@@ -1137,22 +3395,118 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OffsetPage_RuleSummary"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
             401: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1164,44 +3518,186 @@ export interface operations {
     create_rule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe for 24 hours: the same key with the same request answers the first answer again. 1 to 255 printable ASCII characters. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
-        /** @description `{name, conditions, action, priority?, status?}`; see the rules guide */
+        /** @description The rule; see the rules guide. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["CreateRule"];
             };
         };
         responses: {
             /** @description The rule, with how long it took to go live */
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["RuleCreated"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
             401: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
             403: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
+            409: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1213,27 +3709,185 @@ export interface operations {
     backtest_unsaved: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe for 24 hours: the same key with the same request answers the first answer again. 1 to 255 printable ASCII characters. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
-        /** @description `{conditions, action?, name?, priority?, status?, days?, sampleSize?}` */
+        /** @description A rule body (only `conditions` required) with `days` and `sampleSize`. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["UnsavedBacktest"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["BacktestResult"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
+            409: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1247,7 +3901,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description rul_* */
+                /** @description The rule ID: `rul_` and 12 hex digits. */
                 ruleId: string;
             };
             cookie?: never;
@@ -1256,22 +3910,135 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["Rule"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1280,41 +4047,188 @@ export interface operations {
             };
         };
     };
-    update_rule_put: {
+    update_rule: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                /** @description rul_* */
+                /** @description The rule ID: `rul_` and 12 hex digits. */
                 ruleId: string;
             };
             cookie?: never;
         };
-        /** @description Any of name, conditions, action, priority, status, sideEffects */
+        /** @description Any of name, conditions, action, priority, status, sideEffects. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["UpdateRule"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["RuleUpdated"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1328,7 +4242,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description rul_* */
+                /** @description The rule ID: `rul_` and 12 hex digits. */
                 ruleId: string;
             };
             cookie?: never;
@@ -1337,22 +4251,135 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["RuleDeleted"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1366,36 +4393,183 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description rul_* */
+                /** @description The rule ID: `rul_` and 12 hex digits. */
                 ruleId: string;
             };
             cookie?: never;
         };
-        /** @description Any of name, conditions, action, priority, status, sideEffects */
+        /** @description Any of name, conditions, action, priority, status, sideEffects. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["UpdateRule"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["RuleUpdated"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1407,38 +4581,205 @@ export interface operations {
     backtest_rule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe for 24 hours: the same key with the same request answers the first answer again. 1 to 255 printable ASCII characters. */
+                "Idempotency-Key"?: string;
+            };
             path: {
-                /** @description rul_* */
+                /** @description The rule ID: `rul_` and 12 hex digits. */
                 ruleId: string;
             };
             cookie?: never;
         };
-        /** @description `{days?: 1-30 (7), sampleSize?: 0-100 (10)}` */
-        requestBody: {
+        /** @description May be left out: 7 days and 10 samples. */
+        requestBody?: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["BacktestWindow"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["BacktestResult"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
+            409: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1452,7 +4793,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description pv_* */
+                /** @description The visitor ID: `pv_` and 13 letters or digits. */
                 visitorId: string;
             };
             cookie?: never;
@@ -1461,22 +4802,135 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["VisitorView"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1490,7 +4944,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description pv_* */
+                /** @description The visitor ID: `pv_` and 13 letters or digits. */
                 visitorId: string;
             };
             cookie?: never;
@@ -1499,22 +4953,135 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["VisitorDeleted"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1526,14 +5093,18 @@ export interface operations {
     visitor_events: {
         parameters: {
             query?: {
+                /** @description Events before this ISO 8601 timestamp. */
                 before?: string;
+                /** @description Events after this ISO 8601 timestamp. */
                 after?: string;
+                /** @description 1 to 100, default 20. */
                 limit?: number;
+                /** @description `nextCursor` of the previous page. */
                 cursor?: string;
             };
             header?: never;
             path: {
-                /** @description pv_* */
+                /** @description The visitor ID: `pv_` and 13 letters or digits. */
                 visitorId: string;
             };
             cookie?: never;
@@ -1542,22 +5113,135 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EventPage"];
+                    "application/json": components["schemas"]["VisitorEventPage"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1569,10 +5253,11 @@ export interface operations {
     list_webhooks: {
         parameters: {
             query?: {
-                /** @description active or paused. */
-                status?: string;
+                /** @description Only webhooks with this status. */
+                status?: components["schemas"]["WebhookStatus"];
                 /** @description 1 to 100, default 20. */
                 limit?: number;
+                /** @description Webhooks to skip. */
                 offset?: number;
             };
             header?: never;
@@ -1583,14 +5268,118 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["OffsetPage_WebhookView"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1602,27 +5391,184 @@ export interface operations {
     create_webhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe for 24 hours: the same key with the same request answers the first answer again. 1 to 255 printable ASCII characters. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
-        /** @description `{url, events?, filters?: {verdict?, ruleId?, botDetected?}, secret?, description?, status?}` */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["CreateWebhook"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["WebhookCreated"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
+            409: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1636,7 +5582,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description whk_* */
+                /** @description The webhook ID: `whk_` and 12 hex digits. */
                 id: string;
             };
             cookie?: never;
@@ -1645,14 +5591,135 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["WebhookView"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
+            400: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1661,41 +5728,188 @@ export interface operations {
             };
         };
     };
-    update_webhook_put: {
+    update_webhook: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                /** @description whk_* */
+                /** @description The webhook ID: `whk_` and 12 hex digits. */
                 id: string;
             };
             cookie?: never;
         };
-        /** @description Any of url, events, filters, description, status */
+        /** @description Any of url, events, filters, description, status. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["UpdateWebhook"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["WebhookView"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1709,7 +5923,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description whk_* */
+                /** @description The webhook ID: `whk_` and 12 hex digits. */
                 id: string;
             };
             cookie?: never;
@@ -1718,14 +5932,135 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["WebhookDeleted"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
+            400: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1739,36 +6074,183 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description whk_* */
+                /** @description The webhook ID: `whk_` and 12 hex digits. */
                 id: string;
             };
             cookie?: never;
         };
-        /** @description Any of url, events, filters, description, status */
+        /** @description Any of url, events, filters, description, status. */
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["UpdateWebhook"];
             };
         };
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["WebhookView"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1782,11 +6264,12 @@ export interface operations {
             query?: {
                 /** @description 1 to 100, default 20. */
                 limit?: number;
+                /** @description Deliveries to skip. */
                 offset?: number;
             };
             header?: never;
             path: {
-                /** @description whk_* */
+                /** @description The webhook ID: `whk_` and 12 hex digits. */
                 id: string;
             };
             cookie?: never;
@@ -1795,14 +6278,135 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["OffsetPage_DeliveryView"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
+            400: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1814,35 +6418,168 @@ export interface operations {
     redeliver: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe for 24 hours: the same key with the same request answers the first answer again. 1 to 255 printable ASCII characters. */
+                "Idempotency-Key"?: string;
+            };
             path: {
-                /** @description whk_* */
+                /** @description The webhook ID: `whk_` and 12 hex digits. */
                 id: string;
-                /** @description dlv_* */
+                /** @description The delivery ID: `dlv_` and 12 hex digits. */
                 deliveryId: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            202: {
+            200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["RedeliveryQueued"];
                 };
             };
-            404: {
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
+            400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
+            404: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: no finished delivery of this id (pending ones are retried on their own). */
             409: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1854,9 +6591,12 @@ export interface operations {
     rotate_secret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe for 24 hours: the same key with the same request answers the first answer again. 1 to 255 printable ASCII characters. */
+                "Idempotency-Key"?: string;
+            };
             path: {
-                /** @description whk_* */
+                /** @description The webhook ID: `whk_` and 12 hex digits. */
                 id: string;
             };
             cookie?: never;
@@ -1865,14 +6605,152 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["SecretRotated"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
+            400: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
+            409: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1884,25 +6762,166 @@ export interface operations {
     test_webhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe for 24 hours: the same key with the same request answers the first answer again. 1 to 255 printable ASCII characters. */
+                "Idempotency-Key"?: string;
+            };
             path: {
-                /** @description whk_* */
+                /** @description The webhook ID: `whk_` and 12 hex digits. */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            202: {
+            200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["TestQueued"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
+            400: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+            401: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+            403: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
             404: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
+            409: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1922,22 +6941,101 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WorkspaceView"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
             401: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
             403: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1961,30 +7059,152 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WorkspaceView"];
                 };
             };
+            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
             400: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
             401: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
             403: {
                 headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+            413: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+            429: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit": number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining": number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset": number;
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+            500: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+            503: {
+                headers: {
+                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+                    "X-Request-Id": string;
+                    /** @description The budget of the window. */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the window. */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Unix seconds when the budget is full again. */
+                    "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
