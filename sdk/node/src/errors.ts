@@ -3,12 +3,25 @@
 // that callers can branch with `instanceof` and never parse JSON themselves.
 import type { components } from './schema.js';
 
+/**
+ * The code of an error: one of the API's codes (the document's ErrorCode), one of the SDK's own
+ * for failures the API did not describe, or (from a newer server) another string.
+ */
+export type ErrorCode =
+  | components['schemas']['ErrorCode']
+  | 'server_error'
+  | 'http_error'
+  | 'invalid_response'
+  | 'connection_error'
+  | 'timeout'
+  | (string & {});
+
 /** Base class of every error the SDK throws. */
 export class PryntError extends Error {
   /** HTTP status, or `undefined` when no response arrived (network failure, timeout). */
   readonly status: number | undefined;
   /** The API's error code (`validation_error`, `invalid_api_key`, …) or the SDK's own. */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** The field a validation error is about (`conditions`, `add[3]`, …). */
   readonly field: string | undefined;
   /** Seconds to wait before retrying, from `retryAfter` or the `Retry-After` header. */
@@ -24,7 +37,7 @@ export class PryntError extends Error {
 
   constructor(init: {
     message: string;
-    code: string;
+    code: ErrorCode;
     status?: number;
     field?: string;
     retryAfter?: number;
@@ -128,7 +141,7 @@ function errorClass(status: number, code: string): typeof ApiError {
   return ApiError;
 }
 
-function defaultCode(status: number): string {
+function defaultCode(status: number): ErrorCode {
   switch (status) {
     case 400:
     case 422:

@@ -14,6 +14,7 @@ export {
   ConnectionError,
   TimeoutError,
 } from './errors.js';
+export type { ErrorCode } from './errors.js';
 export { verifyWebhookSignature, standardWebhooksKey } from './webhooks.js';
 export type { WebhookHeaders, VerifyWebhookOptions } from './webhooks.js';
 export type * from './types.js';

@@ -58,6 +58,7 @@ export async function example(): Promise<void> {
   } catch (e) {
     if (e instanceof RateLimitError) console.log(e.retryAfter);
     else if (e instanceof ValidationError) console.log(e.field);
+    else if (e instanceof PryntError && e.code === 'invalid_api_key') console.log('check PRYNT_SECRET_KEY');
     else if (e instanceof PryntError) console.log(e.status, e.code, e.requestId);
   }
 
