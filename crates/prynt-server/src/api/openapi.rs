@@ -77,6 +77,14 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
     for (name, schema) in hand_written() {
         all.insert(name.to_owned(), schema);
     }
+    // The codes an error may carry: those of the catalogue served at /docs/errors.
+    if let Some(code) = all
+        .get_mut("ErrorDetail")
+        .and_then(|d| d.pointer_mut("/properties/code"))
+    {
+        let description = code.get("description").cloned().unwrap_or(Value::Null);
+        *code = json!({"$ref": "#/components/schemas/ErrorCode", "description": description});
+    }
     doc["components"]["schemas"] = Value::Object(all);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
@@ -90,6 +98,7 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
             }
         }
     }
+    shared_components(&mut doc);
     unique_operation_ids(&mut doc);
     add_links(&mut doc);
     doc
@@ -361,12 +370,15 @@ fn complete_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
     for code in errors {
         responses
             .entry(code.to_string())
-            .or_insert_with(|| error_response(code));
+            .or_insert_with(|| json!({"$ref": format!("#/components/responses/Error{code}")}));
     }
     for (status, response) in responses.iter_mut() {
         let Some(response) = response.as_object_mut() else {
             continue;
         };
+        if response.contains_key("$ref") {
+            continue;
+        }
         let code: u16 = status.parse().unwrap_or(0);
         if code >= 400 {
             response.insert(
@@ -386,39 +398,78 @@ fn complete_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
             .or_insert_with(|| json!({}))
             .as_object_mut()
             .expect("headers is an object");
-        headers.insert(
-            "X-Request-Id".into(),
-            json!({
-                "description": "The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`.",
-                "required": true,
-                "schema": {"type": "string", "pattern": REQUEST_ID},
-            }),
-        );
-        if limited {
-            // Present whenever the request spent its budget: on every success and 429, and on
-            // the refusals that come after the key was checked.
-            let sure = code == 200 || code == 429;
-            for (name, text) in [
-                ("X-RateLimit-Limit", "The budget of the window."),
-                ("X-RateLimit-Remaining", "Requests left in the window."),
-                (
-                    "X-RateLimit-Reset",
-                    "Unix seconds when the budget is full again.",
-                ),
-            ] {
-                headers.insert(
-                    name.into(),
-                    json!({"description": text, "required": sure, "schema": {"type": "integer", "minimum": 0}}),
-                );
-            }
-        }
-        if code == 429 {
-            headers.insert(
-                "Retry-After".into(),
-                json!({"description": "Seconds to wait before retrying.", "required": true, "schema": {"type": "integer", "minimum": 1}}),
-            );
+        headers.extend(response_headers(code, limited));
+    }
+}
+
+/// The headers every response of its status carries: `X-Request-Id` always; on operations that
+/// spend a rate budget `X-RateLimit-*`, present for sure on a success and a 429 and on the
+/// refusals that come after the key was checked; `Retry-After` on a 429.
+fn response_headers(code: u16, limited: bool) -> Map<String, Value> {
+    let shared = |name: &str| json!({"$ref": format!("#/components/headers/{name}")});
+    let mut h = Map::new();
+    h.insert("X-Request-Id".into(), shared("X-Request-Id"));
+    if limited {
+        let sure = code == 200 || code == 429;
+        for (name, text) in RATE_HEADERS {
+            let header = if sure {
+                shared(name)
+            } else {
+                json!({"description": text, "required": false, "schema": {"type": "integer", "minimum": 0}})
+            };
+            h.insert((*name).into(), header);
         }
     }
+    if code == 429 {
+        h.insert("Retry-After".into(), shared("Retry-After"));
+    }
+    h
+}
+
+const RATE_HEADERS: &[(&str, &str)] = &[
+    ("X-RateLimit-Limit", "The budget of the window."),
+    ("X-RateLimit-Remaining", "Requests left in the window."),
+    (
+        "X-RateLimit-Reset",
+        "Unix seconds when the budget is full again.",
+    ),
+];
+
+/// `components.headers` and `components.responses`: the headers and error answers that many
+/// operations share.
+fn shared_components(doc: &mut Value) {
+    let mut headers = Map::new();
+    headers.insert(
+        "X-Request-Id".into(),
+        json!({
+            "description": "The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`.",
+            "required": true,
+            "schema": {"type": "string", "pattern": REQUEST_ID},
+        }),
+    );
+    for (name, text) in RATE_HEADERS {
+        headers.insert(
+            (*name).into(),
+            json!({"description": text, "required": true, "schema": {"type": "integer", "minimum": 0}}),
+        );
+    }
+    headers.insert(
+        "Retry-After".into(),
+        json!({"description": "Seconds to wait before retrying.", "required": true, "schema": {"type": "integer", "minimum": 1}}),
+    );
+    let mut responses = Map::new();
+    for code in [400, 401, 403, 404, 409, 413, 415, 429, 500, 503] {
+        responses.insert(
+            format!("Error{code}"),
+            json!({
+                "description": describe_status(code),
+                "headers": response_headers(code, true),
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+            }),
+        );
+    }
+    doc["components"]["headers"] = Value::Object(headers);
+    doc["components"]["responses"] = Value::Object(responses);
 }
 
 fn describe_status(code: u16) -> String {
@@ -432,10 +483,6 @@ fn describe_status(code: u16) -> String {
     } else {
         texts.join(" ")
     }
-}
-
-fn error_response(code: u16) -> Value {
-    json!({"description": describe_status(code)})
 }
 
 /// An operation serving several methods from one handler (PUT and PATCH) gets one id per
@@ -1297,6 +1344,19 @@ mod tests {
         out
     }
 
+    /// A response or header, through its `$ref` into `components` if it has one.
+    fn follow<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+        match v.get("$ref").and_then(Value::as_str) {
+            Some(r) => {
+                let target = doc
+                    .pointer(r.trim_start_matches('#'))
+                    .expect("ref resolves");
+                follow(doc, target)
+            }
+            None => v,
+        }
+    }
+
     fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
         match schema.get("$ref").and_then(Value::as_str) {
             Some(r) => {
@@ -1360,8 +1420,9 @@ mod tests {
         for (path, method, op) in operations(&doc) {
             let responses = op["responses"].as_object().unwrap();
             for (status, response) in responses {
+                let response = follow(&doc, response);
                 assert!(
-                    response["headers"]["X-Request-Id"]["required"] == true,
+                    follow(&doc, &response["headers"]["X-Request-Id"])["required"] == true,
                     "{method} {path} {status}: X-Request-Id"
                 );
                 if status.starts_with('4') || status.starts_with('5') {
@@ -1385,10 +1446,10 @@ mod tests {
                     "{method} {path} lacks {status}"
                 );
             }
-            let limited = &responses["429"]["headers"];
+            let limited = &follow(&doc, &responses["429"])["headers"];
             for header in ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Reset"] {
                 assert!(
-                    limited[header]["required"] == true,
+                    follow(&doc, &limited[header])["required"] == true,
                     "{method} {path} 429 {header}"
                 );
             }
@@ -1423,6 +1484,7 @@ mod tests {
         let mut seen = BTreeSet::new();
         for (path, method, op) in operations(&doc) {
             for (status, response) in op["responses"].as_object().unwrap() {
+                let response = follow(&doc, response);
                 if let Some(content) = response.get("content").and_then(Value::as_object) {
                     for (media, body) in content {
                         if media == "application/json" {
@@ -1453,7 +1515,7 @@ mod tests {
         let text = doc.to_string();
         for part in text.split("\"$ref\":\"").skip(1) {
             let r = part.split('"').next().unwrap();
-            resolve(&doc, &serde_json::json!({"$ref": r}));
+            follow(&doc, &serde_json::json!({"$ref": r}));
         }
     }
 

@@ -449,7 +449,15 @@ fn the_server_takes_exactly_what_its_openapi_document_allows() {
         );
     }
     assert_eq!(
-        op["responses"]["429"]["headers"]["Retry-After"]["required"],
+        op["responses"]["429"]["$ref"],
+        "#/components/responses/Error429"
+    );
+    assert_eq!(
+        spec["components"]["responses"]["Error429"]["headers"]["Retry-After"]["$ref"],
+        "#/components/headers/Retry-After"
+    );
+    assert_eq!(
+        spec["components"]["headers"]["Retry-After"]["required"],
         true
     );
     assert_eq!(
