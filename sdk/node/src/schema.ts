@@ -530,7 +530,7 @@ export interface components {
         };
         ErrorDetail: {
             /** @description Machine-readable code, one of those listed at `/docs/errors`. */
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             message: string;
             /** @description Where the code is explained. */
             docs: string;
@@ -1500,10 +1500,180 @@ export interface components {
             }[];
         };
     };
-    responses: never;
+    responses: {
+        /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
+        Error400: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description The budget of the window. */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in the window. */
+                "X-RateLimit-Remaining"?: number;
+                /** @description Unix seconds when the budget is full again. */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
+        Error401: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description The budget of the window. */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in the window. */
+                "X-RateLimit-Remaining"?: number;
+                /** @description Unix seconds when the budget is full again. */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
+        Error403: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description The budget of the window. */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in the window. */
+                "X-RateLimit-Remaining"?: number;
+                /** @description Unix seconds when the budget is full again. */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
+        Error404: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description The budget of the window. */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in the window. */
+                "X-RateLimit-Remaining"?: number;
+                /** @description Unix seconds when the budget is full again. */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
+        Error409: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description The budget of the window. */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in the window. */
+                "X-RateLimit-Remaining"?: number;
+                /** @description Unix seconds when the budget is full again. */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
+        Error413: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description The budget of the window. */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in the window. */
+                "X-RateLimit-Remaining"?: number;
+                /** @description Unix seconds when the budget is full again. */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
+        Error415: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description The budget of the window. */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in the window. */
+                "X-RateLimit-Remaining"?: number;
+                /** @description Unix seconds when the budget is full again. */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+        Error429: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
+        Error500: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description The budget of the window. */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in the window. */
+                "X-RateLimit-Remaining"?: number;
+                /** @description Unix seconds when the budget is full again. */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+        Error503: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description The budget of the window. */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in the window. */
+                "X-RateLimit-Remaining"?: number;
+                /** @description Unix seconds when the budget is full again. */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
+        "X-Request-Id": string;
+        /** @description The budget of the window. */
+        "X-RateLimit-Limit": number;
+        /** @description Requests left in the window. */
+        "X-RateLimit-Remaining": number;
+        /** @description Unix seconds when the budget is full again. */
+        "X-RateLimit-Reset": number;
+        /** @description Seconds to wait before retrying. */
+        "Retry-After": number;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -1519,8 +1689,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1540,8 +1709,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1573,124 +1741,22 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EventAnalytics"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     signal_analytics: {
@@ -1716,124 +1782,22 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SignalAnalytics"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     list_events: {
@@ -1862,124 +1826,22 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EventPage"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     get_event: {
@@ -1997,141 +1859,23 @@ export interface operations {
             /** @description The full event */
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Event"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     identify: {
@@ -2155,175 +1899,25 @@ export interface operations {
                 headers: {
                     /** @description The signed visitor token for the agent to keep and send back as `token`. */
                     "X-Prynt-Visitor-Token"?: string;
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IdentifyResponse"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
-            409: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     preflight: {
@@ -2337,8 +1931,7 @@ export interface operations {
         responses: {
             204: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2363,124 +1956,22 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OffsetPage_ListView"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     create_list: {
@@ -2501,76 +1992,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ListView"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             /** @description `conflict`: a list of this name exists in the environment. */
             409: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     /** @description The budget of the window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the window. */
@@ -2583,93 +2021,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     get_list: {
@@ -2691,141 +2047,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ListWithEntries"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     delete_list: {
@@ -2842,141 +2080,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ListDeleted"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     change_entries: {
@@ -3000,192 +2120,26 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EntriesChanged"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
-            409: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     change_entries_patch: {
@@ -3206,175 +2160,25 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EntriesChanged"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     list_rules: {
@@ -3395,124 +2199,22 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OffsetPage_RuleSummary"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     create_rule: {
@@ -3535,175 +2237,25 @@ export interface operations {
             /** @description The rule, with how long it took to go live */
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RuleCreated"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
-            409: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     backtest_unsaved: {
@@ -3725,175 +2277,25 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["BacktestResult"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
-            409: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     get_rule: {
@@ -3910,141 +2312,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Rule"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     update_rule: {
@@ -4066,175 +2350,25 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RuleUpdated"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     delete_rule: {
@@ -4251,141 +2385,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RuleDeleted"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     update_rule_patch: {
@@ -4407,175 +2423,25 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RuleUpdated"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     backtest_rule: {
@@ -4600,192 +2466,26 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["BacktestResult"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
-            409: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     get_visitor: {
@@ -4802,141 +2502,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["VisitorView"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     delete_visitor: {
@@ -4953,141 +2535,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["VisitorDeleted"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     visitor_events: {
@@ -5113,141 +2577,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["VisitorEventPage"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     list_webhooks: {
@@ -5268,124 +2614,22 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OffsetPage_WebhookView"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     create_webhook: {
@@ -5406,175 +2650,25 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookCreated"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
-            409: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     get_webhook: {
@@ -5591,141 +2685,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookView"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     update_webhook: {
@@ -5747,175 +2723,25 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookView"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     delete_webhook: {
@@ -5932,141 +2758,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeleted"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     update_webhook_patch: {
@@ -6088,175 +2796,25 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookView"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     list_deliveries: {
@@ -6278,141 +2836,23 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OffsetPage_DeliveryView"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     redeliver: {
@@ -6434,93 +2874,24 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RedeliveryQueued"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
             /** @description `conflict`: no finished delivery of this id (pending ones are retried on their own). */
             409: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     /** @description The budget of the window. */
                     "X-RateLimit-Limit"?: number;
                     /** @description Requests left in the window. */
@@ -6533,59 +2904,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     rotate_secret: {
@@ -6605,158 +2926,24 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SecretRotated"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
-            409: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     test_webhook: {
@@ -6776,158 +2963,24 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TestQueued"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `not_found`: The resource or route does not exist in this workspace and environment, or has expired. */
-            404: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `conflict`: The request clashes with the current state, such as a duplicate name. */
-            409: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     get_workspace: {
@@ -6941,107 +2994,21 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WorkspaceView"];
                 };
             };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
     update_workspace: {
@@ -7059,158 +3026,24 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WorkspaceView"];
                 };
             };
-            /** @description `validation_error`: The request is malformed: bad JSON, a wrong type, an unknown or missing field, or a value out of range. `field` names the offending path. */
-            400: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `invalid_api_key`: No API key was sent, or it is malformed, unknown or revoked; the message says which. Send `Authorization: Bearer <key>`. */
-            401: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `insufficient_permissions`: The key is valid but may not call this endpoint: public keys may only call `POST /v1/identify`. `origin_not_allowed`: The request's Origin is not in the allowed origins of the key's workspace environment. */
-            403: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `payload_too_large`: The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere. */
-            413: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unsupported_media_type`: The body must be sent as `Content-Type: application/json`. */
-            415: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
-            429: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit": number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining": number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset": number;
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After": number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `internal_error`: An unexpected server error. Retry with exponential backoff. */
-            500: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
-            503: {
-                headers: {
-                    /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
-                    "X-Request-Id": string;
-                    /** @description The budget of the window. */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
-                    "X-RateLimit-Reset"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
         };
     };
 }
