@@ -9,7 +9,8 @@ depend on two values at once or on what the server holds, and a schema cannot st
   field's type), a `matches` pattern must compile, `between` takes [low, high] with low <= high;
 - list entries: what `add` may hold depends on the type of the list addressed;
 - webhooks: a URL must be one the server may deliver to (the document says so in words);
-- an `Idempotency-Key` names one request: the same key with another request is refused.
+- an `Idempotency-Key` names one request: the same key with another request is refused;
+- identify's `tag` is at most 16 KiB and nested at most 8 deep.
 
 For requests generated as valid ("positive"), these hooks bend the generated values into that
 space, as a client that follows the documentation would; requests generated as invalid are left
@@ -59,9 +60,13 @@ def _parse_time(text):
 
 
 def _fix_range(query):
+    if "from" not in query or "to" not in query:
+        return
     start, end = _parse_time(query.get("from")), _parse_time(query.get("to"))
     if start is None or end is None:
-        return
+        # Valid RFC 3339 that Python's datetime cannot hold (year 0000, a leap second).
+        start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+        end = start + datetime.timedelta(days=1)
     if start > end:
         start, end = end, start
     if end - start > MAX_RANGE:
@@ -145,6 +150,23 @@ def _fix_entries(body, list_id):
     body["add"] = [_entry(kind, raw) for raw in body["add"]]
 
 
+def _depth(value):
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _fix_tag(body):
+    # At most 16 KiB, nested at most 8 deep (the document says so in words).
+    tag = body.get("tag") if isinstance(body, dict) else None
+    if isinstance(tag, dict):
+        size = len(json.dumps(tag, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        if _depth(tag) > 8 or size > 16 * 1024:
+            body["tag"] = {}
+
+
 def _fix_url(body):
     if isinstance(body, dict) and isinstance(body.get("url"), str):
         body["url"] = "https://localhost/hooks/%s" % _digest(body["url"])[:4].hex()
@@ -174,6 +196,8 @@ def map_case(context, case):
         _fix_entries(case.body, (case.path_parameters or {}).get("listId"))
     elif path in ("/v1/webhooks", "/v1/webhooks/{id}") and method in ("post", "put", "patch"):
         _fix_url(case.body)
+    elif path == "/v1/identify" and method == "post":
+        _fix_tag(case.body)
     elif path == "/v1/workspace" and method == "patch":
         _fix_origins(case.body)
     return case
