@@ -34,24 +34,12 @@ fn identify(s: &TestServer, seed: u32, action: &str, email: &str, bot: bool) -> 
     let mut body = payload(seed);
     body["type"] = json!(action);
     body["linkedId"] = json!(email);
-    let mut req = client()
-        .post(s.url("/v1/identify"))
-        .bearer_auth(&s.public_key);
-    if bot {
+    let r = if bot {
         body["components"]["automation"]["webdriver"] = json!(true);
+        s.identify(&s.public_key, &body)
     } else {
-        // What a browser's fetch sends beside the payload: without it the request is a script.
-        let ua = body["components"]["userAgent"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        req = req
-            .header("user-agent", ua)
-            .header("sec-fetch-mode", "cors")
-            .header("sec-fetch-site", "cross-site")
-            .header("sec-fetch-dest", "empty");
-    }
-    let r = req.json(&body).send().expect("identify");
+        s.identify_as_browser(&body)
+    };
     assert_eq!(r.status(), 200);
     let res: Value = r.json().expect("json");
     res["requestId"].as_str().expect("requestId").to_owned()

@@ -302,6 +302,25 @@ impl TestServer {
             .expect("identify")
     }
 
+    /// POSTs an identify payload with the public key and what a browser's fetch sends beside
+    /// it (its own User-Agent, Sec-Fetch headers): without them the request is a script.
+    pub fn identify_as_browser(&self, body: &Value) -> Response {
+        let ua = body["components"]["userAgent"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        client()
+            .post(self.url("/v1/identify"))
+            .bearer_auth(&self.public_key)
+            .header("user-agent", ua)
+            .header("sec-fetch-mode", "cors")
+            .header("sec-fetch-site", "cross-site")
+            .header("sec-fetch-dest", "empty")
+            .json(body)
+            .send()
+            .expect("identify")
+    }
+
     /// Identifies and returns the JSON answer and the visitor token, asserting success.
     pub fn identify_ok(&self, key: &str, body: &Value) -> (Value, String) {
         let r = self.identify(key, body);

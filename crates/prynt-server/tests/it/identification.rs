@@ -439,18 +439,7 @@ fn event_listing_filters_and_paginates_without_gaps_or_repeats() {
         .is_empty());
     // The bot filter: this test's HTTP client is a script, so all 25 events are bots; a request
     // that carries what a browser sends is not.
-    let browser_like = payload(99);
-    let ua = browser_like["components"]["userAgent"].as_str().unwrap();
-    let r = client()
-        .post(s.url("/v1/identify"))
-        .bearer_auth(&s.public_key)
-        .header("user-agent", ua)
-        .header("sec-fetch-mode", "cors")
-        .header("sec-fetch-site", "cross-site")
-        .header("sec-fetch-dest", "empty")
-        .json(&browser_like)
-        .send()
-        .unwrap();
+    let r = s.identify_as_browser(&payload(99));
     assert_eq!(r.status(), 200);
     let human: Value = r.json().unwrap();
     let (_, bots) = s.json("/v1/events?bot=true&limit=100", &s.secret_key);
