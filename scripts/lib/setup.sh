@@ -78,6 +78,15 @@ ensure_example_packages() {
     done
 }
 
+# The dashboard, built from its locked packages into dashboard/dist, which the prynt binary
+# embeds at compile time: this runs before any cargo build so that the binary carries it.
+ensure_dashboard() {
+    if ! command -v node >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+    (cd dashboard && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+}
+
 # `prynt data fetch` downloads the pinned IP data packages with npm and pip.
 ensure_data_clients() {
     if ! command -v npm >/dev/null 2>&1; then

@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{self, ApiError};
 use crate::state::AppState;
-use crate::{api, idempotency, metrics, middleware};
+use crate::{api, dashboard, idempotency, metrics, middleware};
 
 /// Body limit of every route but identify.
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -55,6 +55,7 @@ pub fn build(state: AppState, bench_endpoints: bool) -> Router {
         }),
     )
     .merge(api::system::routes())
+    .merge(dashboard::routes())
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -8,6 +8,7 @@ mod cli;
 mod client_ip;
 mod commands;
 mod config;
+mod dashboard;
 mod decide;
 mod delivery;
 mod error;

@@ -1,0 +1,5 @@
+import { PageTitle } from '../components/common';
+
+export function EventPage(props: { requestId: string }) {
+  return <PageTitle>{`Event ${props.requestId}`}</PageTitle>;
+}

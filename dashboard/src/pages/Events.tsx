@@ -1,0 +1,5 @@
+import { PageTitle } from '../components/common';
+
+export function Events() {
+  return <PageTitle>Events</PageTitle>;
+}
