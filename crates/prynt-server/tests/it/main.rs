@@ -5,6 +5,7 @@ mod analytics;
 mod benchmarks;
 mod client;
 mod contract;
+mod dashboard;
 mod examples;
 mod foundation;
 mod harness;
