@@ -66,7 +66,10 @@ fn serves_the_embedded_app_on_every_app_path() {
     for asset in &assets {
         let r = http.get(s.url(asset)).send().expect("GET asset");
         assert_eq!(r.status().as_u16(), 200, "{asset}");
-        let ct = r.headers()["content-type"].to_str().unwrap_or("").to_owned();
+        let ct = r.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .to_owned();
         let want = if asset.ends_with(".js") {
             "javascript"
         } else {
