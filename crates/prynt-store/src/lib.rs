@@ -15,7 +15,7 @@ pub use error::StoreError;
 pub use model::{
     ApiKeyRecord, AuthenticatedKey, DeviceSeen, EntryChange, EntryOutcome, EventQuery, EventRow,
     IdempotencyClaim, IpSeen, LinkedUse, ListEffect, ListEntry, ListRecord, NewApiKey,
-    NewIdentification, NewList, NewRule, OutboxItem, RawEvent, RuleChange, RuleRecord,
+    NewIdentification, NewList, NewRule, OutboxItem, RawEvent, RuleChange, RuleRecord, RuleVersion,
     StoredProfile, StoredResponse, VisitorSummary, Workspace,
 };
 pub use model::{
@@ -103,6 +103,10 @@ pub trait Store: Send + Sync + 'static {
         offset: usize,
     ) -> StoreResult<(Vec<RuleRecord>, usize)>;
     async fn rule(&self, scope: &Scope, id: &str) -> StoreResult<Option<RuleRecord>>;
+    /// Every stored version of a rule of the scope, newest first; `None` when the scope has
+    /// no such rule.
+    async fn rule_versions(&self, scope: &Scope, id: &str)
+        -> StoreResult<Option<Vec<RuleVersion>>>;
     /// Applies a change as a new version; `NotFound` when there is no such rule.
     async fn update_rule(
         &self,
@@ -129,14 +133,16 @@ pub trait Store: Send + Sync + 'static {
         offset: usize,
     ) -> StoreResult<(Vec<ListRecord>, usize)>;
     async fn list(&self, scope: &Scope, id: &str) -> StoreResult<Option<ListRecord>>;
-    /// Entries that have not expired, newest first.
+    /// One page of the entries that have not expired, newest first, with how many there are;
+    /// with `search`, only those whose value contains it (ASCII letters in either case).
     async fn list_entries(
         &self,
         scope: &Scope,
         list_id: &str,
+        search: Option<String>,
         limit: usize,
         offset: usize,
-    ) -> StoreResult<Vec<ListEntry>>;
+    ) -> StoreResult<(Vec<ListEntry>, usize)>;
     /// Removes then adds entries in one transaction with the change's outbox row.
     async fn change_list_entries(
         &self,

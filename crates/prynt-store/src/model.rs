@@ -65,6 +65,12 @@ pub struct NewIdentification {
     pub linked_id: Option<String>,
     pub verdict: Option<String>,
     pub bot: Option<bool>,
+    /// The event's `type` as identify was given it.
+    pub event_type: Option<String>,
+    /// `ip.country`: ISO 3166-1 alpha-2 (stored upper-case).
+    pub country: Option<String>,
+    /// `ip.address` as the event shows it (masked when the environment masks addresses).
+    pub ip: Option<String>,
     /// The full event as the API shows it, serialised; its `firstSeenAt` is filled in when
     /// the event is read.
     pub body: String,
@@ -85,6 +91,10 @@ pub struct EventQuery {
     pub after_ms: Option<i64>,
     pub verdict: Option<String>,
     pub bot: Option<bool>,
+    /// Exact match on the event's `type`.
+    pub event_type: Option<String>,
+    /// ISO 3166-1 alpha-2, upper-case.
+    pub country: Option<String>,
     /// Continue after this (ts_ms, request_id) position.
     pub cursor: Option<(i64, String)>,
     pub limit: usize,
@@ -179,6 +189,19 @@ pub struct RuleChange {
     pub priority: Option<i64>,
     pub conditions: Option<String>,
     pub action: Option<String>,
+}
+
+/// One stored version of a rule: what the rule was from `created_ms` on. `conditions` and
+/// `action` are the canonical JSON the API shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleVersion {
+    pub version: i64,
+    pub name: String,
+    pub status: String,
+    pub priority: i64,
+    pub conditions: String,
+    pub action: String,
+    pub created_ms: i64,
 }
 
 /// A list's metadata with its count of entries that have not expired.

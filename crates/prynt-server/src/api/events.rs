@@ -1,4 +1,5 @@
-//! `/v1/events`: one event in full, and filtered, cursor-paginated listings.
+//! `/v1/events`: one event in full, and filtered, cursor-paginated listings whose items carry
+//! what an analyst scans a table for (type, linked id, bot, country, address).
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -67,6 +68,13 @@ pub struct ListEvents {
     verdict: Option<String>,
     /// Only bot-detected (true) or not bot-detected (false) events.
     bot: Option<bool>,
+    /// Only events of this `type` (as given to identify; exact match, 1 to 64 characters).
+    #[serde(rename = "type")]
+    #[param(min_length = 1, max_length = 64)]
+    event_type: Option<String>,
+    /// Only events located in this country: an ISO 3166-1 alpha-2 code, in either case.
+    #[param(pattern = "^[A-Za-z]{2}$")]
+    country: Option<String>,
     /// 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
@@ -100,6 +108,79 @@ pub struct EventSummary {
     verdict: Value,
     #[schema(value_type = String, format = DateTime)]
     timestamp: Value,
+    /// The `type` given to identify.
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<String>, required = true)]
+    event_type: Value,
+    /// The `linkedId` given to identify.
+    #[schema(value_type = Option<String>, required = true)]
+    linked_id: Value,
+    /// `signals.bot.detected`.
+    #[schema(value_type = Option<bool>, required = true)]
+    bot: Value,
+    /// `ip.country`: ISO 3166-1 alpha-2, when the city database located the address.
+    #[schema(value_type = Option<String>, required = true)]
+    country: Value,
+    /// `ip.address` as stored: masked when the environment masks client addresses.
+    #[schema(value_type = Option<String>, required = true)]
+    ip: Value,
+}
+
+/// `v` when it is a string, `null` otherwise.
+fn text(v: Option<&Value>) -> Value {
+    v.filter(|v| v.is_string()).cloned().unwrap_or(Value::Null)
+}
+
+impl EventSummary {
+    fn of(mut b: Value) -> Self {
+        let event_type = text(b.get("type"));
+        let linked_id = text(b.get("linkedId"));
+        let bot = b
+            .pointer("/signals/bot/detected")
+            .filter(|v| v.is_boolean())
+            .cloned()
+            .unwrap_or(Value::Null);
+        let country = text(b.pointer("/ip/country"));
+        let ip = text(b.pointer("/ip/address"));
+        let mut take = |k: &str| b.get_mut(k).map(Value::take).unwrap_or(Value::Null);
+        EventSummary {
+            request_id: take("requestId"),
+            visitor_id: take("visitorId"),
+            confidence: take("confidence"),
+            verdict: take("verdict"),
+            timestamp: take("timestamp"),
+            event_type,
+            linked_id,
+            bot,
+            country,
+            ip,
+        }
+    }
+}
+
+/// The `type` filter: 1 to 64 characters, as identify keeps the event's type.
+fn event_type_filter(v: Option<String>) -> Result<Option<String>, ApiError> {
+    match v {
+        Some(t) if !(1..=64).contains(&t.chars().count()) => Err(ApiError::validation(
+            "type",
+            "'type' must be 1 to 64 characters.",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The `country` filter: two ASCII letters in either case, upper-cased as events store it.
+fn country_filter(v: Option<String>) -> Result<Option<String>, ApiError> {
+    match v {
+        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Ok(Some(c.to_ascii_uppercase()))
+        }
+        Some(_) => Err(ApiError::validation(
+            "country",
+            "'country' must be an ISO 3166-1 alpha-2 code such as US.",
+        )),
+        None => Ok(None),
+    }
 }
 
 /// Build the store query shared by both listings; validates every parameter.
@@ -160,22 +241,11 @@ async fn list_events(
     }
     query.verdict = q.verdict;
     query.bot = q.bot;
+    query.event_type = event_type_filter(q.event_type)?;
+    query.country = country_filter(q.country)?;
     let rows = state.store.events(&ctx.scope, query.clone()).await?;
     let (rows, has_more, next_cursor) = pagination::page(rows, &query);
-    let data = rows
-        .into_iter()
-        .map(|r| {
-            let mut b = r.body;
-            let mut take = |k: &str| b.get_mut(k).map(Value::take).unwrap_or(Value::Null);
-            EventSummary {
-                request_id: take("requestId"),
-                visitor_id: take("visitorId"),
-                confidence: take("confidence"),
-                verdict: take("verdict"),
-                timestamp: take("timestamp"),
-            }
-        })
-        .collect();
+    let data = rows.into_iter().map(|r| EventSummary::of(r.body)).collect();
     Ok(Json(EventPage {
         data,
         has_more,

@@ -34,6 +34,8 @@ const TYPES: &[&str] = &["visitor", "ip", "email"];
 const PURPOSES: &[&str] = &["allow", "block", "review"];
 /// Entries added and removed together in one call.
 pub const MAX_BATCH: usize = 1_000;
+/// Longest entry search, in characters (longer than any valid entry).
+const MAX_SEARCH: usize = 256;
 /// Ten years, the longest entry TTL.
 const MAX_TTL: i64 = 315_360_000;
 
@@ -243,6 +245,10 @@ async fn list_lists(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EntryPage {
+    /// Only entries whose value contains this text (ASCII letters match in either case);
+    /// 1 to 256 characters. `entries.total` counts the entries found.
+    #[param(min_length = 1, max_length = 256)]
+    q: Option<String>,
     /// Entries per page, 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
@@ -251,7 +257,8 @@ pub struct EntryPage {
     offset: Option<u64>,
 }
 
-/// Retrieve a list with one page of its live entries, newest first.
+/// Retrieve a list with one page of its live entries, newest first, optionally only those
+/// containing `q`.
 #[utoipa::path(
     get, path = "/v1/lists/{listId}", tag = "Lists",
     security(("bearer" = [])),
@@ -266,16 +273,23 @@ async fn get_list(
 ) -> Result<Json<ListWithEntries>, ApiError> {
     check_id(&id)?;
     let (limit, offset) = pagination::offset_page(q.limit, q.offset)?;
+    if let Some(text) = &q.q {
+        if !(1..=MAX_SEARCH).contains(&text.chars().count()) {
+            return Err(ApiError::validation(
+                "q",
+                format!("'q' must be 1 to {MAX_SEARCH} characters."),
+            ));
+        }
+    }
     let rec = state
         .store
         .list(&ctx.scope, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    let entries = state
+    let (entries, total) = state
         .store
-        .list_entries(&ctx.scope, &id, limit, offset)
+        .list_entries(&ctx.scope, &id, q.q, limit, offset)
         .await?;
-    let total = rec.entry_count.max(0) as usize;
     let data = entries
         .into_iter()
         .map(|e| ListEntry {

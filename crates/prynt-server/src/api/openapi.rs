@@ -151,6 +151,13 @@ const LINKS: &[Link] = &[
         RULE,
     ),
     link(
+        "/v1/rules",
+        "post",
+        "/v1/rules/{ruleId}/versions",
+        &["get"],
+        RULE,
+    ),
+    link(
         "/v1/lists",
         "post",
         "/v1/lists/{listId}",
@@ -1545,7 +1552,11 @@ mod tests {
                     assert_eq!(p["required"], true, "{at}");
                     assert_eq!(schema["format"], "date-time", "{at}");
                 }
-                if ["verdict", "status", "type", "groupBy", "signal"].contains(&name) {
+                // An event's `type` is whatever identify was given; every other `type` is a
+                // kind the API defines.
+                let free_text = path == "/v1/events" && name == "type";
+                if ["verdict", "status", "type", "groupBy", "signal"].contains(&name) && !free_text
+                {
                     let resolved = resolve(&doc, schema);
                     let values = resolved
                         .get("enum")

@@ -1,6 +1,6 @@
-//! `/v1/rules`: create, list, retrieve, update and delete rules, and backtest a saved or an
-//! unsaved rule over the stored events. Every change is a new immutable version and is live in
-//! this node's evaluator before the answer leaves.
+//! `/v1/rules`: create, list, retrieve, update and delete rules, list a rule's versions, and
+//! backtest a saved or an unsaved rule over the stored events. Every change is a new immutable
+//! version and is live in this node's evaluator before the answer leaves.
 
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use prynt_core::{ids, timefmt};
 use prynt_rules::backtest::{self, Evidence};
 use prynt_rules::condition::{self, Action, Condition};
 use prynt_rules::eval;
-use prynt_store::{NewRule, RuleChange, RuleRecord, StoreError};
+use prynt_store::{NewRule, RuleChange, RuleRecord, RuleVersion, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_rule, list_rules))
         .routes(routes!(get_rule, update_rule, delete_rule))
+        .routes(routes!(rule_versions))
         .routes(routes!(backtest_rule))
         .routes(routes!(backtest_unsaved))
 }
@@ -142,6 +143,45 @@ fn rule_group() -> utoipa::openapi::Ref {
 
 fn rule_action() -> utoipa::openapi::Ref {
     utoipa::openapi::Ref::from_schema_name("RuleActionView")
+}
+
+/// A rule's stored versions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleVersions {
+    data: Vec<RuleVersionView>,
+}
+
+/// What a rule was from `createdAt` on; `conditions` and `action` as `GET /v1/rules/{ruleId}`
+/// shows them, so that two versions can be compared.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleVersionView {
+    #[schema(minimum = 1)]
+    version: i64,
+    name: String,
+    #[schema(value_type = RuleStatus)]
+    status: String,
+    #[schema(minimum = 0)]
+    priority: i64,
+    #[schema(schema_with = rule_group)]
+    conditions: Value,
+    #[schema(schema_with = rule_action)]
+    action: Value,
+    /// When this version was written.
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+fn version_view(v: RuleVersion) -> RuleVersionView {
+    RuleVersionView {
+        version: v.version,
+        name: v.name,
+        status: v.status,
+        priority: v.priority,
+        conditions: serde_json::from_str(&v.conditions).unwrap_or(Value::Null),
+        action: serde_json::from_str(&v.action).unwrap_or(Value::Null),
+        created_at: ts(v.created_ms),
+    }
 }
 
 /// A created rule, with how long it took to go live.
@@ -435,6 +475,29 @@ async fn get_rule(
         .await?
         .ok_or_else(|| not_found(&id))?;
     Ok(Json(full(rec)))
+}
+
+/// List a rule's versions, newest first: every create and update wrote one.
+#[utoipa::path(
+    get, path = "/v1/rules/{ruleId}/versions", tag = "Rules",
+    security(("bearer" = [])),
+    params(("ruleId" = String, Path, description = "The rule ID: `rul_` and 12 hex digits.")),
+    responses((status = 200, body = RuleVersions))
+)]
+async fn rule_versions(
+    State(state): State<AppState>,
+    SecretKey(ctx): SecretKey,
+    Path(id): Path<String>,
+) -> Result<Json<RuleVersions>, ApiError> {
+    check_id(&id)?;
+    let versions = state
+        .store
+        .rule_versions(&ctx.scope, &id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(RuleVersions {
+        data: versions.into_iter().map(version_view).collect(),
+    }))
 }
 
 /// Update a rule (partial: only the fields sent change).

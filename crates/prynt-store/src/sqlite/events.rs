@@ -71,9 +71,10 @@ impl SqliteStore {
             }
             let inserted = c
                 .prepare_cached(
-                    "INSERT INTO events (request_id, workspace_id, env, visitor_id, ts_ms, verdict, bot, body, first_seen_ms)
+                    "INSERT INTO events (request_id, workspace_id, env, visitor_id, ts_ms, verdict, bot, body, first_seen_ms,
+                                         event_type, linked_id, country, ip)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-                             (SELECT first_seen_ms FROM visitors WHERE visitor_id = ?4))",
+                             (SELECT first_seen_ms FROM visitors WHERE visitor_id = ?4), ?9, ?10, ?11, ?12)",
                 )?
                 .execute(
                     params![
@@ -84,7 +85,11 @@ impl SqliteStore {
                         rec.ts_ms,
                         rec.verdict,
                         rec.bot,
-                        rec.body
+                        rec.body,
+                        rec.event_type,
+                        rec.linked_id,
+                        rec.country.as_deref().map(str::to_ascii_uppercase),
+                        rec.ip
                     ],
                 );
             match inserted {
@@ -212,6 +217,14 @@ impl SqliteStore {
                 sql.push_str(" AND bot = ?");
                 args.push(Sql::Integer(b as i64));
             }
+            if let Some(t) = &q.event_type {
+                sql.push_str(" AND event_type = ?");
+                args.push(Sql::Text(t.clone()));
+            }
+            if let Some(c) = &q.country {
+                sql.push_str(" AND country = ?");
+                args.push(Sql::Text(c.to_ascii_uppercase()));
+            }
             if let Some((ts, id)) = &q.cursor {
                 sql.push_str(" AND (ts_ms < ? OR (ts_ms = ? AND request_id < ?))");
                 args.push(Sql::Integer(*ts));
@@ -323,7 +336,7 @@ impl SqliteStore {
         .await
     }
 
-    /// Events with a linked id, oldest first, reading of each body only its `linkedId`.
+    /// Events with a linked id, oldest first, reading of each only its `linked_id` column.
     pub(crate) async fn sql_linked_uses_ascending(
         &self,
         scope: &Scope,
@@ -335,11 +348,11 @@ impl SqliteStore {
         self.read(move |c| {
             super::events_page(
                 c,
-                "SELECT request_id, ts_ms, visitor_id, json_extract(body, '$.linkedId') AS linked
+                "SELECT request_id, ts_ms, visitor_id, linked_id
                  FROM events
                  WHERE workspace_id = ?1 AND env = ?2 AND ts_ms >= ?3
                    AND (ts_ms > ?4 OR (ts_ms = ?4 AND request_id > ?5))
-                   AND linked IS NOT NULL
+                   AND linked_id IS NOT NULL
                  ORDER BY ts_ms, request_id LIMIT ?6",
                 &scope,
                 from_ms,

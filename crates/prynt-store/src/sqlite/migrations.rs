@@ -199,6 +199,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (owner, idem_key)
      );
      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_ms);",
+    // 8: what event listings filter on and show without reading the body: the event's type,
+    // linked id, country (upper-case ISO 3166-1 alpha-2) and address as stored. Existing events
+    // get them from their bodies.
+    "ALTER TABLE events ADD COLUMN event_type TEXT;
+     ALTER TABLE events ADD COLUMN linked_id TEXT;
+     ALTER TABLE events ADD COLUMN country TEXT;
+     ALTER TABLE events ADD COLUMN ip TEXT;
+     UPDATE events SET
+        event_type = json_extract(body, '$.type'),
+        linked_id = json_extract(body, '$.linkedId'),
+        country = upper(json_extract(body, '$.ip.country')),
+        ip = json_extract(body, '$.ip.address')
+     WHERE json_valid(body);",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {
@@ -228,4 +241,73 @@ pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {
     )?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn existing_events_get_their_listing_columns_from_their_bodies() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..7] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 7").unwrap();
+        let bodies = [
+            (
+                "req_1",
+                r#"{"type": "login", "linkedId": "u1", "ip": {"address": "73.162.1.0", "country": "us"}}"#,
+            ),
+            ("req_2", r#"{"type": null, "ip": {"address": "::1"}}"#),
+            ("req_3", r#"{"visitorId": "pv_a"}"#),
+        ];
+        for (id, body) in bodies {
+            conn.execute(
+                "INSERT INTO events (request_id, workspace_id, env, visitor_id, ts_ms, body)
+                 VALUES (?1, 'ws', 'test', 'pv_a', 1, ?2)",
+                [id, body],
+            )
+            .unwrap();
+        }
+        apply(&mut conn).unwrap();
+        let mut st = conn
+            .prepare(
+                "SELECT request_id, event_type, linked_id, country, ip FROM events ORDER BY request_id",
+            )
+            .unwrap();
+        type Cols = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Cols> = st
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "req_1".into(),
+                    some("login"),
+                    some("u1"),
+                    some("US"),
+                    some("73.162.1.0")
+                ),
+                ("req_2".into(), None, None, None, some("::1")),
+                ("req_3".into(), None, None, None, None),
+            ]
+        );
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
+    }
 }

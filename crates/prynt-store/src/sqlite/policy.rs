@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::SqliteStore;
 use crate::{
     EntryChange, EntryOutcome, ListEffect, ListEntry, ListRecord, NewList, NewRule, OutboxItem,
-    RawEvent, RuleChange, RuleRecord, StoreError, StoreResult,
+    RawEvent, RuleChange, RuleRecord, RuleVersion, StoreError, StoreResult,
 };
 
 const RULE_COLS: &str = "id, name, status, priority, conditions, action, version, created_ms, \
@@ -47,6 +47,19 @@ fn list_from_row(r: &Row<'_>) -> rusqlite::Result<ListRecord> {
         created_ms: r.get(7)?,
         updated_ms: r.get(8)?,
     })
+}
+
+/// `s` with the characters LIKE treats specially (`%`, `_` and the escape `\` itself)
+/// escaped with `\`, so that it matches only itself.
+fn like_escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 fn now_s() -> i64 {
@@ -300,6 +313,39 @@ impl SqliteStore {
         self.read(move |c| rule_in(c, &scope, &id)).await
     }
 
+    pub(crate) async fn sql_rule_versions(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> StoreResult<Option<Vec<RuleVersion>>> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |c| {
+            // Versions outlive their rule and carry no scope: the rule itself says whose they are.
+            if rule_in(c, &scope, &id)?.is_none() {
+                return Ok(None);
+            }
+            let mut st = c.prepare_cached(
+                "SELECT version, name, status, priority, conditions, action, created_ms
+                 FROM rule_versions WHERE rule_id = ?1 ORDER BY version DESC",
+            )?;
+            let rows = st
+                .query_map([&id], |r| {
+                    Ok(RuleVersion {
+                        version: r.get(0)?,
+                        name: r.get(1)?,
+                        status: r.get(2)?,
+                        priority: r.get(3)?,
+                        conditions: r.get(4)?,
+                        action: r.get(5)?,
+                        created_ms: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(rows))
+        })
+        .await
+    }
+
     pub(crate) async fn sql_update_rule(
         &self,
         scope: &Scope,
@@ -451,28 +497,46 @@ impl SqliteStore {
         &self,
         scope: &Scope,
         list_id: &str,
+        search: Option<String>,
         limit: usize,
         offset: usize,
-    ) -> StoreResult<Vec<ListEntry>> {
+    ) -> StoreResult<(Vec<ListEntry>, usize)> {
         let (scope, id) = (scope.clone(), list_id.to_owned());
+        // SQLite compares text as C strings in LIKE, so a NUL would cut the pattern short; no
+        // stored value holds one, so such a search finds nothing.
+        if search.as_deref().is_some_and(|s| s.contains('\0')) {
+            return Ok((Vec::new(), 0));
+        }
+        let pattern = search.map(|s| format!("%{}%", like_escaped(&s)));
         self.read(move |c| {
-            let mut st = c.prepare_cached(
+            let filter = "e.list_id = :id AND l.workspace_id = :ws AND l.env = :env
+                   AND (e.expires_s IS NULL OR e.expires_s > :now)
+                   AND (:pattern IS NULL OR e.value LIKE :pattern ESCAPE '\\')";
+            let now = now_s();
+            let total: i64 = c
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM list_entries e JOIN lists l ON l.id = e.list_id WHERE {filter}"
+                ))?
+                .query_row(
+                    rusqlite::named_params! {
+                        ":id": id, ":ws": scope.workspace_id, ":env": scope.env.as_str(),
+                        ":now": now, ":pattern": pattern,
+                    },
+                    |r| r.get(0),
+                )?;
+            let mut st = c.prepare_cached(&format!(
                 "SELECT e.value, e.added_ms, e.expires_s FROM list_entries e
                  JOIN lists l ON l.id = e.list_id
-                 WHERE e.list_id = ?1 AND l.workspace_id = ?2 AND l.env = ?3
-                   AND (e.expires_s IS NULL OR e.expires_s > ?4)
-                 ORDER BY e.added_ms DESC, e.value LIMIT ?5 OFFSET ?6",
-            )?;
+                 WHERE {filter}
+                 ORDER BY e.added_ms DESC, e.value LIMIT :limit OFFSET :offset"
+            ))?;
             let rows = st
                 .query_map(
-                    params![
-                        id,
-                        scope.workspace_id,
-                        scope.env.as_str(),
-                        now_s(),
-                        limit.min(i64::MAX as usize) as i64,
-                        offset as i64
-                    ],
+                    rusqlite::named_params! {
+                        ":id": id, ":ws": scope.workspace_id, ":env": scope.env.as_str(),
+                        ":now": now, ":pattern": pattern,
+                        ":limit": limit.min(i64::MAX as usize) as i64, ":offset": offset as i64,
+                    },
                     |r| {
                         Ok(ListEntry {
                             value: r.get(0)?,
@@ -482,7 +546,7 @@ impl SqliteStore {
                     },
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+            Ok((rows, total.max(0) as usize))
         })
         .await
     }

@@ -8,8 +8,8 @@ use super::SqliteStore;
 use crate::{
     ApiKeyRecord, AuthenticatedKey, EntryChange, EntryOutcome, EventQuery, EventRow,
     IdempotencyClaim, LinkedUse, ListEntry, ListRecord, NewApiKey, NewIdentification, NewList,
-    NewRule, OutboxItem, RawEvent, RuleChange, RuleRecord, Store, StoreError, StoreResult,
-    StoredProfile, StoredResponse, VisitorSummary, Workspace,
+    NewRule, OutboxItem, RawEvent, RuleChange, RuleRecord, RuleVersion, Store, StoreError,
+    StoreResult, StoredProfile, StoredResponse, VisitorSummary, Workspace,
 };
 use crate::{
     AttemptRecord, ClaimedDelivery, DeliveryNext, DeliveryRecord, WebhookChange, WebhookRecord,
@@ -369,6 +369,14 @@ impl Store for SqliteStore {
         self.sql_rule(scope, id).await
     }
 
+    async fn rule_versions(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> StoreResult<Option<Vec<RuleVersion>>> {
+        self.sql_rule_versions(scope, id).await
+    }
+
     async fn update_rule(
         &self,
         scope: &Scope,
@@ -410,10 +418,12 @@ impl Store for SqliteStore {
         &self,
         scope: &Scope,
         list_id: &str,
+        search: Option<String>,
         limit: usize,
         offset: usize,
-    ) -> StoreResult<Vec<ListEntry>> {
-        self.sql_list_entries(scope, list_id, limit, offset).await
+    ) -> StoreResult<(Vec<ListEntry>, usize)> {
+        self.sql_list_entries(scope, list_id, search, limit, offset)
+            .await
     }
 
     async fn change_list_entries(
@@ -725,6 +735,9 @@ mod tests {
                     linked_id: linked.map(str::to_owned),
                     verdict: None,
                     bot: None,
+                    event_type: None,
+                    country: None,
+                    ip: None,
                     body: body.to_string(),
                     list_effects: vec![],
                     rule_matches: vec![],
@@ -770,5 +783,273 @@ mod tests {
             .unwrap();
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].visitor_id, "pv_c");
+    }
+
+    #[tokio::test]
+    async fn events_filter_on_type_and_country_with_the_other_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let ws = store.workspace_by_name("default").await.unwrap().unwrap();
+        let scope = Scope {
+            workspace_id: ws.id.clone(),
+            env: Environment::Test,
+        };
+        let events = [
+            ("req_1_aaaaaa", 1_000, Some("login"), Some("us"), Some(true)),
+            (
+                "req_2_aaaaaa",
+                2_000,
+                Some("login"),
+                Some("DE"),
+                Some(false),
+            ),
+            (
+                "req_3_aaaaaa",
+                3_000,
+                Some("payment"),
+                Some("US"),
+                Some(false),
+            ),
+            ("req_4_aaaaaa", 4_000, None, None, None),
+        ];
+        for (request_id, ts_ms, ty, country, bot) in events {
+            store
+                .record_identification(NewIdentification {
+                    scope: scope.clone(),
+                    request_id: request_id.into(),
+                    visitor_id: "pv_a".into(),
+                    ts_ms,
+                    profile: vec![1],
+                    linked_id: None,
+                    verdict: None,
+                    bot,
+                    event_type: ty.map(str::to_owned),
+                    country: country.map(str::to_owned),
+                    ip: Some("192.0.2.0".into()),
+                    body: serde_json::json!({"requestId": request_id}).to_string(),
+                    list_effects: vec![],
+                    rule_matches: vec![],
+                    outbox: vec![],
+                })
+                .await
+                .unwrap();
+        }
+        let ids = |q: EventQuery| {
+            let store = &store;
+            let scope = &scope;
+            async move {
+                store
+                    .events(scope, EventQuery { limit: 10, ..q })
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.request_id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        let us = || Some("US".to_owned());
+        assert_eq!(
+            ids(EventQuery {
+                country: us(),
+                ..Default::default()
+            })
+            .await,
+            ["req_3_aaaaaa", "req_1_aaaaaa"]
+        );
+        assert_eq!(
+            ids(EventQuery {
+                country: Some("us".into()),
+                event_type: Some("login".into()),
+                ..Default::default()
+            })
+            .await,
+            ["req_1_aaaaaa"]
+        );
+        assert_eq!(
+            ids(EventQuery {
+                event_type: Some("login".into()),
+                bot: Some(false),
+                ..Default::default()
+            })
+            .await,
+            ["req_2_aaaaaa"]
+        );
+        assert_eq!(
+            ids(EventQuery {
+                country: us(),
+                cursor: Some((3_000, "req_3_aaaaaa".into())),
+                ..Default::default()
+            })
+            .await,
+            ["req_1_aaaaaa"]
+        );
+        assert!(ids(EventQuery {
+            event_type: Some("Login".into()),
+            ..Default::default()
+        })
+        .await
+        .is_empty());
+    }
+
+    #[tokio::test]
+    async fn list_entries_are_searched_with_wildcards_taken_literally() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let ws = store.workspace_by_name("default").await.unwrap().unwrap();
+        let scope = Scope {
+            workspace_id: ws.id.clone(),
+            env: Environment::Test,
+        };
+        let list = store
+            .create_list(
+                &scope,
+                NewList {
+                    id: "lst_000000000001".into(),
+                    name: "emails".into(),
+                    list_type: "email".into(),
+                    description: None,
+                    ttl_s: None,
+                    purpose: None,
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        let values = [
+            "ann_lee@example.com",
+            "annxlee@example.com",
+            "bob%100@example.com",
+            "bob100@example.com",
+            "back\\slash@example.com",
+            "gone@example.com",
+        ];
+        let change = EntryChange {
+            add: values
+                .iter()
+                .map(|v| ((*v).to_owned(), (*v == "gone@example.com").then_some(1)))
+                .collect(),
+            remove: vec![],
+        };
+        store
+            .change_list_entries(&scope, &list.id, change, None, 5)
+            .await
+            .unwrap();
+        let search = |q: &str| {
+            let (store, scope, id) = (&store, &scope, list.id.clone());
+            let q = q.to_owned();
+            async move {
+                let (rows, total) = store
+                    .list_entries(scope, &id, Some(q), 100, 0)
+                    .await
+                    .unwrap();
+                let mut values: Vec<String> = rows.into_iter().map(|e| e.value).collect();
+                values.sort();
+                (values, total)
+            }
+        };
+        assert_eq!(search("_").await, (vec!["ann_lee@example.com".into()], 1));
+        assert_eq!(search("%").await, (vec!["bob%100@example.com".into()], 1));
+        assert_eq!(search("\\").await.1, 1);
+        assert_eq!(search("ANN").await.1, 2, "ASCII letters in either case");
+        assert_eq!(search("gone").await.1, 0, "expired entries are not live");
+        assert_eq!(search("EXAMPLE.COM").await.1, 5);
+        assert_eq!(search("a\0").await.1, 0);
+        let (page, total) = store
+            .list_entries(&scope, &list.id, Some("example".into()), 2, 4)
+            .await
+            .unwrap();
+        assert_eq!((page.len(), total), (1, 5));
+        let (all, total) = store
+            .list_entries(&scope, &list.id, None, 100, 0)
+            .await
+            .unwrap();
+        assert_eq!((all.len(), total), (5, 5));
+        let other = Scope {
+            workspace_id: ws.id.clone(),
+            env: Environment::Live,
+        };
+        let (none, total) = store
+            .list_entries(&other, &list.id, Some("ann".into()), 100, 0)
+            .await
+            .unwrap();
+        assert_eq!((none.len(), total), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn rule_versions_come_newest_first_within_their_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let ws = store.workspace_by_name("default").await.unwrap().unwrap();
+        let scope = Scope {
+            workspace_id: ws.id.clone(),
+            env: Environment::Test,
+        };
+        let rule = store
+            .create_rule(
+                &scope,
+                NewRule {
+                    id: "rul_000000000001".into(),
+                    name: "first".into(),
+                    status: "draft".into(),
+                    priority: Some(3),
+                    conditions: r#"{"operator":"AND","rules":[]}"#.into(),
+                    action: r#"{"verdict":"block","sideEffects":[]}"#.into(),
+                },
+                1_000,
+            )
+            .await
+            .unwrap();
+        store
+            .update_rule(
+                &scope,
+                &rule.id,
+                RuleChange {
+                    name: Some("second".into()),
+                    status: Some("live".into()),
+                    ..Default::default()
+                },
+                2_000,
+            )
+            .await
+            .unwrap();
+        let versions = store
+            .rule_versions(&scope, &rule.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let got: Vec<_> = versions
+            .iter()
+            .map(|v| {
+                (
+                    v.version,
+                    v.name.as_str(),
+                    v.status.as_str(),
+                    v.priority,
+                    v.created_ms,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, "second", "live", 3, 2_000),
+                (1, "first", "draft", 3, 1_000)
+            ]
+        );
+        assert_eq!(versions[1].action, rule.action);
+        let live = Scope {
+            workspace_id: ws.id.clone(),
+            env: Environment::Live,
+        };
+        assert_eq!(store.rule_versions(&live, &rule.id).await.unwrap(), None);
+        assert_eq!(
+            store
+                .rule_versions(&scope, "rul_00000000000f")
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(store.delete_rule(&scope, &rule.id).await.unwrap());
+        assert_eq!(store.rule_versions(&scope, &rule.id).await.unwrap(), None);
     }
 }
