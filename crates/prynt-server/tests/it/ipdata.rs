@@ -35,7 +35,7 @@ struct Dbip {
     timezone: &'static str,
 }
 
-fn write_city(path: &Path) {
+pub(crate) fn write_city(path: &Path) {
     let mut db = Database::default();
     db.metadata.ip_version = IpVersion::V4;
     db.metadata.database_type = "dbip-city".into();

@@ -14,6 +14,7 @@ mod identification;
 mod ipdata;
 mod lifecycle;
 mod limits;
+mod listings;
 mod receiver;
 mod rules;
 mod scores;
