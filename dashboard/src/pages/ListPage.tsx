@@ -222,7 +222,7 @@ export function ListPage(props: { listId: string }) {
           );
         }}
       </Loaded>
-      <ConfirmDialog open={confirmDelete} title={`Delete list ${list?.name ?? props.listId}?`} confirmLabel="Delete list" danger busy={deleting} onConfirm={deleteList} onCancel={() => setConfirmDelete(false)}>
+      <ConfirmDialog open={confirmDelete} title={`Delete list ${list?.name ?? props.listId}?`} confirmLabel="Delete list and entries" danger busy={deleting} onConfirm={deleteList} onCancel={() => setConfirmDelete(false)}>
         <p>
           This deletes the list <strong>{list?.name}</strong> and its {formatNumber(list?.entryCount)} entries. Rules that name the list stop matching on it. This cannot be undone.
         </p>
