@@ -191,6 +191,10 @@ pub struct ServeArgs {
         hide = true
     )]
     pub webhook_retry_schedule: Option<String>,
+    /// No demo key: without it, a server that listens on loopback only makes a fresh public key
+    /// for the default workspace's test environment at each start, for the page at `/demo`.
+    #[arg(long, env = "PRYNT_NO_DEMO")]
+    pub no_demo: bool,
     /// Adds `POST /bench/bare` (a fixed answer through the same stack) for `prynt bench`.
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,

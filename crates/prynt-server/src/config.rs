@@ -22,6 +22,8 @@ pub struct ServeConfig {
     /// The IP data files the server loads.
     pub ip_data: IpDataFiles,
     pub webhooks: WebhookConfig,
+    /// Whether a loopback-only server makes a demo key (`--no-demo` turns it off).
+    pub demo: bool,
 }
 
 /// How webhooks are delivered.
@@ -53,6 +55,7 @@ struct FileConfig {
     webhook_secret_key: Option<String>,
     webhook_timeout: Option<u64>,
     webhook_retry_schedule: Option<String>,
+    no_demo: Option<bool>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -159,6 +162,7 @@ impl ServeConfig {
             tls,
             retention_days,
             bench_endpoints: args.bench_endpoints,
+            demo: !(args.no_demo || file.no_demo.unwrap_or(false)),
             trusted_proxies,
             ip_data,
         })

@@ -11,6 +11,7 @@ mod config;
 mod dashboard;
 mod decide;
 mod delivery;
+mod demo;
 mod error;
 mod extract;
 mod idempotency;

@@ -80,6 +80,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         delivery_wake: Arc::new(tokio::sync::Notify::new()),
         identified: Default::default(),
         limits: Default::default(),
+        demo: Default::default(),
     });
     let client =
         prynt_webhooks::client::DeliveryClient::new(prynt_webhooks::client::ClientOptions {
@@ -134,6 +135,12 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         .local_addr()
         .map_err(|e| CliError::Runtime(format!("cannot read the bound address: {e}")))?;
 
+    // After the bind, so that a second server started by mistake on the same data dir fails
+    // before it revokes the running one's demo key.
+    if let Some(demo) = prepare_demo(state.store.as_ref(), &cfg, addr).await? {
+        let _ = state.demo.set(demo);
+    }
+
     let handle: Handle<SocketAddr> = Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
 
@@ -150,6 +157,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
                 .map_err(|e| CliError::Runtime(e.to_string()))?
                 .handle(handle);
             announce(&format!("listening on https://{addr}"));
+            announce_demo(&state, &format!("https://{addr}"));
             server.serve(app).await
         }
         None => {
@@ -157,6 +165,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
                 .map_err(|e| CliError::Runtime(e.to_string()))?
                 .handle(handle);
             announce(&format!("listening on http://{addr}"));
+            announce_demo(&state, &format!("http://{addr}"));
             server.serve(app).await
         }
     };
@@ -264,6 +273,38 @@ async fn create_first_keys(store: &dyn Store) -> Result<(), CliError> {
         ));
     }
     Ok(())
+}
+
+/// Revokes the previous runs' demo keys and, on a server listening on loopback only, makes this
+/// run's (see [`crate::demo`]).
+async fn prepare_demo(
+    store: &dyn Store,
+    cfg: &ServeConfig,
+    addr: SocketAddr,
+) -> Result<Option<crate::demo::Demo>, CliError> {
+    let local = crate::demo::loopback_only(addr);
+    if cfg.demo && !local {
+        tracing::info!(
+            listen = %addr,
+            "no demo key: the server listens beyond loopback"
+        );
+    }
+    let demo = crate::demo::prepare(store, cfg.demo && local)
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot set up the demo key: {e}")))?;
+    if let Some(d) = &demo {
+        tracing::info!(key = %d.key_id, "demo key made for this run; earlier ones revoked");
+    }
+    Ok(demo)
+}
+
+fn announce_demo(state: &AppState, base: &str) {
+    if state.demo.get().is_some() {
+        announce(&format!(
+            "demo: open {base}/demo to identify this browser (a demo key of workspace \"{}\", test, made for this run)",
+            crate::demo::WORKSPACE
+        ));
+    }
 }
 
 /// The key sealing webhook secrets: from the configuration, else created once in the data dir

@@ -41,6 +41,8 @@ pub struct Shared {
     pub identified: std::sync::atomic::AtomicU64,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<(std::net::IpAddr, std::net::IpAddr)>,
+    /// This run's demo key, on a server that listens on loopback only (set once bound).
+    pub demo: std::sync::OnceLock<crate::demo::Demo>,
 }
 
 impl AppState {

@@ -1,5 +1,6 @@
-//! Operational endpoints outside `/v1`: liveness, readiness, Prometheus metrics and the error
-//! catalogue that every error body's `docs` link points at.
+//! Operational endpoints outside `/v1`: liveness, readiness, Prometheus metrics, the error
+//! catalogue that every error body's `docs` link points at, and the demo's routes (`/`, `/demo`
+//! and what its page reads, in [`crate::demo`]).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -17,16 +18,7 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/docs/errors", get(error_docs))
-        .route(
-            "/",
-            get(|| async { axum::response::Redirect::temporary("/demo") }),
-        )
-        .route("/demo", get(demo))
-}
-
-/// A page that identifies the visiting browser with the agent, for trying Prynt out.
-async fn demo() -> Html<&'static str> {
-    Html(include_str!("../../assets/demo.html"))
+        .merge(crate::demo::routes())
 }
 
 /// The process is up.

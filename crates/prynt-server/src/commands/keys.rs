@@ -66,7 +66,7 @@ pub async fn run(cmd: KeysCommand) -> Result<(), CliError> {
                 .map(|w| (w.id, w.name))
                 .collect();
             println!(
-                "{:<18} {:<16} {:<5} {:<7} {:<16} {:<21} STATUS",
+                "{:<18} {:<16} {:<5} {:<7} {:<20} {:<21} STATUS",
                 "ID", "WORKSPACE", "ENV", "TYPE", "PREFIX", "CREATED"
             );
             for k in store
@@ -79,7 +79,7 @@ pub async fn run(cmd: KeysCommand) -> Result<(), CliError> {
                     None => "active".to_owned(),
                 };
                 println!(
-                    "{:<18} {:<16} {:<5} {:<7} {:<16} {:<21} {}",
+                    "{:<18} {:<16} {:<5} {:<7} {:<20} {:<21} {}",
                     k.id,
                     names
                         .get(&k.workspace_id)
