@@ -6,6 +6,7 @@ mod benchmarks;
 mod client;
 mod contract;
 mod dashboard;
+mod demo;
 mod examples;
 mod foundation;
 mod harness;
