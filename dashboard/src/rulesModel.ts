@@ -492,3 +492,41 @@ export function renderRule(r: RuleLike): string {
   renderNode(r.conditions, '  ', out);
   return out.join('\n') + '\n';
 }
+
+// ---------------------------------------------------------------------------------------------
+// A one-line reading of the editor's tree, shown above it
+
+function readValue(cat: Catalogue, c: ECond): string {
+  const spec = choiceFor(cat, c.field, c.op)?.value;
+  if (!spec) return c.original === undefined ? '' : ` ${JSON.stringify(c.original)}`;
+  switch (spec.kind) {
+    case 'none':
+      return '';
+    case 'boolean':
+      return ` ${c.raw === 'false' ? 'false' : 'true'}`;
+    case 'number':
+      return ` ${c.raw.trim() || '?'}`;
+    case 'between':
+      return ` ${c.raw.trim() || '?'} and ${c.raw2.trim() || '?'}`;
+    case 'numberArray':
+      return ` [${c.raw.split(/[\n,]+/).map((s) => s.trim()).filter(Boolean).join(', ')}]`;
+    case 'stringArray':
+      return ` [${lines(c.raw).map((s) => JSON.stringify(s)).join(', ')}]`;
+    case 'list':
+      return ` ${c.raw ? JSON.stringify(c.raw) : '?'}`;
+    case 'string':
+      return ` ${JSON.stringify(c.raw)}`;
+  }
+}
+
+/** The tree as one expression, e.g. `a equals 1 AND (b contains "x" OR NOT (c exists))`. */
+export function readout(cat: Catalogue, n: ENode, top = true): string {
+  if (n.kind === 'cond') {
+    const label = (choiceFor(cat, n.field, n.op)?.label ?? n.op).replace(/ \(.*\)$/, '');
+    return `${n.field} ${label}${readValue(cat, n)}`;
+  }
+  if (!n.children.length) return top ? '(no condition yet)' : '( )';
+  if (n.operator === 'NOT') return `NOT (${n.children.map((c) => readout(cat, c, true)).join(' AND ')})`;
+  const inner = n.children.map((c) => readout(cat, c, false)).join(` ${n.operator} `);
+  return top || n.children.length === 1 ? inner : `(${inner})`;
+}

@@ -129,7 +129,7 @@ function Results(props: { result: Schemas['BacktestResult']; stale: boolean }) {
       {r.sample.length === 0 ? (
         <p class="muted">{r.matchCount ? 'No sample was asked for.' : 'No event matched.'}</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Sample of matched events">
           <table>
             <caption class="rules-sr-only">Most recent matched events</caption>
             <thead>

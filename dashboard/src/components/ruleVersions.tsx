@@ -44,7 +44,7 @@ export function RuleVersions(props: { apiKey: string; ruleId: string; available:
   const b = versions.find((v) => v.version === to) ?? versions[0];
   return (
     <div class="rule-versions">
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Version list">
         <table>
           <caption class="rules-sr-only">Versions of this rule, newest first</caption>
           <thead>
@@ -141,19 +141,16 @@ export function VersionDiff(props: { from: RuleVersion; to: RuleVersion }) {
             <ins key={i} class="diff-add">
               {'+ '}
               {r.text}
-              {'\n'}
             </ins>
           ) : r.kind === 'del' ? (
             <del key={i} class="diff-del">
               {'− '}
               {r.text}
-              {'\n'}
             </del>
           ) : (
             <span key={i} class="diff-same">
               {'  '}
               {r.text}
-              {'\n'}
             </span>
           ),
         )}

@@ -19,6 +19,7 @@ import {
   draftFromRule,
   mapNodeErrors,
   newDraft,
+  readout,
   ruleBody,
   type EGroup,
   type NodeError,
@@ -369,6 +370,10 @@ function Editor(props: { ruleId: string | null; loaded: EditorData; reloadLists:
 
       <section class="card rule-section" aria-labelledby="rule-sec-conditions">
         <h2 id="rule-sec-conditions">Conditions</h2>
+        <p class="rule-readout">
+          <span class="muted">Reads as: </span>
+          <code data-testid="rule-readout">{readout(cat, draft.conditions)}</code>
+        </p>
         <ConditionTree cat={cat} lists={lists} root={draft.conditions} errors={nodeErrors} onChange={onTree} />
       </section>
 

@@ -176,7 +176,7 @@ export function Rules() {
         </div>
       ) : (
         <>
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Rules in evaluation order">
             <table class="rules-table">
               <caption class="rules-sr-only">Rules in evaluation order</caption>
               <thead>
