@@ -45,3 +45,16 @@ export function describedBy(id: string, error: string | undefined, hasHint = fal
   };
 }
 
+
+/**
+ * A table's scrolling box for tables without links or buttons: on a narrow screen it may
+ * scroll sideways, so it takes focus (keyboard users scroll it with the arrow keys) and is
+ * named after its table.
+ */
+export function ScrollBox(props: { label: string; class?: string; id?: string; children: ComponentChildren }) {
+  return (
+    <div id={props.id} class={`table-wrap${props.class ? ' ' + props.class : ''}`} role="region" aria-label={props.label} tabIndex={0}>
+      {props.children}
+    </div>
+  );
+}

@@ -6,6 +6,7 @@ import { unwrap, type Schemas } from '../api';
 import { useSession } from '../session';
 import { ErrorBanner, Loaded, OffsetPager, formatTime, useAsync } from './common';
 import { DeliveryStatusBadge } from './webhookShared';
+import { ScrollBox } from './settingsFields';
 
 const PAGE = 20;
 /** How long the log is polled after a retry or a test, and how often. */
@@ -33,7 +34,7 @@ function Attempts(props: { delivery: Schemas['DeliveryView']; id: string }) {
   const d = props.delivery;
   if (d.attempts.length === 0) return <p id={props.id} class="muted small">No attempt yet.</p>;
   return (
-    <div id={props.id} class="table-wrap attempts">
+    <ScrollBox id={props.id} label={`Attempts of delivery ${d.id}`} class="attempts">
       <table>
         <caption class="sr-only">Attempts of delivery {d.id}</caption>
         <thead>
@@ -57,7 +58,7 @@ function Attempts(props: { delivery: Schemas['DeliveryView']; id: string }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollBox>
   );
 }
 

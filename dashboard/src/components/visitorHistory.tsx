@@ -1,0 +1,177 @@
+// A visitor's history (its events, newest first, paged by the API's cursor) and the velocity
+// counts of its latest event.
+import { useState } from 'preact/hooks';
+import { Link } from 'wouter-preact';
+import { unwrap, type Schemas } from '../api';
+import { useSession } from '../session';
+import { ScrollBox } from './settingsFields';
+import { Flag, Loaded, VerdictBadge, formatNumber, formatTime, useAsync } from './common';
+
+const PAGE = 20;
+
+/**
+ * History items are `{requestId, timestamp, verdict, signals}`; an API that adds the event's
+ * type or country to them gets them shown (read loosely, as the generated types lack them).
+ */
+type HistoryItem = Schemas['VisitorEvent'] & { type?: string | null; country?: string | null; ip?: { country?: string | null } | null };
+
+const countryOf = (e: HistoryItem) => e.country ?? e.ip?.country ?? null;
+
+export function VisitorHistory(props: { visitorId: string }) {
+  const { client } = useSession();
+  // The cursors of the pages seen so far: [undefined (first page), page 2's, …].
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const cursor = cursors[cursors.length - 1];
+  const page = useAsync(
+    () =>
+      unwrap(
+        client.GET('/v1/visitors/{visitorId}/events', {
+          params: { path: { visitorId: props.visitorId }, query: { limit: PAGE, ...(cursor ? { cursor } : {}) } },
+        }),
+      ),
+    [client, props.visitorId, cursor],
+  );
+  const n = cursors.length;
+  return (
+    <section aria-labelledby="history-title">
+      <h2 id="history-title">History</h2>
+      <Loaded state={page}>
+        {(p) => {
+          const items = p.data as HistoryItem[];
+          const hasType = items.some((e) => e.type !== undefined);
+          const hasCountry = items.some((e) => countryOf(e) !== null);
+          if (items.length === 0) return <p class="card">No stored events (older ones are past retention).</p>;
+          return (
+            <>
+              <div class="table-wrap">
+                <table>
+                  <caption class="sr-only">Events of the visitor, newest first</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Time</th>
+                      <th scope="col">Request</th>
+                      {hasType ? <th scope="col">Type</th> : null}
+                      <th scope="col">Verdict</th>
+                      <th scope="col">Bot</th>
+                      <th scope="col">VPN</th>
+                      {hasCountry ? <th scope="col">Country</th> : null}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {items.map((e) => (
+                      <tr key={e.requestId}>
+                        <td>{formatTime(e.timestamp)}</td>
+                        <td>
+                          <Link href={`/events/${e.requestId}`}>
+                            <code>{e.requestId}</code>
+                          </Link>
+                        </td>
+                        {hasType ? <td>{e.type ?? '—'}</td> : null}
+                        <td>
+                          <VerdictBadge verdict={e.verdict} />
+                        </td>
+                        <td>
+                          <Flag on={e.signals.bot} label="bot" />
+                        </td>
+                        <td>
+                          <Flag on={e.signals.vpn} label="VPN" />
+                        </td>
+                        {hasCountry ? <td>{countryOf(e) ?? '—'}</td> : null}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <nav class="pager" aria-label="History pages">
+                <button type="button" disabled={n === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
+                  Newer
+                </button>
+                <span>Page {n}</span>
+                <button type="button" disabled={!p.hasMore || !p.nextCursor} onClick={() => p.nextCursor && setCursors((c) => [...c, p.nextCursor ?? undefined])}>
+                  Older
+                </button>
+              </nav>
+            </>
+          );
+        }}
+      </Loaded>
+    </section>
+  );
+}
+
+const WINDOWS = ['5m', '1h', '24h'] as const;
+const COUNTS: [keyof Omit<Schemas['Event']['velocity'], 'newDeviceForAccount' | 'travelKmh'>, string][] = [
+  ['distinctIp', 'Distinct IP addresses of the visitor'],
+  ['distinctCountry', 'Distinct countries of the visitor'],
+  ['distinctLinkedId', 'Distinct linked IDs of the visitor'],
+  ['visitorsPerLinkedId', 'Visitors sharing its linked ID'],
+  ['visitorsPerIp', 'Visitors sharing its IP address'],
+];
+
+/** The velocity counts of the visitor's newest event (one more request for the full event). */
+export function VisitorVelocity(props: { visitorId: string }) {
+  const { client } = useSession();
+  const latest = useAsync(async () => {
+    const page = await unwrap(
+      client.GET('/v1/visitors/{visitorId}/events', { params: { path: { visitorId: props.visitorId }, query: { limit: 1 } } }),
+    );
+    const newest = page.data[0];
+    if (!newest) return null;
+    return unwrap(client.GET('/v1/events/{requestId}', { params: { path: { requestId: newest.requestId } } }));
+  }, [client, props.visitorId]);
+  return (
+    <section class="card" aria-labelledby="velocity-title">
+      <h2 id="velocity-title">Velocity</h2>
+      <Loaded state={latest}>
+        {(ev) =>
+          ev === null ? (
+            <p class="muted">No stored event to read velocity from.</p>
+          ) : (
+            <>
+              <p class="muted small">
+                At the latest event, <Link href={`/events/${ev.requestId}`}>{ev.requestId}</Link> ({formatTime(ev.timestamp)}).
+              </p>
+              <dl class="fields">
+                <dt>Linked ID</dt>
+                <dd>{ev.linkedId ? <code>{ev.linkedId}</code> : 'none'}</dd>
+                <dt>New device for the account</dt>
+                <dd>{ev.velocity.newDeviceForAccount ? 'yes' : 'no'}</dd>
+                <dt>Travel speed</dt>
+                <dd>{ev.velocity.travelKmh === null || ev.velocity.travelKmh === undefined ? '—' : `${formatNumber(Math.round(ev.velocity.travelKmh))} km/h`}</dd>
+              </dl>
+              <ScrollBox label="Velocity counts" class="velocity">
+                <table>
+                  <caption class="sr-only">Velocity counts over the last 5 minutes, hour and day</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Count</th>
+                      {WINDOWS.map((w) => (
+                        <th scope="col" class="num" key={w}>
+                          {w}
+                        </th>
+                      ))}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {COUNTS.map(([key, label]) => (
+                      <tr key={key}>
+                        <th scope="row">
+                          {label} <code class="muted small">{key}</code>
+                        </th>
+                        {WINDOWS.map((w) => (
+                          <td class="num" key={w}>
+                            {formatNumber(ev.velocity[key][w])}
+                          </td>
+                        ))}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </ScrollBox>
+            </>
+          )
+        }
+      </Loaded>
+    </section>
+  );
+}
