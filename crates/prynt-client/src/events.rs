@@ -145,6 +145,16 @@ pub struct EventSummary {
     pub confidence: Option<f64>,
     pub verdict: Option<Verdict>,
     pub timestamp: String,
+    /// The identify call's `type`.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub linked_id: Option<String>,
+    /// `signals.bot.detected`.
+    pub bot: Option<bool>,
+    /// `ip.country` (ISO 3166-1 alpha-2).
+    pub country: Option<String>,
+    /// `ip.address` as stored (masked when the environment masks addresses).
+    pub ip: Option<String>,
 }
 
 /// Filters and paging of `GET /v1/events`; every field is optional.
@@ -164,6 +174,12 @@ pub struct EventListParams {
     /// Only bot-detected (`true`) or not bot-detected (`false`) events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bot: Option<bool>,
+    /// Only events of this `type` (exact match, 1 to 64 characters).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// Only events located in this country (ISO 3166-1 alpha-2, either case).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
     /// 1 to 100; the server's default is 20.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -242,10 +258,12 @@ mod tests {
         let q = serde_urlencoded::to_string(EventListParams {
             verdict: Some(Verdict::Block),
             bot: Some(false),
+            event_type: Some("login".into()),
+            country: Some("us".into()),
             limit: Some(10),
             ..Default::default()
         })
         .expect("encodes");
-        assert_eq!(q, "verdict=block&bot=false&limit=10");
+        assert_eq!(q, "verdict=block&bot=false&type=login&country=us&limit=10");
     }
 }

@@ -45,8 +45,8 @@ pub use events::{
 pub use futures_core::Stream;
 pub use identify::{Identification, VISITOR_TOKEN_HEADER};
 pub use lists::{
-    EntriesChange, EntriesChanged, List, ListDeleted, ListEntry, ListListParams, ListPurpose,
-    ListType, ListWithEntries, NewList,
+    EntriesChange, EntriesChanged, EntrySearch, List, ListDeleted, ListEntry, ListListParams,
+    ListPurpose, ListType, ListWithEntries, NewList,
 };
 pub use pager::Pager;
 /// The HTTP client underneath, for [`ClientBuilder::http_client`] and header types.
@@ -55,7 +55,7 @@ pub use retry::RetryPolicy;
 pub use rules::{
     Action, Backtest, BacktestParams, BacktestSample, Condition, ConditionSummary, GroupOperator,
     NewRule, Operator, Rule, RuleCreated, RuleDeleted, RuleListParams, RuleStats, RuleStatus,
-    RuleSummary, RuleUpdate, RuleUpdated, SideEffect, UnsavedBacktest,
+    RuleSummary, RuleUpdate, RuleUpdated, RuleVersion, SideEffect, UnsavedBacktest,
 };
 pub use signature::{verify_webhook_signature, verify_webhook_signature_with, VerifyOptions};
 pub use visitors::{

@@ -109,6 +109,27 @@ pub struct ListListParams {
     pub offset: Option<u64>,
 }
 
+/// A search of a list's entries: those whose value contains `q` (ASCII letters in either
+/// case; `%` and `_` are plain characters), paged like [`PageParams`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EntrySearch {
+    /// 1 to 256 characters.
+    pub q: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+impl EntrySearch {
+    pub fn new(q: impl Into<String>) -> Self {
+        EntrySearch {
+            q: q.into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Entries to add and remove together (at most 1,000 in all), all applied or none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct EntriesChange {
@@ -154,6 +175,17 @@ impl Client {
     /// `GET /v1/lists/{listId}` with a page of its entries (`limit`, `offset`).
     pub async fn get_list(&self, list_id: &str, entries: &PageParams) -> Result<ListWithEntries> {
         self.get(self.url_with_query(&["v1", "lists", list_id], entries)?)
+            .await
+    }
+
+    /// `GET /v1/lists/{listId}?q=…`: the list with a page of the entries containing `q`;
+    /// `entries.total` counts the entries found.
+    pub async fn search_list_entries(
+        &self,
+        list_id: &str,
+        search: &EntrySearch,
+    ) -> Result<ListWithEntries> {
+        self.get(self.url_with_query(&["v1", "lists", list_id], search)?)
             .await
     }
 

@@ -254,6 +254,24 @@ pub struct RuleStats {
     pub last_match_at: Option<String>,
 }
 
+/// One stored version of a rule: what it was from `created_at` on.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleVersion {
+    pub version: i64,
+    pub name: String,
+    pub status: RuleStatus,
+    pub priority: i64,
+    pub conditions: Condition,
+    pub action: Action,
+    pub created_at: String,
+}
+
+#[derive(Deserialize)]
+struct RuleVersions {
+    data: Vec<RuleVersion>,
+}
+
 /// A partial update: only the fields set change.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -392,6 +410,13 @@ impl Client {
     /// `GET /v1/rules/{ruleId}`.
     pub async fn get_rule(&self, rule_id: &str) -> Result<Rule> {
         self.get(self.url(&["v1", "rules", rule_id])?).await
+    }
+
+    /// `GET /v1/rules/{ruleId}/versions`: every stored version, newest first.
+    pub async fn rule_versions(&self, rule_id: &str) -> Result<Vec<RuleVersion>> {
+        let url = self.url(&["v1", "rules", rule_id, "versions"])?;
+        let versions: RuleVersions = self.get(url).await?;
+        Ok(versions.data)
     }
 
     /// `PUT /v1/rules/{ruleId}`: a partial update; each one is a new version.

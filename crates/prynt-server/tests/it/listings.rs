@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{assert_error, client, payload, TestServer};
+use crate::harness::{assert_error, block_on, client, payload, TestServer};
 
 /// Every page of `/v1/events?{query}` followed through its cursors, `limit` at a time.
 fn all_events(s: &TestServer, query: &str, limit: u32) -> Vec<Value> {
@@ -182,6 +182,30 @@ fn events_are_filtered_by_type_and_country_with_the_other_filters() {
             assert!(!want.is_empty(), "{query} finds events in the seeded store");
         }
     }
+    // The Rust client sends the same filters and reads the new fields.
+    let page = block_on(
+        s.api(&s.secret_key)
+            .list_events(&prynt_client::EventListParams {
+                event_type: Some("signup".into()),
+                country: Some("jp".into()),
+                ..Default::default()
+            }),
+    )
+    .unwrap();
+    assert_eq!(page.data.len(), 1);
+    let item = &page.data[0];
+    assert_eq!(item.request_id, tokyo);
+    assert_eq!(
+        (
+            item.event_type.as_deref(),
+            item.linked_id.as_deref(),
+            item.country.as_deref()
+        ),
+        (Some("signup"), Some("u-tokyo"), Some("JP"))
+    );
+    assert_eq!(item.ip.as_deref(), Some("198.51.100.7"));
+    assert!(item.bot.is_some());
+
     // With the visitor and time filters too.
     let visitor = all[10]["visitorId"].as_str().unwrap().to_owned();
     let country = all[10]["country"].as_str().unwrap().to_owned();
@@ -315,6 +339,12 @@ fn a_rule_lists_its_versions_newest_first_as_the_rule_shows_them() {
         }
         assert_eq!(v["createdAt"], rule["updatedAt"]);
     }
+    let typed = block_on(s.api(&s.secret_key).rule_versions(&id)).unwrap();
+    assert_eq!(
+        typed.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [3, 2, 1]
+    );
+    assert_eq!(typed[0].priority, 7);
     assert_eq!(data[0]["version"], 3);
     assert_eq!(data[2]["version"], 1);
     assert_eq!(data[2]["createdAt"], shown[0]["createdAt"]);
@@ -422,6 +452,15 @@ fn list_entries_are_searched_by_text_with_wildcards_taken_literally() {
     assert_eq!(seen.len(), 30);
     let (_, total, _, _) = search("limit=5");
     assert_eq!(total, 35);
+    let found = block_on(s.api(&s.secret_key).search_list_entries(
+        &id,
+        &prynt_client::EntrySearch {
+            limit: Some(2),
+            ..prynt_client::EntrySearch::new("mail.EXAMPLE")
+        },
+    ))
+    .unwrap();
+    assert_eq!((found.entries.data.len(), found.entries.total), (2, Some(5)));
 
     let long = "a".repeat(257);
     for query in ["q=", &format!("q={long}") as &str] {
