@@ -157,7 +157,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Retrieve a list with one page of its live entries, newest first. */
+        /**
+         * Retrieve a list with one page of its live entries, newest first, optionally only those
+         *     containing `q`.
+         */
         get: operations["get_list"];
         put?: never;
         post?: never;
@@ -252,6 +255,23 @@ export interface paths {
         put?: never;
         /** Backtest a saved rule over the stored events of the last `days` (whatever its status). */
         post: operations["backtest_rule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rules/{ruleId}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a rule's versions, newest first: every create and update wrote one. */
+        get: operations["rule_versions"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -563,6 +583,16 @@ export interface components {
             verdict: null | components["schemas"]["Verdict"];
             /** Format: date-time */
             timestamp: string;
+            /** @description The `type` given to identify. */
+            type: string | null;
+            /** @description The `linkedId` given to identify. */
+            linkedId: string | null;
+            /** @description `signals.bot.detected`. */
+            bot: boolean | null;
+            /** @description `ip.country`: ISO 3166-1 alpha-2, when the city database located the address. */
+            country: string | null;
+            /** @description `ip.address` as stored: masked when the environment masks client addresses. */
+            ip: string | null;
         };
         /** @description The identify answer: deliberately only these four fields, as a public key may read it. */
         IdentifyResponse: {
@@ -836,6 +866,29 @@ export interface components {
             propagated: boolean;
             /** Format: int64 */
             propagationMs: number;
+        };
+        /**
+         * @description What a rule was from `createdAt` on; `conditions` and `action` as `GET /v1/rules/{ruleId}`
+         *     shows them, so that two versions can be compared.
+         */
+        RuleVersionView: {
+            /** Format: int64 */
+            version: number;
+            name: string;
+            status: components["schemas"]["RuleStatus"];
+            /** Format: int64 */
+            priority: number;
+            conditions: components["schemas"]["RuleGroup"];
+            action: components["schemas"]["RuleActionView"];
+            /**
+             * Format: date-time
+             * @description When this version was written.
+             */
+            createdAt: string;
+        };
+        /** @description A rule's stored versions, newest first. */
+        RuleVersions: {
+            data: components["schemas"]["RuleVersionView"][];
         };
         /** @description The new signing secret. */
         SecretRotated: {
@@ -1813,6 +1866,10 @@ export interface operations {
                 verdict?: components["schemas"]["Verdict"];
                 /** @description Only bot-detected (true) or not bot-detected (false) events. */
                 bot?: boolean;
+                /** @description Only events of this `type` (as given to identify; exact match, 1 to 64 characters). */
+                type?: string;
+                /** @description Only events located in this country: an ISO 3166-1 alpha-2 code, in either case. */
+                country?: string;
                 /** @description 1 to 100, default 20. */
                 limit?: number;
                 /** @description `nextCursor` of the previous page. */
@@ -2031,6 +2088,11 @@ export interface operations {
     get_list: {
         parameters: {
             query?: {
+                /**
+                 * @description Only entries whose value contains this text (ASCII letters match in either case);
+                 *     1 to 256 characters. `entries.total` counts the entries found.
+                 */
+                q?: string;
                 /** @description Entries per page, 1 to 100, default 20. */
                 limit?: number;
                 /** @description Entries to skip. */
@@ -2483,6 +2545,39 @@ export interface operations {
             409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    rule_versions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule ID: `rul_` and 12 hex digits. */
+                ruleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleVersions"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
             429: components["responses"]["Error429"];
             500: components["responses"]["Error500"];
             503: components["responses"]["Error503"];
