@@ -1,11 +1,10 @@
-// Rule calls that the generated client does not type yet: a rule's version history
-// (`GET /v1/rules/{ruleId}/versions`). It goes through fetch with the session's key and the
-// same error handling as every other call, and is only made when the server's OpenAPI
-// document lists the path, so an older server gets no request it would refuse.
-import { ApiFailure } from './api';
+// A rule's version history (`GET /v1/rules/{ruleId}/versions`, newest first) through the typed
+// client. The condition tree of each version is read as `unknown`: the editor walks it itself
+// (see StoredRule in rulesModel for why the tree crosses the client boundary untyped).
+import { unwrap, type Client } from './api';
 import type { RuleLike } from './rulesModel';
 
-/** One stored version of a rule, newest first in the answer. */
+/** One stored version of a rule. */
 export interface RuleVersion extends RuleLike {
   version: number;
   name: string;
@@ -16,21 +15,7 @@ export interface RuleVersion extends RuleLike {
   createdAt: string;
 }
 
-export async function fetchRuleVersions(key: string, ruleId: string, signal?: AbortSignal): Promise<RuleVersion[]> {
-  const res = await fetch(`${window.location.origin}/v1/rules/${encodeURIComponent(ruleId)}/versions`, {
-    headers: { Authorization: `Bearer ${key}`, Accept: 'application/json' },
-    signal,
-  });
-  const body = (await res.json().catch(() => null)) as
-    | { data?: RuleVersion[]; error?: { code?: string; message?: string; field?: string } }
-    | null;
-  if (!res.ok || !body || !Array.isArray(body.data)) {
-    throw new ApiFailure(
-      res.status,
-      body?.error?.code ?? `http_${res.status}`,
-      body?.error?.message ?? `The server answered ${res.status}.`,
-      body?.error?.field,
-    );
-  }
-  return body.data;
+export async function fetchRuleVersions(client: Client, ruleId: string, signal?: AbortSignal): Promise<RuleVersion[]> {
+  const page: { data: RuleVersion[] } = await unwrap(client.GET('/v1/rules/{ruleId}/versions', { params: { path: { ruleId } }, signal }));
+  return page.data;
 }

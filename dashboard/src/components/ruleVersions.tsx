@@ -4,11 +4,12 @@
 // as <ins> and <del>, so the change reads without colour.
 import { diffLines } from 'diff';
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import type { Client } from '../api';
 import { fetchRuleVersions, type RuleVersion } from '../rulesApi';
 import { renderRule } from '../rulesModel';
 import { ErrorBanner, Loading, VerdictBadge, formatTime } from './common';
 
-export function RuleVersions(props: { apiKey: string; ruleId: string; available: boolean; reloadToken: number }) {
+export function RuleVersions(props: { client: Client; ruleId: string; available: boolean; reloadToken: number }) {
   const [versions, setVersions] = useState<RuleVersion[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [from, setFrom] = useState<number | null>(null);
@@ -18,7 +19,7 @@ export function RuleVersions(props: { apiKey: string; ruleId: string; available:
     if (!props.available) return;
     const ctl = new AbortController();
     setError(null);
-    fetchRuleVersions(props.apiKey, props.ruleId, ctl.signal).then(
+    fetchRuleVersions(props.client, props.ruleId, ctl.signal).then(
       (data) => {
         const sorted = [...data].sort((a, b) => b.version - a.version);
         setVersions(sorted);
@@ -31,7 +32,7 @@ export function RuleVersions(props: { apiKey: string; ruleId: string; available:
       },
     );
     return () => ctl.abort();
-  }, [props.apiKey, props.ruleId, props.available, props.reloadToken]);
+  }, [props.client, props.ruleId, props.available, props.reloadToken]);
 
   if (!props.available) {
     return <p class="muted">This server does not list the versions of a rule yet: each save still creates a new version.</p>;

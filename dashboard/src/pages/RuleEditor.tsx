@@ -91,7 +91,7 @@ function targetId(p: Problem, nodeErrors: NodeError[], root: EGroup): string | n
 const HANDLED = /^(name|priority|status|days|sampleSize|action\.verdict|action\.sideEffects\[\d+\].*|conditions.*)$/;
 
 function Editor(props: { ruleId: string | null; loaded: EditorData; reloadLists: () => void }) {
-  const { client, key } = useSession();
+  const { client } = useSession();
   const [, navigate] = useLocation();
   const { cat, lists, rule: loadedRule } = props.loaded;
   const flash = useMemo(() => (props.ruleId ? takeRulesFlash(props.ruleId) : null), [props.ruleId]);
@@ -426,7 +426,7 @@ function Editor(props: { ruleId: string | null; loaded: EditorData; reloadLists:
       {props.ruleId && rule && (
         <section class="card rule-section" aria-labelledby="rule-sec-versions">
           <h2 id="rule-sec-versions">Versions</h2>
-          <RuleVersions apiKey={key} ruleId={props.ruleId} available={cat.hasVersions} reloadToken={versionsToken} />
+          <RuleVersions client={client} ruleId={props.ruleId} available={cat.hasVersions} reloadToken={versionsToken} />
         </section>
       )}
 
