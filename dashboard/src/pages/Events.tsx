@@ -22,16 +22,7 @@ import './events.css';
 
 const PAGE_SIZE = 50;
 
-/**
- * A listed event with the members the listing is gaining (`type`, `linkedId`, `bot`, `country`,
- * `ip`): optional here so that the page reads them whether or not the generated types have them.
- */
-type Row = EventRow &
-  Partial<{ type: string | null; linkedId: string | null; bot: boolean | null; country: string | null; ip: string | null }>;
-
-type ListQuery = NonNullable<Paths['/v1/events']['get']['parameters']['query']>;
-/** The listing's query with the `type` and `country` filters the API is gaining. */
-type Query = ListQuery & { type?: string; country?: string };
+type Query = NonNullable<Paths['/v1/events']['get']['parameters']['query']>;
 
 type FilterField = keyof EventFilters;
 const FILTER_FIELDS: FilterField[] = ['verdict', 'bot', 'visitorId', 'type', 'country', 'after', 'before'];
@@ -59,6 +50,9 @@ export function Events() {
   const page = cursor ? (here?.page ?? null) : 1;
 
   const state = useAsync(async () => {
+    // Mistakes the API would refuse are caught here, without a request.
+    const problem = checkFilters(filters);
+    if (problem) throw new ApiFailure(400, 'validation_error', problem[1], problem[0]);
     const query: Query = { limit: PAGE_SIZE };
     if (filters.verdict) query.verdict = filters.verdict;
     if (filters.bot) query.bot = filters.bot === 'yes';
@@ -71,7 +65,9 @@ export function Events() {
     return unwrap(client.GET('/v1/events', { params: { query } }));
   }, [search]);
 
-  const failure = state.error instanceof ApiFailure ? state.error : null;
+  // A failure belongs to the filters that caused it: it is not shown while others load.
+  const error = state.loading ? undefined : state.error;
+  const failure = error instanceof ApiFailure ? error : null;
   const badField = failure?.status === 400 && failure.field && (FILTER_FIELDS as string[]).includes(failure.field) ? (failure.field as FilterField) : null;
   const badCursor = failure?.status === 400 && failure.field === 'cursor';
   const tableTop = useRef<HTMLHeadingElement>(null);
@@ -81,12 +77,10 @@ export function Events() {
     navigate(eventsHref(filters, next));
     tableTop.current?.scrollIntoView({ block: 'nearest' });
   };
-  const goPrevious = () => {
-    navigate(eventsHref(filters, here ? here.cursor : null));
-  };
+  const goPrevious = () => navigate(eventsHref(filters, here?.cursor ?? null));
 
   const active = FILTER_FIELDS.filter((k) => filters[k]).length;
-  const rows = (state.data?.data ?? []) as Row[];
+  const rows = state.data?.data ?? [];
 
   return (
     <div class="events-page">
@@ -100,8 +94,8 @@ export function Events() {
         <div class="banner error" role="alert">
           This page’s position is no longer valid. <Link href={eventsHref(filters)}>Start from the newest events</Link>.
         </div>
-      ) : state.error ? (
-        <ErrorBanner error={state.error} />
+      ) : error ? (
+        <ErrorBanner error={error} />
       ) : null}
       <h2 ref={tableTop} class="events-count" id="events-table-title">
         {page ? `Page ${page}` : 'A later page'}
@@ -122,13 +116,13 @@ export function Events() {
           )}
           <Pager
             page={page}
-            hasPrevious={cursor !== null}
+            notFirst={cursor !== null}
+            hasPrevious={cursor !== null && here !== undefined}
             nextCursor={state.data.hasMore ? (state.data.nextCursor ?? null) : null}
             busy={state.loading}
             onFirst={() => navigate(eventsHref(filters))}
             onPrevious={goPrevious}
             onNext={goNext}
-            previousIsFirst={!here || here.cursor === null}
           />
         </>
       ) : state.loading ? (
@@ -136,6 +130,18 @@ export function Events() {
       ) : null}
     </div>
   );
+}
+
+/** The filter a value of which the API would refuse, and why. */
+function checkFilters(f: EventFilters): [FilterField, string] | null {
+  if (f.visitorId && !/^pv_[0-9A-Za-z]{13}$/.test(f.visitorId)) return ['visitorId', 'A visitor ID looks like pv_8kX2mNqR3jT7p.'];
+  if (f.type && f.type.length > 64) return ['type', 'A type is at most 64 characters.'];
+  if (f.country && !/^[A-Za-z]{2}$/.test(f.country)) return ['country', 'A country is a two-letter ISO code, such as US.'];
+  for (const k of ['after', 'before'] as const) {
+    if (f[k] && Number.isNaN(Date.parse(f[k]!))) return [k, 'Give a date and time, such as 2026-02-14T11:45:22Z.'];
+  }
+  if (f.after && f.before && Date.parse(f.after) >= Date.parse(f.before)) return ['before', '“Before” must be later than “After”.'];
+  return null;
 }
 
 function labelOf(field: FilterField): string {
@@ -245,13 +251,20 @@ function FilterForm(props: { filters: EventFilters; badField: FilterField | null
   );
 }
 
-function BotCell(props: { bot: boolean | null | undefined }) {
-  if (props.bot === undefined) return <span class="muted">—</span>;
+const shortFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+/** A listed event's time, short enough for the table (the full form is its title). */
+function shortTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : shortFmt.format(d);
+}
+
+function BotCell(props: { bot: boolean | null }) {
   if (props.bot === null) return <span class="muted">unknown</span>;
   return props.bot ? <span class="badge flag-on">bot</span> : <span>no</span>;
 }
 
-function EventsTable(props: { rows: Row[]; busy: boolean }) {
+function EventsTable(props: { rows: EventRow[]; busy: boolean }) {
   return (
     <div class={`table-wrap events-table-wrap${props.busy ? ' stale' : ''}`} aria-busy={props.busy}>
       <table class="events-table" aria-labelledby="events-table-title">
@@ -272,7 +285,9 @@ function EventsTable(props: { rows: Row[]; busy: boolean }) {
           {props.rows.map((r) => (
             <tr key={r.requestId}>
               <td data-label="Time">
-                <time dateTime={r.timestamp}>{formatTime(r.timestamp)}</time>
+                <time dateTime={r.timestamp} title={formatTime(r.timestamp)}>
+                  {shortTime(r.timestamp)}
+                </time>
               </td>
               <td data-label="Request ID">
                 <Link href={`/events/${encodeURIComponent(r.requestId)}`} class="mono">
@@ -310,8 +325,10 @@ function EventsTable(props: { rows: Row[]; busy: boolean }) {
 
 function Pager(props: {
   page: number | null;
+  /** Whether this is a page after the first. */
+  notFirst: boolean;
+  /** Whether the page before is known (a page opened from a shared link only knows the first). */
   hasPrevious: boolean;
-  previousIsFirst: boolean;
   nextCursor: string | null;
   busy: boolean;
   onFirst: () => void;
@@ -320,10 +337,10 @@ function Pager(props: {
 }) {
   return (
     <nav class="pager" aria-label="Event pages">
-      <button type="button" disabled={!props.hasPrevious || props.busy} onClick={props.onFirst}>
+      <button type="button" disabled={!props.notFirst || props.busy} onClick={props.onFirst}>
         Newest
       </button>
-      <button type="button" disabled={!props.hasPrevious || props.busy} onClick={props.previousIsFirst ? props.onFirst : props.onPrevious}>
+      <button type="button" disabled={!props.hasPrevious || props.busy} onClick={props.onPrevious}>
         Previous
       </button>
       <span aria-live="polite">{props.page ? `Page ${props.page}` : 'A later page'}</span>
