@@ -42,7 +42,7 @@ function useEventCount(visitorId: string, active: boolean) {
   return count;
 }
 
-export function VisitorDeleteDialog(props: { visitor: Schemas['VisitorView']; open: boolean; onCancel: () => void; onDeleted: () => void }) {
+export function VisitorDeleteDialog(props: { visitor: Schemas['VisitorView']; open: boolean; onCancel: () => void; onDeleted: (events: string) => void }) {
   const { client } = useSession();
   const v = props.visitor;
   const [typed, setTyped] = useState('');
@@ -64,7 +64,7 @@ export function VisitorDeleteDialog(props: { visitor: Schemas['VisitorView']; op
     setError(undefined);
     try {
       await unwrap(client.DELETE('/v1/visitors/{visitorId}', { params: { path: { visitorId: v.visitorId } } }));
-      props.onDeleted();
+      props.onDeleted(count === null ? 'its events' : count.capped ? `its more than ${formatNumber(count.n)} events` : `its ${plural(count.n, 'event', 'events')}`);
     } catch (err) {
       setError(err);
     } finally {
@@ -90,7 +90,7 @@ export function VisitorDeleteDialog(props: { visitor: Schemas['VisitorView']; op
           coming back later, even with its old token, gets a new visitor ID;
         </li>
         <li>
-          {events} (its history, event pages and velocity figures) <span aria-live="polite">{count === null ? '(counting…)' : ''}</span>;
+          {events} (its history, event pages and velocity figures){count === null ? ' (counting…)' : ''};
         </li>
         <li>
           its device profile: {plural(v.devices.length, 'device', 'devices')} and {plural(v.ips.length, 'IP address', 'IP addresses')} seen;

@@ -9,7 +9,13 @@ import { formatTtl } from '../components/listShared';
 import { ListBulkEditor } from '../components/listBulk';
 import './lists.css';
 
-const PAGE = 50;
+const PAGE = 25;
+
+/** Entry times in the table, short enough to stay on one line beside long values. */
+function shortTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' });
+}
 
 interface ListState {
   list: Schemas['ListWithEntries'];
@@ -133,8 +139,14 @@ export function ListPage(props: { listId: string }) {
                 </dl>
               </section>
 
-              <section aria-labelledby="entries-title">
-                <h2 id="entries-title">Entries</h2>
+              <div class="list-columns">
+              <section aria-labelledby="entries-title" class="entries">
+                <div class="section-head">
+                  <h2 id="entries-title">Entries</h2>
+                  <a href="#bulk-title" class="jump">
+                    Add or remove in bulk
+                  </a>
+                </div>
                 <form
                   class="toolbar"
                   role="search"
@@ -171,13 +183,13 @@ export function ListPage(props: { listId: string }) {
                   <p class="card">{q ? `No entry contains “${q}”.` : 'This list has no live entries.'}</p>
                 ) : (
                   <div class="table-wrap">
-                    <table>
+                    <table class="entries-table">
                       <caption class="sr-only">Entries of {list.name}</caption>
                       <thead>
                         <tr>
                           <th scope="col">Value</th>
-                          <th scope="col">Added</th>
-                          <th scope="col">Expires</th>
+                          <th scope="col" class="added">Added</th>
+                          <th scope="col" class="expires">Expires</th>
                           <th scope="col">
                             <span class="sr-only">Actions</span>
                           </th>
@@ -195,9 +207,21 @@ export function ListPage(props: { listId: string }) {
                                 <code>{e.value}</code>
                               )}
                             </td>
-                            <td>{formatTime(e.addedAt)}</td>
-                            <td>{e.expiresAt ? formatTime(e.expiresAt) : 'never'}</td>
-                            <td>
+                            <td class="added">
+                              <time dateTime={e.addedAt} title={formatTime(e.addedAt)}>
+                                {shortTime(e.addedAt)}
+                              </time>
+                            </td>
+                            <td class="expires">
+                              {e.expiresAt ? (
+                                <time dateTime={e.expiresAt} title={formatTime(e.expiresAt)}>
+                                  {shortTime(e.expiresAt)}
+                                </time>
+                              ) : (
+                                'never'
+                              )}
+                            </td>
+                            <td class="row-actions">
                               <button type="button" class="danger-outline" aria-label={`Remove ${e.value}`} disabled={removing === e.value} onClick={() => removeOne(e.value)}>
                                 Remove
                               </button>
@@ -218,6 +242,7 @@ export function ListPage(props: { listId: string }) {
                   state.reload();
                 }}
               />
+              </div>
             </>
           );
         }}

@@ -2,7 +2,7 @@
 // one, and deletion behind a confirmation.
 import { useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
-import { unwrap, type Schemas } from '../api';
+import { ApiFailure, unwrap, type Schemas } from '../api';
 import { useSession } from '../session';
 import { ConfirmDialog, ErrorBanner, Loaded, PageTitle, formatNumber, formatTime, useAsync } from '../components/common';
 import { describedBy, FieldNote, fieldError } from '../components/settingsFields';
@@ -59,7 +59,9 @@ function CreateListForm(props: { onCreated: (l: ListView) => void }) {
     }
   }
 
-  const nameErr = localErrors.name ?? fieldError(error, 'name');
+  // A taken name is a 409 without a field: it is about the name all the same.
+  const conflict = error instanceof ApiFailure && error.code === 'conflict' ? error.message : undefined;
+  const nameErr = localErrors.name ?? fieldError(error, 'name') ?? conflict;
   const descErr = localErrors.description ?? fieldError(error, 'description');
   const ttlErr = localErrors.ttl ?? fieldError(error, 'ttl');
   const typeErr = fieldError(error, 'type');

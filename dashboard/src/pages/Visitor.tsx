@@ -89,17 +89,15 @@ export function VisitorSearch() {
   );
 }
 
-/** What the page shows once the visitor is erased: the answer, then the API's 404 as proof. */
-function Erased(props: { visitorId: string }) {
+/**
+ * What the page shows once the visitor is erased: the answer, and a check that no event of it
+ * is left (through the events listing, which answers 200 with nothing rather than a 404).
+ */
+function Erased(props: { visitorId: string; deletedEvents: string }) {
   const { client } = useSession();
   const check = useAsync(async () => {
-    try {
-      await unwrap(client.GET('/v1/visitors/{visitorId}', { params: { path: { visitorId: props.visitorId } } }));
-      return 'still-there' as const;
-    } catch (err) {
-      if (err instanceof ApiFailure && err.status === 404) return 'gone' as const;
-      throw err;
-    }
+    const left = await unwrap(client.GET('/v1/events', { params: { query: { visitorId: props.visitorId, limit: 1 } } }));
+    return left.data.length === 0;
   }, [client, props.visitorId]);
   // The dialog that had focus is gone: focus moves to the outcome, so it is read out.
   const banner = useRef<HTMLDivElement>(null);
@@ -107,17 +105,17 @@ function Erased(props: { visitorId: string }) {
   return (
     <>
       <div class="banner ok" role="status" tabIndex={-1} ref={banner}>
-        Visitor <code>{props.visitorId}</code> was deleted with its events, device profile, IP addresses, linked accounts, counts and list entries.
+        Visitor <code>{props.visitorId}</code> was deleted with {props.deletedEvents}, its device profile, IP addresses, linked accounts, counts and list entries.
       </div>
       <Loaded state={check}>
-        {(state) =>
-          state === 'gone' ? (
+        {(gone) =>
+          gone ? (
             <p data-testid="visitor-gone">
-              The visitor is gone: the API now answers <strong>404 Not Found</strong> for <code>{props.visitorId}</code>. If the same browser comes back, it gets a new
-              visitor ID.
+              The visitor is gone: no event of <code>{props.visitorId}</code> is left, and looking the ID up finds nothing (404). If the same browser comes back, it
+              gets a new visitor ID.
             </p>
           ) : (
-            <p class="banner error">The API still returns this visitor: reload the page to check again.</p>
+            <p class="banner error">Events of this visitor are still listed: reload the page to check again.</p>
           )
         }
       </Loaded>
@@ -136,7 +134,7 @@ export function VisitorPage(props: { visitorId: string }) {
     [client, props.visitorId],
   );
   const [confirming, setConfirming] = useState(false);
-  const [erased, setErased] = useState(false);
+  const [erased, setErased] = useState<string | null>(null);
 
   const notFound = visitor.error instanceof ApiFailure && visitor.error.status === 404;
   return (
@@ -146,7 +144,7 @@ export function VisitorPage(props: { visitorId: string }) {
       </p>
       <PageTitle
         actions={
-          visitor.data && !erased ? (
+          visitor.data && erased === null ? (
             <button type="button" class="danger" onClick={() => setConfirming(true)}>
               Delete visitor
             </button>
@@ -155,8 +153,8 @@ export function VisitorPage(props: { visitorId: string }) {
       >
         {`Visitor ${props.visitorId}`}
       </PageTitle>
-      {erased ? (
-        <Erased visitorId={props.visitorId} />
+      {erased !== null ? (
+        <Erased visitorId={props.visitorId} deletedEvents={erased} />
       ) : notFound ? (
         <div class="card">
           <p>
@@ -266,9 +264,9 @@ export function VisitorPage(props: { visitorId: string }) {
                 visitor={v}
                 open={confirming}
                 onCancel={() => setConfirming(false)}
-                onDeleted={() => {
+                onDeleted={(what) => {
                   setConfirming(false);
-                  setErased(true);
+                  setErased(what);
                 }}
               />
             </>
