@@ -10,25 +10,17 @@ import { Flag, Loaded, VerdictBadge, formatNumber, formatTime, useAsync } from '
 const PAGE = 20;
 
 /**
- * History items are `{requestId, timestamp, verdict, signals}`; an API that adds the event's
- * type or country to them gets them shown (read loosely, as the generated types lack them).
+ * The history, read from GET /v1/events filtered on the visitor: the same events and cursor
+ * as GET /v1/visitors/{id}/events, and its items also carry the type, linked ID, bot flag and
+ * country.
  */
-type HistoryItem = Schemas['VisitorEvent'] & { type?: string | null; country?: string | null; ip?: { country?: string | null } | null };
-
-const countryOf = (e: HistoryItem) => e.country ?? e.ip?.country ?? null;
-
 export function VisitorHistory(props: { visitorId: string }) {
   const { client } = useSession();
   // The cursors of the pages seen so far: [undefined (first page), page 2's, …].
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const cursor = cursors[cursors.length - 1];
   const page = useAsync(
-    () =>
-      unwrap(
-        client.GET('/v1/visitors/{visitorId}/events', {
-          params: { path: { visitorId: props.visitorId }, query: { limit: PAGE, ...(cursor ? { cursor } : {}) } },
-        }),
-      ),
+    () => unwrap(client.GET('/v1/events', { params: { query: { visitorId: props.visitorId, limit: PAGE, ...(cursor ? { cursor } : {}) } } })),
     [client, props.visitorId, cursor],
   );
   const n = cursors.length;
@@ -37,9 +29,9 @@ export function VisitorHistory(props: { visitorId: string }) {
       <h2 id="history-title">History</h2>
       <Loaded state={page}>
         {(p) => {
-          const items = p.data as HistoryItem[];
-          const hasType = items.some((e) => e.type !== undefined);
-          const hasCountry = items.some((e) => countryOf(e) !== null);
+          const items = p.data;
+          // Country only when the server has a city database (otherwise every value is null).
+          const hasCountry = items.some((e) => e.country);
           if (items.length === 0) return <p class="card">No stored events (older ones are past retention).</p>;
           return (
             <>
@@ -50,10 +42,10 @@ export function VisitorHistory(props: { visitorId: string }) {
                     <tr>
                       <th scope="col">Time</th>
                       <th scope="col">Request</th>
-                      {hasType ? <th scope="col">Type</th> : null}
+                      <th scope="col">Type</th>
+                      <th scope="col">Linked ID</th>
                       <th scope="col">Verdict</th>
                       <th scope="col">Bot</th>
-                      <th scope="col">VPN</th>
                       {hasCountry ? <th scope="col">Country</th> : null}
                     </tr>
                   </thead>
@@ -66,31 +58,31 @@ export function VisitorHistory(props: { visitorId: string }) {
                             <code>{e.requestId}</code>
                           </Link>
                         </td>
-                        {hasType ? <td>{e.type ?? '—'}</td> : null}
+                        <td>{e.type ?? '—'}</td>
+                        <td class="linked">{e.linkedId ?? '—'}</td>
                         <td>
                           <VerdictBadge verdict={e.verdict} />
                         </td>
                         <td>
-                          <Flag on={e.signals.bot} label="bot" />
+                          <Flag on={e.bot} label="bot" />
                         </td>
-                        <td>
-                          <Flag on={e.signals.vpn} label="VPN" />
-                        </td>
-                        {hasCountry ? <td>{countryOf(e) ?? '—'}</td> : null}
+                        {hasCountry ? <td>{e.country ?? '—'}</td> : null}
                       </tr>
                     ))}
                   </tbody>
                 </table>
               </div>
-              <nav class="pager" aria-label="History pages">
-                <button type="button" disabled={n === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
-                  Newer
-                </button>
-                <span>Page {n}</span>
-                <button type="button" disabled={!p.hasMore || !p.nextCursor} onClick={() => p.nextCursor && setCursors((c) => [...c, p.nextCursor ?? undefined])}>
-                  Older
-                </button>
-              </nav>
+              {n > 1 || p.hasMore ? (
+                <nav class="pager" aria-label="History pages">
+                  <button type="button" disabled={n === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
+                    Newer
+                  </button>
+                  <span>Page {n}</span>
+                  <button type="button" disabled={!p.hasMore || !p.nextCursor} onClick={() => p.nextCursor && setCursors((c) => [...c, p.nextCursor ?? undefined])}>
+                    Older
+                  </button>
+                </nav>
+              ) : null}
             </>
           );
         }}
@@ -112,9 +104,7 @@ const COUNTS: [keyof Omit<Schemas['Event']['velocity'], 'newDeviceForAccount' | 
 export function VisitorVelocity(props: { visitorId: string }) {
   const { client } = useSession();
   const latest = useAsync(async () => {
-    const page = await unwrap(
-      client.GET('/v1/visitors/{visitorId}/events', { params: { path: { visitorId: props.visitorId }, query: { limit: 1 } } }),
-    );
+    const page = await unwrap(client.GET('/v1/events', { params: { query: { visitorId: props.visitorId, limit: 1 } } }));
     const newest = page.data[0];
     if (!newest) return null;
     return unwrap(client.GET('/v1/events/{requestId}', { params: { path: { requestId: newest.requestId } } }));

@@ -2,7 +2,7 @@
 // bulk changes (paste or CSV, with a TTL), and deletion of the list.
 import { useEffect, useState } from 'preact/hooks';
 import { Link, useLocation } from 'wouter-preact';
-import { ApiFailure, unwrap, type Schemas } from '../api';
+import { unwrap } from '../api';
 import { useSession } from '../session';
 import { ConfirmDialog, ErrorBanner, Loaded, OffsetPager, PageTitle, formatNumber, formatTime, useAsync } from '../components/common';
 import { formatTtl } from '../components/listShared';
@@ -15,12 +15,6 @@ const PAGE = 25;
 function shortTime(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' });
-}
-
-interface ListState {
-  list: Schemas['ListWithEntries'];
-  /** The server refused `q` (it predates entry search): the page is filtered here instead. */
-  searchUnsupported: boolean;
 }
 
 export function ListPage(props: { listId: string }) {
@@ -47,21 +41,15 @@ export function ListPage(props: { listId: string }) {
     return () => clearTimeout(t);
   }, [search]);
 
-  const state = useAsync<ListState>(async () => {
-    const get = (withQ: boolean) => {
-      // `q` is cast in: the generated types gain it when the SDK is regenerated.
-      const query = { limit: PAGE, offset, ...(withQ && q ? { q } : {}) } as { limit?: number; offset?: number };
-      return unwrap(client.GET('/v1/lists/{listId}', { params: { path: { listId: props.listId }, query } }));
-    };
-    try {
-      return { list: await get(true), searchUnsupported: false };
-    } catch (err) {
-      if (q && err instanceof ApiFailure && err.status === 400 && err.field === 'q') {
-        return { list: await get(false), searchUnsupported: true };
-      }
-      throw err;
-    }
-  }, [client, props.listId, offset, q]);
+  const state = useAsync(
+    () =>
+      unwrap(
+        client.GET('/v1/lists/{listId}', {
+          params: { path: { listId: props.listId }, query: { limit: PAGE, offset, ...(q ? { q } : {}) } },
+        }),
+      ),
+    [client, props.listId, offset, q],
+  );
 
   async function removeOne(value: string) {
     setRemoving(value);
@@ -89,7 +77,7 @@ export function ListPage(props: { listId: string }) {
     }
   }
 
-  const list = state.data?.list;
+  const list = state.data;
   const title = list ? `List ${list.name}` : `List ${props.listId}`;
   return (
     <div class="lists-page">
@@ -108,9 +96,8 @@ export function ListPage(props: { listId: string }) {
         {title}
       </PageTitle>
       <Loaded state={state}>
-        {({ list, searchUnsupported }) => {
-          const needle = q.toLowerCase();
-          const rows = searchUnsupported && q ? list.entries.data.filter((e) => e.value.toLowerCase().includes(needle)) : list.entries.data;
+        {(list) => {
+          const rows = list.entries.data;
           return (
             <>
               <section class="card" aria-labelledby="list-about">
@@ -158,7 +145,7 @@ export function ListPage(props: { listId: string }) {
                 >
                   <div>
                     <label for="entry-search">Search entries</label>
-                    <input id="entry-search" type="search" value={search} placeholder="Text in the value" onInput={(e) => setSearch(e.currentTarget.value)} />
+                    <input id="entry-search" type="search" maxLength={256} value={search} placeholder="Text in the value" onInput={(e) => setSearch(e.currentTarget.value)} />
                   </div>
                   <button type="submit">Search</button>
                   {q ? (
@@ -174,7 +161,11 @@ export function ListPage(props: { listId: string }) {
                     </button>
                   ) : null}
                 </form>
-                {searchUnsupported && q ? <p class="banner info">This server cannot search entries yet: only the entries of this page that contain “{q}” are shown.</p> : null}
+                {q ? (
+                  <p class="muted small">
+                    {formatNumber(list.entries.total)} {list.entries.total === 1 ? 'entry contains' : 'entries contain'} “{q}”.
+                  </p>
+                ) : null}
                 <div role="status" aria-live="polite">
                   {notice ? <p class="banner ok">{notice}</p> : null}
                 </div>
