@@ -248,7 +248,8 @@ export function Chart(props: ChartProps) {
       {props.children}
       <details class="chart-data">
         <summary>Data table</summary>
-        <div class="table-wrap">
+        {/* Focusable, so that a keyboard can scroll it when it overflows. */}
+        <div class="table-wrap" tabIndex={0} role="region" aria-label={`${props.title}: data`}>
           <table>
             <caption class="sr-only">{props.title}</caption>
             <thead>

@@ -381,6 +381,8 @@ function OverviewBody(props: { data: OverviewData; range: Range; rangeFilters: E
           <div class="signals-chart">
             {dayX.length >= 2 && signalSeries.length > 0 ? (
               <Chart
+                // A new set of series (signals that fired) starts with every series shown.
+                key={signalSeries.map((s) => s.label).join()}
                 title="Smart Signal rates per day (UTC)"
                 summary={signalSummary}
                 x={dayX}
