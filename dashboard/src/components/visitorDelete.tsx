@@ -10,6 +10,7 @@ import { ConfirmDialog, ErrorBanner, formatNumber } from './common';
 const COUNT_PAGES = 20;
 
 const plural = (n: number, one: string, many: string) => `${formatNumber(n)} ${n === 1 ? one : many}`;
+const howMany = (c: { n: number; capped: boolean }) => (c.capped ? `more than ${formatNumber(c.n)}` : formatNumber(c.n));
 
 /** Counts the visitor's stored events (those the erasure deletes); `capped` past the limit. */
 function useEventCount(visitorId: string, active: boolean) {
@@ -64,7 +65,7 @@ export function VisitorDeleteDialog(props: { visitor: Schemas['VisitorView']; op
     setError(undefined);
     try {
       await unwrap(client.DELETE('/v1/visitors/{visitorId}', { params: { path: { visitorId: v.visitorId } } }));
-      props.onDeleted(count === null ? 'its events' : count.capped ? `its more than ${formatNumber(count.n)} events` : `its ${plural(count.n, 'event', 'events')}`);
+      props.onDeleted(count === null ? 'its events' : `its events (${howMany(count)})`);
     } catch (err) {
       setError(err);
     } finally {
@@ -72,7 +73,8 @@ export function VisitorDeleteDialog(props: { visitor: Schemas['VisitorView']; op
     }
   }
 
-  const events = count === null ? 'all its stored events' : count.capped ? `its more than ${formatNumber(count.n)} stored events` : `its ${plural(count.n, 'stored event', 'stored events')}`;
+  // Worded "its stored events (N)" whatever N, so that the sentence always says "events".
+  const events = `all its stored events (${count === null ? 'counting…' : howMany(count)})`;
   return (
     <ConfirmDialog
       open={props.open}
@@ -90,7 +92,7 @@ export function VisitorDeleteDialog(props: { visitor: Schemas['VisitorView']; op
           coming back later, even with its old token, gets a new visitor ID;
         </li>
         <li>
-          {events} (its history, event pages and velocity figures){count === null ? ' (counting…)' : ''};
+          {events}: its history, event pages and velocity figures;
         </li>
         <li>
           its device profile: {plural(v.devices.length, 'device', 'devices')} and {plural(v.ips.length, 'IP address', 'IP addresses')} seen;
