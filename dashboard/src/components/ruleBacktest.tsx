@@ -131,7 +131,7 @@ function Results(props: { result: Schemas['BacktestResult']; stale: boolean }) {
       ) : (
         <div class="table-wrap" tabIndex={0} role="region" aria-label="Sample of matched events">
           <table>
-            <caption class="rules-sr-only">Most recent matched events</caption>
+            <caption class="sr-only">Most recent matched events</caption>
             <thead>
               <tr>
                 <th scope="col">Time</th>

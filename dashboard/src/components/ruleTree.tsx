@@ -73,7 +73,7 @@ export function ConditionTree(props: TreeProps) {
   return (
     <div class="rule-tree">
       <GroupView ctx={ctx} group={props.root} depth={1} />
-      <p class="rules-sr-only" role="status" aria-live="polite">
+      <p class="sr-only" role="status" aria-live="polite">
         {message}
       </p>
     </div>
@@ -349,12 +349,12 @@ function ValueEditor(props: {
       return (
         <fieldset class="rule-between" aria-describedby={props.describedBy}>
           <legend>Value</legend>
-          <label for={id} class="rules-sr-only">
+          <label for={id} class="sr-only">
             Low end
           </label>
           <input {...common} aria-describedby={undefined} type="number" step="any" min={spec.min} max={spec.max} value={c.raw} onInput={input} placeholder="low" />
           <span aria-hidden="true">to</span>
-          <label for={`${c.id}-value2`} class="rules-sr-only">
+          <label for={`${c.id}-value2`} class="sr-only">
             High end
           </label>
           <input

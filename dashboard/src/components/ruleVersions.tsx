@@ -47,7 +47,7 @@ export function RuleVersions(props: { client: Client; ruleId: string; available:
     <div class="rule-versions">
       <div class="table-wrap" tabIndex={0} role="region" aria-label="Version list">
         <table>
-          <caption class="rules-sr-only">Versions of this rule, newest first</caption>
+          <caption class="sr-only">Versions of this rule, newest first</caption>
           <thead>
             <tr>
               <th scope="col">Version</th>

@@ -178,7 +178,7 @@ export function Rules() {
         <>
           <div class="table-wrap" tabIndex={0} role="region" aria-label="Rules in evaluation order">
             <table class="rules-table">
-              <caption class="rules-sr-only">Rules in evaluation order</caption>
+              <caption class="sr-only">Rules in evaluation order</caption>
               <thead>
                 <tr>
                   <th scope="col">Order</th>
@@ -277,7 +277,7 @@ export function Rules() {
                         </span>
                       </td>
                       <td>
-                        <label for={`status-${r.id}`} class="rules-sr-only">
+                        <label for={`status-${r.id}`} class="sr-only">
                           Status of {r.name}
                         </label>
                         <select
