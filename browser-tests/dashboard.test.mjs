@@ -56,7 +56,7 @@ async function seed() {
       operator: 'AND',
       rules: [
         { field: 'event.type', operator: 'equals', value: 'login' },
-        { operator: 'NOT', rules: [{ field: 'signals.incognito', operator: 'equals', value: true }] },
+        { operator: 'NOT', rules: [{ field: 'signals.tor', operator: 'equals', value: true }] },
       ],
     },
   });
@@ -159,19 +159,19 @@ const url = (route) => `${S.prynt.base}/dashboard${route === '/' ? '/' : route}`
 function pages() {
   const d = S.data;
   return [
-    { name: 'overview', route: '/' },
+    { name: 'overview', route: '/', text: 'Linux' }, // the seeded browsers' platform, in Top platforms
     { name: 'events', route: '/events', text: d.visitorA[2].requestId },
     { name: 'event', route: `/events/${d.visitorA[0].requestId}`, text: d.visitorA[0].visitorId },
-    { name: 'visitors', route: '/visitors' },
+    { name: 'visitors', route: '/visitors', text: d.visitorB[0].visitorId },
     { name: 'visitor', route: `/visitors/${d.visitorA[0].visitorId}`, text: 'ana@example.com' },
     { name: 'rules', route: '/rules', text: 'Watch bot payments' },
-    { name: 'rule-new', route: '/rules/new' },
-    { name: 'rule', route: `/rules/${d.loginRule.id}`, text: 'signals.incognito' },
+    { name: 'rule-new', route: '/rules/new', text: 'Test rule' },
+    { name: 'rule', route: `/rules/${d.loginRule.id}`, text: 'signals.tor' },
     { name: 'lists', route: '/lists', text: 'blocked_emails' },
     { name: 'list', route: `/lists/${d.emailList.id}`, text: 'fraud@example.org' },
     { name: 'webhooks', route: '/webhooks', text: `${S.receiver.url}/down` },
     { name: 'webhook', route: `/webhooks/${d.downHook.id}`, text: `${S.receiver.url}/down` },
-    { name: 'settings', route: '/settings' },
+    { name: 'settings', route: '/settings', text: 'Suspect-score weights' },
   ];
 }
 
@@ -423,7 +423,7 @@ test('a visitor is deleted through the UI after typing its ID, and the API then 
     await confirmInput.waitFor();
     const confirm = page.getByRole('button', { name: 'Delete visitor and its data' });
     const dialog = page.getByRole('dialog');
-    assert.match(await dialog.innerText(), /events/i, 'the confirmation names what will be erased');
+    assert.match(await dialog.innerText(), /\bevents?\b/i, 'the confirmation names what will be erased');
 
     // Another ID does not delete anything.
     await confirmInput.fill('pv_notThisOne00');
