@@ -89,8 +89,15 @@ export function VisitorLists(props: { visitor: Schemas['VisitorView']; onChanged
           </form>
         ) : (
           <p class="muted small">
-            {byName.size === 0 ? 'No visitor lists yet: ' : 'It is in every visitor list. '}
-            <Link href="/lists">create a visitor list</Link>.
+            {byName.size === 0 ? (
+              <>
+                No visitor lists yet: <Link href="/lists">create one</Link> to add this visitor to it.
+              </>
+            ) : (
+              <>
+                It is in every visitor list. <Link href="/lists">Create another list</Link> to add it elsewhere.
+              </>
+            )}
           </p>
         )
       ) : null}
