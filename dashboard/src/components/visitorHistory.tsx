@@ -2,9 +2,9 @@
 // counts of its latest event.
 import { useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
-import { unwrap, type Schemas } from '../api';
+import { unwrap } from '../api';
 import { useSession } from '../session';
-import { ScrollBox } from './settingsFields';
+import { VelocityCounts } from './velocity';
 import { Flag, Loaded, VerdictBadge, formatNumber, formatTime, useAsync } from './common';
 
 const PAGE = 20;
@@ -91,14 +91,6 @@ export function VisitorHistory(props: { visitorId: string }) {
   );
 }
 
-const WINDOWS = ['5m', '1h', '24h'] as const;
-const COUNTS: [keyof Omit<Schemas['Event']['velocity'], 'newDeviceForAccount' | 'travelKmh'>, string][] = [
-  ['distinctIp', 'Distinct IP addresses of the visitor'],
-  ['distinctCountry', 'Distinct countries of the visitor'],
-  ['distinctLinkedId', 'Distinct linked IDs of the visitor'],
-  ['visitorsPerLinkedId', 'Visitors sharing its linked ID'],
-  ['visitorsPerIp', 'Visitors sharing its IP address'],
-];
 
 /** The velocity counts of the visitor's newest event (one more request for the full event). */
 export function VisitorVelocity(props: { visitorId: string }) {
@@ -129,35 +121,7 @@ export function VisitorVelocity(props: { visitorId: string }) {
                 <dt>Travel speed</dt>
                 <dd>{ev.velocity.travelKmh === null || ev.velocity.travelKmh === undefined ? '—' : `${formatNumber(Math.round(ev.velocity.travelKmh))} km/h`}</dd>
               </dl>
-              <ScrollBox label="Velocity counts" class="velocity">
-                <table>
-                  <caption class="sr-only">Velocity counts over the last 5 minutes, hour and day</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Count</th>
-                      {WINDOWS.map((w) => (
-                        <th scope="col" class="num" key={w}>
-                          {w}
-                        </th>
-                      ))}
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {COUNTS.map(([key, label]) => (
-                      <tr key={key}>
-                        <th scope="row">
-                          {label} <code class="muted small">{key}</code>
-                        </th>
-                        {WINDOWS.map((w) => (
-                          <td class="num" key={w}>
-                            {formatNumber(ev.velocity[key][w])}
-                          </td>
-                        ))}
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </ScrollBox>
+              <VelocityCounts velocity={ev.velocity} />
             </>
           )
         }

@@ -9,6 +9,7 @@ import { useSession } from '../session';
 import { ErrorBanner, Flag, Loading, PageTitle, VerdictBadge, formatNumber, formatTime, useAsync } from '../components/common';
 import { countryName, eventsHref, flagEmoji, formatConfidence } from '../components/eventsShared';
 import './events.css';
+import { VelocityCounts } from '../components/velocity';
 
 type Event = Schemas['Event'];
 
@@ -286,47 +287,12 @@ function Scores(props: { scores: Event['scores'] }) {
   );
 }
 
-const WINDOWS = ['5m', '1h', '24h'] as const;
-
 function Velocity(props: { velocity: Event['velocity'] }) {
   const v = props.velocity;
-  const rows: [string, { '5m': number; '1h': number; '24h': number }][] = [
-    ['Distinct IPs of the visitor', v.distinctIp],
-    ['Distinct countries of the visitor', v.distinctCountry],
-    ['Distinct linked IDs of the visitor', v.distinctLinkedId],
-    ['Visitors of the linked ID', v.visitorsPerLinkedId],
-    ['Visitors of the IP', v.visitorsPerIp],
-  ];
   return (
     <section class="card" aria-labelledby="ev-velocity">
       <h2 id="ev-velocity">Velocity</h2>
-      <div class="table-wrap">
-        <table>
-          <caption class="sr-only">Velocity counts over the last 5 minutes, hour and 24 hours</caption>
-          <thead>
-            <tr>
-              <th scope="col">Count</th>
-              {WINDOWS.map((w) => (
-                <th scope="col" class="num" key={w}>
-                  {w}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map(([label, counts]) => (
-              <tr key={label}>
-                <th scope="row">{label}</th>
-                {WINDOWS.map((w) => (
-                  <td class="num" key={w}>
-                    {formatNumber(counts[w])}
-                  </td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <VelocityCounts velocity={v} />
       <dl class="fields" style={{ marginTop: '.75rem' }}>
         <Field label="New device for the account">
           <YesNo value={v.newDeviceForAccount} />
