@@ -17,8 +17,9 @@
 // frame in which the events table's first data row is in the DOM with a size, measured in the
 // page from navigation start (performance.now() in a requestAnimationFrame loop started by an
 // init script). The raw figures are GET /v1/events?limit=50 from Node on a kept-alive
-// connection, as the page asks for it, and the filtered listings the page offers. Prints tables
-// and, last, one JSON line.
+// connection, as the page asks for it, and the filtered listings the page offers. Both stores
+// are served at once and timed turn by turn, so the baseline sees the same machine. Prints
+// tables and, last, one JSON line.
 import { spawn } from 'node:child_process';
 import { copyFile, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -133,33 +134,23 @@ function pct(xs, p) {
 }
 const summary = (xs) => ({ median: pct(xs, 50), p95: pct(xs, 95), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
 
-/**
- * Times `GET path` `n` times in a row with the key (fewer, but at least 5, when they take over
- * 20 s together: a slow unindexed filter); resolves to the durations in ms.
- */
-async function timeApi(base, key, path, n) {
-  const times = [];
-  const started = performance.now();
-  for (let i = 0; i < n + 3 && (times.length < 5 || performance.now() - started < 20_000); i++) {
-    const t0 = performance.now();
-    const r = await fetch(base + path, { headers: { Authorization: `Bearer ${key}` } });
-    const body = await r.text();
-    const dt = performance.now() - t0;
-    if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${body}`);
-    if (i >= 3) times.push(dt); // the first calls warm the connection and the caches
-  }
-  return times;
+/** Times one `GET path` with the key, in ms, body read. */
+async function timeApi(base, key, path) {
+  const t0 = performance.now();
+  const r = await fetch(base + path, { headers: { Authorization: `Bearer ${key}` } });
+  const body = await r.text();
+  const dt = performance.now() - t0;
+  if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${body}`);
+  return dt;
 }
 
 /**
- * Cold loads of /dashboard/events: resolves to `{ firstRow, eventsFetch }` lists in ms since
- * navigation start (first data row on screen; the page's GET /v1/events, request to last byte).
+ * One cold load of `path`: resolves to `{ firstRow, eventsFetch }` in ms since navigation start
+ * (first data row on screen; the page's GET /v1/events, request to last byte).
  */
-async function timePage(browser, base, key, path, n) {
-  const firstRow = [];
-  const eventsFetch = [];
-  for (let i = 0; i < n + 1; i++) {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
+async function timePage(browser, base, key, path) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
+  try {
     await context.addInitScript(
       ([k, v]) => {
         sessionStorage.setItem(k, v);
@@ -185,12 +176,10 @@ async function timePage(browser, base, key, path, n) {
       return { firstRow: window.__firstRowMs, eventsFetch: ev ? ev.responseEnd - ev.startTime : null };
     });
     if (errors.length) throw new Error(`errors on ${path}:\n${errors.join('\n')}`);
+    return m;
+  } finally {
     await context.close();
-    if (i === 0) continue; // the first load also warms the server's page cache of the database
-    firstRow.push(m.firstRow);
-    if (m.eventsFetch !== null) eventsFetch.push(m.eventsFetch);
   }
-  return { firstRow, eventsFetch };
 }
 
 /** Signs in once through the form, as an analyst does, and checks the events page shows rows. */
@@ -225,11 +214,12 @@ const FILTERS = [
   ['type=payment&country=NG', '/v1/events?limit=50&type=payment&country=NG'],
 ];
 
-async function measure(bin, browser, s, label) {
+/** Serves store `s` and waits until the start-up loads are done; resolves to the server. */
+async function start(bin, browser, s) {
   const server = await serve(bin, s.dir);
   try {
-    // Timing starts once the start-up loads are done: the analytics table (loaded in the
-    // background) holds every seeded event.
+    // Timing starts once the analytics table (loaded in the background) holds every seeded
+    // event, so that the start-up loads do not compete with the page loads.
     const day = (ms) => new Date(ms).toISOString().slice(0, 10);
     const range = `from=${day(Date.now() - (DAYS + 1) * 86400e3)}T00:00:00Z&to=${day(Date.now() + 86400e3)}T00:00:00Z`;
     let total = 0;
@@ -239,21 +229,49 @@ async function measure(bin, browser, s, label) {
       if (total < s.events) await sleep(500);
     }
     if (total < s.events) throw new Error(`the server counts ${total} of the ${s.events} seeded events after 300 s`);
-    await sleep(2000);
     const home = await fetch(`${server.base}/dashboard/`).then((r) => r.text());
     if (!/<script[^>]+src="\/dashboard\/assets\//.test(home)) throw new Error(`this binary serves no dashboard build at /dashboard/:\n${home.slice(0, 300)}`);
     await signInOnce(browser, server.base, s.key);
-    const pages = {};
-    for (const [name, path] of PAGES) {
-      const t = await timePage(browser, server.base, s.key, path, RUNS);
-      pages[name] = { firstRow: summary(t.firstRow), eventsFetch: summary(t.eventsFetch) };
-    }
-    const api = {};
-    for (const [name, path] of FILTERS) api[name] = summary(await timeApi(server.base, s.key, path, API_RUNS));
-    return { label, stored: total, pages, api };
-  } finally {
+    return { ...server, stored: total };
+  } catch (e) {
     await server.stop();
+    throw e;
   }
+}
+
+/**
+ * Times both stores' servers turn by turn (a page load or a call on one, then the same on the
+ * other), so that a change of load on the machine weighs on both alike. The first load of each
+ * page and the first calls warm the browser's and the server's caches and are not counted.
+ */
+async function measure(browser, servers) {
+  const results = servers.map((sv) => ({ stored: sv.stored, pages: {}, api: {} }));
+  for (const [name, path] of PAGES) {
+    const first = servers.map(() => []);
+    const fetches = servers.map(() => []);
+    for (let i = 0; i < RUNS + 1; i++) {
+      for (const [j, sv] of servers.entries()) {
+        const m = await timePage(browser, sv.base, sv.key, path);
+        if (i === 0) continue;
+        first[j].push(m.firstRow);
+        if (m.eventsFetch !== null) fetches[j].push(m.eventsFetch);
+      }
+    }
+    servers.forEach((_, j) => (results[j].pages[name] = { firstRow: summary(first[j]), eventsFetch: summary(fetches[j]) }));
+  }
+  for (const [name, path] of FILTERS) {
+    const times = servers.map(() => []);
+    const started = performance.now();
+    // Fewer calls (at least 5 each) when they take over 20 s together: a slow unindexed filter.
+    for (let i = 0; i < API_RUNS + 3 && (i < 8 || performance.now() - started < 20_000); i++) {
+      for (const [j, sv] of servers.entries()) {
+        const dt = await timeApi(sv.base, sv.key, path);
+        if (i >= 3) times[j].push(dt);
+      }
+    }
+    servers.forEach((_, j) => (results[j].api[name] = summary(times[j])));
+  }
+  return results;
 }
 
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
@@ -270,9 +288,16 @@ async function main() {
     const mtime = (await stat(original)).mtime.toISOString();
     console.error(`binary: ${original} (${version}, built ${mtime})`);
 
-    const big = await store(bin, KEEP_DIR ? resolve(KEEP_DIR) : join(work, 'big'), EVENTS);
     const small = await store(bin, join(work, 'small'), BASELINE_EVENTS);
-    const results = [await measure(bin, browser, small, 'baseline'), await measure(bin, browser, big, 'large')];
+    const big = await store(bin, KEEP_DIR ? resolve(KEEP_DIR) : join(work, 'big'), EVENTS);
+    const servers = [];
+    let results;
+    try {
+      for (const s of [small, big]) servers.push({ ...(await start(bin, browser, s)), key: s.key });
+      results = await measure(browser, servers);
+    } finally {
+      for (const sv of servers) await sv.stop();
+    }
 
     console.log(`\nDashboard events page, ${RUNS} cold loads per store and page (ms from navigation start; median / p95 / max)`);
     for (const [name] of PAGES) {
