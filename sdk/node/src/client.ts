@@ -175,6 +175,11 @@ export class PryntServer {
     return this.http.request({ method: 'GET', path: `/v1/rules/${seg('ruleId', ruleId)}` }, opts);
   }
 
+  /** Lists a rule's stored versions, newest first, each with its conditions and action. */
+  async listRuleVersions(ruleId: string, opts?: RequestOptions): Promise<T.RuleVersions> {
+    return this.http.request({ method: 'GET', path: `/v1/rules/${seg('ruleId', ruleId)}/versions` }, opts);
+  }
+
   /** Updates a rule with PUT; only the fields sent change. */
   async updateRule(ruleId: string, params: T.UpdateRuleParams, opts?: RequestOptions): Promise<T.RuleUpdated> {
     return this.http.request({ method: 'PUT', path: `/v1/rules/${seg('ruleId', ruleId)}`, body: params }, opts);

@@ -54,6 +54,9 @@ export type UpdateRuleParams = BodyOf<'/v1/rules/{ruleId}', 'put'>;
 export type PatchRuleParams = BodyOf<'/v1/rules/{ruleId}', 'patch'>;
 export type RuleUpdated = ResponseOf<'/v1/rules/{ruleId}', 'put'>;
 export type RuleDeleted = ResponseOf<'/v1/rules/{ruleId}', 'delete'>;
+/** A rule's stored versions, newest first (`GET /v1/rules/{ruleId}/versions`). */
+export type RuleVersions = ResponseOf<'/v1/rules/{ruleId}/versions', 'get'>;
+export type RuleVersion = ItemOf<RuleVersions>;
 export type BacktestParams = BodyOf<'/v1/rules/{ruleId}/backtest', 'post'>;
 export type BacktestResult = ResponseOf<'/v1/rules/{ruleId}/backtest', 'post'>;
 export type UnsavedBacktestParams = BodyOf<'/v1/rules/backtest', 'post'>;

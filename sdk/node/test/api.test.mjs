@@ -180,6 +180,10 @@ test('rules: create, list, get, update with PUT and PATCH, delete', async () => 
   assert.equal(patched.name, 'Renamed');
   assert.equal(patched.status, 'paused');
   assert.equal((await sdk.getRule(created.id)).priority, 9);
+  const versions = await sdk.listRuleVersions(created.id);
+  assert.deepEqual(versions.data.map((v) => v.version), [3, 2, 1]);
+  assert.equal(versions.data[0].name, 'Renamed');
+  assert.deepEqual(versions.data[2].conditions, rule.conditions);
 
   assert.deepEqual(await sdk.deleteRule(created.id), { deleted: true, ruleId: created.id });
   await assert.rejects(sdk.getRule(created.id), NotFoundError);
@@ -238,6 +242,9 @@ test('lists: create, list, get with entries, add, remove, change atomically, del
   assert.equal(paged.entries.data.length, 1);
   assert.equal(paged.entries.total, 3);
   assert.equal(paged.entries.hasMore, true);
+  const found = await sdk.getList(list.id, { q: c.slice(3, 9).toUpperCase() });
+  assert.deepEqual(found.entries.data.map((e) => e.value), [c]);
+  assert.equal(found.entries.total, 1);
 
   assert.deepEqual((await sdk.getVisitor(c)).lists, ['trusted_devices']);
 
