@@ -460,7 +460,10 @@ fn list_entries_are_searched_by_text_with_wildcards_taken_literally() {
         },
     ))
     .unwrap();
-    assert_eq!((found.entries.data.len(), found.entries.total), (2, Some(5)));
+    assert_eq!(
+        (found.entries.data.len(), found.entries.total),
+        (2, Some(5))
+    );
 
     let long = "a".repeat(257);
     for query in ["q=", &format!("q={long}") as &str] {
