@@ -214,13 +214,16 @@ const MIGRATIONS: &[&str] = &[
      WHERE json_valid(body);",
     // 9: an index per listing filter, newest first within it, each carrying the other
     // filters' columns so that a page is found by walking one index without reading the rows
-    // that do not match (`sqlite::events`). Verdicts and bots are indexed only where present.
-    // Each index costs every write a page per distinct value in its commit group, so there is
-    // none for combinations (see BENCHMARKS.md).
+    // that do not match (`sqlite::events`). Each holds only the events that have its value
+    // (many integrations send no type; bots and verdicts are few or none), and since each costs
+    // a write a page per distinct value in its commit group, there is none for combinations
+    // (see BENCHMARKS.md).
     "CREATE INDEX events_type ON events
-        (workspace_id, env, event_type, ts_ms, request_id, country, bot, verdict);
+        (workspace_id, env, event_type, ts_ms, request_id, country, bot, verdict)
+        WHERE event_type IS NOT NULL;
      CREATE INDEX events_country ON events
-        (workspace_id, env, country, ts_ms, request_id, event_type, bot, verdict);
+        (workspace_id, env, country, ts_ms, request_id, event_type, bot, verdict)
+        WHERE country IS NOT NULL;
      CREATE INDEX events_verdict ON events
         (workspace_id, env, verdict, ts_ms, request_id, event_type, country, bot)
         WHERE verdict IS NOT NULL;
