@@ -1,6 +1,7 @@
 //! `prynt bench seed-events`: fills a store with synthetic events of the shape identify
-//! stores (device, signals, scores, velocity, ip), spread over the last days, for the backtest
-//! and analytics benchmarks. Events go through the store's own write path.
+//! stores (device, signals, scores, velocity, ip), spread over the last days, for the backtest,
+//! analytics and events listing benchmarks. Events go through the store's own write path, with
+//! the columns listings filter on (type, country, address, linked id).
 
 use std::path::Path;
 use std::sync::Arc;
