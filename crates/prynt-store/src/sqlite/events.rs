@@ -41,9 +41,9 @@ struct Walk {
 
 /// The indexes that can serve a listing's filters, in the order preferred when they look alike
 /// (events' usual selectivity: a visitor, the rare verdicts `block` and `challenge`, bots, a
-/// country, a type, `allow`). Each filter index carries the other
-/// filters' columns, so a walk checks them without reading the rows that do not match. Without
-/// any of these filters the time index serves.
+/// country, a type, `allow`). Each filter index carries the other filters' columns, so a walk
+/// checks them without reading the rows that do not match. Without any of these filters the
+/// time index serves.
 fn walks(q: &EventQuery) -> Vec<Walk> {
     let text = |v: &str| Some(Sql::Text(v.to_owned()));
     let mut out = Vec::new();
