@@ -590,6 +590,18 @@ mod tests {
         (secret, key)
     }
 
+    /// A fresh store, its `default` workspace and that workspace's test scope.
+    async fn default_test_store() -> (tempfile::TempDir, SqliteStore, Workspace, Scope) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let ws = store.workspace_by_name("default").await.unwrap().unwrap();
+        let scope = Scope {
+            workspace_id: ws.id.clone(),
+            env: Environment::Test,
+        };
+        (dir, store, ws, scope)
+    }
+
     #[tokio::test]
     async fn keys_authenticate_until_revoked_and_initial_keys_come_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -787,13 +799,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_filter_on_type_and_country_with_the_other_filters() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let ws = store.workspace_by_name("default").await.unwrap().unwrap();
-        let scope = Scope {
-            workspace_id: ws.id.clone(),
-            env: Environment::Test,
-        };
+        let (_dir, store, _, scope) = default_test_store().await;
         let events = [
             ("req_1_aaaaaa", 1_000, Some("login"), Some("us"), Some(true)),
             (
@@ -893,13 +899,7 @@ mod tests {
 
     #[tokio::test]
     async fn list_entries_are_searched_with_wildcards_taken_literally() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let ws = store.workspace_by_name("default").await.unwrap().unwrap();
-        let scope = Scope {
-            workspace_id: ws.id.clone(),
-            env: Environment::Test,
-        };
+        let (_dir, store, ws, scope) = default_test_store().await;
         let list = store
             .create_list(
                 &scope,
@@ -977,13 +977,7 @@ mod tests {
 
     #[tokio::test]
     async fn rule_versions_come_newest_first_within_their_scope() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let ws = store.workspace_by_name("default").await.unwrap().unwrap();
-        let scope = Scope {
-            workspace_id: ws.id.clone(),
-            env: Environment::Test,
-        };
+        let (_dir, store, ws, scope) = default_test_store().await;
         let rule = store
             .create_rule(
                 &scope,
