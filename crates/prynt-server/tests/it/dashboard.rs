@@ -2,7 +2,7 @@
 //! every app path answered with the app's page, hashed assets cached for good, and nothing but
 //! the embedded files reachable.
 
-use crate::harness::{assert_error, client, TestServer};
+use crate::harness::{assert_error, client, client_no_redirects, html_page, TestServer};
 
 /// The asset paths that the embedded index.html loads.
 fn asset_paths(index: &str) -> Vec<String> {
@@ -19,27 +19,14 @@ fn serves_the_embedded_app_on_every_app_path() {
     let http = client();
 
     // Without the trailing slash, a permanent redirect to the app's root.
-    let no_redirect = reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let no_redirect = client_no_redirects();
     let r = no_redirect.get(s.url("/dashboard")).send().expect("GET");
     assert_eq!(r.status().as_u16(), 308);
     assert_eq!(r.headers()["location"], "/dashboard/");
 
-    let r = http.get(s.url("/dashboard/")).send().expect("GET");
-    assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap_or("")
-        .starts_with("text/html"));
-    let csp = r.headers()["content-security-policy"]
-        .to_str()
-        .unwrap_or("")
-        .to_owned();
+    let (csp, index) = html_page(http.get(s.url("/dashboard/")).send().expect("GET"));
     assert!(csp.contains("default-src 'self'"), "CSP: {csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "CSP: {csp}");
-    let index = r.text().expect("body");
     assert!(
         index.contains("<div id=\"app\">"),
         "the built app, not the not-built notice (run `npm ci && npm run build` in dashboard/ \

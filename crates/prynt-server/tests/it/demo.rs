@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_error, client, payload, prynt, wait_timeout, TestServer};
+use crate::harness::{assert_error, client, html_page, payload, prynt, wait_timeout, TestServer};
 
 /// The demo key the server hands out, asserting the answer's shape.
 fn demo_key(s: &TestServer) -> String {
@@ -78,18 +78,8 @@ fn a_loopback_server_hands_out_a_working_demo_key_and_serves_the_page() {
     assert!(!demo[0].contains(&key), "{demo:?}");
 
     for path in ["/", "/demo"] {
-        let r = client().get(s.url(path)).send().expect("GET");
-        assert_eq!(r.status(), 200, "{path}");
-        assert!(r.headers()["content-type"]
-            .to_str()
-            .unwrap_or("")
-            .starts_with("text/html"));
-        let csp = r.headers()["content-security-policy"]
-            .to_str()
-            .unwrap_or("")
-            .to_owned();
+        let (csp, page) = html_page(client().get(s.url(path)).send().expect("GET"));
         assert!(csp.contains("script-src 'self' 'sha256-"), "{csp}");
-        let page = r.text().expect("body");
         assert!(page.contains("<script src=\"/v1/agent.js\"></script>"));
         assert!(page.contains("/demo/config"));
         assert!(page.contains("https://db-ip.com"));

@@ -206,6 +206,32 @@ pub fn client() -> Client {
         .expect("client")
 }
 
+/// A client that reports redirects instead of following them.
+pub fn client_no_redirects() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Asserts a 200 HTML page and returns its content security policy and its body.
+pub fn html_page(resp: Response) -> (String, String) {
+    assert_eq!(resp.status().as_u16(), 200, "{}", resp.url());
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let ct = header("content-type");
+    assert!(ct.starts_with("text/html"), "HTML content type, got {ct:?}");
+    let csp = header("content-security-policy");
+    (csp, resp.text().expect("body"))
+}
+
 /// Asserts the reference's error body and returns it.
 pub fn assert_error(resp: Response, status: u16, code: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status, "status for {code}");

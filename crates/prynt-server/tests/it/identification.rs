@@ -4,7 +4,9 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{assert_error, client, payload, send_chunked, send_declared, TestServer};
+use crate::harness::{
+    assert_error, client, client_no_redirects, payload, send_chunked, send_declared, TestServer,
+};
 
 fn with_token(mut body: Value, token: &str) -> Value {
     body["token"] = json!(token);
@@ -610,13 +612,7 @@ fn agent_scripts_demo_page_and_cors_are_served() {
         html.contains("<script src=\"/v1/agent.js\"></script>") && html.contains("agent.identify(")
     );
     // `/` is the demo page itself, not a redirect to it.
-    let root = reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(s.url("/"))
-        .send()
-        .unwrap();
+    let root = client_no_redirects().get(s.url("/")).send().unwrap();
     assert_eq!(root.status(), 200);
     assert_eq!(root.text().unwrap(), html);
     let js = client().get(s.url("/v1/agent.js")).send().unwrap();
