@@ -348,6 +348,34 @@ impl TestServer {
     }
 
     /// Identifies and returns the JSON answer and the visitor token, asserting success.
+    /// Identifies device `seed` with the public key as coming from `ip` (through
+    /// X-Forwarded-For), with an event type and an optional linked id; returns the stored event.
+    pub fn identify_event(&self, seed: u32, kind: &str, linked: Option<&str>, ip: &str) -> Value {
+        let mut body = payload(seed);
+        body["type"] = serde_json::json!(kind);
+        if let Some(l) = linked {
+            body["linkedId"] = serde_json::json!(l);
+        }
+        let r = client()
+            .post(self.url("/v1/identify"))
+            .bearer_auth(&self.public_key)
+            .header("x-forwarded-for", ip)
+            .json(&body)
+            .send()
+            .expect("identify");
+        assert_eq!(r.status(), 200);
+        let res: Value = r.json().expect("json");
+        let (status, ev) = self.json(
+            &format!(
+                "/v1/events/{}",
+                res["requestId"].as_str().expect("requestId")
+            ),
+            &self.secret_key,
+        );
+        assert_eq!(status, 200);
+        ev
+    }
+
     pub fn identify_ok(&self, key: &str, body: &Value) -> (Value, String) {
         let r = self.identify(key, body);
         assert_eq!(r.status(), 200, "identify failed");

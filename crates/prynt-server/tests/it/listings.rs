@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{assert_error, block_on, client, payload, TestServer};
+use crate::harness::{assert_error, block_on, TestServer};
 
 /// Every page of `/v1/events?{query}` followed through its cursors, `limit` at a time.
 fn all_events(s: &TestServer, query: &str, limit: u32) -> Vec<Value> {
@@ -43,24 +43,6 @@ fn ids(events: &[Value]) -> Vec<String> {
         .iter()
         .map(|e| e["requestId"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// Identifies device `seed` as coming from `ip` with an event type and linked id; returns the
-/// request id.
-fn identify(s: &TestServer, seed: u32, kind: &str, linked: &str, ip: &str) -> String {
-    let mut body = payload(seed);
-    body["type"] = json!(kind);
-    body["linkedId"] = json!(linked);
-    let r = client()
-        .post(s.url("/v1/identify"))
-        .bearer_auth(&s.public_key)
-        .header("x-forwarded-for", ip)
-        .json(&body)
-        .send()
-        .expect("identify");
-    assert_eq!(r.status(), 200);
-    let res: Value = r.json().unwrap();
-    res["requestId"].as_str().unwrap().to_owned()
 }
 
 #[test]
@@ -99,14 +81,20 @@ fn events_are_filtered_by_type_and_country_with_the_other_filters() {
     );
     // Identified now, so newest: located in JP by the city file, and one with its address
     // masked by the environment's setting.
-    let tokyo = identify(&s, 1, "signup", "u-tokyo", "198.51.100.7");
+    let tokyo = s.identify_event(1, "signup", Some("u-tokyo"), "198.51.100.7")["requestId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = s
         .req(Method::PATCH, "/v1/workspace", &s.secret_key)
         .json(&json!({"maskIp": true}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    let masked = identify(&s, 2, "signup", "u-masked", "203.0.113.77");
+    let masked = s.identify_event(2, "signup", Some("u-masked"), "203.0.113.77")["requestId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let all = all_events(&s, "", 100);
     assert_eq!(all.len(), 402);

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{client, payload, TestServer};
+use crate::harness::TestServer;
 
 fn send(s: &TestServer, method: Method, path: &str, body: &Value) -> (u16, Value) {
     let r = s
@@ -34,30 +34,6 @@ fn create_list(s: &TestServer, body: Value) -> String {
     let (status, r) = post(s, "/v1/lists", body);
     assert_eq!(status, 200, "{r}");
     r["id"].as_str().unwrap().to_owned()
-}
-
-/// Identifies device `seed` from `ip` with an event type and linked id; returns the event.
-fn identify(s: &TestServer, seed: u32, kind: &str, linked: Option<&str>, ip: &str) -> Value {
-    let mut body = payload(seed);
-    body["type"] = json!(kind);
-    if let Some(l) = linked {
-        body["linkedId"] = json!(l);
-    }
-    let r = client()
-        .post(s.url("/v1/identify"))
-        .bearer_auth(&s.public_key)
-        .header("x-forwarded-for", ip)
-        .json(&body)
-        .send()
-        .expect("identify");
-    assert_eq!(r.status(), 200);
-    let res: Value = r.json().expect("json");
-    let (status, ev) = s.json(
-        &format!("/v1/events/{}", res["requestId"].as_str().unwrap()),
-        &s.secret_key,
-    );
-    assert_eq!(status, 200);
-    ev
 }
 
 fn leaf(field: &str, op: &str, value: Value) -> Value {
@@ -310,7 +286,7 @@ fn invalid_rules_are_refused_with_the_exact_field() {
 #[test]
 fn verdicts_follow_priority_monitor_and_side_effects_reach_the_next_identification() {
     let (_tmp, s) = start();
-    let ev = identify(&s, 1, "registration", None, "198.51.100.1");
+    let ev = s.identify_event(1, "registration", None, "198.51.100.1");
     assert_eq!(ev["verdict"], Value::Null, "no rules: no verdict");
     // A subscriber, so that matches and list changes are queued for delivery.
     let (status, _) = post(
@@ -349,7 +325,7 @@ fn verdicts_follow_priority_monitor_and_side_effects_reach_the_next_identificati
         );
     }
 
-    let ev = identify(&s, 2, "registration", None, "198.51.100.2");
+    let ev = s.identify_event(2, "registration", None, "198.51.100.2");
     assert_eq!(
         ev["signals"]["bot"]["detected"], true,
         "this HTTP client is a bot"
@@ -369,7 +345,7 @@ fn verdicts_follow_priority_monitor_and_side_effects_reach_the_next_identificati
     assert_eq!(v["lists"], json!(["blocked"]), "{v}");
 
     // Live rules and no match: allow.
-    let ev = identify(&s, 3, "login", None, "198.51.100.3");
+    let ev = s.identify_event(3, "login", None, "198.51.100.3");
     assert_eq!(
         (ev["verdict"].as_str(), &ev["matchedRule"]),
         (Some("allow"), &Value::Null)
@@ -381,10 +357,10 @@ fn verdicts_follow_priority_monitor_and_side_effects_reach_the_next_identificati
         json!({"name": "blocked devices", "priority": 0, "status": "live",
         "conditions": and(vec![leaf("visitorId", "in", json!("blocked"))]), "action": {"verdict": "block"}}),
     );
-    let ev = identify(&s, 2, "login", None, "198.51.100.2");
+    let ev = s.identify_event(2, "login", None, "198.51.100.2");
     assert_eq!(ev["visitorId"], visitor.as_str());
     assert_eq!(ev["matchedRule"]["id"], listed.as_str(), "{ev}");
-    let ev = identify(&s, 4, "login", None, "198.51.100.4");
+    let ev = s.identify_event(4, "login", None, "198.51.100.4");
     assert_eq!(ev["verdict"], "allow", "another device is not on the list");
 
     // A rule change applies to the very next identification: pausing the block rule.
@@ -395,7 +371,7 @@ fn verdicts_follow_priority_monitor_and_side_effects_reach_the_next_identificati
         &json!({"status": "paused"}),
     );
     assert_eq!(up["version"], 2);
-    let ev = identify(&s, 5, "registration", None, "198.51.100.5");
+    let ev = s.identify_event(5, "registration", None, "198.51.100.5");
     assert_eq!(ev["matchedRule"]["id"], challenge.as_str(), "{ev}");
     assert_eq!(ev["verdict"], "challenge");
 
@@ -418,7 +394,7 @@ fn verdicts_follow_priority_monitor_and_side_effects_reach_the_next_identificati
         &json!({}),
     );
     assert_eq!(status, 200);
-    let ev = identify(&s, 2, "login", None, "198.51.100.2");
+    let ev = s.identify_event(2, "login", None, "198.51.100.2");
     assert_eq!(ev["verdict"], "allow", "{ev}");
 
     // Every match and list change was queued in the outbox, in the store.
@@ -552,13 +528,13 @@ fn list_entries_are_validated_atomic_and_expire() {
         json!({"name": "blocklisted", "status": "live",
         "conditions": and(vec![leaf("ip.blocklisted", "equals", json!(true))]), "action": {"verdict": "block"}}),
     );
-    let ev = identify(&s, 1, "login", None, "10.20.30.40");
+    let ev = s.identify_event(1, "login", None, "10.20.30.40");
     assert_eq!(
         (ev["ip"]["blocklisted"].as_bool(), ev["verdict"].as_str()),
         (Some(true), Some("block")),
         "{ev}"
     );
-    let ev = identify(&s, 1, "login", None, "11.0.0.1");
+    let ev = s.identify_event(1, "login", None, "11.0.0.1");
     assert_eq!(
         (ev["ip"]["blocklisted"].as_bool(), ev["verdict"].as_str()),
         (Some(false), Some("allow"))
@@ -578,10 +554,10 @@ fn list_entries_are_validated_atomic_and_expire() {
         json!({"name": "risky", "priority": 0, "status": "live",
         "conditions": and(vec![leaf("event.linkedId", "in", json!("risky_emails"))]), "action": {"verdict": "challenge"}}),
     );
-    let ev = identify(&s, 1, "login", Some("fraud@example.com"), "11.0.0.1");
+    let ev = s.identify_event(1, "login", Some("fraud@example.com"), "11.0.0.1");
     assert_eq!(ev["verdict"], "challenge", "{ev}");
     std::thread::sleep(std::time::Duration::from_millis(3100));
-    let ev = identify(&s, 1, "login", Some("fraud@example.com"), "11.0.0.1");
+    let ev = s.identify_event(1, "login", Some("fraud@example.com"), "11.0.0.1");
     assert_eq!(ev["verdict"], "allow", "the entry expired: {ev}");
     let (_, list) = s.json(&format!("/v1/lists/{emails}"), &s.secret_key);
     assert_eq!(list["entryCount"], 0);
@@ -651,8 +627,7 @@ fn backtests_count_what_a_brute_force_pass_over_the_events_counts() {
             2 => Some(format!("user{i}@other.test")),
             _ => Some(format!("u{i}@mail.test")),
         };
-        identify(
-            &s,
+        s.identify_event(
             i % 9,
             kinds[(i % 3) as usize],
             linked.as_deref(),
@@ -734,13 +709,7 @@ fn backtests_count_what_a_brute_force_pass_over_the_events_counts() {
     }
 
     // The same rule unsaved gives the same counts; events identified since are counted.
-    identify(
-        &s,
-        50,
-        "registration",
-        Some("late@mail.test"),
-        "198.51.100.200",
-    );
+    s.identify_event(50, "registration", Some("late@mail.test"), "198.51.100.200");
     let (status, bt2) = post(
         &s,
         "/v1/rules/backtest",
@@ -803,7 +772,7 @@ fn after_a_restart_the_event_table_holds_every_event_once() {
     let args = ["--trust-proxy", "127.0.0.1/32"];
     let mut s = TestServer::start_in(tmp.path(), &args);
     for i in 0..5 {
-        identify(&s, i, "login", None, "198.51.100.9");
+        s.identify_event(i, "login", None, "198.51.100.9");
     }
     assert!(s.terminate().success());
     // The restarted server loads its table in the background while identifications arrive.
@@ -812,7 +781,7 @@ fn after_a_restart_the_event_table_holds_every_event_once() {
     again.secret_key = s.secret_key.clone();
     let s = again;
     for i in 0..3 {
-        identify(&s, 10 + i, "registration", None, "198.51.100.9");
+        s.identify_event(10 + i, "registration", None, "198.51.100.9");
     }
     let body = json!({"conditions": and(vec![leaf("event.type", "equals", json!("registration"))]), "days": 1});
     for _ in 0..2 {
