@@ -9,8 +9,9 @@
 
 use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -48,18 +49,19 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn override_dir() -> Option<PathBuf> {
+/// `PRYNT_DASHBOARD_DIR`, read once.
+static OVERRIDE_DIR: LazyLock<Option<PathBuf>> = LazyLock::new(|| {
     std::env::var_os("PRYNT_DASHBOARD_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-}
+});
 
 /// An asset's bytes: from the override directory when set, else from the binary.
 fn load(path: &str) -> Option<Cow<'static, [u8]>> {
     if path.split('/').any(|seg| seg == ".." || seg.is_empty()) {
         return None;
     }
-    match override_dir() {
+    match OVERRIDE_DIR.as_deref() {
         Some(dir) => std::fs::read(dir.join(path)).ok().map(Cow::Owned),
         None => Assets::get(path).map(|f| f.data),
     }
@@ -99,32 +101,9 @@ async fn serve(path: String) -> Response {
         )
             .into_response();
     }
-    let (status, body) = match load("index.html") {
-        Some(bytes) => (StatusCode::OK, bytes.into_owned()),
-        None => (StatusCode::OK, NOT_BUILT.as_bytes().to_vec()),
+    let body = match load("index.html") {
+        Some(bytes) => bytes.into_owned(),
+        None => NOT_BUILT.as_bytes().to_vec(),
     };
-    (
-        status,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP),
-            ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    crate::html::page(HeaderValue::from_static(CSP), body)
 }

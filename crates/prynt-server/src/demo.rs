@@ -44,7 +44,12 @@ pub struct Demo {
 
 /// Whether a server listening on `addr` is reachable from this machine only.
 pub fn loopback_only(addr: SocketAddr) -> bool {
-    addr.ip().to_canonical().is_loopback()
+    is_local(addr.ip())
+}
+
+/// Loopback, also written as an IPv4-mapped IPv6 address.
+fn is_local(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
 }
 
 fn is_demo_key(key: &ApiKeyRecord) -> bool {
@@ -131,30 +136,10 @@ fn inline_blocks<'a>(html: &'a str, tag: &str) -> Vec<&'a str> {
 }
 
 async fn page() -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_str(&CSP)
-                    .unwrap_or(HeaderValue::from_static("default-src 'self'")),
-            ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
-        ],
+    crate::html::page(
+        HeaderValue::from_str(&CSP).unwrap_or(HeaderValue::from_static("default-src 'self'")),
         PAGE,
     )
-        .into_response()
 }
 
 /// The demo key, if there is one and the client is on this machine: the peer is loopback and,
@@ -174,8 +159,7 @@ fn local_demo<'a>(
     };
     let demo = state.demo.get().ok_or_else(no_demo)?;
     let client = crate::client_ip::resolve(peer.ip(), headers, &state.trusted_proxies);
-    let local = |ip: IpAddr| ip.to_canonical().is_loopback();
-    if !local(peer.ip()) || !local(client) {
+    if !is_local(peer.ip()) || !is_local(client) {
         return Err(no_demo());
     }
     Ok(demo)
@@ -246,6 +230,7 @@ async fn event(
         }
         None => Vec::new(),
     };
+    // The store answers one row past the limit (how listings know there is a next page).
     let recent_visits: Vec<Value> = recent
         .iter()
         .take(RECENT_VISITS)

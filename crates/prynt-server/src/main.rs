@@ -14,6 +14,7 @@ mod delivery;
 mod demo;
 mod error;
 mod extract;
+mod html;
 mod idempotency;
 mod identity;
 mod limits;
