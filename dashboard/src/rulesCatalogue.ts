@@ -32,8 +32,6 @@ export interface FieldInfo {
 export interface Catalogue {
   fields: FieldInfo[];
   byName: Map<string, FieldInfo>;
-  /** Whether the server documents `GET /v1/rules/{ruleId}/versions`. */
-  hasVersions: boolean;
 }
 
 const OPERATOR_LABELS: Record<string, string> = {
@@ -211,8 +209,7 @@ export function catalogueFrom(doc: unknown): Catalogue {
   if (!byName.size) throw new Error('The OpenAPI document describes no rule condition fields.');
   const fields = order.map((n) => byName.get(n)!);
   for (const f of fields) f.type = fieldType(f.operators);
-  const paths = isObj(doc.paths) ? doc.paths : {};
-  return { fields, byName, hasVersions: isObj(paths['/v1/rules/{ruleId}/versions']) };
+  return { fields, byName };
 }
 
 let cached: Promise<Catalogue> | null = null;

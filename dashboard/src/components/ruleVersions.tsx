@@ -9,14 +9,13 @@ import { fetchRuleVersions, type RuleVersion } from '../rulesApi';
 import { renderRule } from '../rulesModel';
 import { ErrorBanner, Loading, VerdictBadge, formatTime } from './common';
 
-export function RuleVersions(props: { client: Client; ruleId: string; available: boolean; reloadToken: number }) {
+export function RuleVersions(props: { client: Client; ruleId: string; reloadToken: number }) {
   const [versions, setVersions] = useState<RuleVersion[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [from, setFrom] = useState<number | null>(null);
   const [to, setTo] = useState<number | null>(null);
 
   useEffect(() => {
-    if (!props.available) return;
     const ctl = new AbortController();
     setError(null);
     fetchRuleVersions(props.client, props.ruleId, ctl.signal).then(
@@ -32,11 +31,8 @@ export function RuleVersions(props: { client: Client; ruleId: string; available:
       },
     );
     return () => ctl.abort();
-  }, [props.client, props.ruleId, props.available, props.reloadToken]);
+  }, [props.client, props.ruleId, props.reloadToken]);
 
-  if (!props.available) {
-    return <p class="muted">This server does not list the versions of a rule yet: each save still creates a new version.</p>;
-  }
   if (error) return <ErrorBanner error={error} />;
   if (!versions) return <Loading label="Loading versions…" />;
   if (!versions.length) return <p class="muted">No versions.</p>;
@@ -79,26 +75,8 @@ export function RuleVersions(props: { client: Client; ruleId: string; available:
       ) : (
         <>
           <div class="toolbar">
-            <div>
-              <label for="diff-from">From version</label>
-              <select id="diff-from" value={String(a.version)} onChange={(e) => setFrom(Number((e.target as HTMLSelectElement).value))}>
-                {versions.map((v) => (
-                  <option key={v.version} value={String(v.version)}>
-                    v{v.version} · {formatTime(v.createdAt)}
-                  </option>
-                ))}
-              </select>
-            </div>
-            <div>
-              <label for="diff-to">To version</label>
-              <select id="diff-to" value={String(b.version)} onChange={(e) => setTo(Number((e.target as HTMLSelectElement).value))}>
-                {versions.map((v) => (
-                  <option key={v.version} value={String(v.version)}>
-                    v{v.version} · {formatTime(v.createdAt)}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <VersionSelect id="diff-from" label="From version" versions={versions} value={a.version} onChange={setFrom} />
+            <VersionSelect id="diff-to" label="To version" versions={versions} value={b.version} onChange={setTo} />
           </div>
           <VersionDiff from={a} to={b} />
         </>
@@ -157,5 +135,21 @@ export function VersionDiff(props: { from: RuleVersion; to: RuleVersion }) {
         )}
       </pre>
     </figure>
+  );
+}
+
+/** A labelled picker of one of the rule's versions. */
+function VersionSelect(props: { id: string; label: string; versions: RuleVersion[]; value: number; onChange: (version: number) => void }) {
+  return (
+    <div>
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} value={String(props.value)} onChange={(e) => props.onChange(Number((e.target as HTMLSelectElement).value))}>
+        {props.versions.map((v) => (
+          <option key={v.version} value={String(v.version)}>
+            v{v.version} · {formatTime(v.createdAt)}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }

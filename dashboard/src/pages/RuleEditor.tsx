@@ -426,7 +426,7 @@ function Editor(props: { ruleId: string | null; loaded: EditorData; reloadLists:
       {props.ruleId && rule && (
         <section class="card rule-section" aria-labelledby="rule-sec-versions">
           <h2 id="rule-sec-versions">Versions</h2>
-          <RuleVersions client={client} ruleId={props.ruleId} available={cat.hasVersions} reloadToken={versionsToken} />
+          <RuleVersions client={client} ruleId={props.ruleId} reloadToken={versionsToken} />
         </section>
       )}
 
