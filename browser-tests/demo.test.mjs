@@ -8,7 +8,7 @@
 // phone's screen at 390 px.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AxeBuilder } from '@axe-core/playwright';
+import { axeProblems } from './lib/axe.mjs';
 import { launch } from './lib/browser.mjs';
 import { startPrynt } from './lib/prynt.mjs';
 
@@ -47,13 +47,6 @@ const visitRows = (page) =>
       };
     }),
   );
-
-async function axeProblems(page) {
-  const results = await new AxeBuilder({ page }).analyze();
-  return results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-}
 
 test('the demo identifies this browser on load; a private window is the same visitor and shows in the recent visits', { timeout: TIMEOUT }, async () => {
   const prynt = await startPrynt();

@@ -7,9 +7,9 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
 import { CHROMIUM, CHROMIUM_ARGS, serveStatic } from './browser.mjs';
 import { startPrynt } from './prynt.mjs';
+export { axeProblems } from './axe.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -213,26 +213,6 @@ export async function settle(page, { text, timeout = 15_000 } = {}) {
 /** How long the network must stay quiet for a page to count as settled: the gap between one
  * answer and the requests its render starts is a few milliseconds. */
 const QUIET_MS = 200;
-
-/**
- * axe-core's serious and critical violations on the page, as readable lines (rule, impact, help
- * and the first offending elements with axe's summary of what is wrong).
- */
-export async function axeProblems(page) {
-  // Only violations are detailed (passes and the rest are summarised): the same violations,
-  // in a fraction of the time on a page with charts and long tables.
-  const results = await new AxeBuilder({ page }).options({ resultTypes: ['violations'] }).analyze();
-  return results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => {
-      const nodes = v.nodes
-        .slice(0, 4)
-        .map((n) => `      ${n.target.join(' ')}: ${(n.failureSummary || '').replace(/\s+/g, ' ').trim()}`)
-        .join('\n');
-      const more = v.nodes.length > 4 ? `\n      … and ${v.nodes.length - 4} more` : '';
-      return `axe ${v.id} (${v.impact}): ${v.help} [${v.nodes.length} element(s)]\n${nodes}${more}`;
-    });
-}
 
 /** Writes a full-page screenshot to SCREENSHOT_DIR/<name>.png and resolves to its path. */
 export async function screenshot(page, name) {
