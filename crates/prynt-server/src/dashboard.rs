@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+use axum::body::Body;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -56,14 +57,18 @@ static OVERRIDE_DIR: LazyLock<Option<PathBuf>> = LazyLock::new(|| {
         .map(PathBuf::from)
 });
 
-/// An asset's bytes: from the override directory when set, else from the binary.
-fn load(path: &str) -> Option<Cow<'static, [u8]>> {
+/// An asset's bytes: from the override directory when set, else from the binary (served
+/// without a copy).
+fn load(path: &str) -> Option<Body> {
     if path.split('/').any(|seg| seg == ".." || seg.is_empty()) {
         return None;
     }
     match OVERRIDE_DIR.as_deref() {
-        Some(dir) => std::fs::read(dir.join(path)).ok().map(Cow::Owned),
-        None => Assets::get(path).map(|f| f.data),
+        Some(dir) => std::fs::read(dir.join(path)).ok().map(Body::from),
+        None => Assets::get(path).map(|f| match f.data {
+            Cow::Borrowed(b) => Body::from(b),
+            Cow::Owned(v) => Body::from(v),
+        }),
     }
 }
 
@@ -97,13 +102,13 @@ async fn serve(path: String) -> Response {
                     HeaderValue::from_static("nosniff"),
                 ),
             ],
-            bytes.into_owned(),
+            bytes,
         )
             .into_response();
     }
     let body = match load("index.html") {
-        Some(bytes) => bytes.into_owned(),
-        None => NOT_BUILT.as_bytes().to_vec(),
+        Some(bytes) => bytes,
+        None => Body::from(NOT_BUILT),
     };
     crate::html::page(HeaderValue::from_static(CSP), body)
 }
