@@ -1,5 +1,7 @@
-//! The facts of one event: one typed value per catalogue field, read once from the event JSON
-//! so that rules never walk JSON while they evaluate.
+//! The facts of one event: one typed value per catalogue field, so that rules never walk JSON
+//! while they evaluate. Built from typed values when an event is identified
+//! ([`EventFields`]), and read from the stored event JSON when stored events are replayed
+//! (backtests, analytics, restarts); both give the same facts for the same event.
 
 use std::sync::Arc;
 
@@ -127,6 +129,254 @@ impl Facts {
             return;
         };
         *slot = if v.fits(def.ty) { v } else { Value::Missing };
+    }
+}
+
+/// A list-of-strings fact (`signals.bot.reasons`), built from whatever holds the strings.
+pub fn str_list<S: AsRef<str>>(items: &[S]) -> Arc<[Arc<str>]> {
+    items.iter().map(|s| Arc::from(s.as_ref())).collect()
+}
+
+/// Distinct counts over the last 5 minutes, hour and day.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WindowFields {
+    pub m5: u32,
+    pub h1: u32,
+    pub h24: u32,
+}
+
+/// The event's `device`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceFields<'a> {
+    pub platform: &'a str,
+    pub browser: &'a str,
+    pub gpu: Option<&'a str>,
+    pub device_type: &'a str,
+    pub model: Option<&'a str>,
+    /// Width and height.
+    pub screen: Option<(u32, u32)>,
+}
+
+/// The event's `signals`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalFields<'a> {
+    pub bot_detected: bool,
+    pub bot_type: Option<&'a str>,
+    pub bot_reasons: Arc<[Arc<str>]>,
+    pub vpn_detected: bool,
+    pub vpn_provider: Option<&'a str>,
+    pub vpn_methods: Arc<[Arc<str>]>,
+    pub proxy: bool,
+    pub tor: bool,
+    pub incognito: bool,
+    pub tampered: bool,
+    pub tampered_reasons: Arc<[Arc<str>]>,
+    pub emulator: bool,
+    pub software_rendering: bool,
+}
+
+/// The event's `scores`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreFields {
+    pub suspect: u32,
+    pub bot: f64,
+    pub abuse: f64,
+    pub ato: f64,
+}
+
+/// The event's `ip`. A field whose source is not loaded is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IpFields<'a> {
+    pub address: &'a str,
+    pub city: Option<&'a str>,
+    pub country: Option<&'a str>,
+    pub timezone: Option<&'a str>,
+    pub asn: Option<u32>,
+    pub asn_name: Option<&'a str>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub datacenter: Option<bool>,
+    pub blocklisted: Option<bool>,
+}
+
+/// The event's `velocity`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VelocityFields {
+    pub distinct_ip: WindowFields,
+    pub distinct_country: WindowFields,
+    pub distinct_linked_id: WindowFields,
+    pub visitors_per_linked_id: WindowFields,
+    pub visitors_per_ip: WindowFields,
+    pub new_device_for_account: bool,
+    pub travel_kmh: Option<f64>,
+}
+
+/// Every catalogue field of one event as a typed value: what an identification knows of its
+/// event before it is stored. Every field is spelt out (no defaults), so a field added to
+/// the catalogue must be added here too, and the compiler finds every place that builds one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventFields<'a> {
+    pub visitor_id: &'a str,
+    pub visitor_found: bool,
+    pub confidence: f64,
+    pub event_type: Option<&'a str>,
+    pub linked_id: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub device: DeviceFields<'a>,
+    pub signals: SignalFields<'a>,
+    pub scores: ScoreFields,
+    pub ip: IpFields<'a>,
+    pub velocity: VelocityFields,
+}
+
+/// A JSON number as the event stores it: a non-finite float is written as `null`, so it is
+/// `Missing`.
+fn num(x: f64) -> Value {
+    if x.is_finite() {
+        Value::Num(x)
+    } else {
+        Value::Missing
+    }
+}
+
+fn opt_num(x: Option<f64>) -> Value {
+    x.map_or(Value::Missing, num)
+}
+
+fn count(x: u32) -> Value {
+    Value::Num(f64::from(x))
+}
+
+fn text(s: &str) -> Value {
+    Value::Str(Arc::from(s))
+}
+
+fn opt_text(s: Option<&str>) -> Value {
+    s.map_or(Value::Missing, text)
+}
+
+fn opt_bool(b: Option<bool>) -> Value {
+    b.map_or(Value::Missing, Value::Bool)
+}
+
+/// Appends the value of the next catalogue field. Values are pushed in catalogue order; debug
+/// builds (and so the tests) check each path against the catalogue, at no cost in release
+/// builds. A value that does not fit the field's type is `Missing`, as [`Facts::set`] has it.
+fn push_field(values: &mut Vec<Value>, path: &'static str, v: Value) {
+    let def = FIELDS.get(values.len());
+    debug_assert_eq!(def.map(|d| d.path), Some(path), "catalogue order");
+    let fits = def.is_some_and(|d| v.fits(d.ty));
+    values.push(if fits { v } else { Value::Missing });
+}
+
+impl From<EventFields<'_>> for Facts {
+    /// The same facts [`Facts::from_json`] reads from the event once it is stored, without
+    /// writing and reading JSON. (One caveat: JSON text read back may differ from the float it
+    /// was written from in the last bit, for numbers with all 17 significant digits such as
+    /// `velocity.travelKmh`; the typed value is the exact one.)
+    fn from(e: EventFields<'_>) -> Facts {
+        let mut values = Vec::with_capacity(FIELDS.len());
+        let mut put = |path: &'static str, v: Value| push_field(&mut values, path, v);
+        put("visitorId", text(e.visitor_id));
+        put("visitorFound", Value::Bool(e.visitor_found));
+        put("confidence", num(e.confidence));
+        put("event.type", opt_text(e.event_type));
+        put("event.linkedId", opt_text(e.linked_id));
+        put("event.url", opt_text(e.url));
+        let d = e.device;
+        put("device.platform", text(d.platform));
+        put("device.browser", text(d.browser));
+        put("device.gpu", opt_text(d.gpu));
+        put("device.type", text(d.device_type));
+        put("device.model", opt_text(d.model));
+        put(
+            "device.screen.w",
+            d.screen.map_or(Value::Missing, |s| count(s.0)),
+        );
+        put(
+            "device.screen.h",
+            d.screen.map_or(Value::Missing, |s| count(s.1)),
+        );
+        let s = e.signals;
+        put("signals.bot.detected", Value::Bool(s.bot_detected));
+        put("signals.bot.type", opt_text(s.bot_type));
+        put("signals.bot.reasons", Value::List(s.bot_reasons));
+        put("signals.vpn.detected", Value::Bool(s.vpn_detected));
+        put("signals.vpn.provider", opt_text(s.vpn_provider));
+        put("signals.vpn.methods", Value::List(s.vpn_methods));
+        put("signals.proxy", Value::Bool(s.proxy));
+        put("signals.tor", Value::Bool(s.tor));
+        put("signals.incognito", Value::Bool(s.incognito));
+        put("signals.tampered", Value::Bool(s.tampered));
+        put("signals.tamperedReasons", Value::List(s.tampered_reasons));
+        put("signals.emulator", Value::Bool(s.emulator));
+        put(
+            "signals.softwareRendering",
+            Value::Bool(s.software_rendering),
+        );
+        let sc = e.scores;
+        put("scores.suspect", count(sc.suspect));
+        put("scores.bot", num(sc.bot));
+        put("scores.abuse", num(sc.abuse));
+        put("scores.ato", num(sc.ato));
+        let ip = e.ip;
+        put("ip.address", text(ip.address));
+        put("ip.city", opt_text(ip.city));
+        put("ip.country", opt_text(ip.country));
+        put("ip.timezone", opt_text(ip.timezone));
+        put("ip.asn", ip.asn.map_or(Value::Missing, count));
+        put("ip.asnName", opt_text(ip.asn_name));
+        put("ip.lat", opt_num(ip.lat));
+        put("ip.lng", opt_num(ip.lng));
+        put("ip.datacenter", opt_bool(ip.datacenter));
+        put("ip.blocklisted", opt_bool(ip.blocklisted));
+        let v = e.velocity;
+        put("velocity.distinctIp.5m", count(v.distinct_ip.m5));
+        put("velocity.distinctIp.1h", count(v.distinct_ip.h1));
+        put("velocity.distinctIp.24h", count(v.distinct_ip.h24));
+        put("velocity.distinctCountry.5m", count(v.distinct_country.m5));
+        put("velocity.distinctCountry.1h", count(v.distinct_country.h1));
+        put(
+            "velocity.distinctCountry.24h",
+            count(v.distinct_country.h24),
+        );
+        put(
+            "velocity.distinctLinkedId.5m",
+            count(v.distinct_linked_id.m5),
+        );
+        put(
+            "velocity.distinctLinkedId.1h",
+            count(v.distinct_linked_id.h1),
+        );
+        put(
+            "velocity.distinctLinkedId.24h",
+            count(v.distinct_linked_id.h24),
+        );
+        put(
+            "velocity.visitorsPerLinkedId.5m",
+            count(v.visitors_per_linked_id.m5),
+        );
+        put(
+            "velocity.visitorsPerLinkedId.1h",
+            count(v.visitors_per_linked_id.h1),
+        );
+        put(
+            "velocity.visitorsPerLinkedId.24h",
+            count(v.visitors_per_linked_id.h24),
+        );
+        put("velocity.visitorsPerIp.5m", count(v.visitors_per_ip.m5));
+        put("velocity.visitorsPerIp.1h", count(v.visitors_per_ip.h1));
+        put("velocity.visitorsPerIp.24h", count(v.visitors_per_ip.h24));
+        put(
+            "velocity.newDeviceForAccount",
+            Value::Bool(v.new_device_for_account),
+        );
+        put("velocity.travelKmh", opt_num(v.travel_kmh));
+        debug_assert_eq!(values.len(), FIELDS.len(), "every catalogue field");
+        values.resize(FIELDS.len(), Value::Missing);
+        Facts {
+            values: values.into_boxed_slice(),
+        }
     }
 }
 
@@ -493,6 +743,115 @@ pub(crate) mod tests {
         }
         assert!(Facts::from_json("{\"visitorId\": ").is_err());
         assert!(Facts::from_json("{} trailing").is_err());
+    }
+
+    /// `realistic_event()` as typed values.
+    fn realistic_fields() -> EventFields<'static> {
+        let w = |m5, h1, h24| WindowFields { m5, h1, h24 };
+        EventFields {
+            visitor_id: "pv_a1B2c3D4e5F6g",
+            visitor_found: true,
+            confidence: 0.98,
+            event_type: Some("login"),
+            linked_id: Some("user@example.com"),
+            url: Some("https://shop.example.com/login"),
+            device: DeviceFields {
+                platform: "macOS",
+                browser: "Chrome 121",
+                gpu: Some("Apple M3 Pro"),
+                device_type: "desktop",
+                model: None,
+                screen: Some((1512, 982)),
+            },
+            signals: SignalFields {
+                bot_detected: false,
+                bot_type: None,
+                bot_reasons: str_list::<&str>(&[]),
+                vpn_detected: true,
+                vpn_provider: Some("ExampleVPN"),
+                vpn_methods: str_list(&["public_range", "timezone_mismatch"]),
+                proxy: false,
+                tor: false,
+                incognito: true,
+                tampered: false,
+                tampered_reasons: str_list::<String>(&[]),
+                emulator: false,
+                software_rendering: false,
+            },
+            scores: ScoreFields {
+                suspect: 11,
+                bot: 0.02,
+                abuse: 0.1,
+                ato: 0.3,
+            },
+            ip: IpFields {
+                address: "203.0.113.7",
+                city: Some("Berlin"),
+                country: Some("DE"),
+                timezone: Some("Europe/Berlin"),
+                asn: Some(3320),
+                asn_name: Some("Deutsche Telekom AG"),
+                lat: Some(52.52),
+                lng: Some(13.405),
+                datacenter: Some(false),
+                blocklisted: None,
+            },
+            velocity: VelocityFields {
+                distinct_ip: w(1, 2, 3),
+                distinct_country: w(1, 1, 2),
+                distinct_linked_id: w(0, 1, 1),
+                visitors_per_linked_id: w(1, 1, 4),
+                visitors_per_ip: w(1, 3, 9),
+                new_device_for_account: true,
+                travel_kmh: None,
+            },
+        }
+    }
+
+    #[test]
+    fn typed_fields_give_the_facts_read_from_the_stored_event() {
+        let from_text = Facts::from_json(&realistic_event().to_string()).unwrap();
+        assert_eq!(Facts::from(realistic_fields()), from_text);
+        assert_eq!(
+            Facts::from(realistic_fields()),
+            Facts::from_event(&realistic_event())
+        );
+    }
+
+    #[test]
+    fn typed_fields_fill_every_catalogue_field() {
+        let mut e = realistic_fields();
+        e.device.model = Some("iPhone");
+        e.signals.bot_type = Some("headless");
+        e.ip.blocklisted = Some(true);
+        e.velocity.travel_kmh = Some(1234.5);
+        let facts = Facts::from(e);
+        for (i, def) in FIELDS.iter().enumerate() {
+            assert!(
+                !facts.get(i as FieldId).is_missing(),
+                "{} is not set",
+                def.path
+            );
+        }
+    }
+
+    #[test]
+    fn typed_numbers_that_json_cannot_hold_are_missing() {
+        let mut e = realistic_fields();
+        e.confidence = f64::NAN;
+        e.scores.bot = f64::INFINITY;
+        e.velocity.travel_kmh = Some(f64::INFINITY);
+        e.device.screen = None;
+        let facts = Facts::from(e);
+        for p in [
+            "confidence",
+            "scores.bot",
+            "velocity.travelKmh",
+            "device.screen.w",
+            "device.screen.h",
+        ] {
+            assert_eq!(facts.get(id(p)), &Value::Missing, "{p}");
+        }
     }
 
     #[test]
