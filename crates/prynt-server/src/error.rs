@@ -156,6 +156,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::DuplicateId => ApiError::Internal("generated id clashed".into()),
             StoreError::Closed => ApiError::Unavailable("The server is shutting down.".into()),
+            StoreError::Unavailable(_) => ApiError::Unavailable(
+                "The server cannot reach its store right now. Retry shortly.".into(),
+            ),
             StoreError::Backend(m) => ApiError::Internal(m),
         }
     }

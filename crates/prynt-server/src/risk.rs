@@ -207,6 +207,7 @@ impl Risk {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prynt_store::prelude::*;
     use prynt_store::sqlite::SqliteStore;
     use prynt_store::NewIdentification;
 

@@ -1,4 +1,5 @@
-//! Errors of the storage layer, kept free of backend types so the server maps them in one place.
+//! Errors of the storage layer, kept free of backend types so the server maps them in one
+//! place; each backend converts its own errors (see `sqlite::error`).
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -13,22 +14,14 @@ pub enum StoreError {
     /// The store has been closed for shutdown.
     #[error("the store is closed")]
     Closed,
+    /// The backend cannot be reached right now (connection refused or lost, the database
+    /// restarting or out of connections) but may be again shortly: the request is safe to
+    /// retry and the server answers 503. A backend maps only such transient failures here;
+    /// anything else is `Backend`.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
     #[error("storage backend error: {0}")]
     Backend(String),
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        match e {
-            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
-            rusqlite::Error::SqliteFailure(code, ref msg)
-                if code.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                StoreError::Conflict(msg.clone().unwrap_or_else(|| "constraint violated".into()))
-            }
-            other => StoreError::Backend(other.to_string()),
-        }
-    }
 }
 
 impl From<serde_json::Error> for StoreError {

@@ -1,7 +1,8 @@
 //! `prynt keys create|list|revoke`.
 
 use prynt_core::{timefmt, Environment, KeyType};
-use prynt_store::{Store, StoreError};
+use prynt_store::prelude::*;
+use prynt_store::StoreError;
 
 use super::{open_store, runtime};
 use crate::cli::{EnvArg, KeyTypeArg, KeysCommand};

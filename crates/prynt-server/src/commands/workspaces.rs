@@ -1,7 +1,8 @@
 //! `prynt workspaces create|update|list`.
 
 use prynt_core::{timefmt, Plan, PlanLimits};
-use prynt_store::{Store, StoreError};
+use prynt_store::prelude::*;
+use prynt_store::StoreError;
 
 use super::{open_store, runtime};
 use crate::cli::{PlanArg, WorkspacesCommand};

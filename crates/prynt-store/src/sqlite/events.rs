@@ -1,24 +1,25 @@
 //! SQL of identification: visitors, their profiles and links, and events.
 
+use async_trait::async_trait;
 use prynt_core::{timefmt, Environment, Scope};
 use rusqlite::{params, params_from_iter, types::Value as Sql, OptionalExtension};
 
 use super::SqliteStore;
 use crate::{
-    DeviceSeen, EventQuery, EventRow, IpSeen, LinkedUse, NewIdentification, StoreError,
-    StoreResult, StoredProfile, VisitorSummary,
+    DeviceSeen, EventQuery, EventRow, EventStore, IpSeen, LinkedUse, NewIdentification, RawEvent,
+    StoreError, StoreResult, StoredProfile, VisitorSummary,
 };
 
 /// Columns every event query selects, in the order [`event_row`] reads them.
 const EVENT_COLS: &str = "request_id, ts_ms, body, first_seen_ms";
 
-type RawEvent = (String, i64, String, Option<i64>);
+type EventColumns = (String, i64, String, Option<i64>);
 
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventColumns> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-fn to_event(t: RawEvent) -> StoreResult<EventRow> {
+fn to_event(t: EventColumns) -> StoreResult<EventRow> {
     let mut body: serde_json::Value = serde_json::from_str(&t.2)?;
     if let (Some(first), Some(slot)) = (t.3, body.get_mut("firstSeenAt")) {
         *slot = serde_json::Value::String(timefmt::rfc3339(first.div_euclid(1000)));
@@ -191,22 +192,9 @@ fn events_sql(scope: &Scope, q: &EventQuery, index: &str) -> (String, Vec<Sql>) 
     (sql, args)
 }
 
-impl SqliteStore {
-    pub(crate) async fn sql_token_key(&self) -> StoreResult<Vec<u8>> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT value FROM server_secrets WHERE name = 'token_key'",
-                [],
-                |r| r.get(0),
-            )?)
-        })
-        .await
-    }
-
-    pub(crate) async fn sql_record_identification(
-        &self,
-        rec: NewIdentification,
-    ) -> StoreResult<()> {
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn record_identification(&self, rec: NewIdentification) -> StoreResult<()> {
         self.write(move |c| {
             let env = rec.scope.env.as_str();
             let updated = c
@@ -254,7 +242,7 @@ impl SqliteStore {
                     ],
                 );
             match inserted {
-                Ok(_) => super::policy::apply_decision(
+                Ok(_) => super::decision::apply_decision(
                     c,
                     &rec.scope,
                     rec.ts_ms,
@@ -273,7 +261,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sql_profiles_page(
+    async fn profiles_page(
         &self,
         after: Option<String>,
         limit: usize,
@@ -320,7 +308,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sql_event(
+    async fn event(
         &self,
         scope: &Scope,
         request_id: &str,
@@ -343,11 +331,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sql_events(
-        &self,
-        scope: &Scope,
-        q: EventQuery,
-    ) -> StoreResult<Vec<EventRow>> {
+    async fn events(&self, scope: &Scope, q: EventQuery) -> StoreResult<Vec<EventRow>> {
         let scope = scope.clone();
         self.read(move |c| {
             let index = choose_walk(c, &scope, &q)?;
@@ -359,7 +343,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sql_visitor(
+    async fn visitor(
         &self,
         scope: &Scope,
         visitor_id: &str,
@@ -425,11 +409,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sql_delete_visitor(
-        &self,
-        scope: &Scope,
-        visitor_id: &str,
-    ) -> StoreResult<bool> {
+    async fn delete_visitor(&self, scope: &Scope, visitor_id: &str) -> StoreResult<bool> {
         let (scope, id) = (scope.clone(), visitor_id.to_owned());
         self.write(move |c| {
             let env = scope.env.as_str();
@@ -455,8 +435,7 @@ impl SqliteStore {
         .await
     }
 
-    /// Events with a linked id, oldest first, reading of each only its `linked_id` column.
-    pub(crate) async fn sql_linked_uses_ascending(
+    async fn linked_uses_ascending(
         &self,
         scope: &Scope,
         from_ms: i64,
@@ -490,7 +469,39 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sql_purge_events_before(&self, floor: i64) -> StoreResult<usize> {
+    async fn events_ascending(
+        &self,
+        scope: &Scope,
+        from_ms: i64,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<RawEvent>> {
+        let scope = scope.clone();
+        self.read(move |c| {
+            super::events_page(
+                c,
+                "SELECT request_id, ts_ms, verdict, body FROM events
+                 WHERE workspace_id = ?1 AND env = ?2 AND ts_ms >= ?3
+                   AND (ts_ms > ?4 OR (ts_ms = ?4 AND request_id > ?5))
+                 ORDER BY ts_ms, request_id LIMIT ?6",
+                &scope,
+                from_ms,
+                after,
+                limit,
+                |r| {
+                    Ok(RawEvent {
+                        request_id: r.get(0)?,
+                        ts_ms: r.get(1)?,
+                        verdict: r.get(2)?,
+                        body: r.get(3)?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    async fn purge_events_before(&self, floor: i64) -> StoreResult<usize> {
         self.write(move |c| Ok(c.execute("DELETE FROM events WHERE ts_ms < ?1", [floor])?))
             .await
     }

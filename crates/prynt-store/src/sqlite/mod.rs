@@ -5,12 +5,18 @@
 //! own savepoint so one failing write never spoils its neighbours. A write is acknowledged only
 //! after its transaction has committed with `synchronous=FULL`.
 
+mod accounts;
+mod decision;
+mod error;
 mod events;
 mod idempotency;
+mod lists;
 mod migrations;
-mod policy;
 mod pool;
-mod queries;
+mod queue;
+mod rules;
+#[cfg(test)]
+mod tests;
 mod webhooks;
 
 use std::path::Path;
@@ -18,10 +24,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::{StoreError, StoreResult};
+use crate::{StoreError, StoreLifecycle, StoreResult};
 use pool::ReadPool;
 
 /// Called after the group's transaction ends, with its commit outcome.
@@ -157,6 +164,32 @@ impl SqliteStore {
                 .map_err(|_| StoreError::Backend("writer thread panicked".into()))?;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl StoreLifecycle for SqliteStore {
+    async fn token_key(&self) -> StoreResult<Vec<u8>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM server_secrets WHERE name = 'token_key'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
+    }
+
+    async fn close(&self) -> StoreResult<()> {
+        self.shutdown().await
     }
 }
 
