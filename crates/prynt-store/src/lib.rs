@@ -12,6 +12,7 @@ pub mod error;
 pub mod merge;
 pub mod model;
 pub mod prelude;
+pub mod postgres;
 pub mod sqlite;
 
 pub mod events;

@@ -1,0 +1,36 @@
+//! [`StoreLifecycle`] on PostgreSQL: the shared token key, health and shutdown.
+
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+
+use super::PostgresStore;
+use crate::{StoreLifecycle, StoreResult};
+
+#[async_trait]
+impl StoreLifecycle for PostgresStore {
+    async fn token_key(&self) -> StoreResult<Vec<u8>> {
+        let conn = self.conn().await?;
+        Ok(conn
+            .query_one(
+                "SELECT value FROM server_secrets WHERE name = 'token_key'",
+                &[],
+            )
+            .await?
+            .try_get(0)?)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let conn = self.conn().await?;
+        conn.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    /// Every acknowledged write has already committed (PostgreSQL made it durable), so closing
+    /// only refuses new calls and closes the idle connections; calls under way finish.
+    async fn close(&self) -> StoreResult<()> {
+        self.closed.store(true, Ordering::Release);
+        self.pool.close();
+        Ok(())
+    }
+}

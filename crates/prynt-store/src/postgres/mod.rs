@@ -1,0 +1,136 @@
+//! The PostgreSQL store (PostgreSQL 15 or later), for several `prynt serve` nodes sharing one
+//! system of record.
+//!
+//! Every call takes a connection from a pool (`deadpool-postgres` over `tokio-postgres`) and
+//! runs its statements there; whatever must happen together runs in one transaction, which
+//! PostgreSQL makes durable at commit. Unlike the SQLite store there is no single writer:
+//! concurrency between nodes is settled by row locks (`SELECT … FOR UPDATE`, `SKIP LOCKED` for
+//! the delivery queue), `INSERT … ON CONFLICT` and transaction-scoped advisory locks.
+//!
+//! Connections are plain TCP or Unix sockets: TLS to PostgreSQL is not built in, so a server
+//! across an untrusted network is reached through a local TLS proxy or sidecar (for example
+//! PgBouncer or stunnel on the node) and the URL names that proxy.
+
+pub mod admin;
+mod error;
+mod events;
+mod idempotency;
+mod keys;
+mod lifecycle;
+mod lists;
+mod migrations;
+mod queue;
+mod rules;
+mod webhooks;
+mod workspaces;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::{StoreError, StoreResult};
+
+pub use migrations::{AppliedMigration, MigrationReport};
+
+/// Connections a node keeps to PostgreSQL at most, unless configured otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+/// How a [`PostgresStore`] connects.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Most connections open at once; calls beyond wait for one (up to `wait_timeout`).
+    pub pool_size: usize,
+    /// How long a call waits for a free connection, and for a new one to be established,
+    /// before it fails as unavailable (so that a request fails cleanly instead of hanging
+    /// while the database is down).
+    pub wait_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            pool_size: DEFAULT_POOL_SIZE,
+            wait_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The store on a PostgreSQL database, named by a `postgres://` URL.
+pub struct PostgresStore {
+    pool: Pool,
+    closed: AtomicBool,
+}
+
+/// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+fn pool_for(url: &str, options: &PostgresOptions) -> StoreResult<Pool> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        return Err(StoreError::Backend(
+            "sslmode=require is not supported: reach PostgreSQL over TLS through a local proxy \
+             and give its address in the URL"
+                .into(),
+        ));
+    }
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            // A connection that broke while idle is found out by the next query, which fails
+            // as unavailable; checking each one on every checkout would cost a round trip.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(options.pool_size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(options.wait_timeout))
+        .create_timeout(Some(options.wait_timeout))
+        .recycle_timeout(Some(options.wait_timeout))
+        .build()
+        .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` and brings its schema up to date (see
+    /// [`PostgresStore::migrate`]).
+    pub async fn open(url: &str, options: PostgresOptions) -> StoreResult<Self> {
+        let store = PostgresStore {
+            pool: pool_for(url, &options)?,
+            closed: AtomicBool::new(false),
+        };
+        migrations::apply(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// Brings the schema of the database at `url` up to date and says what it did. Safe to run
+    /// from several nodes at once: they take turns under an advisory lock.
+    pub async fn migrate(url: &str) -> StoreResult<MigrationReport> {
+        let pool = pool_for(
+            url,
+            &PostgresOptions {
+                pool_size: 1,
+                ..Default::default()
+            },
+        )?;
+        let report = migrations::apply(&pool).await;
+        pool.close();
+        report
+    }
+
+    /// A pooled connection, or `Closed` after [`crate::StoreLifecycle::close`].
+    pub(crate) async fn conn(&self) -> StoreResult<Object> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        Ok(self.pool.get().await?)
+    }
+}

@@ -1,0 +1,280 @@
+//! What only the PostgreSQL store has to show: several nodes (each its own store and pool) on
+//! one database at once — migrations, the first keys, the delivery queue, idempotency claims —
+//! and how an unreachable server surfaces. Each test runs on a fresh database of the server
+//! named by `PRYNT_TEST_DATABASE_URL`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use prynt_core::{keys, Environment, KeyType, Scope};
+use prynt_store::postgres::{admin, PostgresOptions, PostgresStore};
+use prynt_store::prelude::*;
+use prynt_store::{IdempotencyClaim, NewApiKey, OutboxItem, StoreError, WebhookRecord};
+
+fn admin_url() -> String {
+    std::env::var("PRYNT_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "PRYNT_TEST_DATABASE_URL is not set: these tests need a PostgreSQL server; run them \
+             through scripts/test, or `eval \"$(scripts/services start)\"` first"
+        )
+    })
+}
+
+/// A fresh database, dropped when this goes.
+struct FreshDatabase {
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    async fn new() -> Self {
+        let name = format!("prynt_test_{}", prynt_core::ids::random_hex(12));
+        let url = admin::create_database(&admin_url(), &name)
+            .await
+            .expect("create a test database");
+        FreshDatabase { name, url }
+    }
+
+    async fn store(&self) -> PostgresStore {
+        PostgresStore::open(
+            &self.url,
+            PostgresOptions {
+                pool_size: 4,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("open the store")
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (admin_url(), self.name.clone());
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(admin::drop_database(&url, &name))
+        })
+        .join();
+    }
+}
+
+async fn default_scope(store: &PostgresStore) -> Scope {
+    let ws = store.workspace_by_name("default").await.unwrap().unwrap();
+    Scope {
+        workspace_id: ws.id,
+        env: Environment::Test,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_migrating_at_once_apply_each_migration_once() {
+    let db = FreshDatabase::new().await;
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move { PostgresStore::migrate(&url).await })
+        })
+        .collect();
+    let mut applied = 0;
+    for run in runs {
+        applied += run.await.unwrap().unwrap().applied.len();
+    }
+    let again = PostgresStore::migrate(&db.url).await.unwrap();
+    assert_eq!(applied, again.to_version as usize);
+    assert!(again.applied.is_empty());
+    assert_eq!(again.from_version, again.to_version);
+    // One default workspace and one token key, whoever got there first.
+    let (a, b) = (db.store().await, db.store().await);
+    assert_eq!(a.list_workspaces().await.unwrap().len(), 1);
+    assert_eq!(a.token_key().await.unwrap(), b.token_key().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_first_keys_are_made_once_when_nodes_start_together() {
+    let db = FreshDatabase::new().await;
+    let ws = db.store().await.workspace_by_name("default").await.unwrap().unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..6 {
+        let store = db.store().await;
+        let ws_id = ws.id.clone();
+        nodes.push(tokio::spawn(async move {
+            let secret = keys::generate_key(KeyType::Secret, Environment::Test);
+            let key = NewApiKey {
+                id: prynt_core::ids::prefixed_hex_id("key"),
+                workspace_id: ws_id,
+                env: Environment::Test,
+                key_type: KeyType::Secret,
+                key_hash: keys::hash_key(&secret),
+                display_prefix: keys::display_prefix(&secret),
+            };
+            store.create_initial_keys(vec![key]).await.unwrap()
+        }));
+    }
+    let mut made = 0;
+    for node in nodes {
+        made += usize::from(node.await.unwrap());
+    }
+    assert_eq!(made, 1);
+    assert_eq!(db.store().await.list_api_keys(None).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_on_several_nodes_never_take_the_same_delivery() {
+    let db = FreshDatabase::new().await;
+    let first = db.store().await;
+    let scope = default_scope(&first).await;
+    let now = prynt_core::timefmt::now_unix_ms();
+    let webhook = first
+        .create_webhook(WebhookRecord {
+            id: "wh_000000000001".into(),
+            scope: scope.clone(),
+            url: "https://hooks.example/in".into(),
+            description: None,
+            events: r#"["test"]"#.into(),
+            filters: "{}".into(),
+            status: "active".into(),
+            secret: "sealed".into(),
+            old_secret: None,
+            old_secret_until_ms: None,
+            created_ms: now,
+            updated_ms: now,
+            success_rate: None,
+            last_delivery_ms: None,
+        })
+        .await
+        .unwrap();
+    const PAYLOADS: usize = 60;
+    for i in 0..PAYLOADS {
+        first
+            .enqueue(
+                &scope,
+                OutboxItem {
+                    id: format!("evt_{i:04}"),
+                    kind: "test".into(),
+                    payload: format!(r#"{{"id":"evt_{i:04}"}}"#),
+                    request_id: None,
+                    created_ms: now - 1_000,
+                    webhook_ids: vec![webhook.id.clone()],
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let nodes: Vec<Arc<PostgresStore>> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(Arc::new(db.store().await));
+        }
+        v
+    };
+    // Fan-out from every node at once, a few payloads at a time.
+    let fan: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let n = n.clone();
+            tokio::spawn(async move {
+                let mut taken = 0;
+                loop {
+                    let k = n.fan_out(7).await.unwrap();
+                    if k == 0 {
+                        break taken;
+                    }
+                    taken += k;
+                }
+            })
+        })
+        .collect();
+    let mut fanned = 0;
+    for f in fan {
+        fanned += f.await.unwrap();
+    }
+    assert_eq!(fanned, PAYLOADS);
+    // Claims from every node at once.
+    let claims: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let (n, id) = (n.clone(), webhook.id.clone());
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let batch = n.claim_deliveries(&id, now, 5, 60_000).await.unwrap();
+                    if batch.is_empty() {
+                        break got;
+                    }
+                    got.extend(batch.into_iter().map(|d| (d.id, d.payload)));
+                }
+            })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    for c in claims {
+        for (id, payload) in c.await.unwrap() {
+            assert!(seen.insert(id), "delivery {id} claimed twice");
+            assert!(payload.is_some_and(|p| p.starts_with(r#"{"id":"evt_"#)));
+        }
+    }
+    assert_eq!(seen.len(), PAYLOADS);
+    // Leases run: nothing is due again until they end, and starting a node frees none.
+    assert_eq!(nodes[0].release_leases().await.unwrap(), 0);
+    assert!(nodes[1]
+        .claim_deliveries(&webhook.id, now, 100, 60_000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        nodes[2]
+            .claim_deliveries(&webhook.id, now + 60_001, 100, 60_000)
+            .await
+            .unwrap()
+            .len(),
+        PAYLOADS
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_of_several_requests_racing_with_one_idempotency_key_runs() {
+    let db = FreshDatabase::new().await;
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let store = db.store().await;
+        racers.push(tokio::spawn(async move {
+            store
+                .claim_idempotency_key([7; 32], "order-1", [9; 32], 1_000, 86_400_000, 60_000)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut claimed = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            IdempotencyClaim::Claimed => claimed += 1,
+            IdempotencyClaim::InFlight => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(claimed, 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_and_a_closed_store_closed() {
+    // A port nobody listens on (the discard port, closed on loopback).
+    let err = PostgresStore::open(
+        "postgres://prynt@127.0.0.1:9/prynt",
+        PostgresOptions::default(),
+    )
+    .await
+    .err()
+    .expect("no server there");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+
+    let db = FreshDatabase::new().await;
+    let store = db.store().await;
+    store.ping().await.unwrap();
+    store.close().await.unwrap();
+    assert!(matches!(store.ping().await, Err(StoreError::Closed)));
+}
