@@ -33,6 +33,12 @@ pub enum Command {
     /// IP geolocation, ASN and range data.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Bring the store's schema up to date (SQLite in --data-dir, or PostgreSQL with
+    /// --database-url) and say what was done. `prynt serve` does the same at each start.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,9 +129,17 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "PRYNT_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// Directory of the embedded SQLite store.
+    /// Directory of the embedded SQLite store, and of this node's local files (IP data, the
+    /// webhook secret key unless configured) when the store is PostgreSQL.
     #[arg(long, env = "PRYNT_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL 15+ database (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`) to use as the store
+    /// instead of SQLite in the data dir; several nodes may share it.
+    #[arg(long, env = "PRYNT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Most connections this node opens to PostgreSQL (default 16).
+    #[arg(long, env = "PRYNT_DATABASE_POOL_SIZE", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: Option<u32>,
     /// PEM certificate chain; with --tls-key, the server speaks HTTPS.
     #[arg(
         long,
@@ -214,6 +228,9 @@ pub struct StoreArgs {
         default_value = "./prynt-data"
     )]
     pub data_dir: PathBuf,
+    /// PostgreSQL database of the store (`postgres://…`), instead of SQLite in --data-dir.
+    #[arg(long, env = "PRYNT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -14,6 +14,10 @@ use crate::CliError;
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// The PostgreSQL store's URL; `None`: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Most connections to PostgreSQL.
+    pub database_pool_size: usize,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub retention_days: u32,
     pub bench_endpoints: bool,
@@ -44,6 +48,8 @@ pub struct WebhookConfig {
 struct FileConfig {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    database_pool_size: Option<u32>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     retention_days: Option<u32>,
@@ -81,6 +87,23 @@ impl ServeConfig {
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("./prynt-data"));
+        let database_url = args.database_url.or(file.database_url);
+        if let Some(url) = &database_url {
+            if !prynt_store::postgres::is_postgres_url(url) {
+                return Err(CliError::Usage(
+                    "database_url must be a PostgreSQL URL (postgres://…)".into(),
+                ));
+            }
+        }
+        let database_pool_size = args
+            .database_pool_size
+            .or(file.database_pool_size)
+            .map_or(prynt_store::postgres::DEFAULT_POOL_SIZE, |n| n as usize);
+        if !(1..=1000).contains(&database_pool_size) {
+            return Err(CliError::Usage(format!(
+                "database_pool_size must be between 1 and 1000, got {database_pool_size}"
+            )));
+        }
         let tls = match (
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
@@ -159,6 +182,8 @@ impl ServeConfig {
             webhooks,
             listen,
             data_dir,
+            database_url,
+            database_pool_size,
             tls,
             retention_days,
             bench_endpoints: args.bench_endpoints,

@@ -67,6 +67,7 @@ fn main() -> ExitCode {
             cli::Command::Keys(cmd) => commands::keys::run(cmd).await,
             cli::Command::Workspaces(cmd) => commands::workspaces::run(cmd).await,
             cli::Command::Data(cmd) => commands::data::run(cmd).await,
+            cli::Command::Migrate { store } => commands::migrate::run(store).await,
             cli::Command::Bench(cmd) => tokio::task::spawn_blocking(move || match cmd {
                 cli::BenchCommand::Identify {
                     seconds,

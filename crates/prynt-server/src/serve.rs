@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use prynt_core::{keys, Environment, KeyType};
-use prynt_store::sqlite::SqliteStore;
 use prynt_store::{NewApiKey, Store};
 
 use crate::api::identify::AgentScripts;
@@ -46,10 +45,19 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&cfg.data_dir)
-            .map_err(|e| CliError::Runtime(format!("cannot open the store: {e}")))?,
-    );
+    // PostgreSQL's schema is brought up to date here too, under its migration lock.
+    let store: Arc<dyn Store> = crate::commands::open_store_at(
+        cfg.database_url.as_deref(),
+        &cfg.data_dir,
+        cfg.database_pool_size,
+    )
+    .await?;
+    if cfg.database_url.is_some() {
+        tracing::info!(
+            pool_size = cfg.database_pool_size,
+            "store: PostgreSQL, schema up to date"
+        );
+    }
     create_first_keys(store.as_ref()).await?;
 
     let metrics =

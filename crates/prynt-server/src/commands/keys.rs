@@ -1,7 +1,6 @@
 //! `prynt keys create|list|revoke`.
 
 use prynt_core::{timefmt, Environment, KeyType};
-use prynt_store::prelude::*;
 use prynt_store::StoreError;
 
 use super::{open_store, runtime};
@@ -16,7 +15,7 @@ pub async fn run(cmd: KeysCommand) -> Result<(), CliError> {
             workspace,
             store,
         } => {
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             let ws = store
                 .workspace_by_name(&workspace)
                 .await
@@ -47,7 +46,7 @@ pub async fn run(cmd: KeysCommand) -> Result<(), CliError> {
             println!("{secret}");
         }
         KeysCommand::List { workspace, store } => {
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             let ws_id = match &workspace {
                 Some(name) => Some(
                     store
@@ -95,7 +94,7 @@ pub async fn run(cmd: KeysCommand) -> Result<(), CliError> {
             }
         }
         KeysCommand::Revoke { id, store } => {
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             match store.revoke_api_key(&id).await {
                 Ok(k) => eprintln!("revoked {} ({})", k.id, k.display_prefix),
                 Err(StoreError::NotFound) => {

@@ -1,7 +1,6 @@
 //! `prynt workspaces create|update|list`.
 
 use prynt_core::{timefmt, Plan, PlanLimits};
-use prynt_store::prelude::*;
 use prynt_store::StoreError;
 
 use super::{open_store, runtime};
@@ -63,7 +62,7 @@ pub async fn run(cmd: WorkspacesCommand) -> Result<(), CliError> {
                     "a workspace name is 1 to 64 characters of letters, digits, - and _".into(),
                 ));
             }
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             let ws = store
                 .create_workspace(&name, plan(p))
                 .await
@@ -89,7 +88,7 @@ pub async fn run(cmd: WorkspacesCommand) -> Result<(), CliError> {
                 )),
                 None => None,
             };
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             let ws = store
                 .update_workspace_plan(&name, p, custom)
                 .await
@@ -112,7 +111,7 @@ pub async fn run(cmd: WorkspacesCommand) -> Result<(), CliError> {
             );
         }
         WorkspacesCommand::List { store } => {
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             println!("{:<16} {:<24} {:<10} CREATED", "ID", "NAME", "PLAN");
             for w in store.list_workspaces().await.map_err(runtime)? {
                 println!(
