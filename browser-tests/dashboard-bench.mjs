@@ -1,7 +1,7 @@
 // Time to first render of the dashboard's events page with 1,000,000 events stored, beside the
 // same page on a small store and the raw API call behind it.
 //
-//   cargo build --release --bin prynt
+//   cargo build --release --bin prynt --bin prynt-bench
 //   cd browser-tests && PRYNT_BIN=../target/release/prynt node dashboard-bench.mjs
 //
 // Options: --events N (default 1000000), --baseline-events N (default 1000), --days N (30),
@@ -9,7 +9,7 @@
 // --data-dir DIR (keep the large store there and reuse it on the next run when it was seeded
 // with the same figures; by default both stores go to a temporary directory removed at the end).
 //
-// Each store is seeded with `prynt bench seed-events` (synthetic events of the default
+// Each store is seeded with `prynt-bench seed-events` (synthetic events of the default
 // workspace's test environment), then served by the binary with its embedded dashboard
 // (PRYNT_DASHBOARD_DIR, when set, is passed on). A page load is cold: a new browser context
 // (empty cache) with the secret key already in sessionStorage, as after sign-in, then
@@ -102,10 +102,10 @@ function serve(bin, dataDir) {
 
 /**
  * A store of `events` seeded events in `dir`, and a test secret key for it. The first start
- * creates the default workspace that `bench seed-events` writes into. A directory already
- * seeded with the same figures (marker file) is reused.
+ * creates the default workspace that `prynt-bench seed-events` (`bench`) writes into. A
+ * directory already seeded with the same figures (marker file) is reused.
  */
-async function store(bin, dir, events) {
+async function store(bin, bench, dir, events) {
   const marker = join(dir, 'dashboard-bench.json');
   const want = { events, days: DAYS };
   const have = await readFile(marker, 'utf8').then(JSON.parse, () => null);
@@ -115,7 +115,7 @@ async function store(bin, dir, events) {
     const first = await serve(bin, dir);
     await first.stop();
     const t0 = Date.now();
-    await run(bin, ['bench', 'seed-events', '--data-dir', dir, '--events', String(events), '--days', String(DAYS)]);
+    await run(bench, ['seed-events', '--data-dir', dir, '--events', String(events), '--days', String(DAYS)]);
     console.error(`seeded ${events.toLocaleString('en-US')} events in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     await writeFile(marker, JSON.stringify(want));
   }
@@ -297,8 +297,10 @@ async function main() {
     const mtime = (await stat(original)).mtime.toISOString();
     console.error(`binary: ${original} (${version}, built ${mtime})`);
 
-    const small = await store(bin, join(work, 'small'), BASELINE_EVENTS);
-    const big = await store(bin, KEEP_DIR ? resolve(KEEP_DIR) : join(work, 'big'), EVENTS);
+    // The benchmarks' binary, built beside `prynt` (cargo build --bin prynt-bench).
+    const bench = join(dirname(original), 'prynt-bench');
+    const small = await store(bin, bench, join(work, 'small'), BASELINE_EVENTS);
+    const big = await store(bin, bench, KEEP_DIR ? resolve(KEEP_DIR) : join(work, 'big'), EVENTS);
     const servers = [];
     let results;
     try {

@@ -186,7 +186,7 @@ before(async () => {
 
 /**
  * With PRYNT_EVERYDAY_DUMP set to a directory, each scenario is also written there as a
- * recorded population (`prynt bench accuracy --population`): the crowd, then the scenario's
+ * recorded population (`prynt-bench accuracy --population`): the crowd, then the scenario's
  * visits as one more browser (or two, for the other-device scenarios), so that identification
  * can be replayed on exactly what the browsers sent.
  */

@@ -1,12 +1,12 @@
 // The benchmark population (lib/population.mjs, CLI population.mjs): reproducible to the byte,
 // every drift kind drawn in a 2,000-browser × 90-day population, every kind changing the
 // component fields it claims and no others, and the token/private bookkeeping consistent; and
-// the real `prynt` binary replaying a small population (`prynt bench accuracy --population`).
+// the benchmarks' binary replaying a small population (`prynt-bench accuracy --population`).
 // Runs no browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -224,16 +224,18 @@ test('a 1,000-browser population is written quickly', async (t) => {
   t.diagnostic(`1,000 browsers × 90 days: ${meta.visits} visits, ${(out.length / 1e6).toFixed(1)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
-test('the real server binary replays a population: figures per drift kind, Prynt ahead of the exact hash', async () => {
-  const { pryntBinary } = await import('./lib/prynt.mjs');
-  const bin = await pryntBinary();
+test('the benchmarks binary replays a population: figures per drift kind, Prynt ahead of the exact hash', async () => {
+  // `prynt-bench`, which cargo builds beside the `prynt` binary the other tests run.
+  const { PRYNT_BIN } = await import('./lib/prynt.mjs');
+  const bin = join(dirname(PRYNT_BIN), 'prynt-bench');
+  assert.ok(existsSync(bin), `no prynt-bench binary at ${bin}: build it with cargo build --bin prynt-bench`);
   const dir = mkdtempSync(join(tmpdir(), 'prynt-population-'));
   try {
     const pop = join(dir, 'pop.jsonl');
     const train = join(dir, 'train.jsonl');
     await run(process.execPath, [join(HERE, 'population.mjs'), '--browsers', '100', '--workspaces', '3', '--days', '60', '--seed', '11', '--out', pop]);
     await run(process.execPath, [join(HERE, 'population.mjs'), '--browsers', '200', '--days', '60', '--seed', '12', '--out', train]);
-    const { stdout } = await run(bin, ['bench', 'accuracy', '--population', pop, '--training', train], {
+    const { stdout } = await run(bin, ['accuracy', '--population', pop, '--training', train], {
       maxBuffer: 64 << 20,
       env: { ...process.env, PRYNT_LOG: 'warn' },
     });

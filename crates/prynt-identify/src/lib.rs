@@ -13,7 +13,6 @@ pub mod fingerprint;
 pub mod index;
 pub mod model;
 mod sketch;
-pub mod synth;
 pub mod token;
 
 pub use fingerprint::{BrowserKind, Fingerprint};

@@ -18,7 +18,7 @@
 //! Default rates follow the FP-Stalker public sample (docs/identification.md): user agent 49%
 //! change vs 99.6% differ, plugins 40/98, screen 25/86, timezone 9/81, canvas 9/95, WebGL
 //! renderer 2/80, language 1/93; the rest are set from the same reasoning and tuned by
-//! `prynt bench accuracy`.
+//! `prynt-bench accuracy` (crates/prynt-bench).
 
 use crate::fingerprint::{languages_near, Comp, Fingerprint, ALL, N_COMP, STACK};
 

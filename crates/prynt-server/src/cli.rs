@@ -27,9 +27,6 @@ pub enum Command {
     /// Create, update and list workspaces.
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
-    /// Benchmarks; each prints a summary and, last, one JSON line.
-    #[command(subcommand)]
-    Bench(BenchCommand),
     /// IP geolocation, ASN and range data.
     #[command(subcommand)]
     Data(DataCommand),
@@ -50,77 +47,6 @@ pub enum DataCommand {
         force: bool,
         #[command(flatten)]
         store: StoreArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Identify throughput and latency against a real server, beside a bare endpoint.
-    Identify {
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        #[arg(long, default_value_t = 32)]
-        connections: usize,
-        /// Data dir whose fetched IP data (`ipdata/`) the measured server loads, so that every
-        /// signal runs; without it the server runs without IP data.
-        #[arg(long, default_value = "./prynt-data")]
-        ip_data: std::path::PathBuf,
-    },
-    /// Webhook delivery rate, and identify throughput with three webhooks against none.
-    Webhooks {
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        #[arg(long, default_value_t = 32)]
-        connections: usize,
-        #[arg(long, default_value = "./prynt-data")]
-        ip_data: std::path::PathBuf,
-    },
-    /// Identification accuracy on a synthetic population, beside two baselines.
-    Accuracy {
-        #[arg(long, default_value_t = 10_000)]
-        browsers: usize,
-        #[arg(long, default_value_t = 90)]
-        days: u32,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Share of visits after cleared storage.
-        #[arg(long, default_value_t = 0.08)]
-        clear_rate: f64,
-        /// Share of visits in a private window.
-        #[arg(long, default_value_t = 0.05)]
-        incognito_rate: f64,
-        /// A small run (1,000 browsers, 30 days) for the test suite.
-        #[arg(long)]
-        quick: bool,
-        /// Also run Prynt on the next seeds and pool the calibration of all the runs.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
-        runs: u64,
-        /// A recorded population (JSON Lines, as written by browser-tests/population.mjs) to
-        /// replay instead of the built-in generator's.
-        #[arg(long, requires = "training")]
-        population: Option<std::path::PathBuf>,
-        /// Another population of the same generator, on which FP-Stalker's hybrid is trained
-        /// (with --population).
-        #[arg(long, requires = "population")]
-        training: Option<std::path::PathBuf>,
-    },
-    /// Fills a store with synthetic events over the last days (for the backtest benchmark).
-    SeedEvents {
-        #[arg(long, default_value = "./prynt-data")]
-        data_dir: std::path::PathBuf,
-        #[arg(long, default_value_t = 1_284_102)]
-        events: usize,
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
-    /// Match latency and index memory with many known visitors.
-    Match {
-        #[arg(long, default_value_t = 1_000_000)]
-        visitors: usize,
-        #[arg(long, default_value_t = 20_000)]
-        queries: usize,
     },
 }
 
@@ -209,7 +135,7 @@ pub struct ServeArgs {
     /// for the default workspace's test environment at each start, for the page at `/demo`.
     #[arg(long, env = "PRYNT_NO_DEMO")]
     pub no_demo: bool,
-    /// Adds `POST /bench/bare` (a fixed answer through the same stack) for `prynt bench`.
+    /// Adds `POST /bench/bare` (a fixed answer through the same stack) for `prynt-bench identify`.
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,
     /// TOML file with the same settings as the flags (snake_case names).

@@ -49,17 +49,8 @@ fn ids(events: &[Value]) -> Vec<String> {
 fn events_are_filtered_by_type_and_country_with_the_other_filters() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let seeded = crate::harness::prynt()
-        .args(["bench", "seed-events", "--events", "400", "--days", "2"])
-        .arg("--data-dir")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        seeded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
+    // What `prynt-bench seed-events --events 400 --days 2` writes.
+    prynt_bench::seed::run_and_report(&dir, 400, 2, 1).expect("seed the store");
     // The cross-checks below page through every filter: more than a plan's budget a minute.
     let raised = crate::harness::prynt()
         .args(["workspaces", "update", "default", "--plan", "enterprise"])

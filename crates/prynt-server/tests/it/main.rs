@@ -2,7 +2,6 @@
 //! dir and talks HTTP to it.
 
 mod analytics;
-mod benchmarks;
 mod client;
 mod contract;
 mod dashboard;

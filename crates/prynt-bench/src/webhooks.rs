@@ -1,4 +1,4 @@
-//! `prynt bench webhooks`: webhook delivery rate to a local receiver, and identify throughput
+//! `prynt-bench webhooks`: webhook delivery rate to a local receiver, and identify throughput
 //! with three webhooks subscribed (one of them a receiver that answers after 10 s) beside the
 //! same server with none, in alternating runs.
 //!
@@ -15,9 +15,10 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::identify::{identify_target, start_server, visits};
+use super::identify::{identify_target, visits};
 use super::load;
-use crate::CliError;
+use crate::server::{self, Server};
+use crate::BenchError;
 
 /// Counts requests and answers 200, after `delay`.
 async fn receiver(delay: Duration) -> std::io::Result<(u16, Arc<AtomicU64>)> {
@@ -77,28 +78,34 @@ async fn answer(mut s: TcpStream, seen: &AtomicU64, delay: Duration) -> std::io:
 
 /// The management client of the bench server: webhooks are set up and switched through the
 /// API as a customer would, with the client's retries should the management budget run out.
-fn api(server: &super::identify::Server) -> Result<Client, CliError> {
+fn api(server: &Server) -> Result<Client, BenchError> {
     Client::builder(&server.secret_key)
         .base_url(format!("http://{}", server.addr))
         .build()
-        .map_err(|e| CliError::Runtime(format!("cannot build the API client: {e}")))
+        .map_err(|e| BenchError::Runtime(format!("cannot build the API client: {e}")))
 }
 
-pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliError> {
-    let (mut server, _) = start_server(ip_data, &["--dev-allow-loopback-webhooks"])?;
+/// Runs the benchmark against a server started from the `prynt` binary at `prynt`.
+pub fn run(
+    prynt: &Path,
+    seconds: u64,
+    connections: usize,
+    ip_data: &Path,
+) -> Result<(), BenchError> {
+    let (server, _) = server::start(prynt, ip_data, &["--dev-allow-loopback-webhooks"])?;
     let receivers_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
+        .map_err(|e| BenchError::Runtime(e.to_string()))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
+        .map_err(|e| BenchError::Runtime(e.to_string()))?;
     let start_receiver = |delay| {
         receivers_rt
             .block_on(receiver(delay))
-            .map_err(|e| CliError::Runtime(format!("cannot start a receiver: {e}")))
+            .map_err(|e| BenchError::Runtime(format!("cannot start a receiver: {e}")))
     };
     let (fast_a, count_a) = start_receiver(Duration::ZERO)?;
     let (fast_b, _) = start_receiver(Duration::ZERO)?;
@@ -117,7 +124,7 @@ pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliEr
                     ..NewWebhook::new(format!("http://127.0.0.1:{port}/hook"))
                 })
                 .await
-                .map_err(|e| CliError::Runtime(format!("cannot create a webhook: {e}")))?;
+                .map_err(|e| BenchError::Runtime(format!("cannot create a webhook: {e}")))?;
             ids.push(w.webhook.id);
         }
         let set_status = |status: WebhookStatus, which: Vec<String>| {
@@ -129,10 +136,10 @@ pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliEr
                 };
                 for id in which {
                     api.patch_webhook(&id, &change).await.map_err(|e| {
-                        CliError::Runtime(format!("cannot switch webhook {id}: {e}"))
+                        BenchError::Runtime(format!("cannot switch webhook {id}: {e}"))
                     })?;
                 }
-                Ok::<(), CliError>(())
+                Ok::<(), BenchError>(())
             }
         };
         // Warm-up, then alternate: none, three, none, three.
@@ -172,12 +179,9 @@ pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliEr
         }
         let drained = count_a.load(Ordering::Relaxed).saturating_sub(from_count);
         let drain_secs = drain_from.elapsed().as_secs_f64();
-        Ok::<_, CliError>((none, three, queued, drained, drain_secs))
+        Ok::<_, BenchError>((none, three, queued, drained, drain_secs))
     });
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status();
-    let _ = server.child.wait();
+    drop(server);
     let (none, three, queued, drained, drain_secs) = outcome?;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let (n, t) = (mean(&none), mean(&three));

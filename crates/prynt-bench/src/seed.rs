@@ -1,4 +1,4 @@
-//! `prynt bench seed-events`: fills a store with synthetic events of the shape identify
+//! `prynt-bench seed-events`: fills a store with synthetic events of the shape identify
 //! stores (device, signals, scores, velocity, ip), spread over the last days, for the backtest,
 //! analytics and events listing benchmarks. Events go through the store's own write path, with
 //! the columns listings filter on (type, country, address, linked id).
@@ -7,11 +7,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use prynt_core::{ids, timefmt, Environment, Scope};
+use prynt_store::prelude::*;
 use prynt_store::sqlite::SqliteStore;
-use prynt_store::{NewIdentification, Store};
+use prynt_store::NewIdentification;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
+
+use crate::BenchError;
 
 const COUNTRIES: &[(&str, f64)] = &[
     ("US", 0.35),
@@ -167,4 +170,27 @@ pub async fn run(data_dir: &Path, events: usize, days: u32, seed: u64) -> anyhow
     }
     store.close().await?;
     Ok(events)
+}
+
+/// `prynt-bench seed-events`: [`run`] on its own runtime, then the summary and the JSON line.
+pub fn run_and_report(
+    data_dir: &Path,
+    events: usize,
+    days: u32,
+    seed: u64,
+) -> Result<(), BenchError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| BenchError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    let started = std::time::Instant::now();
+    let n = runtime
+        .block_on(run(data_dir, events, days, seed))
+        .map_err(|e| BenchError::Runtime(e.to_string()))?;
+    let secs = started.elapsed().as_secs_f64();
+    crate::emit(
+        &format!("seeded {n} events in {secs:.1} s"),
+        json!({"events": n, "seedSeconds": (secs * 10.0).round() / 10.0}),
+    );
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! Recorded populations for `prynt bench accuracy --population FILE`: visits read from a JSON
+//! Recorded populations for `prynt-bench accuracy --population FILE`: visits read from a JSON
 //! Lines file rather than drawn by the built-in generator. `browser-tests/population.mjs` makes
 //! such files from real-world fingerprint data (npm `fingerprint-generator` and `user-agents`)
 //! with drift of its own, written without reference to the identification model, so that the
@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::accuracy::Visit;
-use crate::CliError;
+use crate::BenchError;
 
 /// One visit and what the server makes of it.
 pub(super) struct RecordedVisit {
@@ -65,10 +65,10 @@ const MAX_BROWSERS: usize = 10_000_000;
 
 /// Reads a recorded population; every line must parse, and visits must be in time order
 /// within their workspace.
-pub(super) fn load(path: &Path, parser: &DeviceParser) -> Result<Recorded, CliError> {
+pub(super) fn load(path: &Path, parser: &DeviceParser) -> Result<Recorded, BenchError> {
     let file = std::fs::File::open(path)
-        .map_err(|e| CliError::Usage(format!("cannot open {}: {e}", path.display())))?;
-    let bad = |n: usize, m: String| CliError::Usage(format!("{}:{n}: {m}", path.display()));
+        .map_err(|e| BenchError::Usage(format!("cannot open {}: {e}", path.display())))?;
+    let bad = |n: usize, m: String| BenchError::Usage(format!("{}:{n}: {m}", path.display()));
     let mut meta = Value::Null;
     let mut workspaces: Vec<Vec<RecordedVisit>> = Vec::new();
     let mut browsers = 0usize;
@@ -119,7 +119,7 @@ pub(super) fn load(path: &Path, parser: &DeviceParser) -> Result<Recorded, CliEr
         });
     }
     if workspaces.iter().all(Vec::is_empty) {
-        return Err(CliError::Usage(format!(
+        return Err(BenchError::Usage(format!(
             "{} holds no visits",
             path.display()
         )));

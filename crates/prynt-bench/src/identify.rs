@@ -1,4 +1,4 @@
-//! `prynt bench identify`: identify throughput and latency against a real `prynt serve` with
+//! `prynt-bench identify`: identify throughput and latency against a real `prynt serve` with
 //! durable SQLite, beside a bare endpoint of the same server stack under the same load.
 //!
 //! Traffic: 5,000 synthetic browsers visit once to get their visitor token; afterwards 80% of
@@ -11,19 +11,17 @@
 //! 70% of the rate found in (2); (4) the bare endpoint at that same rate; (5) identify at 70%
 //! of the promised 5,000/s.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use prynt_identify::synth::{Device, Rng};
+use crate::synth::{Device, Rng};
+use bytes::Bytes;
 use serde_json::json;
 
 use super::load::{self, Target};
-use crate::CliError;
+use crate::server::{self, Server};
+use crate::BenchError;
 
 /// Connections of the paced phase.
 const PACED_CLIENTS: usize = 256;
@@ -33,103 +31,6 @@ const PROMISED_RATE: f64 = 5_000.0;
 
 /// Distinct browsers cycled through; later rounds are returning visitors.
 const DEVICES: usize = 5_000;
-
-pub(crate) struct Server {
-    pub child: std::process::Child,
-    pub addr: SocketAddr,
-    pub public_key: String,
-    pub secret_key: String,
-    _dir: tempdir::Dir,
-}
-
-mod tempdir {
-    /// A directory removed when dropped.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// Links the fetched IP data of `from` into the bench server's data dir; false when there is
-/// none.
-fn link_ip_data(from: &Path, dir: &Path) -> Result<bool, CliError> {
-    let files = crate::commands::data::installed_files(from);
-    if files.city.is_empty() {
-        return Ok(false);
-    }
-    let target = dir.join(crate::commands::data::IPDATA);
-    std::fs::create_dir_all(&target).map_err(|e| CliError::Runtime(e.to_string()))?;
-    let all = files
-        .city
-        .iter()
-        .chain(&files.asn)
-        .chain(files.ranges_bin.iter());
-    for f in all {
-        let abs = std::fs::canonicalize(f).map_err(|e| CliError::Runtime(e.to_string()))?;
-        if let Some(name) = abs.file_name() {
-            std::os::unix::fs::symlink(&abs, target.join(name))
-                .map_err(|e| CliError::Runtime(e.to_string()))?;
-        }
-    }
-    Ok(true)
-}
-
-/// Starts `prynt serve` on a fresh data dir with the bench endpoints and `extra` flags.
-pub(crate) fn start_server(ip_data: &Path, extra: &[&str]) -> Result<(Server, bool), CliError> {
-    let exe = std::env::current_exe().map_err(|e| CliError::Runtime(e.to_string()))?;
-    let dir = std::env::temp_dir().join(format!("prynt-bench-{}", prynt_core::ids::random_hex(8)));
-    let with_ip_data = link_ip_data(ip_data, &dir)?;
-    let mut child = Command::new(exe)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--bench-endpoints",
-            "--data-dir",
-        ])
-        .arg(&dir)
-        .args(extra)
-        .env("PRYNT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| CliError::Runtime(format!("cannot start the server: {e}")))?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| CliError::Runtime("no stdout".into()))?;
-    let (mut public_key, mut secret_key) = (String::new(), String::new());
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            return Err(CliError::Runtime(
-                "the server stopped before listening".into(),
-            ));
-        };
-        if let Some(k) = line.trim().strip_prefix("public key: ") {
-            public_key = k.to_owned();
-        }
-        if let Some(k) = line.trim().strip_prefix("secret key: ") {
-            secret_key = k.to_owned();
-        }
-        if let Some(url) = line.trim().strip_prefix("listening on http://") {
-            break url
-                .parse()
-                .map_err(|_| CliError::Runtime(format!("bad address {url}")))?;
-        }
-    };
-    // Keep draining stdout so the server never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
-    let server = Server {
-        child,
-        addr,
-        public_key,
-        secret_key,
-        _dir: tempdir::Dir(dir),
-    };
-    Ok((server, with_ip_data))
-}
 
 /// A load target on the bench server, with its public key.
 pub(crate) fn identify_target(server: &Server, path: &str, bodies: &Arc<Vec<Bytes>>) -> Target {
@@ -164,7 +65,7 @@ pub(crate) async fn visits(server: &Server, connections: usize) -> Arc<Vec<Bytes
     let tokens = load::collect_header(
         &identify_target(server, "/v1/identify", &first_visits),
         connections,
-        crate::api::identify::TOKEN_HEADER,
+        prynt_client::VISITOR_TOKEN_HEADER,
     )
     .await;
     let returning: Vec<Bytes> = payloads
@@ -206,14 +107,20 @@ fn add_realms_and_input(c: &mut serde_json::Value) {
     });
 }
 
-pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliError> {
-    let (mut server, with_ip_data) = start_server(ip_data, &[])?;
+/// Runs the benchmark against a server started from the `prynt` binary at `prynt`.
+pub fn run(
+    prynt: &Path,
+    seconds: u64,
+    connections: usize,
+    ip_data: &Path,
+) -> Result<(), BenchError> {
+    let (server, with_ip_data) = server::start(prynt, ip_data, &[])?;
     // One client thread: the server keeps both cores' worth of its own threads, and the client
     // does not add scheduling noise to the latency it measures.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
+        .map_err(|e| BenchError::Runtime(e.to_string()))?;
     let target = |path: &str, bodies: &Arc<Vec<Bytes>>| identify_target(&server, path, bodies);
     let bodies = rt.block_on(visits(&server, connections));
     let avg_body = bodies.iter().map(Bytes::len).sum::<usize>() / bodies.len();
@@ -239,10 +146,7 @@ pub fn run(seconds: u64, connections: usize, ip_data: &Path) -> Result<(), CliEr
         let paced_bare = load::open_loop(&target("/bench/bare", &bodies), clients, rate, dur).await;
         (bare, ident, paced, paced_bare, rate, promised)
     });
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status();
-    let _ = server.child.wait();
+    drop(server);
 
     let phases = [&bare, &ident, &paced, &paced_bare, &promised];
     let errors: usize = phases.iter().map(|p| p.errors).sum();

@@ -1,4 +1,4 @@
-//! FP-Stalker, both variants, as baselines of `prynt bench accuracy`.
+//! FP-Stalker, both variants, as baselines of `prynt-bench accuracy`.
 //!
 //! FP-Stalker is the linker of Vastel, Laperdrix, Rudametkin and Rouvoy, "FP-STALKER: Tracking
 //! Browser Fingerprint Evolutions" (IEEE Symposium on Security and Privacy 2018). This is a
@@ -61,9 +61,9 @@
 
 use std::collections::HashMap;
 
+use crate::synth::Rng;
 use prynt_core::agent::Components;
 use prynt_identify::fingerprint::Comp;
-use prynt_identify::synth::Rng;
 use prynt_identify::{Decision, Fingerprint};
 
 use super::accuracy::{token_or, Matcher};

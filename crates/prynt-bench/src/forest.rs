@@ -1,5 +1,5 @@
 //! A small random forest for two classes, for the FP-Stalker hybrid baseline of
-//! `prynt bench accuracy`: Breiman's random forest as scikit-learn's `RandomForestClassifier`
+//! `prynt-bench accuracy`: Breiman's random forest as scikit-learn's `RandomForestClassifier`
 //! builds it with its defaults of 2017, which FP-Stalker's code used. Each tree is a CART tree
 //! grown to purity (Gini impurity, at least two samples to split, one per leaf, no depth limit)
 //! on a bootstrap sample of the training rows, choosing each split among √(features) features
@@ -13,7 +13,7 @@
 //! its bootstrap is drawn per class), and linfa-ensemble draws the features once per tree
 //! rather than at each split, and votes.
 
-use prynt_identify::synth::Rng;
+use crate::synth::Rng;
 
 /// How the forest is grown.
 #[derive(Debug, Clone, Copy)]

@@ -1,20 +1,20 @@
-//! `prynt bench match`: match latency and index memory at a million known visitors.
+//! `prynt-bench match`: match latency and index memory at a million known visitors.
 
 use std::time::Instant;
 
-use prynt_identify::synth::{Device, Rng};
+use crate::synth::{Device, Rng};
 use prynt_identify::{Fingerprint, Index, Method, ModelParams};
 use prynt_signals::device::DeviceParser;
 use serde_json::json;
 
-use crate::CliError;
+use crate::BenchError;
 
 fn fingerprint(parser: &DeviceParser, d: &Device) -> Fingerprint {
     super::fingerprint(parser, &d.components())
 }
 
-pub fn run(visitors: usize, queries: usize) -> Result<(), CliError> {
-    let parser = DeviceParser::shared().map_err(CliError::Runtime)?;
+pub fn run(visitors: usize, queries: usize) -> Result<(), BenchError> {
+    let parser = DeviceParser::shared().map_err(BenchError::Runtime)?;
     let mut rng = Rng::new(42);
     // Fingerprints are computed up front so that only the index is measured.
     let t0 = Instant::now();

@@ -1,4 +1,15 @@
-//! `prynt bench …`: benchmarks that print a human summary and, last, one JSON line.
+//! Prynt's benchmarks and the synthetic data they run on, apart from the product: the `prynt`
+//! binary and the engine crates carry no benchmark code.
+//!
+//! - [`synth`]: a synthetic browser population (devices, drift between visits).
+//! - [`accuracy`]: identification accuracy beside the exact hash and FP-Stalker, on the
+//!   synthetic population or a recorded one; [`matching`]: match latency and index memory.
+//!   Both call the engine crates' public APIs in this process.
+//! - [`identify`], [`webhooks`]: HTTP load against a real `prynt serve` process that they start
+//!   (see [`server`]); they reach the server only through its API.
+//! - [`seed`]: fills a store with synthetic events through `prynt-store`'s write path.
+//!
+//! Every benchmark prints a human summary and, last, one JSON line ([`emit`]).
 
 pub mod accuracy;
 mod forest;
@@ -8,7 +19,18 @@ mod load;
 pub mod matching;
 mod recorded;
 pub mod seed;
+pub mod server;
+pub mod synth;
 pub mod webhooks;
+
+/// How a benchmark failed: bad input (the binary exits with 2) or a failure while running (1).
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Runtime(String),
+}
 
 /// The fingerprint the server would compute from these components.
 pub fn fingerprint(
@@ -32,7 +54,8 @@ pub fn emit(summary: &str, json: serde_json::Value) {
 
 /// Resident memory of this process in bytes (Linux), for memory figures. Memory the allocator
 /// holds freed but not yet returned (old buffers of grown tables) is returned first, so the
-/// figure is what live data occupies.
+/// figure is what live data occupies. Meaningful when mimalloc is the global allocator, as in
+/// the `prynt-bench` binary (and in `prynt`, whose index the figure stands for).
 pub fn rss_bytes() -> Option<u64> {
     // SAFETY: mi_collect only walks the allocator's own free lists.
     unsafe { libmimalloc_sys::mi_collect(true) };

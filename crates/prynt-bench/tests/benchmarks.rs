@@ -1,12 +1,24 @@
 //! The benchmark commands run in the suite at a small size: their last line is the documented
 //! JSON, and the figures that do not depend on machine speed hold.
 
+use std::process::Command;
+
 use serde_json::Value;
 
-use crate::harness::prynt;
+/// The `prynt-bench` binary cargo built for these tests, with no `PRYNT_*` setting of the
+/// caller's environment.
+fn prynt_bench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_prynt-bench"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PRYNT_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
 
 fn last_json(args: &[&str]) -> Value {
-    let out = prynt().args(args).output().expect("run bench");
+    let out = prynt_bench().args(args).output().expect("run bench");
     assert!(
         out.status.success(),
         "{}",
@@ -19,7 +31,7 @@ fn last_json(args: &[&str]) -> Value {
 
 #[test]
 fn quick_accuracy_run_is_more_precise_than_every_baseline() {
-    let r = last_json(&["bench", "accuracy", "--quick"]);
+    let r = last_json(&["accuracy", "--quick"]);
     let (p, rec) = (
         r["precision"].as_f64().unwrap(),
         r["recall"].as_f64().unwrap(),
@@ -82,7 +94,7 @@ fn quick_accuracy_run_is_more_precise_than_every_baseline() {
     }
     // Deterministic for a seed.
     assert_eq!(
-        last_json(&["bench", "accuracy", "--quick"])["precision"],
+        last_json(&["accuracy", "--quick"])["precision"],
         r["precision"]
     );
 }
@@ -98,9 +110,9 @@ fn decile_counts(deciles: &Value) -> [u64; 10] {
 
 #[test]
 fn accuracy_runs_pool_their_calibration() {
-    let pooled = last_json(&["bench", "accuracy", "--quick", "--runs", "2"]);
-    let first = last_json(&["bench", "accuracy", "--quick", "--seed", "1"]);
-    let second = last_json(&["bench", "accuracy", "--quick", "--seed", "2"]);
+    let pooled = last_json(&["accuracy", "--quick", "--runs", "2"]);
+    let first = last_json(&["accuracy", "--quick", "--seed", "1"]);
+    let second = last_json(&["accuracy", "--quick", "--seed", "2"]);
     // The top-level figures stay the first seed's; the pool holds both runs' answers.
     assert_eq!(pooled["precision"], first["precision"]);
     let p = &pooled["pooled"];
@@ -129,8 +141,8 @@ fn accuracy_runs_pool_their_calibration() {
     // A single run has no pool.
     assert!(first.get("pooled").is_none());
     // Bad input is refused with a message, not run.
-    let out = prynt()
-        .args(["bench", "accuracy", "--quick", "--runs", "0"])
+    let out = prynt_bench()
+        .args(["accuracy", "--quick", "--runs", "0"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -139,7 +151,7 @@ fn accuracy_runs_pool_their_calibration() {
 
 #[test]
 fn match_benchmark_reports_memory_within_budget() {
-    let r = last_json(&["bench", "match", "--visitors", "100000", "--queries", "200"]);
+    let r = last_json(&["match", "--visitors", "100000", "--queries", "200"]);
     assert_eq!(r["visitors"], 100000);
     assert!(r["p99Us"].as_f64().unwrap() > 0.0);
     let bytes = r["bytesPerVisitor"].as_f64().unwrap();
@@ -209,7 +221,6 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
     let pop = dir.path().join("pop.jsonl");
     std::fs::write(&pop, lines.join("\n")).unwrap();
     let r = last_json(&[
-        "bench",
         "accuracy",
         "--population",
         pop.to_str().unwrap(),
@@ -252,8 +263,8 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
         ),
     ] {
         std::fs::write(&pop, bad).unwrap();
-        let out = prynt()
-            .args(["bench", "accuracy", "--population"])
+        let out = prynt_bench()
+            .args(["accuracy", "--population"])
             .arg(&pop)
             .arg("--training")
             .arg(&pop)
@@ -264,8 +275,8 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
         assert!(err.contains(says), "{says}: {err}");
     }
     // A file that is not there.
-    let out = prynt()
-        .args(["bench", "accuracy", "--population"])
+    let out = prynt_bench()
+        .args(["accuracy", "--population"])
         .arg(dir.path().join("missing.jsonl"))
         .arg("--training")
         .arg(&pop)
@@ -274,8 +285,8 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
     // --population needs --training.
-    let out = prynt()
-        .args(["bench", "accuracy", "--population"])
+    let out = prynt_bench()
+        .args(["accuracy", "--population"])
         .arg(&pop)
         .output()
         .unwrap();

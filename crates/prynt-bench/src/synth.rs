@@ -440,7 +440,7 @@ impl Device {
         let h = |s: &str| {
             format!(
                 "{:016x}",
-                crate::fingerprint::hash32(&[s.as_bytes()]) as u64 * 0x9E37_79B1
+                prynt_identify::fingerprint::hash32(&[s.as_bytes()]) as u64 * 0x9E37_79B1
             )
         };
         let (lang, tz, offset) = self.locale;

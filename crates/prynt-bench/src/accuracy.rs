@@ -1,4 +1,4 @@
-//! `prynt bench accuracy`: how well identification links visits to browsers, on a synthetic
+//! `prynt-bench accuracy`: how well identification links visits to browsers, on a synthetic
 //! population with realistic drift and token-less visits, against three baselines run on the
 //! same visits: an exact hash of all components (what open-source fingerprinting libraries
 //! do) and both variants of FP-Stalker, rule-based and hybrid (see [`super::fp_stalker`]).
@@ -38,15 +38,15 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::synth::{self, Device, Rng};
 use prynt_core::agent::Components;
-use prynt_identify::synth::{self, Device, Rng};
 use prynt_identify::{Decision, Fingerprint, Index, Method, ModelParams};
 use prynt_signals::device::DeviceParser;
 use serde_json::{json, Value};
 
 use super::fp_stalker::{self, Attributes, Hybrid, RuleBased};
 use super::recorded::{self, Recorded};
-use crate::CliError;
+use crate::BenchError;
 
 pub struct Options {
     pub browsers: usize,
@@ -689,8 +689,8 @@ fn decile_lines(deciles: &Value) -> String {
         .unwrap_or_default()
 }
 
-pub fn run(o: Options) -> Result<(), CliError> {
-    let parser = DeviceParser::shared().map_err(CliError::Runtime)?;
+pub fn run(o: Options) -> Result<(), BenchError> {
+    let parser = DeviceParser::shared().map_err(BenchError::Runtime)?;
     let started = std::time::Instant::now();
     let prynt_run =
         |o: &Options| simulate(o, parser, &mut Prynt(Index::new(ModelParams::default())));
@@ -789,7 +789,7 @@ pub fn run(o: Options) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `prynt bench accuracy --population FILE`: the same matchers and figures on a recorded
+/// `prynt-bench accuracy --population FILE`: the same matchers and figures on a recorded
 /// population (see [`super::recorded`]), each workspace identified from scratch and the
 /// figures summed over workspaces; the hybrid's forest is trained on `training`, another
 /// population of the same generator.
@@ -852,8 +852,8 @@ fn change_lines(rows: &[(&str, &Value)]) -> String {
     out.join("\n")
 }
 
-pub fn run_recorded(o: RecordedOptions) -> Result<(), CliError> {
-    let parser = DeviceParser::shared().map_err(CliError::Runtime)?;
+pub fn run_recorded(o: RecordedOptions) -> Result<(), BenchError> {
+    let parser = DeviceParser::shared().map_err(BenchError::Runtime)?;
     let started = std::time::Instant::now();
     let pop = recorded::load(&o.population, parser)?;
     let train = recorded::load(&o.training, parser)?;

@@ -1,0 +1,177 @@
+//! The `prynt-bench` binary: one subcommand per benchmark; each prints a human summary and,
+//! last, one JSON line (BENCHMARKS.md).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use prynt_bench::{accuracy, identify, matching, seed, server, webhooks, BenchError};
+
+/// The same allocator as `prynt`: the match benchmark's memory figures stand for the server's
+/// index, and the accuracy benchmark's run times for its matching.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "prynt-bench",
+    version,
+    about = "Prynt's benchmarks; each prints a summary and, last, one JSON line"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Identify throughput and latency against a real server, beside a bare endpoint.
+    Identify {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Data dir whose fetched IP data (`ipdata/`) the measured server loads, so that every
+        /// signal runs; without it the server runs without IP data.
+        #[arg(long, default_value = "./prynt-data")]
+        ip_data: PathBuf,
+        /// The `prynt` binary to start; by default the one beside `prynt-bench`.
+        #[arg(long, value_name = "PATH")]
+        prynt: Option<PathBuf>,
+    },
+    /// Webhook delivery rate, and identify throughput with three webhooks against none.
+    Webhooks {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        #[arg(long, default_value = "./prynt-data")]
+        ip_data: PathBuf,
+        /// The `prynt` binary to start; by default the one beside `prynt-bench`.
+        #[arg(long, value_name = "PATH")]
+        prynt: Option<PathBuf>,
+    },
+    /// Identification accuracy on a synthetic population, beside two baselines.
+    Accuracy {
+        #[arg(long, default_value_t = 10_000)]
+        browsers: usize,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Share of visits after cleared storage.
+        #[arg(long, default_value_t = 0.08)]
+        clear_rate: f64,
+        /// Share of visits in a private window.
+        #[arg(long, default_value_t = 0.05)]
+        incognito_rate: f64,
+        /// A small run (1,000 browsers, 30 days) for the test suite.
+        #[arg(long)]
+        quick: bool,
+        /// Also run Prynt on the next seeds and pool the calibration of all the runs.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+        runs: u64,
+        /// A recorded population (JSON Lines, as written by browser-tests/population.mjs) to
+        /// replay instead of the built-in generator's.
+        #[arg(long, requires = "training")]
+        population: Option<PathBuf>,
+        /// Another population of the same generator, on which FP-Stalker's hybrid is trained
+        /// (with --population).
+        #[arg(long, requires = "population")]
+        training: Option<PathBuf>,
+    },
+    /// Fills a store with synthetic events over the last days (for the backtest benchmark).
+    SeedEvents {
+        #[arg(long, default_value = "./prynt-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 1_284_102)]
+        events: usize,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Match latency and index memory with many known visitors.
+    Match {
+        #[arg(long, default_value_t = 1_000_000)]
+        visitors: usize,
+        #[arg(long, default_value_t = 20_000)]
+        queries: usize,
+    },
+}
+
+fn run(command: BenchCommand) -> Result<(), BenchError> {
+    match command {
+        BenchCommand::Identify {
+            seconds,
+            connections,
+            ip_data,
+            prynt,
+        } => identify::run(
+            &server::prynt_binary(prynt.as_deref())?,
+            seconds,
+            connections,
+            &ip_data,
+        ),
+        BenchCommand::Webhooks {
+            seconds,
+            connections,
+            ip_data,
+            prynt,
+        } => webhooks::run(
+            &server::prynt_binary(prynt.as_deref())?,
+            seconds,
+            connections,
+            &ip_data,
+        ),
+        BenchCommand::SeedEvents {
+            data_dir,
+            events,
+            days,
+            seed,
+        } => seed::run_and_report(&data_dir, events, days, seed),
+        BenchCommand::Match { visitors, queries } => matching::run(visitors, queries),
+        BenchCommand::Accuracy {
+            browsers,
+            days,
+            seed,
+            clear_rate,
+            incognito_rate,
+            quick,
+            runs,
+            population,
+            training,
+        } => {
+            if let (Some(population), Some(training)) = (population, training) {
+                return accuracy::run_recorded(accuracy::RecordedOptions {
+                    population,
+                    training,
+                });
+            }
+            let (browsers, days) = if quick { (1_000, 30) } else { (browsers, days) };
+            accuracy::run(accuracy::Options {
+                browsers,
+                days,
+                seed,
+                clear_rate,
+                incognito_rate,
+                runs,
+            })
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(BenchError::Usage(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+        Err(BenchError::Runtime(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::FAILURE
+        }
+    }
+}
