@@ -199,4 +199,14 @@ mod tests {
         }
         assert_eq!(ApiError::MissingApiKey.status(), StatusCode::UNAUTHORIZED);
     }
+
+    /// A store that cannot be reached (a database restarting) is a retryable 503 with the
+    /// usual error body, never a 500, and its backend's message stays in the logs.
+    #[test]
+    fn an_unavailable_store_is_a_503() {
+        let e = ApiError::from(StoreError::Unavailable("connection refused".into()));
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code(), "service_unavailable");
+        assert!(!e.to_string().contains("connection refused"));
+    }
 }
