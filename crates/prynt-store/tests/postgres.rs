@@ -7,61 +7,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use prynt_core::{keys, Environment, KeyType, Scope};
-use prynt_store::postgres::{admin, PostgresOptions, PostgresStore};
+use prynt_store::postgres::PostgresStore;
 use prynt_store::prelude::*;
 use prynt_store::{IdempotencyClaim, NewApiKey, OutboxItem, StoreError, WebhookRecord};
 
-fn admin_url() -> String {
-    std::env::var("PRYNT_TEST_DATABASE_URL").unwrap_or_else(|_| {
-        panic!(
-            "PRYNT_TEST_DATABASE_URL is not set: these tests need a PostgreSQL server; run them \
-             through scripts/test, or `eval \"$(scripts/services start)\"` first"
-        )
-    })
-}
-
-/// A fresh database, dropped when this goes.
-struct FreshDatabase {
-    name: String,
-    url: String,
-}
-
-impl FreshDatabase {
-    async fn new() -> Self {
-        let name = format!("prynt_test_{}", prynt_core::ids::random_hex(12));
-        let url = admin::create_database(&admin_url(), &name)
-            .await
-            .expect("create a test database");
-        FreshDatabase { name, url }
-    }
-
-    async fn store(&self) -> PostgresStore {
-        PostgresStore::open(
-            &self.url,
-            PostgresOptions {
-                pool_size: 4,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("open the store")
-    }
-}
-
-impl Drop for FreshDatabase {
-    fn drop(&mut self) {
-        let (url, name) = (admin_url(), self.name.clone());
-        // Drop runs inside the test's runtime, which cannot be blocked on: a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(admin::drop_database(&url, &name))
-        })
-        .join();
-    }
-}
+mod pg_support;
+use pg_support::FreshDatabase;
 
 async fn default_scope(store: &PostgresStore) -> Scope {
     let ws = store.workspace_by_name("default").await.unwrap().unwrap();
@@ -97,7 +48,13 @@ async fn nodes_migrating_at_once_apply_each_migration_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_first_keys_are_made_once_when_nodes_start_together() {
     let db = FreshDatabase::new().await;
-    let ws = db.store().await.workspace_by_name("default").await.unwrap().unwrap();
+    let ws = db
+        .store()
+        .await
+        .workspace_by_name("default")
+        .await
+        .unwrap()
+        .unwrap();
     let mut nodes = Vec::new();
     for _ in 0..6 {
         let store = db.store().await;
@@ -265,7 +222,7 @@ async fn an_unreachable_server_is_unavailable_and_a_closed_store_closed() {
     // A port nobody listens on (the discard port, closed on loopback).
     let err = PostgresStore::open(
         "postgres://prynt@127.0.0.1:9/prynt",
-        PostgresOptions::default(),
+        prynt_store::postgres::PostgresOptions::default(),
     )
     .await
     .err()

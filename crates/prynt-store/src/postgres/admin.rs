@@ -32,7 +32,9 @@ fn plain_name(name: &str) -> StoreResult<&str> {
     if ok {
         Ok(name)
     } else {
-        Err(StoreError::Backend(format!("not a plain database name: {name:?}")))
+        Err(StoreError::Backend(format!(
+            "not a plain database name: {name:?}"
+        )))
     }
 }
 
@@ -79,7 +81,10 @@ mod tests {
             with_database("postgres://u@h:1/postgres?sslmode=disable", "t2"),
             "postgres://u@h:1/t2?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://u@h:1", "t3"), "postgres://u@h:1/t3");
+        assert_eq!(
+            with_database("postgres://u@h:1", "t3"),
+            "postgres://u@h:1/t3"
+        );
         assert!(plain_name("prynt_test_0a").is_ok());
         assert!(plain_name("x; DROP").is_err());
     }

@@ -10,9 +10,8 @@ use tokio_postgres::Row;
 use super::error::violated_constraint;
 use super::PostgresStore;
 use crate::{
-    DeviceSeen, EventQuery, EventRow, EventStore, IpSeen, LinkedUse, ListEffect,
-    NewIdentification, OutboxItem, RawEvent, StoreError, StoreResult, StoredProfile,
-    VisitorSummary,
+    DeviceSeen, EventQuery, EventRow, EventStore, IpSeen, LinkedUse, ListEffect, NewIdentification,
+    OutboxItem, RawEvent, StoreError, StoreResult, StoredProfile, VisitorSummary,
 };
 
 /// Columns every event query selects, in the order [`to_event`] reads them.
@@ -83,7 +82,10 @@ fn events_sql(scope: &Scope, q: &EventQuery) -> (String, Params) {
         sql.push_str(&format!(" AND event_type = {}", bind(p, t.clone())));
     }
     if let Some(c) = &q.country {
-        sql.push_str(&format!(" AND country = {}", bind(p, c.to_ascii_uppercase())));
+        sql.push_str(&format!(
+            " AND country = {}",
+            bind(p, c.to_ascii_uppercase())
+        ));
     }
     if let Some((ts, id)) = &q.cursor {
         let ts = bind(p, *ts);

@@ -63,8 +63,13 @@ impl IdempotencyStore for PostgresStore {
                     body: body.unwrap_or_default(),
                 }),
             };
-            let decision =
-                merge::decide_idempotency_claim(Some(stored), &request_hash, now_ms, ttl_ms, stale_ms);
+            let decision = merge::decide_idempotency_claim(
+                Some(stored),
+                &request_hash,
+                now_ms,
+                ttl_ms,
+                stale_ms,
+            );
             if decision == IdempotencyClaim::Claimed {
                 tx.execute(
                     "UPDATE idempotency_keys SET request_hash = $3, created_ms = $4,

@@ -1,8 +1,8 @@
 //! [`KeyStore`] on PostgreSQL: API keys and per-environment settings.
 
 use async_trait::async_trait;
-use prynt_core::{timefmt, EnvSettings, Environment, KeyType, Scope};
 use deadpool_postgres::GenericClient;
+use prynt_core::{timefmt, EnvSettings, Environment, KeyType, Scope};
 use tokio_postgres::Row;
 
 use super::workspaces::{workspace_from_row, WORKSPACE_COLS};
@@ -145,7 +145,9 @@ impl KeyStore for PostgresStore {
     async fn env_settings(&self, scope: &Scope) -> StoreResult<EnvSettings> {
         let conn = self.conn().await?;
         let st = conn
-            .prepare_cached("SELECT settings FROM env_settings WHERE workspace_id = $1 AND env = $2")
+            .prepare_cached(
+                "SELECT settings FROM env_settings WHERE workspace_id = $1 AND env = $2",
+            )
             .await?;
         match conn
             .query_opt(&st, &[&scope.workspace_id, &scope.env.as_str()])

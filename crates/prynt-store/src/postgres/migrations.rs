@@ -271,8 +271,11 @@ pub(crate) async fn apply(pool: &Pool) -> StoreResult<MigrationReport> {
 }
 
 async fn apply_locked(conn: &mut deadpool_postgres::ClientWrapper) -> StoreResult<MigrationReport> {
+    // `IF NOT EXISTS` would otherwise log a notice at every start; this connection is
+    // discarded afterwards.
     conn.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
+        "SET client_min_messages TO warning;
+         CREATE TABLE IF NOT EXISTS schema_migrations (
             version       INTEGER PRIMARY KEY,
             description   TEXT NOT NULL,
             applied_at_ms BIGINT NOT NULL

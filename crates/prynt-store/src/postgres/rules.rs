@@ -9,9 +9,7 @@ use tokio_postgres::Row;
 use super::error::violated_constraint;
 use super::PostgresStore;
 use crate::merge;
-use crate::{
-    NewRule, RuleChange, RuleRecord, RuleStore, RuleVersion, StoreError, StoreResult,
-};
+use crate::{NewRule, RuleChange, RuleRecord, RuleStore, RuleVersion, StoreError, StoreResult};
 
 const RULE_COLS: &str = "id, name, status, priority, conditions, action, version, created_ms, \
                          updated_ms, match_count, last_match_ms";
