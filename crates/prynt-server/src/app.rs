@@ -12,14 +12,10 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::bounds::BODY_LIMIT;
 use crate::error::{self, ApiError};
 use crate::state::AppState;
 use crate::{api, dashboard, idempotency, metrics, middleware};
-
-/// Body limit of every route but identify.
-pub const BODY_LIMIT: usize = 1 << 20;
-/// Body limit of `POST /v1/identify`.
-pub const IDENTIFY_BODY_LIMIT: usize = 64 << 10;
 
 /// The documented API routes and their OpenAPI description, before state and layers.
 pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -60,7 +56,10 @@ pub fn build(state: AppState, bench_endpoints: bool) -> Router {
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
     .layer(from_fn_with_state(state.clone(), idempotency::layer))
-    .layer(from_fn_with_state(state.clone(), metrics::record))
+    .layer(from_fn_with_state(
+        Arc::clone(&state.metrics),
+        metrics::record,
+    ))
     .layer(from_fn(middleware::declared_length_limit))
     .layer(from_fn(middleware::rate_headers))
     .layer(CatchPanicLayer::custom(error::panic_response))

@@ -1,6 +1,7 @@
 //! From the rules' decision to what an identification records: the event's `verdict`,
-//! `matchedRule`, `monitorMatches` and `tags`, the list changes of the deciding rule's side
-//! effects, and the `rule_match` / `list_update` webhook payloads they cause.
+//! `matchedRule`, `monitorMatches` and `tags` (serialised with the event), the list changes of
+//! the deciding rule's side effects, and the `rule_match` / `list_update` webhook payloads
+//! they cause. Also the webhook payload envelope every payload shares.
 
 use prynt_core::{ids, timefmt};
 use prynt_rules::condition::{SideEffect, Verdict};
@@ -8,6 +9,7 @@ use prynt_rules::eval::{CompiledRule, Decision};
 use prynt_rules::fields::ListType;
 use prynt_rules::lists::normalise_entry;
 use prynt_store::{ListEffect, OutboxItem};
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use crate::policy::{Lists, ScopePolicy, Traits};
@@ -19,13 +21,25 @@ pub struct Subject<'a> {
     pub linked_id: Option<&'a str>,
 }
 
-/// A rule that matched, as the event and the webhook name it.
-#[derive(Debug, Clone)]
+/// A rule that matched, as the event (`matchedRule`, `monitorMatches`) and the webhook name it.
+#[derive(Debug, Clone, Serialize)]
 pub struct RuleRef {
     pub id: String,
     pub name: String,
     pub version: u32,
+    #[serde(serialize_with = "verdict_name")]
     pub verdict: Verdict,
+}
+
+fn verdict_name<S: Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.as_str())
+}
+
+fn optional_verdict_name<S: Serializer>(v: &Option<Verdict>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(v.as_str()),
+        None => s.serialize_none(),
+    }
 }
 
 impl RuleRef {
@@ -37,10 +51,6 @@ impl RuleRef {
             verdict: r.action.verdict,
         }
     }
-
-    fn to_json(&self) -> Value {
-        json!({"id": self.id, "name": self.name, "version": self.version, "verdict": self.verdict.as_str()})
-    }
 }
 
 /// A list change with the list's name, for memory and the webhook.
@@ -50,16 +60,23 @@ struct NamedEffect {
     effect: ListEffect,
 }
 
-/// Everything an identification records about its decision.
-#[derive(Debug, Clone, Default)]
+/// Everything an identification records about its decision. Serialises as the event's
+/// decision fields: `verdict`, `matchedRule`, `monitorMatches` and `tags`, in that order.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Outcome {
+    #[serde(serialize_with = "optional_verdict_name")]
     pub verdict: Option<Verdict>,
+    #[serde(rename = "matchedRule")]
     pub matched: Option<RuleRef>,
+    #[serde(rename = "monitorMatches")]
     pub monitors: Vec<RuleRef>,
     pub tags: Map<String, Value>,
+    #[serde(skip)]
     pub effects: Vec<ListEffect>,
+    #[serde(skip)]
     named: Vec<NamedEffect>,
     /// Every rule that matched (deciding and monitor), for match statistics.
+    #[serde(skip)]
     pub rule_matches: Vec<String>,
 }
 
@@ -134,7 +151,8 @@ pub fn outcome(decision: &Decision<'_>, lists: &Lists, s: &Subject<'_>, now_ms: 
     out
 }
 
-/// A serialised JSON object with more members appended (`members` as written inside braces).
+/// A serialised JSON object with more members appended (`members` as written inside braces):
+/// how a delivery adds its own `timestamp` to a payload stored without one.
 pub fn with_fields(object: &str, members: &str) -> String {
     let head = object.trim_end().strip_suffix('}').unwrap_or(object);
     let sep = if head.trim_end().ends_with('{') {
@@ -166,19 +184,6 @@ pub fn payload(kind: &str, now_ms: i64, data: Value, receivers: Vec<String>) -> 
 }
 
 impl Outcome {
-    /// The event's decision fields as JSON object members, to follow its other fields.
-    pub fn json_fields(&self) -> String {
-        let fields = json!({
-            "verdict": self.verdict.map(Verdict::as_str),
-            "matchedRule": self.matched.as_ref().map(RuleRef::to_json),
-            "monitorMatches": self.monitors.iter().map(RuleRef::to_json).collect::<Vec<_>>(),
-            "tags": self.tags,
-        })
-        .to_string();
-        // `{…}` without its braces.
-        fields[1..fields.len() - 1].to_owned()
-    }
-
     /// The webhook payloads of this identification: the event itself, each rule match and
     /// each list change, for the webhooks that want them.
     pub fn outbox(
@@ -300,11 +305,33 @@ mod tests {
 
     #[test]
     fn an_undecided_event_has_null_decision_fields() {
-        let fields = Outcome::default().json_fields();
-        let v: Value = serde_json::from_str(&format!("{{{fields}}}")).unwrap();
+        let v = serde_json::to_value(Outcome::default()).unwrap();
         assert_eq!(
             v,
             json!({"verdict": null, "matchedRule": null, "monitorMatches": [], "tags": {}})
+        );
+    }
+
+    #[test]
+    fn a_decision_serialises_in_the_stored_order() {
+        let rule = |id: &str, verdict| RuleRef {
+            id: id.into(),
+            name: format!("rule {id}"),
+            version: 3,
+            verdict,
+        };
+        let mut tags = Map::new();
+        tags.insert("risk".into(), Value::String("high".into()));
+        let out = Outcome {
+            verdict: Some(Verdict::Block),
+            matched: Some(rule("rule_a", Verdict::Block)),
+            monitors: vec![rule("rule_b", Verdict::Challenge)],
+            tags,
+            ..Outcome::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&out).unwrap(),
+            r#"{"verdict":"block","matchedRule":{"id":"rule_a","name":"rule rule_a","version":3,"verdict":"block"},"monitorMatches":[{"id":"rule_b","name":"rule rule_b","version":3,"verdict":"challenge"}],"tags":{"risk":"high"}}"#
         );
     }
 }

@@ -35,12 +35,7 @@ const MARK: &str = " (demo)";
 /// Visits of the visitor listed beside the event.
 const RECENT_VISITS: usize = 10;
 
-/// The demo key of this run.
-pub struct Demo {
-    pub public_key: String,
-    pub key_id: String,
-    pub scope: Scope,
-}
+pub use crate::state::Demo;
 
 /// Whether a server listening on `addr` is reachable from this machine only.
 pub fn loopback_only(addr: SocketAddr) -> bool {
@@ -74,7 +69,7 @@ pub async fn prepare(store: &dyn Store, enabled: bool) -> Result<Option<Demo>, S
         return Ok(None);
     };
     let (public_key, mut record) =
-        crate::serve::new_key(&ws.id, Environment::Test, KeyType::Public);
+        crate::api_keys::new_key(&ws.id, Environment::Test, KeyType::Public);
     record.display_prefix.push_str(MARK);
     let saved = store.create_api_key(record).await?;
     Ok(Some(Demo {

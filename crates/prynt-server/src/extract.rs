@@ -85,7 +85,7 @@ where
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(crate::app::BODY_LIMIT)
+            ApiError::PayloadTooLarge(crate::bounds::BODY_LIMIT)
         } else {
             ApiError::validation("body", format!("The body could not be read: {rej}"))
         }

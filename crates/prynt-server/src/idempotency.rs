@@ -66,9 +66,9 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let owner: [u8; 32] = Sha256::digest(auth.as_bytes()).into();
 
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, crate::app::BODY_LIMIT).await {
+    let bytes = match axum::body::to_bytes(body, crate::bounds::BODY_LIMIT).await {
         Ok(b) => b,
-        Err(_) => return ApiError::PayloadTooLarge(crate::app::BODY_LIMIT).into_response(),
+        Err(_) => return ApiError::PayloadTooLarge(crate::bounds::BODY_LIMIT).into_response(),
     };
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());

@@ -1,7 +1,10 @@
 //! The `prynt` binary: a thin dispatcher over the server and operator commands.
 
+mod agent;
 mod api;
+mod api_keys;
 mod app;
+mod bounds;
 mod cache;
 mod cli;
 mod client_ip;
@@ -15,10 +18,12 @@ mod error;
 mod extract;
 mod html;
 mod idempotency;
+mod identification;
 mod identity;
 mod limits;
 mod metrics;
 mod middleware;
+mod origin;
 mod policy;
 mod risk;
 mod serve;

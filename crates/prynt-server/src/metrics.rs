@@ -1,6 +1,7 @@
 //! Prometheus metrics: request counts and latency histograms per route, method and status,
 //! recorded by a middleware and served as text at `/metrics`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -9,8 +10,6 @@ use axum::response::Response;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
-
-use crate::state::AppState;
 
 pub struct Metrics {
     registry: Registry,
@@ -72,7 +71,7 @@ impl Metrics {
 }
 
 /// Records each request under its route template, so ids in paths never explode the labels.
-pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn record(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().as_str().to_owned();
     let route = req
@@ -81,7 +80,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let resp = next.run(req).await;
-    state.metrics.observe(
+    metrics.observe(
         &method,
         &route,
         resp.status().as_u16(),

@@ -75,8 +75,8 @@ pub async fn declared_length_limit(req: Request, next: Next) -> Response {
 /// 64 KiB for identify, 1 MiB for everything else (docs/api.md).
 pub fn body_limit_for(path: &str) -> usize {
     if path == "/v1/identify" {
-        crate::app::IDENTIFY_BODY_LIMIT
+        crate::bounds::IDENTIFY_BODY_LIMIT
     } else {
-        crate::app::BODY_LIMIT
+        crate::bounds::BODY_LIMIT
     }
 }

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
-use prynt_core::{keys, Environment, KeyType};
-use prynt_store::{NewApiKey, Store};
+use prynt_core::{Environment, KeyType};
+use prynt_store::Store;
 
-use crate::api::identify::AgentScripts;
+use crate::agent::AgentScripts;
+use crate::api_keys::new_key;
 use crate::cache::AuthCache;
 use crate::config::ServeConfig;
 use crate::identity::Identity;
@@ -240,20 +241,6 @@ async fn shutdown_on_signal(handle: Handle<SocketAddr>) {
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
     handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
-}
-
-/// Builds a key record for `workspace_id`, returning the full key (to show once) and the record.
-pub fn new_key(workspace_id: &str, env: Environment, key_type: KeyType) -> (String, NewApiKey) {
-    let secret = keys::generate_key(key_type, env);
-    let record = NewApiKey {
-        id: prynt_core::ids::prefixed_hex_id("key"),
-        workspace_id: workspace_id.to_owned(),
-        env,
-        key_type,
-        key_hash: keys::hash_key(&secret),
-        display_prefix: keys::display_prefix(&secret),
-    };
-    (secret, record)
 }
 
 /// On a store with no keys at all, creates and prints a test key pair for `default`.

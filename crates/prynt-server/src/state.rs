@@ -22,7 +22,7 @@ pub struct Shared {
     /// How long events stay visible, in milliseconds.
     pub retention_ms: i64,
     /// The agent script as a classic script and as an ES module.
-    pub agent: crate::api::identify::AgentScripts,
+    pub agent: crate::agent::AgentScripts,
     /// Geolocation, ASN and range feeds.
     pub ip_intel: prynt_signals::ip::IpIntel,
     /// Velocity per workspace environment.
@@ -42,7 +42,15 @@ pub struct Shared {
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<(std::net::IpAddr, std::net::IpAddr)>,
     /// This run's demo key, on a server that listens on loopback only (set once bound).
-    pub demo: std::sync::OnceLock<crate::demo::Demo>,
+    pub demo: std::sync::OnceLock<Demo>,
+}
+
+/// The demo key of this run (see `crate::demo`). Held here, not in the demo's module, so that
+/// the state depends on no handler.
+pub struct Demo {
+    pub public_key: String,
+    pub key_id: String,
+    pub scope: prynt_core::Scope,
 }
 
 impl AppState {

@@ -17,6 +17,7 @@ use super::body::Body;
 use super::openapi::vocab::{ListPurpose, ListType as ListTypeName};
 use super::pagination::{self, OffsetPage};
 use super::ts;
+use crate::bounds::MAX_BATCH;
 use crate::decide::payload;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, SecretKey};
@@ -32,8 +33,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 const TYPES: &[&str] = &["visitor", "ip", "email"];
 const PURPOSES: &[&str] = &["allow", "block", "review"];
-/// Entries added and removed together in one call.
-pub const MAX_BATCH: usize = 1_000;
 /// Longest entry search, in characters (longer than any valid entry).
 const MAX_SEARCH: usize = 256;
 /// Ten years, the longest entry TTL.

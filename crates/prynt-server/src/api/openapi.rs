@@ -726,8 +726,8 @@ fn rule_schemas() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// The full event (`GET /v1/events/{requestId}`), as `identify` stores it (`EventBody`) with
-/// the rules' decision (`decide::Outcome::json_fields`).
+/// The full event (`GET /v1/events/{requestId}`), as `identify` stores it
+/// (`identification::event::Stored`: the event and the rules' decision).
 fn event_schemas() -> Vec<(&'static str, Value)> {
     let prob = json!({"type": "number", "minimum": 0, "maximum": 1});
     let windows = object(
@@ -1155,9 +1155,9 @@ fn body_schemas() -> Vec<(&'static str, Value)> {
             let mut c = closed(
                 &[],
                 json!({
-                    "add": {"type": ["array", "null"], "maxItems": crate::api::lists::MAX_BATCH, "items": reference("ListEntryValue"),
+                    "add": {"type": ["array", "null"], "maxItems": crate::bounds::MAX_BATCH, "items": reference("ListEntryValue"),
                             "description": "Entries to add, each of the list's type."},
-                    "remove": {"type": ["array", "null"], "maxItems": crate::api::lists::MAX_BATCH, "items": {"type": "string", "maxLength": 1024},
+                    "remove": {"type": ["array", "null"], "maxItems": crate::bounds::MAX_BATCH, "items": {"type": "string", "maxLength": 1024},
                                "description": "Entries to remove: any string; absent ones are no-ops."},
                     "ttl": ttl,
                 }),
@@ -1212,7 +1212,7 @@ fn body_schemas() -> Vec<(&'static str, Value)> {
             closed(
                 &[],
                 json!({
-                    "allowedOrigins": nullable(json!({"type": "array", "maxItems": crate::api::workspace::MAX_ORIGINS, "items": {
+                    "allowedOrigins": nullable(json!({"type": "array", "maxItems": crate::bounds::MAX_ORIGINS, "items": {
                         "type": "string", "maxLength": 255,
                         "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*)(:\\+?[0-9]+)?$",
                         "description": "scheme://host[:port]: http or https, a host name (labels of at most 63 letters, digits and '-', at most 253 in all) or a bracketed IPv6 address, a port from 1 to 65535, nothing after it.",

@@ -33,7 +33,7 @@ pub async fn run(cmd: KeysCommand) -> Result<(), CliError> {
                 KeyTypeArg::Secret => KeyType::Secret,
                 KeyTypeArg::Public => KeyType::Public,
             };
-            let (secret, record) = crate::serve::new_key(&ws.id, env, key_type);
+            let (secret, record) = crate::api_keys::new_key(&ws.id, env, key_type);
             let saved = store.create_api_key(record).await.map_err(runtime)?;
             store.close().await.map_err(runtime)?;
             eprintln!(
