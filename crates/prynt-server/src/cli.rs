@@ -135,6 +135,14 @@ pub struct ServeArgs {
     /// for the default workspace's test environment at each start, for the page at `/demo`.
     #[arg(long, env = "PRYNT_NO_DEMO")]
     pub no_demo: bool,
+    /// Redis (`redis://[:PASSWORD@]HOST:PORT[/DB]`) that holds the rate budgets, so that every
+    /// node behind a load balancer spends from the same budget. Without it, each node counts alone.
+    #[arg(long, env = "PRYNT_REDIS_URL", value_name = "URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// When Redis does not answer within 100 ms: `open` limits requests by this node's own
+    /// budgets meanwhile, `closed` refuses them with 503 (default: open).
+    #[arg(long, env = "PRYNT_REDIS_LIMITS_FAILURE", value_name = "MODE", value_enum)]
+    pub redis_limits_failure: Option<crate::limits::FailureMode>,
     /// Adds `POST /bench/bare` (a fixed answer through the same stack) for `prynt-bench identify`.
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,

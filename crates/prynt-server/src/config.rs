@@ -28,6 +28,10 @@ pub struct ServeConfig {
     pub webhooks: WebhookConfig,
     /// Whether a loopback-only server makes a demo key (`--no-demo` turns it off).
     pub demo: bool,
+    /// Redis holding the rate budgets shared by every node; `None`: this node's memory.
+    pub redis_url: Option<String>,
+    /// What rate limits do while that Redis does not answer.
+    pub redis_limits_failure: crate::limits::FailureMode,
 }
 
 /// How webhooks are delivered.
@@ -62,6 +66,8 @@ struct FileConfig {
     webhook_timeout: Option<u64>,
     webhook_retry_schedule: Option<String>,
     no_demo: Option<bool>,
+    redis_url: Option<String>,
+    redis_limits_failure: Option<crate::limits::FailureMode>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -188,6 +194,11 @@ impl ServeConfig {
             retention_days,
             bench_endpoints: args.bench_endpoints,
             demo: !(args.no_demo || file.no_demo.unwrap_or(false)),
+            redis_url: args.redis_url.or(file.redis_url),
+            redis_limits_failure: args
+                .redis_limits_failure
+                .or(file.redis_limits_failure)
+                .unwrap_or_default(),
             trusted_proxies,
             ip_data,
         })

@@ -20,7 +20,7 @@ pub const CATALOGUE: &[(&str, u16, &str)] = &[
     ("unsupported_media_type", 415, "The body must be sent as `Content-Type: application/json`."),
     ("rate_limited", 429, "Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget."),
     ("internal_error", 500, "An unexpected server error. Retry with exponential backoff."),
-    ("service_unavailable", 503, "The server is starting, shutting down or cannot reach its store. Retry shortly."),
+    ("service_unavailable", 503, "The server is starting, shutting down or cannot reach its store (or, where rate limits are shared and fail closed, its Redis). Retry shortly; `Retry-After` says when, if known."),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +54,9 @@ pub enum ApiError {
     Internal(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The shared rate budgets cannot be read and the operator chose to refuse meanwhile.
+    #[error("Rate limits cannot be checked right now. Retry in {retry_after_s}s.")]
+    LimitsUnavailable { retry_after_s: u64 },
 }
 
 impl ApiError {
@@ -78,7 +81,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
-            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Unavailable(_) | ApiError::LimitsUnavailable { .. } => "service_unavailable",
         }
     }
 
@@ -103,7 +106,8 @@ impl ApiError {
                     _ => None,
                 },
                 retry_after: match self {
-                    ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
+                    ApiError::RateLimited { retry_after_s }
+                    | ApiError::LimitsUnavailable { retry_after_s } => Some(*retry_after_s),
                     _ => None,
                 },
             },
@@ -128,7 +132,7 @@ pub struct ErrorDetail {
     /// The offending field path, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// Seconds to wait, for rate-limit errors.
+    /// Seconds to wait, for rate-limit errors (and a 503 of shared limits that fail closed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
 }
@@ -139,7 +143,9 @@ impl IntoResponse for ApiError {
             tracing::error!(detail = %detail, "internal error");
         }
         let mut resp = (self.status(), axum::Json(self.body())).into_response();
-        if let ApiError::RateLimited { retry_after_s } = self {
+        if let ApiError::RateLimited { retry_after_s }
+        | ApiError::LimitsUnavailable { retry_after_s } = self
+        {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(retry_after_s),
@@ -189,6 +195,7 @@ mod tests {
             ApiError::RateLimited { retry_after_s: 1 },
             ApiError::Internal(String::new()),
             ApiError::Unavailable(String::new()),
+            ApiError::LimitsUnavailable { retry_after_s: 1 },
         ];
         for e in all {
             assert!(

@@ -280,30 +280,43 @@ impl FromRequestParts<AppState> for SecretKey {
             ));
         }
         if let Some(class) = crate::limits::Class::of_path(parts.uri.path()) {
-            spend(state, &parts.extensions, &ctx.key_id, class, &ctx)?;
+            spend(state, &parts.extensions, &ctx.key_id, class, &ctx).await?;
         }
         Ok(SecretKey(ctx))
     }
 }
 
 /// Spends one request of a rate budget, records the budget's state for the response headers,
-/// and refuses with a 429 when it is spent.
-pub fn spend(
+/// and refuses with a 429 when it is spent (or a 503 when the shared budgets cannot be read and
+/// the failure mode is closed).
+pub async fn spend(
     state: &AppState,
     extensions: &axum::http::Extensions,
     owner: &str,
     class: crate::limits::Class,
     ctx: &AuthContext,
 ) -> Result<(), ApiError> {
-    let outcome = state.limits.check(owner, class, ctx.workspace.limits());
+    use crate::limits::Refusal;
+    let outcome = state
+        .limits
+        .check(owner, class, ctx.workspace.limits())
+        .await;
     let status = match &outcome {
-        Ok(s) => *s,
-        Err(r) => r.status,
+        Ok(s) => Some(*s),
+        Err(Refusal::Spent(r)) => Some(r.status),
+        Err(Refusal::Unavailable { .. }) => None,
     };
-    if let Some(slot) = extensions.get::<crate::middleware::RateSlot>() {
+    if let (Some(slot), Some(status)) = (extensions.get::<crate::middleware::RateSlot>(), status) {
         slot.set(status);
     }
-    outcome.map(|_| ()).map_err(|r| ApiError::RateLimited {
-        retry_after_s: r.retry_after.as_secs_f64().ceil().max(1.0) as u64,
-    })
+    let seconds = |d: std::time::Duration| d.as_secs_f64().ceil().max(1.0) as u64;
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(Refusal::Spent(r)) => Err(ApiError::RateLimited {
+            retry_after_s: seconds(r.retry_after),
+        }),
+        Err(Refusal::Unavailable { retry_after }) => Err(ApiError::LimitsUnavailable {
+            retry_after_s: seconds(retry_after),
+        }),
+    }
 }

@@ -1,23 +1,19 @@
 //! Rate limits (docs/api.md, "Rate limits"): per key, a per-minute window for the server API (events,
 //! visitors) or the management API (rules, lists, webhooks, analytics, workspace settings)
-//! plus a per-second burst; per workspace, a per-second budget for identify. GCRA limiters
-//! from `governor`; the figures come from the workspace's plan (or its custom limits) and are
-//! re-read when the plan changes. Limits are held in this node's memory.
+//! plus a per-second burst; per workspace, a per-second budget for identify. Both are GCRA;
+//! the figures come from the workspace's plan (or its custom limits) and are re-read when the
+//! plan changes. Budgets live in this node's memory ([`local`]), or in Redis ([`shared`]) so
+//! that every node spends from the same budget; when Redis does not answer, the configured
+//! [`FailureMode`] decides between this node's budgets and a 503.
 
-use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+mod local;
+mod shared;
+
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::middleware::StateInformationMiddleware;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
-use parking_lot::Mutex;
 use prynt_core::PlanLimits;
 
-type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+pub use shared::RedisLimitsError;
 
 /// Which budget a request spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,131 +54,114 @@ pub struct Refused {
     pub retry_after: Duration,
 }
 
-struct Budget {
-    limits: PlanLimits,
-    window: Limiter,
+/// The figures of one budget under a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Figures {
+    /// Requests per window.
+    limit: u32,
     /// The window's length: a minute, or a second for identify.
     period: Duration,
-    limit: u32,
-    burst: Option<Limiter>,
-    /// The window's remaining requests after the last check, for headers of a burst refusal.
-    remaining: AtomicU32,
+    /// Requests per second on top of the window (none for identify).
+    burst: Option<u32>,
 }
 
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
-}
-
-impl Budget {
-    fn new(class: Class, limits: PlanLimits) -> Self {
-        let (limit, period, burst) = match class {
-            Class::Server => (
-                limits.server_per_min,
-                Duration::from_secs(60),
-                Some(limits.burst_per_sec),
-            ),
-            Class::Management => (
-                limits.mgmt_per_min,
-                Duration::from_secs(60),
-                Some(limits.burst_per_sec),
-            ),
-            Class::Identify => (limits.identify_per_sec, Duration::from_secs(1), None),
-        };
-        let quota = if period.as_secs() == 60 {
-            Quota::per_minute(nz(limit))
-        } else {
-            Quota::per_second(nz(limit))
-        };
-        Budget {
-            limits,
-            window: RateLimiter::direct(quota).with_middleware(),
-            period,
-            limit,
-            burst: burst.map(|b| RateLimiter::direct(Quota::per_second(nz(b))).with_middleware()),
-            remaining: AtomicU32::new(limit),
-        }
-    }
-
-    fn status(&self, remaining: u32) -> Status {
-        // GCRA refills one request every period/limit: the window is full again after the
-        // used part has refilled.
-        let used = self.limit.saturating_sub(remaining) as f64;
-        let refill = self.period.as_secs_f64() * used / f64::from(self.limit.max(1));
-        let now = prynt_core::timefmt::now_unix_ms() as f64 / 1000.0;
-        Status {
-            limit: self.limit,
-            remaining,
-            reset: (now + refill).ceil() as u64,
-        }
-    }
-
-    fn check(&self) -> Result<Status, Refused> {
-        // The burst first: a refusal there spends nothing of the window.
-        if let Some(burst) = &self.burst {
-            if let Err(not_until) = burst.check() {
-                let mut wait = not_until.wait_time_from(burst.clock().now());
-                let mut remaining = self.remaining.load(Ordering::Relaxed);
-                if remaining == 0 {
-                    // The window may be spent too: then the wait is the window's. (If it has
-                    // refilled meanwhile, this probe spends that cell.)
-                    match self.window.check() {
-                        Ok(snapshot) => remaining = snapshot.remaining_burst_capacity(),
-                        Err(w) => wait = wait.max(w.wait_time_from(self.window.clock().now())),
-                    }
-                    self.remaining.store(remaining, Ordering::Relaxed);
-                }
-                return Err(Refused {
-                    status: self.status(remaining),
-                    retry_after: wait,
-                });
-            }
-        }
-        match self.window.check() {
-            Ok(snapshot) => {
-                let remaining = snapshot.remaining_burst_capacity();
-                self.remaining.store(remaining, Ordering::Relaxed);
-                Ok(self.status(remaining))
-            }
-            Err(not_until) => Err(Refused {
-                status: {
-                    self.remaining.store(0, Ordering::Relaxed);
-                    self.status(0)
-                },
-                retry_after: not_until.wait_time_from(self.window.clock().now()),
-            }),
+impl Figures {
+    fn of(class: Class, limits: PlanLimits) -> Self {
+        let minute = Duration::from_secs(60);
+        match class {
+            Class::Server => Figures {
+                limit: limits.server_per_min,
+                period: minute,
+                burst: Some(limits.burst_per_sec),
+            },
+            Class::Management => Figures {
+                limit: limits.mgmt_per_min,
+                period: minute,
+                burst: Some(limits.burst_per_sec),
+            },
+            Class::Identify => Figures {
+                limit: limits.identify_per_sec,
+                period: Duration::from_secs(1),
+                burst: None,
+            },
         }
     }
 }
 
-/// Every budget of this node.
+/// What to do when Redis holds the budgets and does not answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureMode {
+    /// Requests go on, limited by this node's own in-memory budgets until Redis answers again.
+    #[default]
+    Open,
+    /// Requests that spend a budget are refused with 503 until Redis answers again.
+    Closed,
+}
+
+/// Why a request may not spend its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The budget is spent: a 429.
+    Spent(Refused),
+    /// Redis does not answer and the failure mode is closed: a 503.
+    Unavailable { retry_after: Duration },
+}
+
+/// Every budget of this node: in its memory, or shared through Redis with that memory as the
+/// fallback.
 #[derive(Default)]
 pub struct RateLimits {
-    budgets: Mutex<HashMap<(String, Class), Arc<Budget>>>,
+    local: local::LocalLimits,
+    shared: Option<shared::SharedLimits>,
+    failure: FailureMode,
 }
 
 impl RateLimits {
+    /// Budgets shared through the Redis server at `url` (not contacted yet: the connection is
+    /// made by the first check and remade after a failure).
+    pub fn with_redis(url: &str, failure: FailureMode) -> Result<Self, RedisLimitsError> {
+        Ok(RateLimits {
+            local: Default::default(),
+            shared: Some(shared::SharedLimits::connect(url)?),
+            failure,
+        })
+    }
+
+    /// Asks Redis once, for the start-up log: `None` without Redis.
+    pub async fn probe(&self) -> Option<Result<(), RedisLimitsError>> {
+        Some(self.shared.as_ref()?.ping().await)
+    }
+
     /// Spends one request of `owner`'s budget of `class` (a key id, or a workspace id for
     /// identify) under `limits`.
-    pub fn check(&self, owner: &str, class: Class, limits: PlanLimits) -> Result<Status, Refused> {
-        let budget = {
-            let mut all = self.budgets.lock();
-            let entry = all
-                .entry((owner.to_owned(), class))
-                .or_insert_with(|| Arc::new(Budget::new(class, limits)));
-            if entry.limits != limits {
-                // A plan change starts a fresh budget at the new figures.
-                *entry = Arc::new(Budget::new(class, limits));
+    pub async fn check(
+        &self,
+        owner: &str,
+        class: Class,
+        limits: PlanLimits,
+    ) -> Result<Status, Refusal> {
+        if let Some(shared) = &self.shared {
+            match shared.check(owner, class, limits).await {
+                Ok(outcome) => return outcome.map_err(Refusal::Spent),
+                Err(_) if self.failure == FailureMode::Closed => {
+                    return Err(Refusal::Unavailable {
+                        retry_after: shared::RETRY_AFTER_FAILURE,
+                    })
+                }
+                // Open: this node's own budget still bounds the caller.
+                Err(_) => {}
             }
-            Arc::clone(entry)
-        };
-        budget.check()
+        }
+        self.local
+            .check(owner, class, limits)
+            .map_err(Refusal::Spent)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prynt_core::Plan;
 
     #[test]
     fn routes_fall_in_their_budget() {
@@ -201,38 +180,40 @@ mod tests {
         assert_eq!(Class::of_path("/healthz"), None);
     }
 
-    #[test]
-    fn the_window_refuses_past_its_quota_and_keys_are_separate() {
-        let limits = PlanLimits {
-            burst_per_sec: 1_000,
-            ..Plan::Starter.default_limits()
-        };
-        let l = RateLimits::default();
-        for i in 0..30 {
-            let s = l
-                .check("key_a", Class::Management, limits)
-                .expect("within quota");
-            assert_eq!((s.limit, s.remaining), (30, 29 - i));
+    fn unreachable_redis() -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        format!("redis://127.0.0.1:{port}")
+    }
+
+    #[tokio::test]
+    async fn without_redis_open_falls_back_to_this_nodes_budgets_and_closed_refuses() {
+        let limits = prynt_core::Plan::Starter.default_limits();
+        let open = RateLimits::with_redis(&unreachable_redis(), FailureMode::Open).unwrap();
+        for i in 0..10 {
+            let s = open
+                .check("k", Class::Server, limits)
+                .await
+                .expect("this node's budget");
+            assert_eq!(s.remaining, 99 - i);
         }
-        let refused = l.check("key_a", Class::Management, limits).unwrap_err();
-        assert_eq!(refused.status.remaining, 0);
-        assert!(refused.retry_after > Duration::from_millis(1500));
-        assert!(refused.retry_after <= Duration::from_secs(2));
-        std::thread::sleep(refused.retry_after + Duration::from_millis(20));
-        let again = l.check("key_a", Class::Management, limits);
-        assert!(again.is_ok(), "after the wait: {again:?}");
-        assert!(l.check("key_b", Class::Management, limits).is_ok());
-        assert!(l.check("key_a", Class::Server, limits).is_ok());
+        assert!(matches!(
+            open.check("k", Class::Server, limits).await,
+            Err(Refusal::Spent(_))
+        ));
+        let closed = RateLimits::with_redis(&unreachable_redis(), FailureMode::Closed).unwrap();
+        assert_eq!(
+            closed.check("k", Class::Server, limits).await,
+            Err(Refusal::Unavailable {
+                retry_after: Duration::from_secs(1)
+            })
+        );
     }
 
     #[test]
-    fn the_burst_refuses_an_eleventh_request_in_a_second() {
-        let limits = Plan::Starter.default_limits();
-        let l = RateLimits::default();
-        for _ in 0..10 {
-            l.check("k", Class::Server, limits).expect("burst");
-        }
-        let refused = l.check("k", Class::Server, limits).unwrap_err();
-        assert!(refused.retry_after <= Duration::from_millis(100));
+    fn an_unusable_url_is_refused() {
+        assert!(RateLimits::with_redis("http://localhost", FailureMode::Open).is_err());
     }
 }

@@ -41,6 +41,26 @@ fn load_ip_intel(cfg: &ServeConfig) -> Result<IpIntel, CliError> {
     Ok(intel)
 }
 
+/// The rate budgets: in this node's memory, or in Redis with `--redis-url`. A Redis that does
+/// not answer at the start is not fatal (nodes must be able to start during an outage); an
+/// unusable URL is.
+async fn rate_limits(cfg: &ServeConfig) -> Result<crate::limits::RateLimits, CliError> {
+    let Some(url) = &cfg.redis_url else {
+        return Ok(Default::default());
+    };
+    let limits = crate::limits::RateLimits::with_redis(url, cfg.redis_limits_failure)
+        .map_err(|e| CliError::Usage(format!("--redis-url: {e}")))?;
+    match limits.probe().await {
+        Some(Err(e)) => tracing::warn!(
+            error = %e,
+            failure_mode = ?cfg.redis_limits_failure,
+            "Redis does not answer: rate limits follow the failure mode until it does"
+        ),
+        _ => tracing::info!("rate limits are shared through Redis"),
+    }
+    Ok(limits)
+}
+
 /// How long in-flight requests may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -73,6 +93,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         "matching index loaded"
     );
     let ip_intel = load_ip_intel(&cfg)?;
+    let limits = rate_limits(&cfg).await?;
     let state = AppState::new(Shared {
         store: Arc::clone(&store),
         identity: Arc::new(identity),
@@ -88,7 +109,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         webhook_config: cfg.webhooks.clone(),
         delivery_wake: Arc::new(tokio::sync::Notify::new()),
         identified: Default::default(),
-        limits: Default::default(),
+        limits,
         demo: Default::default(),
     });
     let client =

@@ -18,4 +18,5 @@ mod listings;
 mod receiver;
 mod rules;
 mod scores;
+mod shared_limits;
 mod webhooks;
