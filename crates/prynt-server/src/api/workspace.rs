@@ -11,8 +11,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::openapi::vocab::{Environment, Plan};
 use crate::bounds::MAX_ORIGINS;
 use crate::error::ApiError;
-use crate::origin::normalise_origin;
 use crate::extract::{ApiJson, AuthContext, SecretKey};
+use crate::origin::normalise_origin;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
