@@ -53,6 +53,9 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     /// Turns up to `limit` queued payloads into one pending delivery per subscribed webhook
     /// that still exists; returns how many payloads it took.
     async fn fan_out(&self, limit: usize) -> StoreResult<usize>;
-    /// Frees every lease (a single node starting: nobody else can hold one); how many.
+    /// Frees the leases no live worker can hold, at a node's start, and returns how many: in a
+    /// store one process owns (SQLite), every lease, since its previous run's workers are gone;
+    /// in a store several nodes share, none, since a lease may belong to another node that is
+    /// delivering right now (a dead node's leases come due when they run out).
     async fn release_leases(&self) -> StoreResult<usize>;
 }

@@ -130,7 +130,7 @@ macro_rules! conformance_tests {
             deliveries_of_a_paused_webhook_are_not_claimed,
             attempts_move_deliveries_and_are_listed_newest_first,
             redeliver_makes_a_finished_delivery_due_again,
-            release_leases_frees_every_lease,
+            released_leases_are_claimable_at_once,
             deleting_a_webhook_cancels_its_pending_deliveries,
             list_change_queues_its_outbox_row,
             idempotency_claim_then_replay,
