@@ -10,6 +10,7 @@ use prynt_store::Workspace;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::middleware::RateSlot;
 use crate::state::AppState;
 
 /// A JSON body whose errors name the offending field (`conditions.rules[1].value`).
@@ -280,7 +281,8 @@ impl FromRequestParts<AppState> for SecretKey {
             ));
         }
         if let Some(class) = crate::limits::Class::of_path(parts.uri.path()) {
-            spend(state, &parts.extensions, &ctx.key_id, class, &ctx).await?;
+            let slot = parts.extensions.get::<RateSlot>();
+            spend(state, slot, &ctx.key_id, class, &ctx).await?;
         }
         Ok(SecretKey(ctx))
     }
@@ -291,7 +293,7 @@ impl FromRequestParts<AppState> for SecretKey {
 /// the failure mode is closed).
 pub async fn spend(
     state: &AppState,
-    extensions: &axum::http::Extensions,
+    slot: Option<&RateSlot>,
     owner: &str,
     class: crate::limits::Class,
     ctx: &AuthContext,
@@ -306,7 +308,7 @@ pub async fn spend(
         Err(Refusal::Spent(r)) => Some(r.status),
         Err(Refusal::Unavailable { .. }) => None,
     };
-    if let (Some(slot), Some(status)) = (extensions.get::<crate::middleware::RateSlot>(), status) {
+    if let (Some(slot), Some(status)) = (slot, status) {
         slot.set(status);
     }
     let seconds = |d: std::time::Duration| d.as_secs_f64().ceil().max(1.0) as u64;

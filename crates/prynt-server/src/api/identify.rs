@@ -93,19 +93,16 @@ async fn run(
             "Send the payload as application/json or text/plain.".into(),
         ));
     }
-    // The body's reader needs the request itself (the route's body limit rides in its
-    // extensions), so the headers are taken out first rather than copied, and of the
-    // extensions only the rate limiter's slot is kept, in a map of its own.
+    // The body's reader takes the request itself (the route's body limit rides in its
+    // extensions), so the headers are moved out first rather than copied, and of the
+    // extensions only the rate limiter's slot (a shared pointer) is kept.
     let headers = std::mem::take(req.headers_mut());
-    let mut extensions = axum::http::Extensions::new();
-    if let Some(slot) = req.extensions().get::<RateSlot>() {
-        extensions.insert(slot.clone());
-    }
+    let rate_slot = req.extensions().get::<RateSlot>().cloned();
     let body = read_body(req, state).await?;
     let call = Call {
         peer,
         headers: &headers,
-        extensions: &extensions,
+        rate_slot: rate_slot.as_ref(),
         body: &body,
     };
     identification::identify(state, request_id, call).await

@@ -5,13 +5,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::{header, Extensions, HeaderMap};
+use axum::http::{header, HeaderMap};
 use prynt_core::agent::IdentifyRequest;
 use prynt_core::scope::EnvSettings;
 use prynt_signals::detect::RequestFacts;
 
 use crate::error::ApiError;
 use crate::extract::{authenticate, authenticate_key, parse_json, spend, AuthContext};
+use crate::middleware::RateSlot;
 use crate::state::AppState;
 
 /// What the HTTP handler hands the pipeline: the body as read within the route's limit and
@@ -20,7 +21,7 @@ pub struct Call<'a> {
     pub peer: SocketAddr,
     pub headers: &'a HeaderMap,
     /// Where the rate limiter leaves the budget's state for the response headers.
-    pub extensions: &'a Extensions,
+    pub rate_slot: Option<&'a RateSlot>,
     pub body: &'a [u8],
 }
 
@@ -40,7 +41,7 @@ pub async fn admit(state: &AppState, call: Call<'_>) -> Result<Admitted, ApiErro
     let Call {
         peer,
         headers,
-        extensions,
+        rate_slot,
         body,
     } = call;
     let payload: IdentifyRequest = parse_json(body)?;
@@ -57,7 +58,7 @@ pub async fn admit(state: &AppState, call: Call<'_>) -> Result<Admitted, ApiErro
     };
     spend(
         state,
-        extensions,
+        rate_slot,
         &auth.scope.workspace_id,
         crate::limits::Class::Identify,
         &auth,
