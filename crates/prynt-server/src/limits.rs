@@ -115,16 +115,24 @@ pub struct RateLimits {
     local: local::LocalLimits,
     shared: Option<shared::SharedLimits>,
     failure: FailureMode,
+    /// Counts the checks that Redis did not answer (`/metrics`).
+    redis_failures: Option<prometheus::IntCounter>,
 }
 
 impl RateLimits {
     /// Budgets shared through the Redis server at `url` (not contacted yet: the connection is
-    /// made by the first check and remade after a failure).
-    pub fn with_redis(url: &str, failure: FailureMode) -> Result<Self, RedisLimitsError> {
+    /// made by the first check and remade after a failure); `failures` counts the checks Redis
+    /// did not answer.
+    pub fn with_redis(
+        url: &str,
+        failure: FailureMode,
+        failures: Option<prometheus::IntCounter>,
+    ) -> Result<Self, RedisLimitsError> {
         Ok(RateLimits {
             local: Default::default(),
             shared: Some(shared::SharedLimits::connect(url)?),
             failure,
+            redis_failures: failures,
         })
     }
 
@@ -144,13 +152,17 @@ impl RateLimits {
         if let Some(shared) = &self.shared {
             match shared.check(owner, class, limits).await {
                 Ok(outcome) => return outcome.map_err(Refusal::Spent),
-                Err(_) if self.failure == FailureMode::Closed => {
-                    return Err(Refusal::Unavailable {
-                        retry_after: shared::RETRY_AFTER_FAILURE,
-                    })
+                Err(_) => {
+                    if let Some(counter) = &self.redis_failures {
+                        counter.inc();
+                    }
+                    if self.failure == FailureMode::Closed {
+                        return Err(Refusal::Unavailable {
+                            retry_after: shared::RETRY_AFTER_FAILURE,
+                        });
+                    }
+                    // Open: this node's own budget still bounds the caller.
                 }
-                // Open: this node's own budget still bounds the caller.
-                Err(_) => {}
             }
         }
         self.local
@@ -191,7 +203,7 @@ mod tests {
     #[tokio::test]
     async fn without_redis_open_falls_back_to_this_nodes_budgets_and_closed_refuses() {
         let limits = prynt_core::Plan::Starter.default_limits();
-        let open = RateLimits::with_redis(&unreachable_redis(), FailureMode::Open).unwrap();
+        let open = RateLimits::with_redis(&unreachable_redis(), FailureMode::Open, None).unwrap();
         for i in 0..10 {
             let s = open
                 .check("k", Class::Server, limits)
@@ -203,17 +215,24 @@ mod tests {
             open.check("k", Class::Server, limits).await,
             Err(Refusal::Spent(_))
         ));
-        let closed = RateLimits::with_redis(&unreachable_redis(), FailureMode::Closed).unwrap();
+        let failures = prometheus::IntCounter::new("f", "f").unwrap();
+        let closed = RateLimits::with_redis(
+            &unreachable_redis(),
+            FailureMode::Closed,
+            Some(failures.clone()),
+        )
+        .unwrap();
         assert_eq!(
             closed.check("k", Class::Server, limits).await,
             Err(Refusal::Unavailable {
                 retry_after: Duration::from_secs(1)
             })
         );
+        assert_eq!(failures.get(), 1);
     }
 
     #[test]
     fn an_unusable_url_is_refused() {
-        assert!(RateLimits::with_redis("http://localhost", FailureMode::Open).is_err());
+        assert!(RateLimits::with_redis("http://localhost", FailureMode::Open, None).is_err());
     }
 }

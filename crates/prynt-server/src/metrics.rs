@@ -8,7 +8,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -17,6 +18,8 @@ pub struct Metrics {
     latency: HistogramVec,
     /// Workspace environments whose account history is still loading after the start.
     pub account_history_loading: IntGauge,
+    /// Rate-limit checks that Redis did not answer, decided by the failure mode instead.
+    pub rate_limit_redis_failures: IntCounter,
 }
 
 impl Metrics {
@@ -43,12 +46,18 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        let rate_limit_redis_failures = IntCounter::new(
+            "prynt_rate_limit_redis_failures_total",
+            "Rate-limit checks that Redis did not answer in time, decided by the failure mode",
+        )?;
         registry.register(Box::new(account_history_loading.clone()))?;
+        registry.register(Box::new(rate_limit_redis_failures.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             latency,
             account_history_loading,
+            rate_limit_redis_failures,
         })
     }
 

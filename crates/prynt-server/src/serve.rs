@@ -44,12 +44,19 @@ fn load_ip_intel(cfg: &ServeConfig) -> Result<IpIntel, CliError> {
 /// The rate budgets: in this node's memory, or in Redis with `--redis-url`. A Redis that does
 /// not answer at the start is not fatal (nodes must be able to start during an outage); an
 /// unusable URL is.
-async fn rate_limits(cfg: &ServeConfig) -> Result<crate::limits::RateLimits, CliError> {
+async fn rate_limits(
+    cfg: &ServeConfig,
+    metrics: &Metrics,
+) -> Result<crate::limits::RateLimits, CliError> {
     let Some(url) = &cfg.redis_url else {
         return Ok(Default::default());
     };
-    let limits = crate::limits::RateLimits::with_redis(url, cfg.redis_limits_failure)
-        .map_err(|e| CliError::Usage(format!("--redis-url: {e}")))?;
+    let limits = crate::limits::RateLimits::with_redis(
+        url,
+        cfg.redis_limits_failure,
+        Some(metrics.rate_limit_redis_failures.clone()),
+    )
+    .map_err(|e| CliError::Usage(format!("--redis-url: {e}")))?;
     match limits.probe().await {
         Some(Err(e)) => tracing::warn!(
             error = %e,
@@ -93,7 +100,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         "matching index loaded"
     );
     let ip_intel = load_ip_intel(&cfg)?;
-    let limits = rate_limits(&cfg).await?;
+    let limits = rate_limits(&cfg, &metrics).await?;
     let state = AppState::new(Shared {
         store: Arc::clone(&store),
         identity: Arc::new(identity),

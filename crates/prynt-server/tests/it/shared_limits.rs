@@ -377,6 +377,13 @@ fn when_redis_dies_open_falls_back_closed_answers_503_and_sharing_resumes() {
         200,
         "unlimited routes are unaffected"
     );
+    let metrics = closed.get("/metrics", "").text().unwrap();
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("prynt_rate_limit_redis_failures_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no failure counter in {metrics}"));
+    assert!(failures >= 4, "{failures}");
 
     // Redis comes back (empty): both nodes use it again without a restart.
     redis.restart();
