@@ -246,6 +246,22 @@ pub struct ScopePolicy {
 }
 
 impl ScopePolicy {
+    /// A policy of these rules and lists, without a store: for tests of what decides.
+    #[cfg(test)]
+    pub fn of(rules: Vec<CompiledRule>, lists: Lists) -> ScopePolicy {
+        ScopePolicy {
+            rules: RwLock::new(Arc::new(RuleSet::new(rules))),
+            webhooks: RwLock::new(Arc::new(Vec::new())),
+            lists: RwLock::new(lists),
+            changes: tokio::sync::Mutex::new(()),
+            table: tokio::sync::Mutex::new(None),
+            pending: Mutex::new(Pending {
+                loading_or_loaded: false,
+                rows: Vec::new(),
+            }),
+        }
+    }
+
     pub fn rules(&self) -> Arc<RuleSet> {
         Arc::clone(&self.rules.read())
     }

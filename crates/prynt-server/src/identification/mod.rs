@@ -112,3 +112,115 @@ pub fn decide(policy: &ScopePolicy, facts: &Facts, subject: &Subject<'_>, now_ms
     let decision = rules.evaluate(facts, &*lists, now_ms / 1000);
     crate::decide::outcome(&decision, &lists, subject, now_ms)
 }
+
+#[cfg(test)]
+mod tests {
+    use prynt_rules::condition::{parse_action, parse_conditions, Verdict};
+    use prynt_rules::eval::{compile, CompiledRule, Status};
+    use prynt_rules::facts::Value;
+    use prynt_rules::fields::lookup;
+    use prynt_store::{ListEffect, ListRecord};
+    use serde_json::json;
+
+    use super::*;
+    use crate::policy::Lists;
+
+    fn rule(
+        id: &str,
+        status: Status,
+        conditions: serde_json::Value,
+        action: serde_json::Value,
+        lists: &Lists,
+    ) -> CompiledRule {
+        CompiledRule {
+            id: id.into(),
+            name: format!("rule {id}"),
+            version: 1,
+            priority: 0,
+            created_ms: 0,
+            status,
+            condition: compile(&parse_conditions(&conditions, "conditions", lists).unwrap()),
+            action: parse_action(&action, "action", lists).unwrap(),
+        }
+    }
+
+    fn lists() -> Lists {
+        let mut lists = Lists::default();
+        let record = ListRecord {
+            id: "lst_1".into(),
+            name: "seen-bots".into(),
+            list_type: "ip".into(),
+            description: None,
+            ttl_s: Some(3_600),
+            purpose: None,
+            entry_count: 0,
+            created_ms: 0,
+            updated_ms: 0,
+        };
+        lists.insert(&record, &[]);
+        lists
+    }
+
+    fn facts(bot: bool) -> Facts {
+        let mut f = Facts::new();
+        let set = |f: &mut Facts, p: &str, v| f.set(lookup(p).unwrap(), v);
+        set(&mut f, "signals.bot.detected", Value::Bool(bot));
+        set(&mut f, "ip.address", Value::Str("203.0.xxx.xxx".into()));
+        f
+    }
+
+    #[test]
+    fn the_decision_stage_applies_the_deciding_rule_and_reports_monitors() {
+        let lists = lists();
+        let bots = json!({"operator": "AND", "rules": [{"field": "signals.bot.detected", "operator": "equals", "value": true}]});
+        let rules = vec![
+            rule(
+                "rule_block",
+                Status::Live,
+                bots.clone(),
+                json!({"verdict": "block", "sideEffects": [
+                    {"type": "tag", "key": "risk", "value": "bot"},
+                    {"type": "addToList", "list": "seen-bots"}
+                ]}),
+                &lists,
+            ),
+            rule(
+                "rule_watch",
+                Status::Monitor,
+                bots,
+                json!({"verdict": "challenge"}),
+                &lists,
+            ),
+        ];
+        let policy = ScopePolicy::of(rules, lists);
+        let subject = Subject {
+            visitor_id: "pv_a1B2c3D4e5F6g",
+            ip: "203.0.113.7",
+            linked_id: None,
+        };
+        let now_ms = 1_714_000_000_000;
+        let out = decide(&policy, &facts(true), &subject, now_ms);
+        assert_eq!(out.verdict, Some(Verdict::Block));
+        assert_eq!(
+            out.matched.as_ref().map(|r| r.id.as_str()),
+            Some("rule_block")
+        );
+        assert_eq!(out.monitors.len(), 1);
+        assert_eq!(out.rule_matches, ["rule_block", "rule_watch"]);
+        assert_eq!(out.tags.get("risk"), Some(&json!("bot")));
+        // The list gets the client's own address, not the masked one the event shows.
+        assert!(matches!(
+            &out.effects[..],
+            [ListEffect::Add { list_id, value, expires_s: Some(e) }]
+                if list_id == "lst_1" && value == "203.0.113.7" && *e == now_ms / 1000 + 3_600
+        ));
+
+        let quiet = decide(&policy, &facts(false), &subject, now_ms);
+        assert_eq!(
+            quiet.verdict,
+            Some(Verdict::Allow),
+            "with a live rule in place, no match is an allow"
+        );
+        assert!(quiet.matched.is_none() && quiet.monitors.is_empty() && quiet.effects.is_empty());
+    }
+}
