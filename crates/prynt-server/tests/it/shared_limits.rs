@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Response;
 use serde_json::Value;
 
-use crate::harness::{payload, TestServer};
+use crate::harness::{block_on, on_postgres, payload, prynt, TestServer};
 
 fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -36,6 +36,39 @@ fn now_s() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// A data dir for test servers; on a PostgreSQL test run, the database the harness made for it
+/// is dropped with it.
+struct DataDir(tempfile::TempDir);
+
+impl DataDir {
+    fn new() -> Self {
+        DataDir(tempfile::tempdir().expect("tempdir"))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let marker = self.path().join(".test-database-url");
+        let (Ok(url), Ok(admin)) = (
+            std::fs::read_to_string(marker),
+            std::env::var("PRYNT_TEST_DATABASE_URL"),
+        ) else {
+            return;
+        };
+        let Some(name) = url.trim().rsplit('/').next().map(str::to_owned) else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            block_on(prynt_store::postgres::admin::drop_database(&admin, &name))
+        })
+        .join();
+    }
 }
 
 /// A Redis server of this test alone, on a fixed port so that it can be killed and restarted.
@@ -169,7 +202,7 @@ fn assert_headers(r: &Response, limit: u64) {
 #[test]
 fn a_starter_keys_thirty_management_calls_a_minute_are_one_budget_across_nodes() {
     let redis = required_env("PRYNT_TEST_REDIS_URL");
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = DataDir::new();
     let mut a = TestServer::start_in(tmp.path(), &["--redis-url", &redis]);
     let (key, _) = starter_key(&a, "shared");
     let started = Instant::now();
@@ -230,7 +263,7 @@ fn a_starter_keys_thirty_management_calls_a_minute_are_one_budget_across_nodes()
 #[test]
 fn the_burst_and_identify_are_limited_through_redis_with_keys_that_expire() {
     let redis_url = required_env("PRYNT_TEST_REDIS_URL");
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = DataDir::new();
     let s = TestServer::start_in(tmp.path(), &["--redis-url", &redis_url]);
     let (key, key_id) = starter_key(&s, "bursty");
 
@@ -305,8 +338,8 @@ fn the_burst_and_identify_are_limited_through_redis_with_keys_that_expire() {
 #[test]
 fn when_redis_dies_open_falls_back_closed_answers_503_and_sharing_resumes() {
     let mut redis = PrivateRedis::start();
-    let open_dir = tempfile::tempdir().unwrap();
-    let closed_dir = tempfile::tempdir().unwrap();
+    let open_dir = DataDir::new();
+    let closed_dir = DataDir::new();
     let open = TestServer::start_in(
         open_dir.path(),
         &[
@@ -414,4 +447,148 @@ fn when_redis_dies_open_falls_back_closed_answers_503_and_sharing_resumes() {
         assert_ne!(open.get("/v1/rules", &open_key).status(), 500);
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// A PostgreSQL database of this test alone, dropped at the end.
+struct SharedDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl SharedDatabase {
+    fn create() -> Self {
+        let admin = required_env("PRYNT_TEST_DATABASE_URL");
+        let name = format!("prynt_it_limits_{:x}", rand_suffix());
+        let url = {
+            let (admin, name) = (admin.clone(), name.clone());
+            std::thread::spawn(move || {
+                block_on(prynt_store::postgres::admin::create_database(&admin, &name))
+            })
+            .join()
+            .expect("database setup thread")
+            .expect("create a test database")
+        };
+        SharedDatabase { admin, name, url }
+    }
+
+    /// `serve` and CLI arguments of a data dir on this database. On a PostgreSQL test run the
+    /// harness reads the database from the dir's marker file; on SQLite runs it is passed here.
+    fn args_for(&self, dir: &std::path::Path) -> Vec<String> {
+        std::fs::write(dir.join(".test-database-url"), &self.url).expect("marker");
+        if on_postgres() {
+            Vec::new()
+        } else {
+            vec!["--database-url".into(), self.url.clone()]
+        }
+    }
+}
+
+impl Drop for SharedDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            block_on(prynt_store::postgres::admin::drop_database(&admin, &name))
+        })
+        .join();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    u64::from(nanos) ^ (u64::from(std::process::id()) << 32)
+}
+
+#[test]
+fn two_nodes_on_one_database_spend_one_starter_budget_at_once() {
+    let redis = required_env("PRYNT_TEST_REDIS_URL");
+    let database = SharedDatabase::create();
+    let (dir_a, dir_b) = (DataDir::new(), DataDir::new());
+    let args_a = database.args_for(dir_a.path());
+    let args_b = database.args_for(dir_b.path());
+    let serve = |dir: &std::path::Path, store: &[String]| {
+        let mut extra: Vec<&str> = store.iter().map(String::as_str).collect();
+        extra.extend(["--redis-url", redis.as_str(), "--no-demo"]);
+        TestServer::start_in(dir, &extra)
+    };
+    let a = serve(dir_a.path(), &args_a);
+    let b = serve(dir_b.path(), &args_b);
+    let cli = |args: &[&str]| {
+        let out = prynt()
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir_a.path())
+            .args(&args_a)
+            .args(crate::harness::store_args(dir_a.path()))
+            .output()
+            .expect("run prynt");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    cli(&["workspaces", "create", "both", "--plan", "starter"]);
+    let key = cli(&[
+        "keys",
+        "create",
+        "--env",
+        "test",
+        "--type",
+        "secret",
+        "--workspace",
+        "both",
+    ])
+    .trim()
+    .to_owned();
+
+    // The nodes take turns; each answer's Remaining continues the other node's.
+    let started = Instant::now();
+    let mut accepted = 0;
+    let mut last_remaining = None;
+    // Answers whose Remaining did not go down from the other node's: only a refill (one every
+    // 2 s) explains one when the budget is shared; two separate budgets would stall every other
+    // answer.
+    let mut stalls = 0;
+    let mut refusal = None;
+    for i in 0..200 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let r = node.get("/v1/rules", &key);
+        assert_ne!(r.status(), 500);
+        assert_eq!(header(&r, "x-ratelimit-limit"), 30);
+        let remaining = header(&r, "x-ratelimit-remaining");
+        if r.status() == 429 && remaining > 0 {
+            // The burst (10 a second, also shared): wait for it.
+            std::thread::sleep(Duration::from_millis(120));
+            continue;
+        }
+        if r.status() == 429 {
+            refusal = Some((i % 2, r));
+            break;
+        }
+        assert_eq!(r.status(), 200);
+        if last_remaining.is_some_and(|before| remaining >= before) {
+            stalls += 1;
+        }
+        last_remaining = Some(remaining);
+        accepted += 1;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (refused_on, refusal) = refusal.expect("a refusal");
+    assert!(accepted >= 30, "{accepted}");
+    assert!(
+        accepted as f64 <= 30.0 + (elapsed / 2.0).ceil(),
+        "{accepted} calls accepted in {elapsed:.1} s by two nodes"
+    );
+    assert!(
+        stalls as f64 <= (elapsed / 2.0).ceil(),
+        "{stalls} answers did not count down in {elapsed:.1} s"
+    );
+    let retry = header(&refusal, "retry-after");
+    assert!((1..=2).contains(&retry), "{retry}");
+    // The other node refuses too: the budget is spent for both.
+    let other = if refused_on == 0 { &b } else { &a };
+    let r = other.get("/v1/rules", &key);
+    assert_eq!(r.status(), 429, "the other node shares the spent budget");
+    assert_eq!(header(&r, "x-ratelimit-remaining"), 0);
 }
