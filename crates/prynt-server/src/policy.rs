@@ -246,8 +246,7 @@ pub struct ScopePolicy {
 }
 
 impl ScopePolicy {
-    /// A policy of these rules and lists, without a store: for tests of what decides.
-    #[cfg(test)]
+    /// A policy of these rules and lists, with no webhooks and no backtest table yet.
     pub fn of(rules: Vec<CompiledRule>, lists: Lists) -> ScopePolicy {
         ScopePolicy {
             rules: RwLock::new(Arc::new(RuleSet::new(rules))),
@@ -477,17 +476,7 @@ impl Policy {
         if let Some(p) = self.scopes.read().get(scope) {
             return Ok(Arc::clone(p));
         }
-        let policy = ScopePolicy {
-            rules: RwLock::new(Arc::new(RuleSet::new(Vec::new()))),
-            webhooks: RwLock::new(Arc::new(Vec::new())),
-            lists: RwLock::new(Lists::default()),
-            changes: tokio::sync::Mutex::new(()),
-            table: tokio::sync::Mutex::new(None),
-            pending: Mutex::new(Pending {
-                loading_or_loaded: false,
-                rows: Vec::new(),
-            }),
-        };
+        let policy = ScopePolicy::of(Vec::new(), Lists::default());
         let all = self.store.all_list_entries(scope).await?;
         {
             let mut lists = policy.lists.write();
