@@ -169,20 +169,43 @@ async fn workers_on_several_nodes_never_take_the_same_delivery() {
         })
         .collect();
     let mut seen = HashSet::new();
+    let mut per_node = Vec::new();
     for c in claims {
-        for (id, payload) in c.await.unwrap() {
+        let got = c.await.unwrap();
+        per_node.push(got.len());
+        for (id, payload) in got {
             assert!(seen.insert(id), "delivery {id} claimed twice");
             assert!(payload.is_some_and(|p| p.starts_with(r#"{"id":"evt_"#)));
         }
     }
     assert_eq!(seen.len(), PAYLOADS);
-    // Leases run: nothing is due again until they end, and starting a node frees none.
-    assert_eq!(nodes[0].release_leases().await.unwrap(), 0);
-    assert!(nodes[1]
+    // A node starting now frees none of the live nodes' leases...
+    let late = db.store().await;
+    assert_eq!(late.release_leases().await.unwrap(), 0);
+    assert!(late
         .claim_deliveries(&webhook.id, now, 100, 60_000)
         .await
         .unwrap()
         .is_empty());
+    // ...but frees at once those of a node that is gone (its lock went with its connection).
+    nodes[0].close().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let freed = loop {
+        let freed = late.release_leases().await.unwrap();
+        if freed > 0 || std::time::Instant::now() > deadline {
+            break freed;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(freed, per_node[0]);
+    assert_eq!(
+        late.claim_deliveries(&webhook.id, now, 100, 60_000)
+            .await
+            .unwrap()
+            .len(),
+        per_node[0]
+    );
+    // Every lease, the live nodes' included, ends in time.
     assert_eq!(
         nodes[2]
             .claim_deliveries(&webhook.id, now + 60_001, 100, 60_000)

@@ -31,6 +31,9 @@ impl StoreLifecycle for PostgresStore {
     async fn close(&self) -> StoreResult<()> {
         self.closed.store(true, Ordering::Release);
         self.pool.close();
+        if let Some(lock) = self.node_lock.lock().ok().and_then(|mut l| l.take()) {
+            lock.abort();
+        }
         Ok(())
     }
 }

@@ -192,6 +192,8 @@ CREATE TABLE deliveries (
     attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_ms BIGINT NOT NULL,
     lease_until_ms  BIGINT NOT NULL DEFAULT 0,
+    -- The node number (see `liveness`) of the worker holding the lease.
+    lease_owner     INTEGER,
     created_ms      BIGINT NOT NULL,
     last_attempt_ms BIGINT,
     last_status     INTEGER,

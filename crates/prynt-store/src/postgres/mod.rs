@@ -18,6 +18,7 @@ mod idempotency;
 mod keys;
 mod lifecycle;
 mod lists;
+mod liveness;
 mod migrations;
 mod queue;
 mod rules;
@@ -61,6 +62,10 @@ impl Default for PostgresOptions {
 pub struct PostgresStore {
     pool: Pool,
     closed: AtomicBool,
+    /// This store's number among the nodes of its database; its delivery leases carry it.
+    node_id: i32,
+    /// Holds the lock that tells other nodes this one is alive (see `liveness`).
+    node_lock: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
@@ -69,10 +74,13 @@ pub fn is_postgres_url(url: &str) -> bool {
     lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
+fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
+    url.parse()
+        .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))
+}
+
 fn pool_for(url: &str, options: &PostgresOptions) -> StoreResult<Pool> {
-    let config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+    let config = parse_url(url)?;
     if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
         return Err(StoreError::Backend(
             "sslmode=require is not supported: reach PostgreSQL over TLS through a local proxy \
@@ -103,12 +111,16 @@ impl PostgresStore {
     /// Connects to the database at `url` and brings its schema up to date (see
     /// [`PostgresStore::migrate`]).
     pub async fn open(url: &str, options: PostgresOptions) -> StoreResult<Self> {
-        let store = PostgresStore {
-            pool: pool_for(url, &options)?,
+        let pool = pool_for(url, &options)?;
+        migrations::apply(&pool).await?;
+        let node_id = liveness::new_node_id();
+        let node_lock = liveness::hold(parse_url(url)?, node_id).await?;
+        Ok(PostgresStore {
+            pool,
             closed: AtomicBool::new(false),
-        };
-        migrations::apply(&store.pool).await?;
-        Ok(store)
+            node_id,
+            node_lock: std::sync::Mutex::new(Some(node_lock)),
+        })
     }
 
     /// Brings the schema of the database at `url` up to date and says what it did. Safe to run

@@ -121,7 +121,8 @@ impl DeliveryQueue for PostgresStore {
                     FOR UPDATE OF d SKIP LOCKED
                  ),
                  leased AS (
-                    UPDATE deliveries d SET lease_until_ms = $2 + $4 FROM due WHERE d.id = due.id
+                    UPDATE deliveries d SET lease_until_ms = $2 + $4, lease_owner = $5
+                    FROM due WHERE d.id = due.id
                     RETURNING d.id, d.kind, d.payload_id, d.outbox_id, d.request_id, d.attempts,
                               d.created_ms, d.next_attempt_ms
                  )
@@ -141,6 +142,7 @@ impl DeliveryQueue for PostgresStore {
                     &now_ms,
                     &(limit.min(i64::MAX as usize) as i64),
                     &lease_ms,
+                    &self.node_id,
                 ],
             )
             .await?;
@@ -215,7 +217,7 @@ impl DeliveryQueue for PostgresStore {
             tx.execute(
                 "UPDATE deliveries SET attempts = attempts + 1, last_attempt_ms = $2,
                         last_status = $3, last_error = $4, next_attempt_ms = $5,
-                        lease_until_ms = 0, status = $6
+                        lease_until_ms = 0, lease_owner = NULL, status = $6
                  WHERE id = $1",
                 &[
                     &delivery_id,
@@ -315,7 +317,7 @@ impl DeliveryQueue for PostgresStore {
         Ok(conn
             .execute(
                 "UPDATE deliveries SET status = 'pending', next_attempt_ms = $4, created_ms = $4,
-                        lease_until_ms = 0
+                        lease_until_ms = 0, lease_owner = NULL
                  WHERE id = $1 AND webhook_id = $2 AND workspace_id = $3 AND env = $5
                    AND status <> 'pending'",
                 &[
@@ -371,10 +373,25 @@ impl DeliveryQueue for PostgresStore {
         Ok(taken.max(0) as usize)
     }
 
-    /// Frees nothing: on a database shared by several nodes, a lease may belong to a node that
-    /// is alive and delivering, and this node cannot tell its own from theirs. Deliveries
-    /// leased by a node that died come due again when their lease runs out.
+    /// Frees the leases no live worker holds: this node's own (its workers are starting) and
+    /// those of nodes that are gone, whose lock PostgreSQL dropped with their connection. A live
+    /// node's leases stay: it is still delivering them.
     async fn release_leases(&self) -> StoreResult<usize> {
-        Ok(0)
+        let conn = self.conn().await?;
+        let freed = conn
+            .execute(
+                "UPDATE deliveries d SET lease_until_ms = 0, lease_owner = NULL
+                 WHERE d.status = 'pending' AND d.lease_until_ms > 0
+                   AND (d.lease_owner IS NULL OR d.lease_owner = $2 OR NOT EXISTS (
+                        SELECT 1 FROM pg_locks l
+                        WHERE l.locktype = 'advisory' AND l.granted
+                          AND l.database = (SELECT oid FROM pg_database
+                                            WHERE datname = current_database())
+                          AND l.classid::bigint = $1 AND l.objid::bigint = d.lease_owner
+                          AND l.objsubid = 2))",
+                &[&i64::from(super::liveness::NODE_LOCK_CLASS), &self.node_id],
+            )
+            .await?;
+        Ok(freed as usize)
     }
 }
