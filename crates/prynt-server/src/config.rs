@@ -184,6 +184,12 @@ impl ServeConfig {
             timeout: std::time::Duration::from_secs(timeout),
             schedule,
         };
+        let redis_url = args.redis_url.or(file.redis_url);
+        if let Some(url) = &redis_url {
+            // Checked before the store is opened; the URL itself is never echoed (a password).
+            crate::limits::check_redis_url(url)
+                .map_err(|e| CliError::Usage(format!("redis_url: {e}")))?;
+        }
         Ok(ServeConfig {
             webhooks,
             listen,
@@ -194,7 +200,7 @@ impl ServeConfig {
             retention_days,
             bench_endpoints: args.bench_endpoints,
             demo: !(args.no_demo || file.no_demo.unwrap_or(false)),
-            redis_url: args.redis_url.or(file.redis_url),
+            redis_url,
             redis_limits_failure: args
                 .redis_limits_failure
                 .or(file.redis_limits_failure)

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use prynt_core::PlanLimits;
 
-pub use shared::RedisLimitsError;
+pub use shared::{check_redis_url, RedisLimitsError};
 
 /// Which budget a request spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -87,6 +87,13 @@ pub enum RedisLimitsError {
     Resting,
 }
 
+/// Whether `url` is a Redis URL the connection can be made from.
+pub fn check_redis_url(url: &str) -> Result<(), RedisLimitsError> {
+    redis::Client::open(url)
+        .map(|_| ())
+        .map_err(RedisLimitsError::Url)
+}
+
 /// The budgets in Redis and how Redis has been answering.
 pub struct SharedLimits {
     connection: ConnectionManager,
@@ -500,6 +507,32 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((s.limit, s.remaining), (100, 98));
+    }
+
+    #[tokio::test]
+    async fn a_redis_that_never_answers_costs_a_request_at_most_the_call_timeout() {
+        // Accepts connections and holds them open without a word, like a hung server.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                held.push(stream);
+            }
+        });
+        let shared = SharedLimits::connect(&format!("redis://127.0.0.1:{port}")).unwrap();
+        let limits = Plan::Starter.default_limits();
+        let started = std::time::Instant::now();
+        let first = shared.check("k", Class::Identify, limits).await;
+        assert!(matches!(first, Err(RedisLimitsError::Timeout)), "{first:?}");
+        assert!(started.elapsed() < CALL_TIMEOUT + Duration::from_millis(100));
+        // Then it is left alone: the next checks do not wait at all.
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            shared.check("k", Class::Identify, limits).await,
+            Err(RedisLimitsError::Resting)
+        ));
+        assert!(started.elapsed() < Duration::from_millis(5));
     }
 
     #[tokio::test]
