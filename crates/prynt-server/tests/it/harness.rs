@@ -38,6 +38,127 @@ pub fn prynt() -> Command {
     c
 }
 
+/// Whether the tests run on PostgreSQL (`PRYNT_TEST_STORE=postgres`): every test server and CLI
+/// call of a data dir then uses a database of its own on the server of
+/// `PRYNT_TEST_DATABASE_URL`, besides the data dir's local files.
+pub fn on_postgres() -> bool {
+    std::env::var("PRYNT_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// The file of a data dir that names its test database.
+const TEST_DATABASE_FILE: &str = ".test-database-url";
+
+/// Runs `f` on a runtime of its own thread: the harness is called from synchronous and
+/// asynchronous tests alike, and a runtime cannot be blocked on from inside another.
+fn on_own_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>
+        + Send
+        + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f())
+    })
+    .join()
+    .expect("database setup thread")
+}
+
+/// The store arguments of `prynt` for a data dir: none on SQLite; on PostgreSQL
+/// `--database-url` of the dir's own database, created on first use.
+pub fn store_args(dir: &Path) -> Vec<String> {
+    if !on_postgres() {
+        return Vec::new();
+    }
+    let marker = dir.join(TEST_DATABASE_FILE);
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return vec!["--database-url".into(), url.trim().to_owned()];
+    }
+    let admin = std::env::var("PRYNT_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "PRYNT_TEST_STORE=postgres needs PRYNT_TEST_DATABASE_URL: run the tests through \
+             scripts/test, or `eval \"$(scripts/services start)\"` first"
+        )
+    });
+    let name = format!("prynt_it_{}", prynt_core::ids::random_hex(12));
+    let url = on_own_runtime(move || {
+        Box::pin(async move { prynt_store::postgres::admin::create_database(&admin, &name).await })
+    })
+    .expect("create a test database");
+    std::fs::create_dir_all(dir).expect("create the data dir");
+    std::fs::write(&marker, &url).expect("name the test database in the data dir");
+    vec!["--database-url".into(), url]
+}
+
+/// Drops the test database of a data dir, if it has one.
+fn drop_test_database(dir: &Path) {
+    let (Ok(url), Ok(admin)) = (
+        std::fs::read_to_string(dir.join(TEST_DATABASE_FILE)),
+        std::env::var("PRYNT_TEST_DATABASE_URL"),
+    ) else {
+        return;
+    };
+    let Some(name) = url.trim().rsplit('/').next().map(str::to_owned) else {
+        return;
+    };
+    let _ = on_own_runtime(move || {
+        Box::pin(async move { prynt_store::postgres::admin::drop_database(&admin, &name).await })
+    });
+}
+
+/// Runs SQL (no parameters; it must suit both stores) on a data dir's store: the SQLite file, or
+/// its PostgreSQL database. For tests that age or inspect stored rows; how many rows changed.
+pub fn store_execute(dir: &Path, sql: &str) -> u64 {
+    if on_postgres() {
+        let url = store_args(dir).pop().expect("the test database's URL");
+        let sql = sql.to_owned();
+        return on_own_runtime(move || {
+            Box::pin(async move { prynt_store::postgres::admin::execute(&url, &sql).await })
+        })
+        .expect("run SQL on the test database");
+    }
+    let db = rusqlite::Connection::open(dir.join("prynt.db")).expect("open prynt.db");
+    db.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+    db.execute(sql, []).expect("run SQL on prynt.db") as u64
+}
+
+/// The rows of a query (no parameters; it must suit both stores) on a data dir's store, every
+/// value as text.
+pub fn store_query(dir: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
+    if on_postgres() {
+        let url = store_args(dir).pop().expect("the test database's URL");
+        let sql = sql.to_owned();
+        return on_own_runtime(move || {
+            Box::pin(async move { prynt_store::postgres::admin::query_text(&url, &sql).await })
+        })
+        .expect("query the test database");
+    }
+    use rusqlite::types::ValueRef;
+    let db = rusqlite::Connection::open(dir.join("prynt.db")).expect("open prynt.db");
+    db.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+    let mut st = db.prepare(sql).expect("prepare the query");
+    let columns = st.column_count();
+    st.query_map([], |r| {
+        (0..columns)
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(n) => Some(n.to_string()),
+                    ValueRef::Real(x) => Some(x.to_string()),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        Some(String::from_utf8_lossy(t).into_owned())
+                    }
+                })
+            })
+            .collect()
+    })
+    .expect("run the query")
+    .collect::<Result<_, _>>()
+    .expect("read the rows")
+}
+
 impl TestServer {
     /// A server on a fresh data dir.
     pub fn start() -> Self {
@@ -53,6 +174,7 @@ impl TestServer {
         let mut cmd = prynt();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(store_args(dir))
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -111,12 +233,13 @@ impl TestServer {
         self.stdout.lock().unwrap().clone()
     }
 
-    /// Runs `prynt ARGS --data-dir <this server's dir>`.
+    /// Runs `prynt ARGS --data-dir <this server's dir>` (and its database on PostgreSQL).
     pub fn cli(&self, args: &[&str]) -> Output {
         prynt()
             .args(args)
             .arg("--data-dir")
             .arg(&self.data_dir)
+            .args(store_args(&self.data_dir))
             .output()
             .expect("run prynt cli")
     }
@@ -182,6 +305,10 @@ impl Drop for TestServer {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        // A data dir of its own goes with the server, and so does its database.
+        if self._tmp.is_some() {
+            drop_test_database(&self.data_dir);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Creating and dropping whole databases on a PostgreSQL server, for tests that give each
-//! store a database of its own.
+//! store a database of its own, and running plain SQL on one (tests that age or inspect stored
+//! rows).
 
 use tokio_postgres::NoTls;
 
@@ -65,6 +66,35 @@ pub async fn drop_database(admin_url: &str, name: &str) -> StoreResult<()> {
         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await?;
     Ok(())
+}
+
+/// Runs `sql` (one or more statements, no parameters) on the database at `url`; how many rows
+/// the statements changed.
+pub async fn execute(url: &str, sql: &str) -> StoreResult<u64> {
+    let messages = admin(url).await?.simple_query(sql).await?;
+    Ok(messages
+        .iter()
+        .map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::CommandComplete(n) => *n,
+            _ => 0,
+        })
+        .sum())
+}
+
+/// The rows of a query (no parameters) on the database at `url`, every value as text.
+pub async fn query_text(url: &str, sql: &str) -> StoreResult<Vec<Vec<Option<String>>>> {
+    let messages = admin(url).await?.simple_query(sql).await?;
+    Ok(messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_owned))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect())
 }
 
 #[cfg(test)]
