@@ -112,7 +112,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         risk: crate::risk::Risk::new(cfg.retention_days as i64 * 86_400_000),
         trusted_proxies: cfg.trusted_proxies.clone(),
         policy: crate::policy::Policy::new(Arc::clone(&store)),
-        secret_box: load_secret_box(&cfg)?,
+        secret_box: check_shared_secret_box(store.as_ref(), &cfg, load_secret_box(&cfg)?).await?,
         webhook_config: cfg.webhooks.clone(),
         delivery_wake: Arc::new(tokio::sync::Notify::new()),
         identified: Default::default(),
@@ -332,6 +332,39 @@ fn announce_demo(state: &AppState, base: &str) {
 
 /// The key sealing webhook secrets: from the configuration, else created once in the data dir
 /// (readable by the owner only).
+/// On a store that several nodes may share (PostgreSQL), every node must seal webhook secrets
+/// with the same key, or each could open only the secrets it sealed itself: a node whose key
+/// cannot open a stored secret refuses to start.
+async fn check_shared_secret_box(
+    store: &dyn Store,
+    cfg: &ServeConfig,
+    secret_box: prynt_webhooks::sealing::SecretBox,
+) -> Result<prynt_webhooks::sealing::SecretBox, CliError> {
+    if cfg.database_url.is_none() {
+        return Ok(secret_box);
+    }
+    if cfg.webhooks.secret_key.is_none() {
+        tracing::warn!(
+            "webhook secrets are sealed with the key in this node's data dir: with several nodes \
+             on one database, give every node the same --webhook-secret-key"
+        );
+    }
+    let (stored, _) = store
+        .webhooks(None, None, 1, 0)
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot read the webhooks: {e}")))?;
+    if let Some(w) = stored.first() {
+        if secret_box.open(&w.secret).is_err() {
+            return Err(CliError::Usage(
+                "the webhook secrets in this database were sealed with another key: set \
+                 --webhook-secret-key (PRYNT_WEBHOOK_SECRET_KEY) to the key the other nodes use"
+                    .into(),
+            ));
+        }
+    }
+    Ok(secret_box)
+}
+
 fn load_secret_box(cfg: &ServeConfig) -> Result<prynt_webhooks::sealing::SecretBox, CliError> {
     use prynt_webhooks::sealing::SecretBox;
     if let Some(text) = &cfg.webhooks.secret_key {
