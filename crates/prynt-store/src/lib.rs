@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod sqlite;
 
 pub mod events;
+pub mod feed;
 pub mod idempotency;
 pub mod keys;
 pub mod lifecycle;
@@ -30,6 +31,9 @@ pub mod conformance;
 
 pub use error::StoreError;
 pub use events::EventStore;
+pub use feed::{
+    Change, ChangeCursor, ChangeFeed, ChangeItem, ChangePage, ChangedResource,
+};
 pub use idempotency::IdempotencyStore;
 pub use keys::KeyStore;
 pub use lifecycle::StoreLifecycle;
@@ -63,6 +67,7 @@ pub trait Store:
     + DeliveryQueue
     + IdempotencyStore
     + StoreLifecycle
+    + ChangeFeed
 {
 }
 
@@ -76,6 +81,7 @@ impl<T> Store for T where
         + DeliveryQueue
         + IdempotencyStore
         + StoreLifecycle
+        + ChangeFeed
         + ?Sized
 {
 }

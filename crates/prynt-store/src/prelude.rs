@@ -2,6 +2,6 @@
 //! per-resource trait can only be called where that trait is in scope.
 
 pub use crate::{
-    DeliveryQueue, EventStore, IdempotencyStore, KeyStore, ListStore, RuleStore, Store,
+    ChangeFeed, DeliveryQueue, EventStore, IdempotencyStore, KeyStore, ListStore, RuleStore, Store,
     StoreLifecycle, WebhookStore, WorkspaceStore,
 };

@@ -23,6 +23,7 @@
 mod accounts;
 mod delivery;
 mod events;
+mod feed;
 mod idempotency;
 mod isolation;
 mod policy;
@@ -38,6 +39,7 @@ pub mod checks {
     pub use super::accounts::*;
     pub use super::delivery::*;
     pub use super::events::*;
+    pub use super::feed::*;
     pub use super::idempotency::*;
     pub use super::isolation::*;
     pub use super::policy::*;
@@ -143,6 +145,10 @@ macro_rules! conformance_tests {
             scope_isolation_of_lists,
             scope_isolation_of_webhooks_and_deliveries,
             scope_isolation_of_settings_and_list_effects,
+            feed_gives_changes_in_order_and_resumes_after_a_cursor,
+            feed_marks_each_change_with_its_resource_and_scope,
+            feed_wakes_a_waiting_reader_after_a_write,
+            concurrent_writers_never_make_a_reader_skip_a_change,
         );
     };
 }

@@ -237,12 +237,17 @@ impl EventStore for PostgresStore {
             tx.execute(&st, &[&rec.visitor_id, linked, &rec.ts_ms])
                 .await?;
         }
+        // The feed's row rides in the same statement: no extra round trip.
         let insert = tx
-            .prepare_cached(
-                "INSERT INTO events (request_id, workspace_id, env, visitor_id, ts_ms, verdict, bot,
-                                     body, first_seen_ms, event_type, linked_id, country, ip)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
+            .prepare_cached(&format!(
+                "WITH inserted AS (
+                    INSERT INTO events (request_id, workspace_id, env, visitor_id, ts_ms, verdict, bot,
+                                        body, first_seen_ms, event_type, linked_id, country, ip)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                    RETURNING request_id)
+                 {}",
+                super::feed::IDENTIFIED_FROM_INSERTED
+            ))
             .await?;
         let inserted = tx
             .execute(
@@ -261,6 +266,7 @@ impl EventStore for PostgresStore {
                     &rec.linked_id,
                     &rec.country.as_deref().map(str::to_ascii_uppercase),
                     &rec.ip,
+                    &crate::ChangeFeed::writer_id(self),
                 ],
             )
             .await;
@@ -280,6 +286,16 @@ impl EventStore for PostgresStore {
             &rec.outbox,
         )
         .await?;
+        if !rec.list_effects.is_empty() {
+            let scope = &rec.scope;
+            self.note_marker(
+                &tx,
+                crate::ChangedResource::Lists,
+                &scope.workspace_id,
+                Some(scope.env),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -475,6 +491,7 @@ impl EventStore for PostgresStore {
             &[&visitor_id, &scope.workspace_id, &env],
         )
         .await?;
+        self.note_visitor_deleted(&tx, scope, visitor_id).await?;
         tx.commit().await?;
         Ok(true)
     }

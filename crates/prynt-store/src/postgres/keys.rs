@@ -126,20 +126,30 @@ impl KeyStore for PostgresStore {
     }
 
     async fn revoke_api_key(&self, key_id: &str) -> StoreResult<ApiKeyRecord> {
-        let conn = self.conn().await?;
-        conn.execute(
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
             "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
             &[&timefmt::now_unix(), &key_id],
         )
         .await?;
-        let row = conn
+        let row = tx
             .query_opt(
                 &format!("SELECT {KEY_COLS} FROM api_keys k WHERE k.id = $1"),
                 &[&key_id],
             )
             .await?
             .ok_or(StoreError::NotFound)?;
-        key_from_row(&row)
+        let key = key_from_row(&row)?;
+        self.note_marker(
+            &tx,
+            crate::ChangedResource::Keys,
+            &key.workspace_id,
+            Some(key.env),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(key)
     }
 
     async fn env_settings(&self, scope: &Scope) -> StoreResult<EnvSettings> {
@@ -160,13 +170,22 @@ impl KeyStore for PostgresStore {
 
     async fn put_env_settings(&self, scope: &Scope, settings: &EnvSettings) -> StoreResult<()> {
         let json = serde_json::to_string(settings)?;
-        let conn = self.conn().await?;
-        conn.execute(
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
             "INSERT INTO env_settings (workspace_id, env, settings) VALUES ($1, $2, $3)
              ON CONFLICT (workspace_id, env) DO UPDATE SET settings = EXCLUDED.settings",
             &[&scope.workspace_id, &scope.env.as_str(), &json],
         )
         .await?;
+        self.note_marker(
+            &tx,
+            crate::ChangedResource::Settings,
+            &scope.workspace_id,
+            Some(scope.env),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

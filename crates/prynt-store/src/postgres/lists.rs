@@ -132,8 +132,9 @@ impl ListStore for PostgresStore {
         now_ms: i64,
     ) -> StoreResult<ListRecord> {
         let rec = merge::new_list_record(list, now_ms);
-        let conn = self.conn().await?;
-        let inserted = conn
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let inserted = tx
             .execute(
                 "INSERT INTO lists (id, workspace_id, env, name, type, description, ttl_s, purpose,
                                     created_ms, updated_ms)
@@ -153,7 +154,17 @@ impl ListStore for PostgresStore {
             )
             .await;
         match inserted {
-            Ok(_) => Ok(rec),
+            Ok(_) => {
+                self.note_marker(
+                    &tx,
+                    crate::ChangedResource::Lists,
+                    &scope.workspace_id,
+                    Some(scope.env),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(rec)
+            }
             Err(e) if violated_constraint(&e) == Some("lists_pkey") => Err(StoreError::DuplicateId),
             Err(e) if violated_constraint(&e).is_some() => Err(StoreError::Conflict(format!(
                 "A list named {:?} already exists.",
@@ -300,6 +311,13 @@ impl ListStore for PostgresStore {
         let count = list_in(&tx, scope, list_id)
             .await?
             .map_or(0, |l| l.entry_count);
+        self.note_marker(
+            &tx,
+            crate::ChangedResource::Lists,
+            &scope.workspace_id,
+            Some(scope.env),
+        )
+        .await?;
         tx.commit().await?;
         Ok(EntryOutcome {
             added: change.add.len(),
@@ -327,6 +345,13 @@ impl ListStore for PostgresStore {
         }
         tx.execute("DELETE FROM list_entries WHERE list_id = $1", &[&id])
             .await?;
+        self.note_marker(
+            &tx,
+            crate::ChangedResource::Lists,
+            &scope.workspace_id,
+            Some(scope.env),
+        )
+        .await?;
         if let Some(item) = &outbox {
             super::queue::insert_outbox(&tx, scope, item).await?;
         }

@@ -23,11 +23,12 @@ struct Migration {
 }
 
 /// Never edit a shipped entry; add the next one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "workspaces, keys, settings, visitors, events, rules, lists, webhooks, \
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "workspaces, keys, settings, visitors, events, rules, lists, webhooks, \
                   deliveries, idempotency keys",
-    sql: r#"
+        sql: r#"
 CREATE TABLE workspaces (
     id            TEXT COLLATE "C" PRIMARY KEY,
     name          TEXT COLLATE "C" NOT NULL UNIQUE,
@@ -238,7 +239,13 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_ms);
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "the change feed: change_log, and a trigger that notifies prynt_changes",
+        sql: super::feed::MIGRATION_SQL,
+    },
+];
 
 /// A migration applied by one run.
 #[derive(Debug, Clone, PartialEq, Eq)]

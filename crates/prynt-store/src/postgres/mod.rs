@@ -14,6 +14,7 @@
 pub mod admin;
 mod error;
 mod events;
+mod feed;
 mod idempotency;
 mod keys;
 mod lifecycle;
@@ -66,6 +67,10 @@ pub struct PostgresStore {
     node_id: i32,
     /// Holds the lock that tells other nodes this one is alive (see `liveness`).
     node_lock: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// How the change feed's listening connection connects.
+    config: tokio_postgres::Config,
+    /// The change feed's `LISTEN` task and the wake-ups it hands out (see `feed`).
+    wakeups: feed::Wakeups,
 }
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
@@ -114,12 +119,15 @@ impl PostgresStore {
         let pool = pool_for(url, &options)?;
         migrations::apply(&pool).await?;
         let node_id = liveness::new_node_id();
-        let node_lock = liveness::hold(parse_url(url)?, node_id).await?;
+        let config = parse_url(url)?;
+        let node_lock = liveness::hold(config.clone(), node_id).await?;
         Ok(PostgresStore {
             pool,
             closed: AtomicBool::new(false),
             node_id,
             node_lock: std::sync::Mutex::new(Some(node_lock)),
+            config,
+            wakeups: feed::Wakeups::default(),
         })
     }
 

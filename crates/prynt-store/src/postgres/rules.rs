@@ -123,6 +123,13 @@ impl RuleStore for PostgresStore {
                 StoreError::Conflict(_) => StoreError::DuplicateId,
                 other => other,
             })?;
+        self.note_marker(
+            &tx,
+            crate::ChangedResource::Rules,
+            &scope.workspace_id,
+            Some(scope.env),
+        )
+        .await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -231,19 +238,38 @@ impl RuleStore for PostgresStore {
         )
         .await?;
         write_version(&tx, &rec.id, &merge::rule_version(&rec)).await?;
+        self.note_marker(
+            &tx,
+            crate::ChangedResource::Rules,
+            &scope.workspace_id,
+            Some(scope.env),
+        )
+        .await?;
         tx.commit().await?;
         Ok(rec)
     }
 
     async fn delete_rule(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
-        let conn = self.conn().await?;
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
         // Versions stay: events keep naming the version that decided them.
-        Ok(conn
+        let deleted = tx
             .execute(
                 "DELETE FROM rules WHERE id = $1 AND workspace_id = $2 AND env = $3",
                 &[&id, &scope.workspace_id, &scope.env.as_str()],
             )
             .await?
-            > 0)
+            > 0;
+        if deleted {
+            self.note_marker(
+                &tx,
+                crate::ChangedResource::Rules,
+                &scope.workspace_id,
+                Some(scope.env),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 }

@@ -73,8 +73,9 @@ async fn webhook_in(
 #[async_trait]
 impl WebhookStore for PostgresStore {
     async fn create_webhook(&self, rec: WebhookRecord) -> StoreResult<WebhookRecord> {
-        let conn = self.conn().await?;
-        let inserted = conn
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let inserted = tx
             .execute(
                 "INSERT INTO webhooks (id, workspace_id, env, url, description, events, filters,
                                        status, secret, created_ms, updated_ms)
@@ -94,7 +95,18 @@ impl WebhookStore for PostgresStore {
             )
             .await;
         match inserted {
-            Ok(_) => Ok(rec),
+            Ok(_) => {
+                let scope = &rec.scope;
+                self.note_marker(
+                    &tx,
+                    crate::ChangedResource::Webhooks,
+                    &scope.workspace_id,
+                    Some(scope.env),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(rec)
+            }
             Err(e) if violated_constraint(&e).is_some() => Err(StoreError::DuplicateId),
             Err(e) => Err(e.into()),
         }
@@ -182,6 +194,13 @@ impl WebhookStore for PostgresStore {
             ],
         )
         .await?;
+        self.note_marker(
+            &tx,
+            crate::ChangedResource::Webhooks,
+            &scope.workspace_id,
+            Some(scope.env),
+        )
+        .await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -201,6 +220,13 @@ impl WebhookStore for PostgresStore {
                 "UPDATE deliveries SET status = 'cancelled'
                  WHERE webhook_id = $1 AND status = 'pending'",
                 &[&id],
+            )
+            .await?;
+            self.note_marker(
+                &tx,
+                crate::ChangedResource::Webhooks,
+                &scope.workspace_id,
+                Some(scope.env),
             )
             .await?;
         }

@@ -87,8 +87,9 @@ impl WorkspaceStore for PostgresStore {
         limits: Option<PlanLimits>,
     ) -> StoreResult<Workspace> {
         let limits_json = limits.map(|l| serde_json::to_string(&l)).transpose()?;
-        let conn = self.conn().await?;
-        let row = conn
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let row = tx
             .query_opt(
                 &format!(
                     "UPDATE workspaces w SET plan = $1, custom_limits = $2 WHERE w.name = $3
@@ -98,6 +99,11 @@ impl WorkspaceStore for PostgresStore {
             )
             .await?
             .ok_or(StoreError::NotFound)?;
-        workspace_from_row(&row, 0)
+        let ws = workspace_from_row(&row, 0)?;
+        // The plan rides along with every cached key of the workspace.
+        self.note_marker(&tx, crate::ChangedResource::Keys, &ws.id, None)
+            .await?;
+        tx.commit().await?;
+        Ok(ws)
     }
 }

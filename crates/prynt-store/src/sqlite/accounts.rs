@@ -155,7 +155,10 @@ impl WorkspaceStore for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            workspace_named(c, &name)?.ok_or(StoreError::NotFound)
+            let ws = workspace_named(c, &name)?.ok_or(StoreError::NotFound)?;
+            // The plan rides along with every cached key of the workspace.
+            super::feed::note_marker(c, crate::feed::ChangedResource::Keys, &ws.id, None)?;
+            Ok(ws)
         })
         .await
     }
@@ -223,11 +226,18 @@ impl KeyStore for SqliteStore {
                 "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
                 params![timefmt::now_unix(), id],
             )?;
-            Ok(c.query_row(
+            let key = c.query_row(
                 &format!("SELECT {KEY_COLS} FROM api_keys k WHERE k.id = ?1"),
                 [&id],
                 key_from_row,
-            )?)
+            )?;
+            super::feed::note_marker(
+                c,
+                crate::feed::ChangedResource::Keys,
+                &key.workspace_id,
+                Some(key.env),
+            )?;
+            Ok(key)
         })
         .await
     }
@@ -259,6 +269,12 @@ impl KeyStore for SqliteStore {
                 "INSERT INTO env_settings (workspace_id, env, settings) VALUES (?1, ?2, ?3)
                  ON CONFLICT (workspace_id, env) DO UPDATE SET settings = excluded.settings",
                 params![scope.workspace_id, scope.env.as_str(), json],
+            )?;
+            super::feed::note_marker(
+                c,
+                crate::feed::ChangedResource::Settings,
+                &scope.workspace_id,
+                Some(scope.env),
             )?;
             Ok(())
         })

@@ -242,14 +242,25 @@ impl EventStore for SqliteStore {
                     ],
                 );
             match inserted {
-                Ok(_) => super::decision::apply_decision(
-                    c,
-                    &rec.scope,
-                    rec.ts_ms,
-                    &rec.list_effects,
-                    &rec.rule_matches,
-                    &rec.outbox,
-                ),
+                Ok(_) => {
+                    super::feed::note_identified(c, &rec.scope, &rec.request_id, rec.ts_ms)?;
+                    if !rec.list_effects.is_empty() {
+                        super::feed::note_marker(
+                            c,
+                            crate::feed::ChangedResource::Lists,
+                            &rec.scope.workspace_id,
+                            Some(rec.scope.env),
+                        )?;
+                    }
+                    super::decision::apply_decision(
+                        c,
+                        &rec.scope,
+                        rec.ts_ms,
+                        &rec.list_effects,
+                        &rec.rule_matches,
+                        &rec.outbox,
+                    )
+                }
                 Err(rusqlite::Error::SqliteFailure(e, Some(msg)))
                     if e.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains("events.request_id") =>
                 {
@@ -430,6 +441,7 @@ impl EventStore for SqliteStore {
                     (SELECT id FROM lists WHERE workspace_id = ?2 AND env = ?3 AND type = 'visitor')",
                 params![id, scope.workspace_id, env],
             )?;
+            super::feed::note_visitor_deleted(c, &scope, &id)?;
             Ok(true)
         })
         .await

@@ -122,6 +122,7 @@ impl ListStore for SqliteStore {
                 }
                 other => other,
             })?;
+            super::feed::note_marker(c, crate::feed::ChangedResource::Lists, &scope.workspace_id, Some(scope.env))?;
             Ok(merge::new_list_record(list, now_ms))
         })
         .await
@@ -248,6 +249,7 @@ impl ListStore for SqliteStore {
             if let Some(item) = &outbox {
                 insert_outbox(c, &scope, item)?;
             }
+            super::feed::note_marker(c, crate::feed::ChangedResource::Lists, &scope.workspace_id, Some(scope.env))?;
             let count = list_in(c, &scope, &id)?.map_or(0, |l| l.entry_count);
             Ok(EntryOutcome {
                 added: change.add.len(),
@@ -274,6 +276,7 @@ impl ListStore for SqliteStore {
                 return Ok(false);
             }
             c.execute("DELETE FROM list_entries WHERE list_id = ?1", [&id])?;
+            super::feed::note_marker(c, crate::feed::ChangedResource::Lists, &scope.workspace_id, Some(scope.env))?;
             if let Some(item) = &outbox {
                 insert_outbox(c, &scope, item)?;
             }

@@ -230,6 +230,18 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX events_bot ON events
         (workspace_id, env, ts_ms, request_id, event_type, country, verdict)
         WHERE bot = 1;",
+    // 10: the change feed (`sqlite::feed`): one row per change, written in the change's
+    // transaction, which other processes on the database follow to keep their caches current.
+    "CREATE TABLE change_log (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        writer_id    INTEGER NOT NULL,
+        kind         TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        env          TEXT,
+        ref_id       TEXT,
+        at_ms        INTEGER NOT NULL
+     );
+     CREATE INDEX change_log_time ON change_log (at_ms);",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {

@@ -9,6 +9,7 @@ mod accounts;
 mod decision;
 mod error;
 mod events;
+mod feed;
 mod idempotency;
 mod lists;
 mod migrations;
@@ -46,6 +47,10 @@ pub struct SqliteStore {
     /// Dropping it stops the checkpointer.
     checkpoint_stop: Mutex<Option<mpsc::Sender<()>>>,
     checkpoint_thread: Mutex<Option<JoinHandle<()>>>,
+    /// The id this store's change-feed rows carry (random per open, so per process).
+    writer_id: i64,
+    /// Signalled by the writer after each commit: the change feed's wake-up.
+    committed: Arc<tokio::sync::Notify>,
 }
 
 /// How often the WAL is copied back into the database, off the writer's path.
@@ -76,6 +81,10 @@ impl SqliteStore {
         let mut conn = open_connection(&path)?;
         migrations::apply(&mut conn)?;
         conn.execute_batch("PRAGMA wal_autocheckpoint = 1000")?;
+        let writer_id = crate::feed::new_writer_id();
+        feed::tag_writer(&conn, writer_id)?;
+        let committed = Arc::new(tokio::sync::Notify::new());
+        let wake = Arc::clone(&committed);
         let checkpointer = open_connection(&path)?;
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let checkpoint_thread = std::thread::Builder::new()
@@ -86,7 +95,7 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("prynt-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, wake))
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
 
         Ok(SqliteStore {
@@ -95,6 +104,8 @@ impl SqliteStore {
             writer_thread: Mutex::new(Some(thread)),
             checkpoint_stop: Mutex::new(Some(stop_tx)),
             checkpoint_thread: Mutex::new(Some(checkpoint_thread)),
+            writer_id,
+            committed,
         })
     }
 
@@ -253,7 +264,7 @@ fn in_savepoint<T>(
     out
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, committed: Arc<tokio::sync::Notify>) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -272,6 +283,8 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
         let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
+        } else {
+            committed.notify_one();
         }
         for done in completions {
             let outcome = match &commit {

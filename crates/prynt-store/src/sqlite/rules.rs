@@ -92,6 +92,7 @@ impl RuleStore for SqliteStore {
                 other => other,
             })?;
             write_version(c, &rec)?;
+            super::feed::note_marker(c, crate::feed::ChangedResource::Rules, &scope.workspace_id, Some(scope.env))?;
             Ok(rec)
         })
         .await
@@ -196,6 +197,7 @@ impl RuleStore for SqliteStore {
                 ],
             )?;
             write_version(c, &rec)?;
+            super::feed::note_marker(c, crate::feed::ChangedResource::Rules, &scope.workspace_id, Some(scope.env))?;
             Ok(rec)
         })
         .await
@@ -205,10 +207,14 @@ impl RuleStore for SqliteStore {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.write(move |c| {
             // Versions stay: events keep naming the version that decided them.
-            Ok(c.execute(
+            let deleted = c.execute(
                 "DELETE FROM rules WHERE id = ?1 AND workspace_id = ?2 AND env = ?3",
                 params![id, scope.workspace_id, scope.env.as_str()],
-            )? > 0)
+            )? > 0;
+            if deleted {
+                super::feed::note_marker(c, crate::feed::ChangedResource::Rules, &scope.workspace_id, Some(scope.env))?;
+            }
+            Ok(deleted)
         })
         .await
     }

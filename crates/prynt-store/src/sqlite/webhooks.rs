@@ -79,6 +79,7 @@ impl WebhookStore for SqliteStore {
                 StoreError::Conflict(_) => StoreError::DuplicateId,
                 other => other,
             })?;
+            super::feed::note_marker(c, crate::feed::ChangedResource::Webhooks, &rec.scope.workspace_id, Some(rec.scope.env))?;
             Ok(rec)
         })
         .await
@@ -153,6 +154,7 @@ impl WebhookStore for SqliteStore {
                     rec.updated_ms
                 ],
             )?;
+            super::feed::note_marker(c, crate::feed::ChangedResource::Webhooks, &scope.workspace_id, Some(scope.env))?;
             Ok(rec)
         })
         .await
@@ -171,6 +173,7 @@ impl WebhookStore for SqliteStore {
                     "UPDATE deliveries SET status = 'cancelled' WHERE webhook_id = ?1 AND status = 'pending'",
                     [&id],
                 )?;
+                super::feed::note_marker(c, crate::feed::ChangedResource::Webhooks, &scope.workspace_id, Some(scope.env))?;
             }
             Ok(n > 0)
         })
