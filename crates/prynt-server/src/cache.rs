@@ -146,6 +146,19 @@ impl AuthCache {
     pub fn put_settings(&self, scope: Scope, settings: EnvSettings) {
         put(&self.settings, scope, settings);
     }
+
+    /// Drops the workspace's cached keys (one was revoked, or the plan changed elsewhere), so
+    /// that the next request with one looks it up.
+    pub fn forget_keys_of(&self, workspace_id: &str) {
+        self.keys
+            .lock()
+            .retain(|_, e| e.value.workspace.id != workspace_id);
+    }
+
+    /// Drops an environment's cached settings (changed elsewhere).
+    pub fn forget_settings(&self, scope: &Scope) {
+        self.settings.lock().remove(scope);
+    }
 }
 
 #[cfg(test)]

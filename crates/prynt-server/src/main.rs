@@ -28,6 +28,7 @@ mod policy;
 mod risk;
 mod serve;
 mod state;
+mod sync;
 
 use std::process::ExitCode;
 

@@ -8,8 +8,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -20,6 +20,14 @@ pub struct Metrics {
     pub account_history_loading: IntGauge,
     /// Rate-limit checks that Redis did not answer, decided by the failure mode instead.
     pub rate_limit_redis_failures: IntCounter,
+    /// Seconds since this node last read the store's change feed to its end (`sync`).
+    pub sync_lag_seconds: Gauge,
+    /// Changes of the feed applied to this node's caches, by kind.
+    pub sync_applied: IntCounterVec,
+    /// From another node's identification to this node knowing it (the writer's clock).
+    pub sync_propagation: Histogram,
+    /// Reads of the feed and reloads that failed (retried).
+    pub sync_errors: IntCounter,
 }
 
 impl Metrics {
@@ -52,12 +60,42 @@ impl Metrics {
         )?;
         registry.register(Box::new(account_history_loading.clone()))?;
         registry.register(Box::new(rate_limit_redis_failures.clone()))?;
+        let sync_lag_seconds = Gauge::new(
+            "prynt_sync_lag_seconds",
+            "Seconds since this node last read the store's change feed to its end (0 to 0.25 when current)",
+        )?;
+        let sync_applied = IntCounterVec::new(
+            Opts::new(
+                "prynt_sync_changes_applied_total",
+                "Changes of the store's change feed applied to this node's caches, by kind",
+            ),
+            &["kind"],
+        )?;
+        let sync_propagation = Histogram::with_opts(
+            HistogramOpts::new(
+                "prynt_sync_propagation_seconds",
+                "From another node's identification to this node's caches knowing it",
+            )
+            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+        )?;
+        let sync_errors = IntCounter::new(
+            "prynt_sync_errors_total",
+            "Reads of the change feed and cache reloads that failed and are retried",
+        )?;
+        registry.register(Box::new(sync_lag_seconds.clone()))?;
+        registry.register(Box::new(sync_applied.clone()))?;
+        registry.register(Box::new(sync_propagation.clone()))?;
+        registry.register(Box::new(sync_errors.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             latency,
             account_history_loading,
             rate_limit_redis_failures,
+            sync_lag_seconds,
+            sync_applied,
+            sync_propagation,
+            sync_errors,
         })
     }
 

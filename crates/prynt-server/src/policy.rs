@@ -467,6 +467,11 @@ impl Policy {
         }
     }
 
+    /// The scope's policy if this node has loaded it; `None` without a look at the store.
+    pub fn loaded(&self, scope: &Scope) -> Option<Arc<ScopePolicy>> {
+        self.scopes.read().get(scope).map(Arc::clone)
+    }
+
     /// The scope's policy, loaded from the store the first time it is asked for.
     pub async fn scope(&self, scope: &Scope) -> Result<Arc<ScopePolicy>, StoreError> {
         if let Some(p) = self.scopes.read().get(scope) {

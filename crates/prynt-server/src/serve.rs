@@ -90,6 +90,11 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
 
     let metrics =
         Metrics::new().map_err(|e| CliError::Runtime(format!("metrics setup failed: {e}")))?;
+    // Before the caches load: whatever commits while they load is read from the feed after.
+    let feed_head = store
+        .change_head()
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot read the change feed: {e}")))?;
     let started = std::time::Instant::now();
     let identity = Identity::load(store.as_ref())
         .await
@@ -157,6 +162,11 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         .collect();
     state.risk.begin_account_history(scopes.clone());
     tokio::spawn(purge_expired(state.clone()));
+    // A store shared by several nodes: follow what the others write. SQLite has one process.
+    if cfg.database_url.is_some() {
+        tokio::spawn(crate::sync::follow(state.clone(), feed_head));
+        tracing::info!("following the store's change feed");
+    }
     let warm = state.clone();
     tokio::spawn(async move {
         // The account history first: live decisions need it, backtests wait for their table.
@@ -232,6 +242,13 @@ async fn purge_expired(state: AppState) {
             Ok(n) => tracing::info!(events = n, "expired events purged"),
             Err(prynt_store::StoreError::Closed) => return,
             Err(e) => tracing::warn!("purging expired events failed: {e}"),
+        }
+        // A node further behind than a day has been cut off long enough to restart anyway.
+        let feed_floor = prynt_core::timefmt::now_unix_ms() - 86_400_000;
+        match state.store.purge_changes_before(feed_floor).await {
+            Ok(_) => {}
+            Err(prynt_store::StoreError::Closed) => return,
+            Err(e) => tracing::warn!("purging the change feed failed: {e}"),
         }
         let floor = prynt_core::timefmt::now_unix_ms() - crate::idempotency::TTL_MS;
         match state.store.purge_idempotency_keys_before(floor).await {

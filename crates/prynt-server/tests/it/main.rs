@@ -14,6 +14,7 @@ mod identification;
 mod ipdata;
 mod lifecycle;
 mod limits;
+mod multinode;
 mod listings;
 mod receiver;
 mod rules;
