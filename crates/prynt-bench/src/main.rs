@@ -84,6 +84,15 @@ enum BenchCommand {
     SeedEvents {
         #[arg(long, default_value = "./prynt-data")]
         data_dir: PathBuf,
+        /// A PostgreSQL database (`postgres://…`) to seed instead of the SQLite store in
+        /// --data-dir, as `prynt --database-url` would open it.
+        #[arg(
+            long,
+            env = "PRYNT_DATABASE_URL",
+            value_name = "URL",
+            hide_env_values = true
+        )]
+        database_url: Option<String>,
         #[arg(long, default_value_t = 1_284_102)]
         events: usize,
         #[arg(long, default_value_t = 30)]
@@ -126,10 +135,17 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
         ),
         BenchCommand::SeedEvents {
             data_dir,
+            database_url,
             events,
             days,
             seed,
-        } => seed::run_and_report(&data_dir, events, days, seed),
+        } => seed::run_and_report(&seed::Seeding {
+            data_dir: &data_dir,
+            database_url: database_url.as_deref(),
+            events,
+            days,
+            seed,
+        }),
         BenchCommand::Match { visitors, queries } => matching::run(visitors, queries),
         BenchCommand::Accuracy {
             browsers,

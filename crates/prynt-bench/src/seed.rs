@@ -1,12 +1,14 @@
 //! `prynt-bench seed-events`: fills a store with synthetic events of the shape identify
 //! stores (device, signals, scores, velocity, ip), spread over the last days, for the backtest,
 //! analytics and events listing benchmarks. Events go through the store's own write path, with
-//! the columns listings filter on (type, country, address, linked id).
+//! the columns listings filter on (type, country, address, linked id), into the SQLite store of
+//! a data dir or a PostgreSQL database, as `prynt` opens them.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use prynt_core::{ids, timefmt, Environment, Scope};
+use prynt_store::postgres::{is_postgres_url, PostgresOptions, PostgresStore};
 use prynt_store::prelude::*;
 use prynt_store::sqlite::SqliteStore;
 use prynt_store::NewIdentification;
@@ -109,10 +111,36 @@ fn event(rng: &mut StdRng, request_id: &str, visitor: &str, ts_s: i64) -> (Value
     (body, bot)
 }
 
+/// Where to write and what.
+#[derive(Debug, Clone)]
+pub struct Seeding<'a> {
+    /// The SQLite store's data dir, used when there is no `database_url`.
+    pub data_dir: &'a Path,
+    /// A PostgreSQL database (`postgres://…`) to write to instead.
+    pub database_url: Option<&'a str>,
+    pub events: usize,
+    pub days: u32,
+    pub seed: u64,
+}
+
+/// The store `prynt` would open with the same `--data-dir` and `--database-url`.
+async fn open_store(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    let Some(url) = database_url else {
+        return Ok(Arc::new(SqliteStore::open(data_dir)?));
+    };
+    if !is_postgres_url(url) {
+        anyhow::bail!("--database-url must be a PostgreSQL URL (postgres://…)");
+    }
+    Ok(Arc::new(
+        PostgresStore::open(url, PostgresOptions::default()).await?,
+    ))
+}
+
 /// Writes `events` events over the last `days` days into the `default` workspace's test
-/// environment of the store in `data_dir`; returns how many were written.
-pub async fn run(data_dir: &Path, events: usize, days: u32, seed: u64) -> anyhow::Result<usize> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data_dir)?);
+/// environment of the store; returns how many were written.
+pub async fn run(target: &Seeding<'_>) -> anyhow::Result<usize> {
+    let (events, days, seed) = (target.events, target.days, target.seed);
+    let store = open_store(target.data_dir, target.database_url).await?;
     let ws = store
         .workspace_by_name("default")
         .await?
@@ -173,19 +201,14 @@ pub async fn run(data_dir: &Path, events: usize, days: u32, seed: u64) -> anyhow
 }
 
 /// `prynt-bench seed-events`: [`run`] on its own runtime, then the summary and the JSON line.
-pub fn run_and_report(
-    data_dir: &Path,
-    events: usize,
-    days: u32,
-    seed: u64,
-) -> Result<(), BenchError> {
+pub fn run_and_report(target: &Seeding<'_>) -> Result<(), BenchError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| BenchError::Runtime(format!("cannot start the async runtime: {e}")))?;
     let started = std::time::Instant::now();
     let n = runtime
-        .block_on(run(data_dir, events, days, seed))
+        .block_on(run(target))
         .map_err(|e| BenchError::Runtime(e.to_string()))?;
     let secs = started.elapsed().as_secs_f64();
     crate::emit(

@@ -49,8 +49,21 @@ fn ids(events: &[Value]) -> Vec<String> {
 fn events_are_filtered_by_type_and_country_with_the_other_filters() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    // What `prynt-bench seed-events --events 400 --days 2` writes.
-    prynt_bench::seed::run_and_report(&dir, 400, 2, 1).expect("seed the store");
+    // What `prynt-bench seed-events --events 400 --days 2` writes, into the store the data
+    // dir's server runs on (on a PostgreSQL run, the dir's own database).
+    let store_args = crate::harness::store_args(&dir);
+    let database_url = store_args
+        .iter()
+        .skip_while(|a| *a != "--database-url")
+        .nth(1);
+    prynt_bench::seed::run_and_report(&prynt_bench::seed::Seeding {
+        data_dir: &dir,
+        database_url: database_url.map(String::as_str),
+        events: 400,
+        days: 2,
+        seed: 1,
+    })
+    .expect("seed the store");
     // The cross-checks below page through every filter: more than a plan's budget a minute.
     let raised = crate::harness::prynt()
         .args(["workspaces", "update", "default", "--plan", "enterprise"])
