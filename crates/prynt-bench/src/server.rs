@@ -101,7 +101,10 @@ pub fn start(prynt: &Path, ip_data: &Path, extra: &[&str]) -> Result<(Server, bo
         .env("PRYNT_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| BenchError::Runtime(format!("cannot start {}: {e}", prynt.display())))?;
+        .map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            BenchError::Runtime(format!("cannot start {}: {e}", prynt.display()))
+        })?;
     let Some(stdout) = child.stdout.take() else {
         let _ = child.kill();
         return Err(BenchError::Runtime("no stdout".into()));

@@ -292,3 +292,43 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn seed_events_fills_a_fresh_store_and_says_how_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let r = last_json(&[
+        "seed-events",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--events",
+        "120",
+        "--days",
+        "2",
+    ]);
+    assert_eq!(r["events"], 120, "{r}");
+    assert!(r["seedSeconds"].is_number(), "{r}");
+    assert!(
+        data.join("prynt.db").is_file(),
+        "the SQLite store of the data dir"
+    );
+}
+
+#[test]
+fn load_benchmarks_say_which_prynt_binary_they_cannot_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("prynt");
+    for bench in ["identify", "webhooks"] {
+        let out = prynt_bench()
+            .args([bench, "--seconds", "1", "--prynt"])
+            .arg(&missing)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{bench}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("cannot start") && err.contains("prynt"),
+            "{bench}: {err}"
+        );
+    }
+}
