@@ -184,6 +184,10 @@ impl DeliveryQueue for PostgresStore {
     ) -> StoreResult<()> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
+        // Rows locked in id order, as a webhook's deletion walks them, so the two never wait
+        // on each other in a cycle. (A stable sort keeps one delivery's attempts in order.)
+        let mut batch = batch;
+        batch.sort_by_key(|(delivery_id, _, _)| *delivery_id);
         for (delivery_id, attempt, next) in batch {
             let Some(row) = tx
                 .query_opt(

@@ -215,10 +215,13 @@ impl WebhookStore for PostgresStore {
             )
             .await?;
         if n > 0 {
-            // Pending deliveries are cancelled in the same transaction.
+            // Pending deliveries are cancelled in the same transaction, their rows locked in id
+            // order as recording attempts locks them, so the two never wait in a cycle.
             tx.execute(
                 "UPDATE deliveries SET status = 'cancelled'
-                 WHERE webhook_id = $1 AND status = 'pending'",
+                 WHERE id IN (SELECT id FROM deliveries
+                              WHERE webhook_id = $1 AND status = 'pending'
+                              ORDER BY id FOR UPDATE)",
                 &[&id],
             )
             .await?;
