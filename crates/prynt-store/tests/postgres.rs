@@ -258,3 +258,94 @@ async fn an_unreachable_server_is_unavailable_and_a_closed_store_closed() {
     store.close().await.unwrap();
     assert!(matches!(store.ping().await, Err(StoreError::Closed)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identifications_changing_the_same_lists_in_opposite_orders_never_deadlock() {
+    use prynt_store::{EntryChange, ListEffect, NewIdentification, NewList};
+    let db = FreshDatabase::new().await;
+    let first = db.store().await;
+    let scope = default_scope(&first).await;
+    for id in ["lst_000000000001", "lst_000000000002"] {
+        first
+            .create_list(
+                &scope,
+                NewList {
+                    id: id.into(),
+                    name: id.into(),
+                    list_type: "ip".into(),
+                    description: None,
+                    ttl_s: None,
+                    purpose: None,
+                },
+                1,
+            )
+            .await
+            .unwrap();
+    }
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let store = Arc::new(db.store().await);
+        let scope = scope.clone();
+        writers.push(tokio::spawn(async move {
+            let (a, b) = if w % 2 == 0 {
+                ("lst_000000000001", "lst_000000000002")
+            } else {
+                ("lst_000000000002", "lst_000000000001")
+            };
+            for i in 0..25 {
+                let add = |list: &str| ListEffect::Add {
+                    list_id: list.into(),
+                    value: format!("198.51.100.{i}"),
+                    expires_s: None,
+                };
+                let change = if i % 5 == 0 {
+                    // A change through the API now and then, on one list.
+                    store
+                        .change_list_entries(
+                            &scope,
+                            a,
+                            EntryChange {
+                                add: vec![(format!("203.0.113.{i}"), None)],
+                                remove: vec![],
+                            },
+                            None,
+                            2,
+                        )
+                        .await
+                        .map(|_| ())
+                } else {
+                    Ok(())
+                };
+                change.unwrap();
+                store
+                    .record_identification(NewIdentification {
+                        scope: scope.clone(),
+                        request_id: format!("req_{w}_{i}"),
+                        visitor_id: format!("pv_{w}_{i}"),
+                        ts_ms: 1_000 + i,
+                        profile: vec![1],
+                        linked_id: None,
+                        verdict: None,
+                        bot: None,
+                        event_type: None,
+                        country: None,
+                        ip: None,
+                        body: "{}".into(),
+                        list_effects: vec![add(a), add(b)],
+                        rule_matches: vec![],
+                        outbox: vec![],
+                    })
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let (_, total) = first
+        .list_entries(&scope, "lst_000000000001", None, 1, 0)
+        .await
+        .unwrap();
+    assert_eq!(total, 25 + 5);
+}

@@ -112,30 +112,42 @@ async fn apply_decision(
     rule_matches: &[String],
     outbox: &[OutboxItem],
 ) -> StoreResult<()> {
-    for effect in effects {
-        let list_id = match effect {
-            ListEffect::Add { list_id, .. } | ListEffect::Remove { list_id, .. } => list_id,
-        };
-        // The list's row first, as a change of its entries takes it, so that the two never
-        // wait on each other's entry and list rows in opposite orders.
-        let exists = tx
-            .query_opt(
-                "SELECT 1 FROM lists WHERE id = $1 AND workspace_id = $2 AND env = $3 FOR UPDATE",
-                &[list_id, &scope.workspace_id, &scope.env.as_str()],
+    // The lists' rows first, as a change of their entries takes them, and in id order in every
+    // transaction, so that no two writers wait on each other's list and entry rows in a cycle.
+    // A list deleted meanwhile is skipped.
+    let list_of = |effect: &ListEffect| match effect {
+        ListEffect::Add { list_id, .. } | ListEffect::Remove { list_id, .. } => list_id.clone(),
+    };
+    let mut wanted: Vec<String> = effects.iter().map(list_of).collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut existing = std::collections::HashSet::new();
+    if !wanted.is_empty() {
+        for row in tx
+            .query(
+                "SELECT id FROM lists WHERE id = ANY($1) AND workspace_id = $2 AND env = $3
+                 ORDER BY id FOR UPDATE",
+                &[&wanted, &scope.workspace_id, &scope.env.as_str()],
             )
-            .await?;
-        if exists.is_none() {
+            .await?
+        {
+            existing.insert(row.try_get::<_, String>(0)?);
+        }
+    }
+    for effect in effects {
+        let list_id = list_of(effect);
+        if !existing.contains(&list_id) {
             continue;
         }
         match effect {
             ListEffect::Add {
                 value, expires_s, ..
-            } => super::lists::add_entry(tx, list_id, value, *expires_s, ts_ms).await?,
+            } => super::lists::add_entry(tx, &list_id, value, *expires_s, ts_ms).await?,
             ListEffect::Remove { value, .. } => {
-                super::lists::remove_entry(tx, list_id, value).await?;
+                super::lists::remove_entry(tx, &list_id, value).await?;
             }
         }
-        super::lists::touch_list(tx, list_id, ts_ms).await?;
+        super::lists::touch_list(tx, &list_id, ts_ms).await?;
     }
     // Rules in one order in every transaction, so two identifications matching the same
     // rules never wait on each other in a cycle.
