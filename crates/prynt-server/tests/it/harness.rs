@@ -82,7 +82,14 @@ pub fn store_args(dir: &Path) -> Vec<String> {
              scripts/test, or `eval \"$(scripts/services start)\"` first"
         )
     });
-    let name = format!("prynt_it_{}", prynt_core::ids::random_hex(12));
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| drop_databases_of_finished_runs(&admin));
+    // Named by this process, so that a later run can tell which databases are left over.
+    let name = format!(
+        "prynt_it_{}_{}",
+        std::process::id(),
+        prynt_core::ids::random_hex(8)
+    );
     let url = on_own_runtime(move || {
         Box::pin(async move { prynt_store::postgres::admin::create_database(&admin, &name).await })
     })
@@ -90,6 +97,30 @@ pub fn store_args(dir: &Path) -> Vec<String> {
     std::fs::create_dir_all(dir).expect("create the data dir");
     std::fs::write(&marker, &url).expect("name the test database in the data dir");
     vec!["--database-url".into(), url]
+}
+
+/// Drops the test databases that earlier test processes, now ended, left behind (a data dir
+/// the test made itself goes with the test, but not its database).
+fn drop_databases_of_finished_runs(admin: &str) {
+    let admin = admin.to_owned();
+    let _ = on_own_runtime(move || {
+        Box::pin(async move {
+            use prynt_store::postgres::admin;
+            let rows = admin::query_text(
+                &admin,
+                "SELECT datname FROM pg_database WHERE datname LIKE 'prynt\\_it\\_%'",
+            )
+            .await?;
+            for name in rows.into_iter().filter_map(|r| r.into_iter().next().flatten()) {
+                let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+                let ended = pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists());
+                if ended {
+                    admin::drop_database(&admin, &name).await?;
+                }
+            }
+            Ok::<(), prynt_store::StoreError>(())
+        })
+    });
 }
 
 /// Drops the test database of a data dir, if it has one.
