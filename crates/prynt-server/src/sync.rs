@@ -18,6 +18,12 @@
 //! race a reload has (a reload for another node's change that read the store just before this
 //! node's own change committed and swapped the older state in after it).
 //!
+//! **Ahead of the cursor.** On PostgreSQL the cursor passes a change only once every write
+//! transaction begun before it has ended, on any database of the server; a slow one (a
+//! migration, a `CREATE DATABASE`) would hold every node back. Changes already committed beyond
+//! the cursor come with each read as well; they are applied at once and remembered until the
+//! cursor reaches them, so each is applied once.
+//!
 //! **Catching up.** The node reads the feed's head before it loads its caches at start, so
 //! whatever commits during the load is read from the feed afterwards (an identification seen
 //! by both is harmless to the index, which keeps absolute state per visitor, and the event
@@ -53,13 +59,25 @@ pub async fn follow(state: AppState, mut cursor: ChangeCursor) {
     let mut last_caught_up = Instant::now();
     // Reloads that failed, retried on every round until they succeed.
     let mut dirty: HashSet<(ChangedResource, Scope)> = HashSet::new();
+    // Items applied ahead of the cursor, to skip when the cursor reaches them.
+    let mut early: HashSet<ChangeCursor> = HashSet::new();
     loop {
         match state.store.changes_after(cursor, PAGE).await {
             Ok(page) => {
                 for item in &page.items {
-                    apply(&state, own, item, &mut dirty).await;
+                    if !early.remove(&item.cursor) {
+                        apply(&state, own, item, &mut dirty).await;
+                    }
                 }
                 cursor = page.cursor;
+                // Committed, but behind a transaction still running elsewhere on the database
+                // server: applied now rather than when that transaction ends.
+                early.retain(|c| *c > cursor);
+                for item in &page.ahead {
+                    if early.insert(item.cursor) {
+                        apply(&state, own, item, &mut dirty).await;
+                    }
+                }
                 reload_all(&state, &mut dirty).await;
                 if page.caught_up {
                     last_caught_up = Instant::now();

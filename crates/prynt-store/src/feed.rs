@@ -109,7 +109,14 @@ pub struct ChangeItem {
 /// rows that yield no item (an identification whose event was erased since).
 #[derive(Debug, Clone, Default)]
 pub struct ChangePage {
+    /// The items up to `cursor`, in feed order.
     pub items: Vec<ChangeItem>,
+    /// Items already committed beyond `cursor` that the cursor cannot pass yet, because a
+    /// transaction ordered before them is still running (on PostgreSQL any write transaction
+    /// of the server, of any database, begun earlier). A reader may apply them now instead of
+    /// waiting for that transaction; each comes again in `items` of a later page (same
+    /// cursor), where such a reader must skip it. Always empty on SQLite.
+    pub ahead: Vec<ChangeItem>,
     pub cursor: ChangeCursor,
     /// Whether the page ended at the feed's readable end (a reader is caught up).
     pub caught_up: bool,
@@ -121,13 +128,14 @@ pub trait ChangeFeed: Send + Sync + 'static {
     /// The number this store object tags its own writes with: random per opened store, so per
     /// process. A node skips its own items, which it applied when it wrote them.
     fn writer_id(&self) -> i64;
-    /// The position a node that has just loaded its caches from the store follows on from:
-    /// every change committed before the call is at or before it. It may lie before changes
-    /// the load saw too, so such a change can be read again afterwards.
+    /// Where a node about to load its caches from the store starts following: no change
+    /// committed after the call lies at or before it. It may lie before changes committed
+    /// earlier (which the load then sees too), so such a change can be read again afterwards.
     async fn change_head(&self) -> StoreResult<ChangeCursor>;
-    /// Up to `limit` items after `after`, in feed order, and the cursor to continue from. An
-    /// item is readable once its transaction and every transaction that could have come before
-    /// it in the order have ended, so a reader never skips one that commits later.
+    /// Up to `limit` committed changes after `after`, in feed order, and the cursor to continue
+    /// from. The cursor passes a change only once its transaction and every transaction that
+    /// could come before it in the order have ended, so a reader never skips one that commits
+    /// later; committed changes beyond that point come as [`ChangePage::ahead`].
     async fn changes_after(&self, after: ChangeCursor, limit: usize) -> StoreResult<ChangePage>;
     /// Waits until a change may have been committed (by any node) or `timeout` has passed;
     /// whether it was woken. A wake-up that comes while nobody waits is kept for the next

@@ -283,7 +283,6 @@ fn visitors_are_recognised_everywhere(c: &Cluster) {
         let device = payload(5_000 + round * 37);
         let before = metric(b, applied);
         let (first, _) = a.identify_ok(&a.public_key, &device);
-        assert_eq!(first["visitorFound"], false, "a new browser");
         let started = Instant::now();
         let delay = time_until(started, || metric(b, applied) > before);
         let (again, _) = b.identify_ok(&b.public_key, &device);

@@ -311,6 +311,9 @@ pub async fn concurrent_writers_never_make_a_reader_skip_a_change(store: Arc<dyn
     let mut cursor = head;
     let mut seen = Vec::new();
     let mut items_read = 0;
+    // Items handed out ahead of the cursor, and every cursor handed out below it.
+    let mut ahead = HashSet::new();
+    let mut settled = HashSet::new();
     loop {
         let done = writers.iter().all(|w| w.is_finished());
         let page = store.changes_after(cursor, 7).await.expect("changes_after");
@@ -318,6 +321,14 @@ pub async fn concurrent_writers_never_make_a_reader_skip_a_change(store: Arc<dyn
         cursor = page.cursor;
         items_read += page.items.len();
         seen.extend(identified_ids(&page.items));
+        settled.extend(page.items.iter().map(|i| i.cursor));
+        for early in &page.ahead {
+            assert!(
+                early.cursor > cursor,
+                "an item ahead lies beyond the cursor"
+            );
+            ahead.insert(early.cursor);
+        }
         if done && page.caught_up {
             break;
         }
@@ -338,6 +349,11 @@ pub async fn concurrent_writers_never_make_a_reader_skip_a_change(store: Arc<dyn
     )
     .await;
     seen.extend(identified_ids(&rest));
+    settled.extend(rest.iter().map(|i| i.cursor));
+    assert!(
+        ahead.is_subset(&settled),
+        "every item handed out ahead comes again below the cursor"
+    );
     let unique: HashSet<_> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "no change is handed out twice");
     let expected: HashSet<_> = (0..2)

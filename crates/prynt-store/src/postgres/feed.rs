@@ -9,10 +9,12 @@
 //! `BIGINT`), the feed is ordered by `(xid, seq)`, and a reader only reads rows whose `xid` is
 //! below the oldest transaction still running when its statement began
 //! (`pg_snapshot_xmin(pg_current_snapshot())`). Every transaction below that bound has ended,
-//! so no row can appear later before the cursor. The price: a change becomes readable only
-//! once every transaction that began before it has ended, which on this schema is a few
-//! milliseconds; a long-running transaction (a hand-run `BEGIN` left open in `psql`) holds the
-//! feed back for every node until it ends.
+//! so no row can appear later before the cursor. The cursor can therefore pass a change only
+//! once every write transaction that began before it has ended, on any database of the server
+//! (a migration, a `CREATE DATABASE`, a `BEGIN` left open in `psql`). So that such a transaction
+//! does not hold back the nodes' caches, rows already committed beyond that point are handed
+//! out as well, as [`ChangePage::ahead`], for the reader to apply at once and skip when they
+//! come again below the cursor.
 //!
 //! **Wake-ups.** The first [`ChangeFeed::wait_for_change`] starts a task holding a connection
 //! of its own that `LISTEN`s. When that connection breaks it connects again every second and,
@@ -336,12 +338,12 @@ impl ChangeFeed for PostgresStore {
             .prepare_cached(
                 "SELECT c.xid, c.seq, c.writer_id, c.kind, c.workspace_id, c.env, c.ref_id,
                         c.at_ms, e.ts_ms, e.verdict, e.body, e.linked_id, e.visitor_id,
-                        v.profile, v.first_seen_ms, v.last_seen_ms, v.total_visits
+                        v.profile, v.first_seen_ms, v.last_seen_ms, v.total_visits,
+                        c.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
                  FROM change_log c
                  LEFT JOIN events e ON c.kind = 'identified' AND e.request_id = c.ref_id
                  LEFT JOIN visitors v ON v.visitor_id = e.visitor_id
                  WHERE (c.xid, c.seq) > ($1, $2)
-                   AND c.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
                  ORDER BY c.xid, c.seq LIMIT $3",
             )
             .await?;
@@ -351,13 +353,21 @@ impl ChangeFeed for PostgresStore {
             .await?;
         let mut page = ChangePage {
             items: Vec::with_capacity(rows.len()),
+            ahead: Vec::new(),
             cursor: after,
             caught_up: rows.len() < limit,
         };
+        // Ordered by transaction id, the settled rows (below the oldest running transaction)
+        // come first; the cursor stops at the last of them.
         for row in &rows {
+            let settled: bool = row.try_get(17)?;
             let (cursor, item) = to_item(row)?;
-            page.cursor = cursor;
-            page.items.extend(item);
+            if settled {
+                page.cursor = cursor;
+                page.items.extend(item);
+            } else {
+                page.ahead.extend(item);
+            }
         }
         Ok(page)
     }

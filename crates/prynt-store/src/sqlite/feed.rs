@@ -211,6 +211,7 @@ impl ChangeFeed for SqliteStore {
                 .map_or(after, |r| ChangeCursor { xid: 0, seq: r.seq });
             Ok(ChangePage {
                 items: rows.into_iter().filter_map(to_item).collect(),
+                ahead: Vec::new(),
                 cursor,
                 caught_up,
             })
