@@ -30,7 +30,8 @@
 //! table drops rows it already holds). The cursor lives in memory; a lost `NOTIFY`, a broken
 //! listening connection or a database restart only delays the next read, which continues from
 //! the cursor, so nothing is missed. The task wakes on a notification or every
-//! [`POLL_EVERY`] at the latest.
+//! [`POLL_EVERY`] at the latest, every 50 ms while changes keep coming (identifications notify
+//! at most once per 50 ms per database connection).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -48,6 +49,10 @@ use crate::state::AppState;
 
 /// The longest the task sleeps between two reads when no notification wakes it.
 pub const POLL_EVERY: Duration = Duration::from_millis(250);
+/// How soon the task reads again after a read that brought something new: identifications wake
+/// the nodes at most once per 50 ms per database connection, so while changes keep coming the
+/// task does not wait for a notification that may not come.
+const BUSY_POLL_EVERY: Duration = Duration::from_millis(50);
 /// Items read per round trip.
 const PAGE: usize = 1_000;
 /// How long to wait after the store failed to answer.
@@ -62,10 +67,12 @@ pub async fn follow(state: AppState, mut cursor: ChangeCursor) {
     // Items applied ahead of the cursor, to skip when the cursor reaches them.
     let mut early: HashSet<ChangeCursor> = HashSet::new();
     loop {
+        let mut fresh = false;
         match state.store.changes_after(cursor, PAGE).await {
             Ok(page) => {
                 for item in &page.items {
                     if !early.remove(&item.cursor) {
+                        fresh = true;
                         apply(&state, own, item, &mut dirty).await;
                     }
                 }
@@ -75,6 +82,7 @@ pub async fn follow(state: AppState, mut cursor: ChangeCursor) {
                 early.retain(|c| *c > cursor);
                 for item in &page.ahead {
                     if early.insert(item.cursor) {
+                        fresh = true;
                         apply(&state, own, item, &mut dirty).await;
                     }
                 }
@@ -95,7 +103,8 @@ pub async fn follow(state: AppState, mut cursor: ChangeCursor) {
             }
         }
         state.metrics.sync_lag_seconds.set(lag(last_caught_up));
-        match state.store.wait_for_change(POLL_EVERY).await {
+        let wait = if fresh { BUSY_POLL_EVERY } else { POLL_EVERY };
+        match state.store.wait_for_change(wait).await {
             Ok(_) => {}
             Err(StoreError::Closed) => return,
             Err(_) => tokio::time::sleep(POLL_EVERY).await,
