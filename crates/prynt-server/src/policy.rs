@@ -223,6 +223,10 @@ impl Subscription {
 struct Pending {
     loading_or_loaded: bool,
     rows: Vec<PendingRow>,
+    /// The recent events the load read, while another node's may still arrive from the
+    /// change feed after the load saw them in the store; and until when to keep them.
+    loaded_recently: HashSet<String>,
+    forget_loaded_after_ms: i64,
 }
 
 struct PendingRow {
@@ -257,6 +261,8 @@ impl ScopePolicy {
             pending: Mutex::new(Pending {
                 loading_or_loaded: false,
                 rows: Vec::new(),
+                loaded_recently: HashSet::new(),
+                forget_loaded_after_ms: 0,
             }),
         }
     }
@@ -392,8 +398,20 @@ impl ScopePolicy {
                 }
             }
             *guard = Some(table);
+            let mut p = self.pending.lock();
+            p.loaded_recently = recent;
+            p.forget_loaded_after_ms = now_ms + 60_000;
         } else {
-            let pending = std::mem::take(&mut self.pending.lock().rows);
+            let pending = {
+                let mut p = self.pending.lock();
+                if now_ms > p.forget_loaded_after_ms {
+                    p.loaded_recently = HashSet::new();
+                }
+                let rows = std::mem::take(&mut p.rows);
+                rows.into_iter()
+                    .filter(|r| !p.loaded_recently.contains(&r.request_id))
+                    .collect::<Vec<_>>()
+            };
             if let Some(table) = guard.as_mut() {
                 for row in pending {
                     table.push(row.ts_ms, &row.request_id, row.verdict, &row.facts);

@@ -316,7 +316,12 @@ fn visitors_are_recognised_everywhere(c: &Cluster) {
 
 fn analytics_see_every_nodes_events(c: &Cluster) {
     let (a, b, node_c) = (&c.nodes[0], &c.nodes[1], &c.nodes[2]);
-    let from = prynt_core::timefmt::now_unix_ms() - 1_000;
+    // From a whole second on, after every earlier event of the test.
+    std::thread::sleep(Duration::from_millis(1_000));
+    let from = (prynt_core::timefmt::now_unix_ms() / 1000 + 1) * 1000;
+    std::thread::sleep(Duration::from_millis(
+        (from - prynt_core::timefmt::now_unix_ms()).max(0) as u64 + 5,
+    ));
     let range = format!(
         "from={}&to={}",
         prynt_core::timefmt::rfc3339(from / 1000),
