@@ -314,6 +314,32 @@ fn visitors_are_recognised_everywhere(c: &Cluster) {
     report("visitor known on another node", &mut delays);
 }
 
+/// A visitor erased through A is forgotten by B: the same browser is a new visitor there.
+fn erased_visitors_are_forgotten_everywhere(c: &Cluster) {
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let device = payload(6_543);
+    let (first, _) = a.identify_ok(&a.public_key, &device);
+    let visitor = first["visitorId"].as_str().expect("visitorId").to_owned();
+    let (known, _) = b.identify_ok(&b.public_key, &device);
+    assert_eq!(known["visitorId"], visitor.as_str());
+    let erased = "prynt_sync_changes_applied_total{kind=\"visitor_deleted\"}";
+    let before = metric(b, erased);
+    let r = a.delete(&format!("/v1/visitors/{visitor}"), &a.secret_key);
+    assert_eq!(r.status(), 200);
+    let delay = time_until(Instant::now(), || metric(b, erased) > before);
+    let (after, _) = b.identify_ok(&b.public_key, &device);
+    assert_ne!(
+        after["visitorId"],
+        visitor.as_str(),
+        "B forgot the erased visitor"
+    );
+    println!(
+        "multinode: an erased visitor was forgotten on another node after {:.1} ms",
+        delay.as_secs_f64() * 1e3
+    );
+    assert!(delay < WITHIN);
+}
+
 fn analytics_see_every_nodes_events(c: &Cluster) {
     let (a, b, node_c) = (&c.nodes[0], &c.nodes[1], &c.nodes[2]);
     // From a whole second on, after every earlier event of the test.
@@ -480,6 +506,7 @@ fn multinode_nodes_on_one_database_share_rules_lists_visitors_events_and_keys() 
     rule_changes_apply_everywhere(&c);
     list_entries_apply_everywhere(&c);
     visitors_are_recognised_everywhere(&c);
+    erased_visitors_are_forgotten_everywhere(&c);
     analytics_see_every_nodes_events(&c);
     revoked_keys_are_refused_everywhere(&mut c);
     a_lost_notification_loses_nothing(&c);
