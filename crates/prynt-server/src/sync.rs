@@ -68,6 +68,7 @@ pub async fn follow(state: AppState, mut cursor: ChangeCursor) {
     let mut early: HashSet<ChangeCursor> = HashSet::new();
     loop {
         let mut fresh = false;
+        let before = cursor;
         match state.store.changes_after(cursor, PAGE).await {
             Ok(page) => {
                 for item in &page.items {
@@ -89,8 +90,10 @@ pub async fn follow(state: AppState, mut cursor: ChangeCursor) {
                 reload_all(&state, &mut dirty).await;
                 if page.caught_up {
                     last_caught_up = Instant::now();
-                } else {
-                    // More is waiting: read on at once.
+                } else if cursor != before {
+                    // More is waiting: read on at once. (A full page that did not move the
+                    // cursor is all ahead of it, behind a transaction still running: the rest
+                    // waits for that transaction rather than for a busy loop.)
                     state.metrics.sync_lag_seconds.set(lag(last_caught_up));
                     continue;
                 }
