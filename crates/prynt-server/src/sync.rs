@@ -55,8 +55,10 @@ pub const POLL_EVERY: Duration = Duration::from_millis(250);
 const BUSY_POLL_EVERY: Duration = Duration::from_millis(50);
 /// Items read per round trip.
 const PAGE: usize = 1_000;
-/// How long to wait after the store failed to answer.
-const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How long to wait after the store failed to answer: the first time (a pooled connection that
+/// broke is replaced on the next call), doubled on each failure in a row up to the last.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_AT_MOST: Duration = Duration::from_secs(1);
 
 /// Follows the feed from `cursor` until the store closes.
 pub async fn follow(state: AppState, mut cursor: ChangeCursor) {
@@ -66,11 +68,13 @@ pub async fn follow(state: AppState, mut cursor: ChangeCursor) {
     let mut dirty: HashSet<(ChangedResource, Scope)> = HashSet::new();
     // Items applied ahead of the cursor, to skip when the cursor reaches them.
     let mut early: HashSet<ChangeCursor> = HashSet::new();
+    let mut retry = RETRY_FIRST;
     loop {
         let mut fresh = false;
         let before = cursor;
         match state.store.changes_after(cursor, PAGE).await {
             Ok(page) => {
+                retry = RETRY_FIRST;
                 for item in &page.items {
                     if !early.remove(&item.cursor) {
                         fresh = true;
@@ -102,7 +106,9 @@ pub async fn follow(state: AppState, mut cursor: ChangeCursor) {
             Err(e) => {
                 state.metrics.sync_errors.inc();
                 tracing::warn!("change feed: cannot read the store's changes: {e}");
-                tokio::time::sleep(RETRY_AFTER).await;
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(RETRY_AT_MOST);
+                continue;
             }
         }
         state.metrics.sync_lag_seconds.set(lag(last_caught_up));

@@ -454,6 +454,78 @@ fn a_lost_notification_loses_nothing(c: &Cluster) {
     assert!(delay < WITHIN + Duration::from_secs(1));
 }
 
+/// The verdict, or `None` while the node answers something else than 200 (a 503 while its
+/// pooled connections to a restarted database are replaced).
+fn verdict_if_up(s: &TestServer, seed: u32, kind: &str, ip: &str) -> Option<String> {
+    let mut body = payload(seed);
+    body["type"] = json!(kind);
+    let r = client()
+        .post(s.url("/v1/identify"))
+        .bearer_auth(&s.public_key)
+        .header("x-forwarded-for", ip)
+        .json(&body)
+        .send()
+        .ok()?;
+    if r.status() != 200 {
+        return None;
+    }
+    let id = r.json::<Value>().ok()?["requestId"].as_str()?.to_owned();
+    let (status, ev) = s.json(&format!("/v1/events/{id}"), &s.secret_key);
+    (status == 200).then(|| ev["verdict"].as_str().map(str::to_owned))?
+}
+
+/// Every connection of the nodes to the database broken at once (as a database restart does):
+/// a change made right after reaches the other nodes once they have connected again, read from
+/// their cursors.
+fn nodes_whose_connections_break_catch_up(c: &Cluster) {
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let (url, name) = (c.url.clone(), c.database.clone());
+    let cut = run(async move {
+        prynt_store::postgres::admin::query_text(
+            &url,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            ),
+        )
+        .await
+    })
+    .expect("terminate the nodes' connections");
+    assert!(
+        cut.len() >= 6,
+        "every node's pool, lock and LISTEN connections"
+    );
+    let started = Instant::now();
+    let body = json!({"name": "after the restart", "status": "live", "priority": 0,
+        "conditions": {"operator": "AND", "rules": [leaf("event.type", "equals", json!("mn_restart"))]},
+        "action": {"verdict": "challenge"}});
+    // A's first calls may meet a broken pooled connection and answer 503.
+    loop {
+        let r = a
+            .req(reqwest::Method::POST, "/v1/rules", &a.secret_key)
+            .json(&body)
+            .send()
+            .expect("request");
+        if r.status() == 200 {
+            break;
+        }
+        assert_eq!(r.status(), 503, "a broken connection is a clean 503");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let delay = time_until(started, || {
+        verdict_if_up(b, 10, "mn_restart", "198.51.100.202").as_deref() == Some("challenge")
+    });
+    println!(
+        "multinode: with every database connection broken, a change reached another node after {:.1} ms",
+        delay.as_secs_f64() * 1e3
+    );
+    assert!(
+        delay < Duration::from_secs(3),
+        "caught up after reconnecting"
+    );
+}
+
 /// A node started after all of the above knows it at once.
 fn a_late_node_catches_up(c: &mut Cluster) {
     let a = &c.nodes[0];
@@ -480,6 +552,10 @@ fn a_late_node_catches_up(c: &mut Cluster) {
     );
     assert_eq!(
         verdict(late, 9, "mn_cut", "198.51.100.201").as_deref(),
+        Some("challenge")
+    );
+    assert_eq!(
+        verdict(late, 10, "mn_restart", "198.51.100.202").as_deref(),
         Some("challenge")
     );
 }
@@ -510,5 +586,6 @@ fn multinode_nodes_on_one_database_share_rules_lists_visitors_events_and_keys() 
     analytics_see_every_nodes_events(&c);
     revoked_keys_are_refused_everywhere(&mut c);
     a_lost_notification_loses_nothing(&c);
+    nodes_whose_connections_break_catch_up(&c);
     a_late_node_catches_up(&mut c);
 }
