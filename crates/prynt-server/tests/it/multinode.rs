@@ -48,6 +48,8 @@ struct Cluster {
     redis: String,
     admin: String,
     database: String,
+    /// Every node seals webhook secrets with the same key.
+    webhook_key: String,
 }
 
 impl Drop for Cluster {
@@ -76,6 +78,7 @@ impl Cluster {
             redis,
             admin,
             database,
+            webhook_key: prynt_core::ids::random_hex(64),
         }
     }
 
@@ -110,7 +113,14 @@ impl Cluster {
     /// Starts a node; every node uses the first node's first-start keys.
     fn start_node(&mut self) -> usize {
         let dir = self.new_dir();
-        let mut args = vec!["--redis-url", &self.redis, "--trust-proxy", "127.0.0.1/32"];
+        let mut args = vec![
+            "--redis-url",
+            &self.redis,
+            "--trust-proxy",
+            "127.0.0.1/32",
+            "--webhook-secret-key",
+            &self.webhook_key,
+        ];
         // On PostgreSQL runs the harness adds the URL the data dir names itself.
         if !on_postgres() {
             args.extend(["--database-url", &self.url]);
@@ -335,6 +345,43 @@ fn erased_visitors_are_forgotten_everywhere(c: &Cluster) {
     );
     println!(
         "multinode: an erased visitor was forgotten on another node after {:.1} ms",
+        delay.as_secs_f64() * 1e3
+    );
+    assert!(delay < WITHIN);
+}
+
+/// A webhook created through A receives B's identifications: B's subscriptions follow.
+fn webhooks_reach_every_node(c: &Cluster) {
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let hook = send(
+        a,
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        &json!({"url": "https://hooks.example.invalid/prynt", "events": ["identification"]}),
+    );
+    let hook = hook["id"].as_str().expect("id").to_owned();
+    let started = Instant::now();
+    let delay = time_until(started, || {
+        let (res, _) = b.identify_ok(&b.public_key, &payload(4_321));
+        let request = res["requestId"].as_str().expect("requestId").to_owned();
+        let (url, hook) = (c.url.clone(), hook.clone());
+        let queued = run(async move {
+            prynt_store::postgres::admin::query_text(
+                &url,
+                &format!(
+                    "SELECT (SELECT count(*) FROM fanout
+                             WHERE request_id = '{request}' AND '{hook}' = ANY(webhook_ids))
+                          + (SELECT count(*) FROM deliveries
+                             WHERE request_id = '{request}' AND webhook_id = '{hook}')"
+                ),
+            )
+            .await
+        })
+        .expect("query the outbox");
+        queued[0][0].as_deref() == Some("1")
+    });
+    println!(
+        "multinode: a webhook created on A got B's identifications after {:.1} ms",
         delay.as_secs_f64() * 1e3
     );
     assert!(delay < WITHIN);
@@ -583,6 +630,7 @@ fn multinode_nodes_on_one_database_share_rules_lists_visitors_events_and_keys() 
     list_entries_apply_everywhere(&c);
     visitors_are_recognised_everywhere(&c);
     erased_visitors_are_forgotten_everywhere(&c);
+    webhooks_reach_every_node(&c);
     analytics_see_every_nodes_events(&c);
     revoked_keys_are_refused_everywhere(&mut c);
     a_lost_notification_loses_nothing(&c);
