@@ -387,6 +387,29 @@ fn webhooks_reach_every_node(c: &Cluster) {
     assert!(delay < WITHIN);
 }
 
+/// Settings changed through A (addresses masked, then not) apply on B.
+fn settings_apply_everywhere(c: &Cluster) {
+    let (a, others) = (&c.nodes[0], &c.nodes[1..3]);
+    let address = |node: &TestServer| {
+        node.identify_event(11, "mn_mask", None, "198.51.100.203")["ip"]["address"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let mut delays = Vec::new();
+    for mask in [true, false] {
+        send(
+            a,
+            reqwest::Method::PATCH,
+            "/v1/workspace",
+            &json!({"maskIp": mask}),
+        );
+        delays.extend(on_each(others, |node| {
+            (address(node).as_deref() == Some("198.51.100.203")) != mask
+        }));
+    }
+    report("settings applied on another node", &mut delays);
+}
+
 fn analytics_see_every_nodes_events(c: &Cluster) {
     let (a, b, node_c) = (&c.nodes[0], &c.nodes[1], &c.nodes[2]);
     // From a whole second on, after every earlier event of the test.
@@ -631,6 +654,7 @@ fn multinode_nodes_on_one_database_share_rules_lists_visitors_events_and_keys() 
     visitors_are_recognised_everywhere(&c);
     erased_visitors_are_forgotten_everywhere(&c);
     webhooks_reach_every_node(&c);
+    settings_apply_everywhere(&c);
     analytics_see_every_nodes_events(&c);
     revoked_keys_are_refused_everywhere(&mut c);
     a_lost_notification_loses_nothing(&c);
