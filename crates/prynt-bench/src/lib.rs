@@ -6,7 +6,9 @@
 //!   synthetic population or a recorded one; [`matching`]: match latency and index memory.
 //!   Both call the engine crates' public APIs in this process.
 //! - [`identify`], [`webhooks`]: HTTP load against a real `prynt serve` process that they start
-//!   (see [`server`]); they reach the server only through its API.
+//!   (see [`server`]); they reach the server only through its API. [`scale_out`]: the same load
+//!   on one node on SQLite, one on PostgreSQL and two on one PostgreSQL database, and how fast
+//!   changes and new visitors cross from one node to the other.
 //! - [`seed`]: fills a store with synthetic events through `prynt-store`'s write path.
 //!
 //! Every benchmark prints a human summary and, last, one JSON line ([`emit`]).
@@ -18,6 +20,7 @@ pub mod identify;
 mod load;
 pub mod matching;
 mod recorded;
+pub mod scale_out;
 pub mod seed;
 pub mod server;
 pub mod synth;

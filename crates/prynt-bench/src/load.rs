@@ -46,6 +46,17 @@ impl Stats {
         v[i] as f64 / 1000.0
     }
 
+    /// The figures of loads that ran at the same time (one per node behind a balancer):
+    /// requests and errors added, latencies pooled, over the longest of their times.
+    pub fn combined(parts: Vec<Stats>) -> Stats {
+        let mut total = Stats::default();
+        for p in parts {
+            total.elapsed = total.elapsed.max(p.elapsed);
+            total.merge(p);
+        }
+        total
+    }
+
     fn merge(&mut self, o: Stats) {
         self.ok += o.ok;
         self.errors += o.errors;

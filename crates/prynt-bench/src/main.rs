@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use prynt_bench::{accuracy, identify, matching, seed, server, webhooks, BenchError};
+use prynt_bench::{accuracy, identify, matching, scale_out, seed, server, webhooks, BenchError};
 
 /// The same allocator as `prynt`: the match benchmark's memory figures stand for the server's
 /// index, and the accuracy benchmark's run times for its matching.
@@ -33,6 +33,26 @@ enum BenchCommand {
         connections: usize,
         /// Data dir whose fetched IP data (`ipdata/`) the measured server loads, so that every
         /// signal runs; without it the server runs without IP data.
+        #[arg(long, default_value = "./prynt-data")]
+        ip_data: PathBuf,
+        /// The `prynt` binary to start; by default the one beside `prynt-bench`.
+        #[arg(long, value_name = "PATH")]
+        prynt: Option<PathBuf>,
+    },
+    /// Identify throughput and latency of one node on SQLite, one on PostgreSQL and two on one
+    /// PostgreSQL database; then how long a rule change and a new visitor take to cross nodes.
+    ScaleOut {
+        /// A PostgreSQL server (`postgres://…`) whose role may create databases: each
+        /// PostgreSQL configuration runs on a fresh database, dropped afterwards.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Rule-change and recognition samples, each.
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
         #[arg(long, default_value = "./prynt-data")]
         ip_data: PathBuf,
         /// The `prynt` binary to start; by default the one beside `prynt-bench`.
@@ -133,6 +153,21 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
             connections,
             &ip_data,
         ),
+        BenchCommand::ScaleOut {
+            database_url,
+            seconds,
+            connections,
+            samples,
+            ip_data,
+            prynt,
+        } => scale_out::run(&scale_out::Options {
+            prynt: &server::prynt_binary(prynt.as_deref())?,
+            database_url: database_url.as_deref(),
+            seconds,
+            connections,
+            samples,
+            ip_data: &ip_data,
+        }),
         BenchCommand::SeedEvents {
             data_dir,
             database_url,

@@ -86,8 +86,41 @@ fn link_ip_data(from: &Path, dir: &Path) -> Result<bool, BenchError> {
 /// (`--bench-endpoints`) and `extra` flags, with the IP data installed under `ip_data` if there
 /// is any; also says whether there was.
 pub fn start(prynt: &Path, ip_data: &Path, extra: &[&str]) -> Result<(Server, bool), BenchError> {
+    start_with(prynt, ip_data, &[], &[], extra)
+}
+
+/// [`start`] on the store that `store` names (`--database-url …`, or nothing for the data dir's
+/// SQLite), after running each of `setup` (`prynt ARGS --data-dir DIR STORE`, such as a
+/// workspace's limits) on it.
+pub fn start_with(
+    prynt: &Path,
+    ip_data: &Path,
+    store: &[&str],
+    setup: &[&[&str]],
+    extra: &[&str],
+) -> Result<(Server, bool), BenchError> {
     let dir = std::env::temp_dir().join(format!("prynt-bench-{}", prynt_core::ids::random_hex(8)));
     let with_ip_data = link_ip_data(ip_data, &dir)?;
+    for args in setup {
+        let out = Command::new(prynt)
+            .args(*args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(store)
+            .output();
+        let failed = match out {
+            Ok(o) if o.status.success() => None,
+            Ok(o) => Some(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
+            Err(e) => Some(format!("cannot start {}: {e}", prynt.display())),
+        };
+        if let Some(why) = failed {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(BenchError::Runtime(format!(
+                "prynt {}: {why}",
+                args.join(" ")
+            )));
+        }
+    }
     let mut child = Command::new(prynt)
         .args([
             "serve",
@@ -97,6 +130,7 @@ pub fn start(prynt: &Path, ip_data: &Path, extra: &[&str]) -> Result<(Server, bo
             "--data-dir",
         ])
         .arg(&dir)
+        .args(store)
         .args(extra)
         .env("PRYNT_LOG", "warn")
         .stdout(Stdio::piped())

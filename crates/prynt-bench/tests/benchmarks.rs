@@ -332,3 +332,79 @@ fn load_benchmarks_say_which_prynt_binary_they_cannot_start() {
         );
     }
 }
+
+/// The scale-out benchmark at a small size against the test PostgreSQL server: every
+/// configuration serves identifications without errors, and a rule change and a new visitor
+/// cross from one node to the other within a second. Needs `PRYNT_TEST_DATABASE_URL` (run
+/// through `scripts/test`, or `eval "$(scripts/services start)"` first) and the `prynt` binary
+/// beside `prynt-bench` (`cargo build -p prynt-server`).
+#[test]
+fn scale_out_measures_each_configuration_and_changes_cross_nodes_within_a_second() {
+    let url = std::env::var("PRYNT_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "PRYNT_TEST_DATABASE_URL is not set: the scale-out benchmark needs a PostgreSQL \
+             server; run it through scripts/test, or `eval \"$(scripts/services start)\"` first"
+        )
+    });
+    let prynt = std::path::Path::new(env!("CARGO_BIN_EXE_prynt-bench")).with_file_name("prynt");
+    assert!(
+        prynt.is_file(),
+        "no prynt binary at {}: build it first (cargo build -p prynt-server)",
+        prynt.display()
+    );
+    let r = last_json(&[
+        "scale-out",
+        "--database-url",
+        &url,
+        "--seconds",
+        "1",
+        "--connections",
+        "8",
+        "--samples",
+        "5",
+    ]);
+    for (name, nodes) in [("sqlite1", 1), ("postgres1", 1), ("postgres2", 2)] {
+        let c = &r["configurations"][name];
+        assert_eq!(c["nodes"], nodes, "{name}: {r}");
+        for key in ["rps", "pacedRps"] {
+            assert!(c[key].as_f64().unwrap_or(0.0) > 0.0, "{name}.{key}: {r}");
+        }
+        for key in ["p50Ms", "p99Ms", "pacedP50Ms", "pacedP99Ms"] {
+            assert!(c[key].as_f64().unwrap_or(0.0) > 0.0, "{name}.{key}: {r}");
+        }
+        assert!(
+            c["p50Ms"].as_f64() <= c["p99Ms"].as_f64(),
+            "{name}: p50 within p99: {r}"
+        );
+        assert_eq!(c["errors"], 0, "{name}: {r}");
+    }
+    for nodes in ["oneNode", "twoNodes"] {
+        assert!(
+            r["bare"][nodes]["rps"].as_f64().unwrap_or(0.0) > 0.0,
+            "{nodes}: {r}"
+        );
+    }
+    for what in ["propagation", "recognition"] {
+        let p = &r[what];
+        assert_eq!(p["samples"], 5, "{what}: {r}");
+        let max = p["maxMs"].as_f64().unwrap_or(f64::MAX);
+        assert!(
+            max > 0.0 && max < 1000.0,
+            "{what}: every sample within 1 s: {r}"
+        );
+        assert!(p["p50Ms"].as_f64() <= p["p99Ms"].as_f64(), "{what}: {r}");
+    }
+    assert_eq!(
+        r["recognition"]["misses"], 0,
+        "recognised on the other node: {r}"
+    );
+
+    // Without a PostgreSQL server to run on, it says what it needs, exit code 2.
+    let out = prynt_bench()
+        .args(["scale-out", "--seconds", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--database-url postgres://"), "{err}");
+}
