@@ -349,3 +349,34 @@ async fn identifications_changing_the_same_lists_in_opposite_orders_never_deadlo
         .unwrap();
     assert_eq!(total, 25 + 5);
 }
+
+/// A purge deletes in batches (a single long delete would hold the change feed back on every
+/// node); every expired row goes however many batches it takes, and none that is not expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purges_take_every_expired_row_over_several_batches() {
+    let db = FreshDatabase::new().await;
+    let store = db.store().await;
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO idempotency_keys (owner, idem_key, request_hash, created_ms)
+             SELECT '\\x01'::bytea, 'k' || n, '\\x00'::bytea, n FROM generate_series(1, 2600) n",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.purge_idempotency_keys_before(2_501).await.unwrap(),
+        2_500
+    );
+    let left: i64 = client
+        .query_one("SELECT count(*) FROM idempotency_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 100);
+    assert_eq!(store.purge_idempotency_keys_before(2_501).await.unwrap(), 0);
+}

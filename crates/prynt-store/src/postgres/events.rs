@@ -509,10 +509,7 @@ impl EventStore for PostgresStore {
     }
 
     async fn purge_events_before(&self, floor_ms: i64) -> StoreResult<usize> {
-        let conn = self.conn().await?;
-        Ok(conn
-            .execute("DELETE FROM events WHERE ts_ms < $1", &[&floor_ms])
-            .await? as usize)
+        self.delete_in_batches("events", "ts_ms", floor_ms).await
     }
 
     async fn events_ascending(

@@ -404,10 +404,7 @@ impl ChangeFeed for PostgresStore {
     }
 
     async fn purge_changes_before(&self, floor_ms: i64) -> StoreResult<usize> {
-        let conn = self.conn().await?;
-        let n = conn
-            .execute("DELETE FROM change_log WHERE at_ms < $1", &[&floor_ms])
-            .await?;
-        Ok(n as usize)
+        self.delete_in_batches("change_log", "at_ms", floor_ms)
+            .await
     }
 }

@@ -122,12 +122,7 @@ impl IdempotencyStore for PostgresStore {
     }
 
     async fn purge_idempotency_keys_before(&self, floor_ms: i64) -> StoreResult<usize> {
-        let conn = self.conn().await?;
-        Ok(conn
-            .execute(
-                "DELETE FROM idempotency_keys WHERE created_ms < $1",
-                &[&floor_ms],
-            )
-            .await? as usize)
+        self.delete_in_batches("idempotency_keys", "created_ms", floor_ms)
+            .await
     }
 }

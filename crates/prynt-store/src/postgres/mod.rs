@@ -39,6 +39,10 @@ pub use migrations::{AppliedMigration, MigrationReport};
 /// Connections a node keeps to PostgreSQL at most, unless configured otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 16;
 
+/// Rows deleted per statement when expired data is purged (see
+/// [`PostgresStore::delete_in_batches`]).
+const PURGE_BATCH: usize = 1_000;
+
 /// How a [`PostgresStore`] connects.
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
@@ -144,6 +148,31 @@ impl PostgresStore {
         let report = migrations::apply(&pool).await;
         pool.close();
         report
+    }
+
+    /// Deletes the rows of `table` whose `column` is below `floor`, [`PURGE_BATCH`] rows per
+    /// statement. One statement over an hour's expired rows would be a long write transaction,
+    /// and the change feed is read only below the oldest running one: every node would stop
+    /// hearing from the others until it ended.
+    pub(crate) async fn delete_in_batches(
+        &self,
+        table: &str,
+        column: &str,
+        floor: i64,
+    ) -> StoreResult<usize> {
+        let sql = format!(
+            "DELETE FROM {table} WHERE ctid IN \
+             (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT {PURGE_BATCH})"
+        );
+        let mut total = 0;
+        loop {
+            let conn = self.conn().await?;
+            let deleted = conn.execute(sql.as_str(), &[&floor]).await? as usize;
+            total += deleted;
+            if deleted < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
     }
 
     /// A pooled connection, or `Closed` after [`crate::StoreLifecycle::close`].
