@@ -105,7 +105,8 @@ fn lower_priority() {
 
 /// Runs the worker until the process ends.
 async fn run(state: AppState, client: DeliveryClient) {
-    // A single node owns every lease of its store: claims of a crashed run are free at once.
+    // Claims left by a crashed run are free at once: on SQLite every lease (one node owns the
+    // store), on PostgreSQL this node's own and those of nodes that are no longer alive.
     if let Err(e) = state.store.release_leases().await {
         tracing::warn!("webhooks: cannot release leases: {e}");
     }
