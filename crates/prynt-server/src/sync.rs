@@ -105,6 +105,9 @@ pub async fn follow(state: AppState, mut cursor: ChangeCursor) {
             Err(StoreError::Closed) => return,
             Err(e) => {
                 state.metrics.sync_errors.inc();
+                // The lag keeps growing while the store cannot be read, so an alert on it fires
+                // during an outage too.
+                state.metrics.sync_lag_seconds.set(lag(last_caught_up));
                 tracing::warn!("change feed: cannot read the store's changes: {e}");
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(RETRY_AT_MOST);
