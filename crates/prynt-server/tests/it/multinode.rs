@@ -28,7 +28,9 @@ fn required_env(name: &str) -> String {
 }
 
 /// Runs a future on a runtime of its own thread (the test is synchronous).
-fn run<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> T {
+pub(crate) fn run<T: Send + 'static>(
+    f: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -41,15 +43,15 @@ fn run<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'stat
 }
 
 /// Three (later four) nodes on one fresh database, dropped at the end.
-struct Cluster {
-    nodes: Vec<TestServer>,
-    dirs: Vec<tempfile::TempDir>,
-    url: String,
-    redis: String,
-    admin: String,
-    database: String,
+pub(crate) struct Cluster {
+    pub(crate) nodes: Vec<TestServer>,
+    pub(crate) dirs: Vec<tempfile::TempDir>,
+    pub(crate) url: String,
+    pub(crate) redis: String,
+    pub(crate) admin: String,
+    pub(crate) database: String,
     /// Every node seals webhook secrets with the same key.
-    webhook_key: String,
+    pub(crate) webhook_key: String,
 }
 
 impl Drop for Cluster {
@@ -84,7 +86,7 @@ impl Cluster {
 
     /// A data dir naming the cluster's database, so the harness (and `prynt` commands run on
     /// it) use that database whatever `PRYNT_TEST_STORE` says.
-    fn new_dir(&mut self) -> std::path::PathBuf {
+    pub(crate) fn new_dir(&mut self) -> std::path::PathBuf {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join(".test-database-url"), &self.url).expect("name the db");
         let path = dir.path().to_path_buf();
@@ -93,7 +95,7 @@ impl Cluster {
     }
 
     /// `prynt ARGS` on the cluster's database.
-    fn cli(&mut self, args: &[&str]) -> String {
+    pub(crate) fn cli(&mut self, args: &[&str]) -> String {
         let dir = self.new_dir();
         let out = prynt()
             .args(args)
@@ -153,7 +155,7 @@ fn send(s: &TestServer, method: reqwest::Method, path: &str, body: &Value) -> Va
     v
 }
 
-fn leaf(field: &str, op: &str, value: Value) -> Value {
+pub(crate) fn leaf(field: &str, op: &str, value: Value) -> Value {
     json!({"field": field, "operator": op, "value": value})
 }
 
@@ -526,7 +528,7 @@ fn a_lost_notification_loses_nothing(c: &Cluster) {
 
 /// The verdict, or `None` while the node answers something else than 200 (a 503 while its
 /// pooled connections to a restarted database are replaced).
-fn verdict_if_up(s: &TestServer, seed: u32, kind: &str, ip: &str) -> Option<String> {
+pub(crate) fn verdict_if_up(s: &TestServer, seed: u32, kind: &str, ip: &str) -> Option<String> {
     let mut body = payload(seed);
     body["type"] = json!(kind);
     let r = client()
