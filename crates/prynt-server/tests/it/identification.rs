@@ -5,7 +5,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    assert_error, client, client_no_redirects, payload, send_chunked, send_declared, TestServer,
+    assert_error, client, client_no_redirects, payload, send_chunked, send_declared, store_execute,
+    TestServer,
 };
 
 fn with_token(mut body: Value, token: &str) -> Value {
@@ -582,13 +583,11 @@ fn expired_events_answer_404() {
     let rid = res["requestId"].as_str().unwrap();
     assert_eq!(s.json(&format!("/v1/events/{rid}"), &s.secret_key).0, 200);
     // Age the event by two days, as time passing would.
-    let db = rusqlite::Connection::open(dir.path().join("prynt.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    db.execute(
-        "UPDATE events SET ts_ms = ts_ms - 2 * 86400000 WHERE request_id = ?1",
-        [rid],
-    )
-    .unwrap();
+    let aged = store_execute(
+        dir.path(),
+        &format!("UPDATE events SET ts_ms = ts_ms - 2 * 86400000 WHERE request_id = '{rid}'"),
+    );
+    assert_eq!(aged, 1);
     assert_error(
         s.get(&format!("/v1/events/{rid}"), &s.secret_key),
         404,

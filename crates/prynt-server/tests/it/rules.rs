@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::TestServer;
+use crate::harness::{store_query, TestServer};
 
 fn send(s: &TestServer, method: Method, path: &str, body: &Value) -> (u16, Value) {
     let r = s
@@ -397,19 +397,21 @@ fn verdicts_follow_priority_monitor_and_side_effects_reach_the_next_identificati
     let ev = s.identify_event(2, "login", None, "198.51.100.2");
     assert_eq!(ev["verdict"], "allow", "{ev}");
 
-    // Every match and list change was queued in the outbox, in the store.
-    let db = rusqlite::Connection::open(s.data_dir.join("prynt.db")).unwrap();
-    let mut st = db.prepare("SELECT kind, payload FROM outbox").unwrap();
-    let rows: Vec<(String, Value)> = st
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                serde_json::from_str(&r.get::<_, String>(1)?).unwrap(),
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    // Every match and list change was queued in the outbox, in the store, in the order made
+    // (the list changes came from requests well apart in time).
+    let rows: Vec<(String, Value)> = store_query(
+        &s.data_dir,
+        "SELECT kind, payload FROM outbox ORDER BY created_ms",
+    )
+    .into_iter()
+    .map(|r| match &r[..] {
+        [Some(kind), Some(payload)] => (
+            kind.clone(),
+            serde_json::from_str(payload).expect("an outbox payload is JSON"),
+        ),
+        other => panic!("an outbox row without kind or payload: {other:?}"),
+    })
+    .collect();
     let matches = rows.iter().filter(|(k, _)| k == "rule_match").count();
     assert_eq!(
         matches, 5,

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{client, payload, TestServer};
+use crate::harness::{client, payload, store_execute, TestServer};
 
 /// Identifies `body` as if from `ip` (the server trusts loopback as its proxy).
 fn identify_from(s: &TestServer, body: &Value, ip: &str) -> Value {
@@ -220,14 +220,13 @@ fn new_device_for_account_looks_back_90_days_across_a_restart() {
     assert!(s.terminate().success());
     // Age the visits as time passing would: frank's by 91 days, beyond the account window;
     // the others by three days, beyond the 24-hour counters.
-    let db = rusqlite::Connection::open(tmp.path().join("prynt.db")).unwrap();
-    db.execute(
+    let aged = store_execute(
+        tmp.path(),
+        // BIGINT: on PostgreSQL 91 days of milliseconds overflow a plain integer.
         "UPDATE events SET ts_ms = ts_ms - 86400000 *
-            (CASE json_extract(body, '$.linkedId') WHEN 'frank' THEN 91 ELSE 3 END)",
-        [],
-    )
-    .unwrap();
-    drop(db);
+            CAST(CASE linked_id WHEN 'frank' THEN 91 ELSE 3 END AS BIGINT)",
+    );
+    assert_eq!(aged, 3, "the three logins");
     let s = start_again(&s, &args);
     wait_for_account_history(&s);
 

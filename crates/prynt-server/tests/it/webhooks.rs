@@ -10,7 +10,7 @@ use prynt_webhooks::signing;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{payload, TestServer};
+use crate::harness::{payload, store_query, TestServer};
 use crate::receiver::{self, Receiver};
 
 /// Fast retries so the tests see several attempts.
@@ -129,12 +129,15 @@ fn webhooks_are_created_checked_listed_updated_and_deleted() {
     assert!(id.starts_with("whk_"));
     let secret = w["secret"].as_str().unwrap();
     assert!(secret.starts_with("whsec_"));
-    let db = rusqlite::Connection::open(s.data_dir.join("prynt.db")).unwrap();
-    let stored: String = db
-        .query_row("SELECT secret FROM webhooks WHERE id = ?1", [&id], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let stored = store_query(
+        &s.data_dir,
+        &format!("SELECT secret FROM webhooks WHERE id = '{id}'"),
+    );
+    let stored = match &stored[..] {
+        [row] => row[0].clone().expect("a stored secret"),
+        rows => panic!("one webhook row for {id}: {rows:?}"),
+    };
+    assert!(!stored.is_empty(), "a secret is stored");
     assert!(
         !stored.contains(secret) && !stored.contains("whsec_"),
         "sealed at rest: {stored}"
@@ -320,13 +323,16 @@ fn a_hanging_receiver_times_out_without_holding_up_another() {
     }
     // Deleting the webhook cancels its pending retries at once.
     let pending = |status: &str| -> i64 {
-        let db = rusqlite::Connection::open(s.data_dir.join("prynt.db")).unwrap();
-        db.query_row(
-            "SELECT COUNT(*) FROM deliveries WHERE webhook_id = ?1 AND status = ?2",
-            [hang_id.as_str(), status],
-            |r| r.get(0),
-        )
-        .unwrap()
+        let rows = store_query(
+            &s.data_dir,
+            &format!(
+                "SELECT COUNT(*) FROM deliveries WHERE webhook_id = '{hang_id}' AND status = '{status}'"
+            ),
+        );
+        rows[0][0]
+            .as_deref()
+            .and_then(|n| n.parse().ok())
+            .expect("a count")
     };
     assert_eq!(
         pending("pending"),
