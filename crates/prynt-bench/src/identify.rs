@@ -84,7 +84,7 @@ pub(crate) async fn visits(server: &Server, connections: usize) -> Arc<Vec<Bytes
 /// What the agent sends beside the device's measurements: a Web Worker's and an iframe's view
 /// (agreeing with the page, as in a real browser) and the input before `identify()` (a person
 /// who typed and clicked), so that the consistency and behaviour checks run on every visit.
-fn add_realms_and_input(c: &mut serde_json::Value) {
+pub(crate) fn add_realms_and_input(c: &mut serde_json::Value) {
     let view = json!({
         "userAgent": c["userAgent"],
         "platform": c["platform"],

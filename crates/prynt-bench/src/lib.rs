@@ -10,19 +10,24 @@
 //!   on one node on SQLite, one on PostgreSQL and two on one PostgreSQL database, and how fast
 //!   changes and new visitors cross from one node to the other.
 //! - [`seed`]: fills a store with synthetic events through `prynt-store`'s write path.
+//! - [`crash`], [`soak`]: reliability runs against a real `prynt serve` (SIGKILLs under load
+//!   with nothing acknowledged lost; a long run at a share of capacity with memory flat).
 //!
 //! Every benchmark prints a human summary and, last, one JSON line ([`emit`]).
 
 pub mod accuracy;
+pub mod crash;
 mod forest;
 mod fp_stalker;
 pub mod identify;
 mod load;
 pub mod matching;
+mod node;
 mod recorded;
 pub mod scale_out;
 pub mod seed;
 pub mod server;
+pub mod soak;
 pub mod synth;
 pub mod webhooks;
 

@@ -3,9 +3,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use prynt_bench::{accuracy, identify, matching, scale_out, seed, server, webhooks, BenchError};
+use prynt_bench::{
+    accuracy, crash, identify, matching, scale_out, seed, server, soak, webhooks, BenchError,
+};
 
 /// The same allocator as `prynt`: the match benchmark's memory figures stand for the server's
 /// index, and the accuracy benchmark's run times for its matching.
@@ -127,6 +130,64 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         queries: usize,
     },
+    /// Identify load and management writes while the server is SIGKILLed at random moments and
+    /// restarted on its store; then every acknowledged change and delivery is checked.
+    CrashTest {
+        #[arg(long, default_value_t = 20)]
+        kills: usize,
+        #[arg(long, value_enum, default_value_t = crash::StoreKind::Sqlite)]
+        store: crash::StoreKind,
+        /// With --store postgres: a PostgreSQL server whose role may create databases; the run
+        /// gets a fresh database, dropped afterwards.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Concurrent identify clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Shortest and longest time the server runs under load before each kill.
+        #[arg(long, default_value_t = 200)]
+        min_life_ms: u64,
+        #[arg(long, default_value_t = 2000)]
+        max_life_ms: u64,
+        /// Seconds every acknowledged delivery may take to arrive after the last restart.
+        #[arg(long, default_value_t = 90)]
+        delivery_deadline: u64,
+        /// The `prynt` binary to start; by default the one beside `prynt-bench`.
+        #[arg(long, value_name = "PATH")]
+        prynt: Option<PathBuf>,
+    },
+    /// A long identify run at a share of the measured capacity with a webhook on: errors and
+    /// the server's resident memory over time.
+    Soak {
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Share of the measured capacity to send.
+        #[arg(long, default_value_t = 0.7)]
+        share: f64,
+        /// A fixed rate (identifications/s) instead of --share of the capacity.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Length of the capacity run, and of the warm-up before it.
+        #[arg(long, default_value_t = 10)]
+        capacity_seconds: u64,
+        /// Connections of the capacity run.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        sample_seconds: u64,
+        /// Longest wait for the deliveries to catch up after the load.
+        #[arg(long, default_value_t = 120)]
+        drain_seconds: u64,
+        #[arg(long, value_enum, default_value_t = crash::StoreKind::Sqlite)]
+        store: crash::StoreKind,
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        #[arg(long, default_value = "./prynt-data")]
+        ip_data: PathBuf,
+        /// The `prynt` binary to start; by default the one beside `prynt-bench`.
+        #[arg(long, value_name = "PATH")]
+        prynt: Option<PathBuf>,
+    },
 }
 
 fn run(command: BenchCommand) -> Result<(), BenchError> {
@@ -182,6 +243,50 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
             seed,
         }),
         BenchCommand::Match { visitors, queries } => matching::run(visitors, queries),
+        BenchCommand::CrashTest {
+            kills,
+            store,
+            database_url,
+            clients,
+            min_life_ms,
+            max_life_ms,
+            delivery_deadline,
+            prynt,
+        } => crash::run(&crash::Options {
+            prynt: &server::prynt_binary(prynt.as_deref())?,
+            kills,
+            store,
+            database_url: database_url.as_deref(),
+            clients,
+            min_life: Duration::from_millis(min_life_ms),
+            max_life: Duration::from_millis(max_life_ms),
+            delivery_deadline: Duration::from_secs(delivery_deadline),
+        }),
+        BenchCommand::Soak {
+            minutes,
+            share,
+            rate,
+            capacity_seconds,
+            connections,
+            sample_seconds,
+            drain_seconds,
+            store,
+            database_url,
+            ip_data,
+            prynt,
+        } => soak::run(&soak::Options {
+            prynt: &server::prynt_binary(prynt.as_deref())?,
+            minutes,
+            share,
+            rate,
+            capacity_seconds,
+            connections,
+            sample_seconds,
+            drain_seconds,
+            store,
+            database_url: database_url.as_deref(),
+            ip_data: &ip_data,
+        }),
         BenchCommand::Accuracy {
             browsers,
             days,
