@@ -29,7 +29,9 @@ impl From<tokio_postgres::Error> for StoreError {
             if is_transient(db.code()) {
                 return StoreError::Unavailable(db.message().to_owned());
             }
-            return StoreError::Backend(e.to_string());
+            // `e`'s own text is only "db error": the server's message and SQLSTATE are what an
+            // operator reading the log needs.
+            return StoreError::Backend(format!("{db} (SQLSTATE {})", db.code().code()));
         }
         if is_connection_failure(&e) {
             return StoreError::Unavailable(e.to_string());
