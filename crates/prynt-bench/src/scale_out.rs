@@ -390,8 +390,22 @@ async fn across(a: &Server, b: &Server, samples: usize) -> Result<Across, BenchE
     // Let the probes' own identifications reach `b` before counting `a`'s new ones.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let http = prynt_client::reqwest::Client::new();
-    for _ in 0..samples {
-        let device = json!({"type": "login", "components": Device::random(&mut rng).components()});
+    for round in 0..samples {
+        // A browser like no other: the synthetic population has look-alikes on purpose, which
+        // the matcher declines to link without a token on any node (the node that saw it
+        // first included), so each sample's canvas and audio are its own, and it is not an
+        // iPhone (whose Safari shows every iPhone of a model alike).
+        let device = loop {
+            let d = Device::random(&mut rng).components();
+            if !d.user_agent.as_deref().unwrap_or("").contains("iPhone") {
+                break d;
+            }
+        };
+        let mut components =
+            serde_json::to_value(device).map_err(|e| BenchError::Runtime(e.to_string()))?;
+        components["canvas"]["text"] = json!(format!("scale-out-canvas-{round}"));
+        components["audio"]["hash"] = json!(format!("scale-out-audio-{round}"));
+        let device = json!({"type": "login", "components": components});
         let before = metric(&http, b.addr, APPLIED_IDENTIFIED)
             .await
             .ok_or_else(|| {
@@ -420,6 +434,15 @@ async fn across(a: &Server, b: &Server, samples: usize) -> Result<Across, BenchE
             .map_err(|e| fail("cannot identify on the second node", e))?;
         out.recognition.push(started.elapsed());
         if again.visitor_id != first.visitor_id {
+            eprintln!(
+                "not recognised: A {} (found {}, confidence {:.3}), B {} (found {}, confidence {:.3})",
+                first.visitor_id,
+                first.visitor_found,
+                first.confidence,
+                again.visitor_id,
+                again.visitor_found,
+                again.confidence
+            );
             out.misses += 1;
         }
     }
