@@ -6,6 +6,7 @@ mod client;
 mod contract;
 mod dashboard;
 mod demo;
+mod erasure;
 mod examples;
 mod foundation;
 mod harness;

@@ -22,6 +22,7 @@
 
 mod accounts;
 mod delivery;
+mod erasure;
 mod events;
 mod feed;
 mod idempotency;
@@ -38,6 +39,7 @@ use crate::Store;
 pub mod checks {
     pub use super::accounts::*;
     pub use super::delivery::*;
+    pub use super::erasure::*;
     pub use super::events::*;
     pub use super::feed::*;
     pub use super::idempotency::*;
@@ -104,6 +106,7 @@ macro_rules! conformance_tests {
             visitor_id_of_another_scope_is_refused,
             visitor_summary_counts_visits_devices_addresses_links_and_lists,
             delete_visitor_erases_events_links_and_list_entries,
+            delete_visitor_erases_its_webhook_payloads_and_kept_answers,
             purge_events_before_deletes_old_events_of_every_workspace,
             profiles_page_walks_every_scope_by_visitor_id,
             events_ascending_pages_oldest_first_from_a_time,

@@ -474,19 +474,51 @@ impl EventStore for PostgresStore {
         }))
     }
 
+    /// Erases the visitor with every copy of what its events carried, as on SQLite: the
+    /// events, its profile, links and visitor-list entries, the webhook payloads that name it
+    /// or one of its events, and the identify answers kept for `Idempotency-Key` replays. The
+    /// deleted tuples' bytes stay in the table files until the space is reused or the table is
+    /// rewritten, and in WAL segments until they are recycled (docs/data-erasure.md).
     async fn delete_visitor(&self, scope: &Scope, visitor_id: &str) -> StoreResult<bool> {
         let env = scope.env.as_str();
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        let n = tx
-            .execute(
-                "DELETE FROM visitors WHERE visitor_id = $1 AND workspace_id = $2 AND env = $3",
+        let Some(row) = tx
+            .query_opt(
+                "DELETE FROM visitors WHERE visitor_id = $1 AND workspace_id = $2 AND env = $3
+                 RETURNING first_seen_ms",
                 &[&visitor_id, &scope.workspace_id, &env],
             )
-            .await?;
-        if n == 0 {
+            .await?
+        else {
             return Ok(false);
-        }
+        };
+        let first_seen: i64 = row.try_get(0)?;
+        // Before the events go: the payloads are found by the events' request IDs too (read
+        // as text, so that no payload has to parse for an erasure to go through). Nothing
+        // about the visitor was queued before its first visit, give or take the nodes' clocks.
+        tx.execute(
+            "DELETE FROM outbox WHERE workspace_id = $1 AND env = $2 AND created_ms >= $4
+                AND (strpos(payload, $3) > 0
+                     OR substring(payload from '\"requestId\": ?\"([^\"]*)\"') IN
+                        (SELECT request_id FROM events
+                         WHERE workspace_id = $1 AND env = $2 AND visitor_id = $3))",
+            &[
+                &scope.workspace_id,
+                &env,
+                &visitor_id,
+                &(first_seen - 60_000),
+            ],
+        )
+        .await?;
+        // A replay would hand the erased visitor ID out again. A key is claimed before its
+        // request runs, so its time says nothing about the visitor's.
+        tx.execute(
+            "DELETE FROM idempotency_keys
+             WHERE body IS NOT NULL AND position(convert_to($1, 'UTF8') in body) > 0",
+            &[&visitor_id],
+        )
+        .await?;
         tx.execute(
             "DELETE FROM events WHERE workspace_id = $1 AND env = $2 AND visitor_id = $3",
             &[&scope.workspace_id, &env, &visitor_id],

@@ -420,17 +420,37 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    /// Erases the visitor with every copy of what its events carried: the events, its
+    /// profile, links and visitor-list entries, the webhook payloads that name it or one of its
+    /// events (rule matches, list updates; a delivery still due then finds its payload erased),
+    /// and the identify answers kept for `Idempotency-Key` replays. Acknowledged once the WAL
+    /// no longer holds the rows either (`write_erasing`).
     async fn delete_visitor(&self, scope: &Scope, visitor_id: &str) -> StoreResult<bool> {
         let (scope, id) = (scope.clone(), visitor_id.to_owned());
-        self.write(move |c| {
+        self.write_erasing(move |c| {
             let env = scope.env.as_str();
-            let n = c.execute(
-                "DELETE FROM visitors WHERE visitor_id = ?1 AND workspace_id = ?2 AND env = ?3",
-                params![id, scope.workspace_id, env],
-            )?;
-            if n == 0 {
+            let first_seen: Option<i64> = c
+                .query_row(
+                    "DELETE FROM visitors WHERE visitor_id = ?1 AND workspace_id = ?2 AND env = ?3
+                     RETURNING first_seen_ms",
+                    params![id, scope.workspace_id, env],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(first_seen) = first_seen else {
                 return Ok(false);
-            }
+            };
+            // Before the events go: the payloads are found by the events' request IDs too.
+            // Nothing about the visitor was queued before its first visit (a minute's grace
+            // for the clocks of other processes on the file).
+            c.execute(
+                "DELETE FROM outbox WHERE workspace_id = ?1 AND env = ?2 AND created_ms >= ?4
+                    AND (instr(payload, ?3) > 0
+                         OR (json_valid(payload) AND json_extract(payload, '$.data.requestId') IN
+                             (SELECT request_id FROM events
+                              WHERE workspace_id = ?1 AND env = ?2 AND visitor_id = ?3)))",
+                params![scope.workspace_id, env, id, first_seen - 60_000],
+            )?;
             c.execute(
                 "DELETE FROM events WHERE workspace_id = ?1 AND env = ?2 AND visitor_id = ?3",
                 params![scope.workspace_id, env, id],
@@ -440,6 +460,14 @@ impl EventStore for SqliteStore {
                 "DELETE FROM list_entries WHERE value = ?1 AND list_id IN
                     (SELECT id FROM lists WHERE workspace_id = ?2 AND env = ?3 AND type = 'visitor')",
                 params![id, scope.workspace_id, env],
+            )?;
+            // A replay would hand the erased visitor ID out again; without the kept answer a
+            // retried identify runs anew. Visitor IDs are unique across workspaces. (A key is
+            // claimed before its request runs, so its time says nothing about the visitor's.)
+            c.execute(
+                "DELETE FROM idempotency_keys
+                 WHERE body IS NOT NULL AND instr(body, CAST(?1 AS BLOB)) > 0",
+                [&id],
             )?;
             super::feed::note_visitor_deleted(c, &scope, &id)?;
             Ok(true)

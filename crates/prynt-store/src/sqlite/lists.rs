@@ -249,7 +249,12 @@ impl ListStore for SqliteStore {
             if let Some(item) = &outbox {
                 insert_outbox(c, &scope, item)?;
             }
-            super::feed::note_marker(c, crate::feed::ChangedResource::Lists, &scope.workspace_id, Some(scope.env))?;
+            super::feed::note_marker(
+                c,
+                crate::feed::ChangedResource::Lists,
+                &scope.workspace_id,
+                Some(scope.env),
+            )?;
             let count = list_in(c, &scope, &id)?.map_or(0, |l| l.entry_count);
             Ok(EntryOutcome {
                 added: change.add.len(),
@@ -276,7 +281,12 @@ impl ListStore for SqliteStore {
                 return Ok(false);
             }
             c.execute("DELETE FROM list_entries WHERE list_id = ?1", [&id])?;
-            super::feed::note_marker(c, crate::feed::ChangedResource::Lists, &scope.workspace_id, Some(scope.env))?;
+            super::feed::note_marker(
+                c,
+                crate::feed::ChangedResource::Lists,
+                &scope.workspace_id,
+                Some(scope.env),
+            )?;
             if let Some(item) = &outbox {
                 insert_outbox(c, &scope, item)?;
             }

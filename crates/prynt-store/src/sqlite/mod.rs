@@ -4,6 +4,13 @@
 //! groups whatever writes are queued into a single transaction (group commit), each write in its
 //! own savepoint so one failing write never spoils its neighbours. A write is acknowledged only
 //! after its transaction has committed with `synchronous=FULL`.
+//!
+//! Erasure is erasure: every connection deletes with `secure_delete`, so a deleted row's bytes
+//! are overwritten with zeros in its page (and a freed page is zeroed) rather than left in free
+//! space, and a write that erased personal data (`SqliteStore::write_erasing`) is
+//! acknowledged only after a `TRUNCATE` checkpoint has copied the zeroed pages into the
+//! database file and emptied the write-ahead log, whose older frames still hold the rows as
+//! they were before.
 
 mod accounts;
 mod decision;
@@ -34,8 +41,9 @@ use pool::ReadPool;
 
 /// Called after the group's transaction ends, with its commit outcome.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// A write: runs inside the group transaction and hands back its completion.
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// A write: runs inside the group transaction and hands back its completion, and whether it
+/// erased something that must not outlive it in the write-ahead log.
+type Job = Box<dyn FnOnce(&Connection) -> (Completion, bool) + Send>;
 
 /// Most writes folded into one transaction.
 const MAX_GROUP: usize = 512;
@@ -55,17 +63,44 @@ pub struct SqliteStore {
 
 /// How often the WAL is copied back into the database, off the writer's path.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+/// How soon the writer tries again to empty the WAL after an erasure found it busy.
+const SCRUB_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+/// How long one attempt to empty the WAL waits for readers still on an older snapshot: it
+/// holds the write lock meanwhile, so other writes wait no longer than this per attempt.
+const SCRUB_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+/// Every connection's wait for a lock held elsewhere.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Held by whichever of this store's connections checkpoints: SQLite refuses a second
+/// checkpoint at once without waiting, so the writer's `TRUNCATE` after an erasure waits here
+/// for a passive checkpoint in progress rather than failing.
+type CheckpointLock = Arc<Mutex<()>>;
 
 /// Copies the WAL back into the database from its own connection, so that the writer's own
 /// automatic checkpoint (which alone can rewind the WAL while commits keep coming) finds
 /// almost nothing left to copy and stalls commits only briefly. PASSIVE checkpoints never
 /// block the writer.
-fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
+fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>, lock: CheckpointLock) {
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        let _held = lock.lock();
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!("sqlite: checkpoint failed: {e}");
         }
     }
+}
+
+/// Copies every frame of the WAL into the database file and truncates the WAL to nothing, so
+/// that no older version of a page (one that held rows since erased) is left in it. `false`
+/// when another connection's checkpoint, or a reader still on an older snapshot for longer
+/// than [`SCRUB_WAIT`], kept it from finishing: the writer tries again soon.
+fn scrub_wal(conn: &Connection, lock: &CheckpointLock) -> StoreResult<bool> {
+    let _held = lock.lock();
+    conn.busy_timeout(SCRUB_WAIT)?;
+    let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(busy? == 0)
 }
 
 impl SqliteStore {
@@ -86,16 +121,18 @@ impl SqliteStore {
         let committed = Arc::new(tokio::sync::Notify::new());
         let wake = Arc::clone(&committed);
         let checkpointer = open_connection(&path)?;
+        let lock = CheckpointLock::default();
+        let writer_lock = Arc::clone(&lock);
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let checkpoint_thread = std::thread::Builder::new()
             .name("prynt-sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, stop_rx))
+            .spawn(move || checkpoint_loop(checkpointer, stop_rx, lock))
             .map_err(|e| StoreError::Backend(format!("cannot start checkpoint thread: {e}")))?;
 
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("prynt-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, wake))
+            .spawn(move || writer_loop(conn, rx, wake, writer_lock))
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
 
         Ok(SqliteStore {
@@ -127,12 +164,32 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.queue(f, |_| false).await
+    }
+
+    /// Like [`Self::write`] for a write that erases personal data and says whether it erased
+    /// anything: when it did, it resolves only once the write-ahead log no longer holds the
+    /// pages from before (see the module's doc).
+    pub(crate) async fn write_erasing<F>(&self, f: F) -> StoreResult<bool>
+    where
+        F: FnOnce(&Connection) -> StoreResult<bool> + Send + 'static,
+    {
+        self.queue(f, |erased| *erased).await
+    }
+
+    async fn queue<T, F>(&self, f: F, scrub: fn(&T) -> bool) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |conn| {
             let outcome = in_savepoint(conn, f);
-            Box::new(move |commit: Result<(), StoreError>| {
+            let erased = outcome.as_ref().is_ok_and(scrub);
+            let done: Completion = Box::new(move |commit: Result<(), StoreError>| {
                 let _ = tx.send(commit.and(outcome));
-            })
+            });
+            (done, erased)
         });
         {
             let guard = self
@@ -236,9 +293,11 @@ fn events_page<T>(
 
 pub(crate) fn open_connection(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch("PRAGMA synchronous = FULL")?;
+    // Deleted rows are overwritten, not left in free space (see the module's doc).
+    conn.execute_batch("PRAGMA secure_delete = ON")?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA foreign_keys = ON;
@@ -264,37 +323,97 @@ fn in_savepoint<T>(
     out
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, committed: Arc<tokio::sync::Notify>) {
-    while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
+fn writer_loop(
+    conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    committed: Arc<tokio::sync::Notify>,
+    lock: CheckpointLock,
+) {
+    // Erasures committed whose pages from before may still be in the WAL: acknowledged once
+    // a TRUNCATE checkpoint has gone through, retried after every group and every few
+    // milliseconds meanwhile.
+    let mut awaiting_scrub: Vec<Completion> = Vec::new();
+    loop {
+        let first = if awaiting_scrub.is_empty() {
+            match rx.recv() {
+                Ok(job) => Some(job),
                 Err(_) => break,
             }
-        }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            tracing::error!("sqlite: cannot begin write transaction: {e}");
-            // Dropping the unrun jobs tells each waiting caller that its write failed.
-            drop(group);
-            continue;
-        }
-        let completions: Vec<Completion> = group.into_iter().map(|job| job(&conn)).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
-        if commit.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
         } else {
-            committed.notify_one();
+            match rx.recv_timeout(SCRUB_RETRY) {
+                Ok(job) => Some(job),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        };
+        if let Some(first) = first {
+            run_group(&conn, first, &rx, &committed, &mut awaiting_scrub);
         }
-        for done in completions {
-            let outcome = match &commit {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
-            };
-            done(outcome);
+        if !awaiting_scrub.is_empty() {
+            match scrub_wal(&conn, &lock) {
+                Ok(true) => awaiting_scrub.drain(..).for_each(|done| done(Ok(()))),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!("sqlite: cannot empty the WAL after an erasure: {e}");
+                    for done in awaiting_scrub.drain(..) {
+                        done(Err(StoreError::Backend(format!(
+                            "erased, but the write-ahead log could not be emptied: {e}"
+                        ))));
+                    }
+                }
+            }
         }
     }
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+    let last = conn
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .map_err(StoreError::from);
+    if let Err(e) = &last {
         tracing::warn!("sqlite: final checkpoint failed: {e}");
+    }
+    for done in awaiting_scrub {
+        done(match &last {
+            Ok(()) => Ok(()),
+            Err(e) => Err(StoreError::Backend(format!(
+                "erased, but the write-ahead log could not be emptied: {e}"
+            ))),
+        });
+    }
+}
+
+/// Runs `first` and whatever else is queued (up to [`MAX_GROUP`]) in one transaction and
+/// completes each; an erasure's completion waits in `awaiting_scrub` instead when it commits.
+fn run_group(
+    conn: &Connection,
+    first: Job,
+    rx: &mpsc::Receiver<Job>,
+    committed: &tokio::sync::Notify,
+    awaiting_scrub: &mut Vec<Completion>,
+) {
+    let mut group = vec![first];
+    while group.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(job) => group.push(job),
+            Err(_) => break,
+        }
+    }
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!("sqlite: cannot begin write transaction: {e}");
+        // Dropping the unrun jobs tells each waiting caller that its write failed.
+        drop(group);
+        return;
+    }
+    let completions: Vec<(Completion, bool)> = group.into_iter().map(|job| job(conn)).collect();
+    let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
+    if commit.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    } else {
+        committed.notify_one();
+    }
+    for (done, erased) in completions {
+        match &commit {
+            Ok(()) if erased => awaiting_scrub.push(done),
+            Ok(()) => done(Ok(())),
+            Err(e) => done(Err(StoreError::Backend(format!("commit failed: {e}")))),
+        }
     }
 }

@@ -212,7 +212,12 @@ impl RuleStore for SqliteStore {
                 params![id, scope.workspace_id, scope.env.as_str()],
             )? > 0;
             if deleted {
-                super::feed::note_marker(c, crate::feed::ChangedResource::Rules, &scope.workspace_id, Some(scope.env))?;
+                super::feed::note_marker(
+                    c,
+                    crate::feed::ChangedResource::Rules,
+                    &scope.workspace_id,
+                    Some(scope.env),
+                )?;
             }
             Ok(deleted)
         })
