@@ -184,6 +184,9 @@ enum BenchCommand {
         database_url: Option<String>,
         #[arg(long, default_value = "./prynt-data")]
         ip_data: PathBuf,
+        /// Keep the run's data dir and server log afterwards.
+        #[arg(long)]
+        keep_data: bool,
         /// The `prynt` binary to start; by default the one beside `prynt-bench`.
         #[arg(long, value_name = "PATH")]
         prynt: Option<PathBuf>,
@@ -273,6 +276,7 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
             store,
             database_url,
             ip_data,
+            keep_data,
             prynt,
         } => soak::run(&soak::Options {
             prynt: &server::prynt_binary(prynt.as_deref())?,
@@ -286,6 +290,7 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
             store,
             database_url: database_url.as_deref(),
             ip_data: &ip_data,
+            keep_data,
         }),
         BenchCommand::Accuracy {
             browsers,
