@@ -143,12 +143,64 @@ pub struct ServeArgs {
     /// budgets meanwhile, `closed` refuses them with 503 (default: open).
     #[arg(long, env = "PRYNT_REDIS_LIMITS_FAILURE", value_name = "MODE", value_enum)]
     pub redis_limits_failure: Option<crate::limits::FailureMode>,
+    /// Most client connections open at once (default 10000, lowered to fit the open-file
+    /// limit). At the cap a connection waiting between requests is closed to make room; when
+    /// every one is in a request, new ones are refused with 503.
+    #[arg(long, env = "PRYNT_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Most connections of one client address, an IPv6 /64 counting as one (default 512);
+    /// connections from --trust-proxy ranges count only toward --max-connections.
+    #[arg(long, env = "PRYNT_MAX_CONNECTIONS_PER_IP", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: Option<u32>,
+    /// Time to send a whole request head, from connecting (TLS handshake included) or from
+    /// the head's first byte, e.g. `10s` (the default) or `500ms`.
+    #[arg(long, env = "PRYNT_HEADER_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub header_timeout: Option<std::time::Duration>,
+    /// Time for a request body to arrive whole after its head (default 30s); a later body is
+    /// answered 408 and the connection closed.
+    #[arg(long, env = "PRYNT_BODY_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub body_timeout: Option<std::time::Duration>,
+    /// Time a connection stays open between requests, and the longest a response may wait for
+    /// the client to read it (default 75s: above common load balancers' 60 s).
+    #[arg(long, env = "PRYNT_IDLE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Requests one connection may carry before the server closes it after the answer
+    /// (default 0: no limit).
+    #[arg(long, env = "PRYNT_MAX_REQUESTS_PER_CONNECTION", value_name = "N")]
+    pub max_requests_per_connection: Option<u64>,
     /// Adds `POST /bench/bare` (a fixed answer through the same stack) for `prynt-bench identify`.
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,
     /// TOML file with the same settings as the flags (snake_case names).
     #[arg(long, env = "PRYNT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// A duration: a number with `ms`, `s`, `m` or `h` (`500ms`, `10s`, `2m`), or bare seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 10s or 500ms"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+            ))
+        }
+    };
+    if !seconds.is_finite() || seconds > 86_400.0 {
+        return Err(format!("{text:?} is not a duration of at most a day"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// Where the CLI finds the store it manages.

@@ -1,6 +1,7 @@
 //! The server's settings, merged from flags, environment, the TOML config file and defaults.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use prynt_signals::ip::IpDataFiles;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,8 @@ pub struct ServeConfig {
     pub redis_url: Option<String>,
     /// What rate limits do while that Redis does not answer.
     pub redis_limits_failure: crate::limits::FailureMode,
+    /// Caps and deadlines of client connections.
+    pub connections: crate::connections::Settings,
 }
 
 /// How webhooks are delivered.
@@ -68,6 +71,42 @@ struct FileConfig {
     no_demo: Option<bool>,
     redis_url: Option<String>,
     redis_limits_failure: Option<crate::limits::FailureMode>,
+    max_connections: Option<u32>,
+    max_connections_per_ip: Option<u32>,
+    header_timeout: Option<DurationSetting>,
+    body_timeout: Option<DurationSetting>,
+    idle_timeout: Option<DurationSetting>,
+    max_requests_per_connection: Option<u64>,
+}
+
+/// A duration in the config file: a string such as `"10s"`, or a number of seconds.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DurationSetting {
+    Seconds(u64),
+    Text(String),
+}
+
+/// A timeout from its flag, else the file, else `default`; between 100 ms and an hour.
+fn timeout_setting(
+    name: &str,
+    flag: Option<Duration>,
+    file: Option<DurationSetting>,
+    default: Duration,
+) -> Result<Duration, CliError> {
+    let value = match (flag, file) {
+        (Some(d), _) => d,
+        (None, Some(DurationSetting::Seconds(s))) => Duration::from_secs(s),
+        (None, Some(DurationSetting::Text(t))) => crate::cli::parse_duration(&t)
+            .map_err(|e| CliError::Usage(format!("invalid {name}: {e}")))?,
+        (None, None) => default,
+    };
+    if value < Duration::from_millis(100) || value > Duration::from_secs(3600) {
+        return Err(CliError::Usage(format!(
+            "{name} must be between 100ms and 1h, got {value:?}"
+        )));
+    }
+    Ok(value)
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -190,7 +229,41 @@ impl ServeConfig {
             crate::limits::check_redis_url(url)
                 .map_err(|e| CliError::Usage(format!("redis_url: {e}")))?;
         }
+        let defaults = crate::connections::Settings::default();
+        let connections = crate::connections::Settings {
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .map_or(defaults.max_connections, |n| n.max(1) as usize),
+            max_per_address: args
+                .max_connections_per_ip
+                .or(file.max_connections_per_ip)
+                .map_or(defaults.max_per_address, |n| n.max(1) as usize),
+            header_timeout: timeout_setting(
+                "header_timeout",
+                args.header_timeout,
+                file.header_timeout,
+                defaults.header_timeout,
+            )?,
+            body_timeout: timeout_setting(
+                "body_timeout",
+                args.body_timeout,
+                file.body_timeout,
+                defaults.body_timeout,
+            )?,
+            idle_timeout: timeout_setting(
+                "idle_timeout",
+                args.idle_timeout,
+                file.idle_timeout,
+                defaults.idle_timeout,
+            )?,
+            max_requests: args
+                .max_requests_per_connection
+                .or(file.max_requests_per_connection)
+                .unwrap_or(defaults.max_requests),
+        };
         Ok(ServeConfig {
+            connections,
             webhooks,
             listen,
             data_dir,

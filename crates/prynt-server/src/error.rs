@@ -15,10 +15,13 @@ pub const CATALOGUE: &[(&str, u16, &str)] = &[
     ("origin_not_allowed", 403, "The request's Origin is not in the allowed origins of the key's workspace environment."),
     ("not_found", 404, "The resource or route does not exist in this workspace and environment, or has expired."),
     ("method_not_allowed", 405, "The route exists but not with this HTTP method."),
+    ("request_timeout", 408, "The request body did not arrive whole within the server's body timeout (30 s unless configured) of its head; the connection is closed. Send the body at once."),
     ("conflict", 409, "The request clashes with the current state, such as a duplicate name."),
     ("payload_too_large", 413, "The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere."),
+    ("uri_too_long", 414, "The request's URI is longer than the server reads (64 KiB)."),
     ("unsupported_media_type", 415, "The body must be sent as `Content-Type: application/json`."),
     ("rate_limited", 429, "Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget."),
+    ("headers_too_large", 431, "The request's head (its request line and headers) is larger than 64 KiB, or has more than 100 headers."),
     ("internal_error", 500, "An unexpected server error. Retry with exponential backoff."),
     ("service_unavailable", 503, "The server is starting, shutting down or cannot reach its store (or, where rate limits are shared and fail closed, its Redis). Retry shortly; `Retry-After` says when, if known."),
 ];
@@ -48,6 +51,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("The request body did not arrive within {} s of its head.", .0.as_secs_f64())]
+    RequestTimeout(std::time::Duration),
+    #[error("The request URI is too long: at most 64 KiB.")]
+    UriTooLong,
+    #[error("The request head is too large: at most 64 KiB and 100 headers.")]
+    HeadersTooLarge,
     #[error("Rate limit exceeded. Retry in {retry_after_s}s.")]
     RateLimited { retry_after_s: u64 },
     #[error("An internal error occurred.")]
@@ -79,6 +88,9 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RequestTimeout(_) => "request_timeout",
+            ApiError::UriTooLong => "uri_too_long",
+            ApiError::HeadersTooLarge => "headers_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
             ApiError::Unavailable(_) | ApiError::LimitsUnavailable { .. } => "service_unavailable",
@@ -192,6 +204,9 @@ mod tests {
             ApiError::Conflict(String::new()),
             ApiError::PayloadTooLarge(1),
             ApiError::UnsupportedMediaType(String::new()),
+            ApiError::RequestTimeout(std::time::Duration::from_secs(30)),
+            ApiError::UriTooLong,
+            ApiError::HeadersTooLarge,
             ApiError::RateLimited { retry_after_s: 1 },
             ApiError::Internal(String::new()),
             ApiError::Unavailable(String::new()),

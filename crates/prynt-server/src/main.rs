@@ -10,6 +10,7 @@ mod cli;
 mod client_ip;
 mod commands;
 mod config;
+mod connections;
 mod dashboard;
 mod decide;
 mod delivery;

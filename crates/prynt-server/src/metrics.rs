@@ -106,6 +106,11 @@ impl Metrics {
         self.latency.with_label_values(&labels).observe(seconds);
     }
 
+    /// Adds metrics kept elsewhere (the connections' own) to what `/metrics` shows.
+    pub fn register(&self, metric: Box<dyn prometheus::core::Collector>) -> prometheus::Result<()> {
+        self.registry.register(metric)
+    }
+
     /// The Prometheus text exposition of everything recorded so far.
     pub fn render(&self) -> String {
         let mut out = Vec::new();

@@ -1,12 +1,14 @@
 //! `prynt serve`: opens the store, makes the first key pair of an empty store, binds the
-//! listener (HTTP or HTTPS with rustls) and shuts down gracefully on SIGTERM or Ctrl-C.
+//! listener (HTTP or HTTPS with rustls) behind the connection caps and deadlines of
+//! [`crate::connections`], and shuts down gracefully on SIGTERM or Ctrl-C.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
 use prynt_core::{Environment, KeyType};
 use prynt_store::Store;
@@ -15,6 +17,7 @@ use crate::agent::AgentScripts;
 use crate::api_keys::new_key;
 use crate::cache::AuthCache;
 use crate::config::ServeConfig;
+use crate::connections::Guard;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::state::{AppState, Shared};
@@ -71,8 +74,83 @@ async fn rate_limits(
 /// How long in-flight requests may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// The caps and deadlines of client connections, the connection cap lowered to fit the
+/// process's open-file limit (raised to its hard limit first).
+fn connection_settings(cfg: &ServeConfig) -> crate::connections::Settings {
+    let mut settings = cfg.connections;
+    let open_files = crate::connections::raise_open_file_limit();
+    let cap = crate::connections::cap_within(
+        settings.max_connections,
+        open_files,
+        cfg.database_pool_size,
+    );
+    if cap < settings.max_connections {
+        tracing::warn!(
+            wanted = settings.max_connections,
+            max_connections = cap,
+            open_files = open_files.unwrap_or(0),
+            "the connection cap is lowered to fit the open-file limit (RLIMIT_NOFILE); raise \
+             the limit to hold more connections"
+        );
+        settings.max_connections = cap;
+    }
+    tracing::info!(
+        max_connections = settings.max_connections,
+        per_address = settings.max_per_address,
+        header_timeout_ms = settings.header_timeout.as_millis() as u64,
+        body_timeout_ms = settings.body_timeout.as_millis() as u64,
+        idle_timeout_ms = settings.idle_timeout.as_millis() as u64,
+        open_files = open_files.unwrap_or(0),
+        "connection limits"
+    );
+    settings
+}
+
+/// hyper's own limits: a read buffer for the request head (request line and headers) of
+/// 72 KiB, and 100 headers at most, over HTTP/1 and HTTP/2 alike; hyper refuses anything
+/// larger itself (with the JSON error body on HTTP/1, see `connections`). Within it,
+/// `connections::head` holds heads to 64 KiB exactly, and a URI over 64 KiB is hyper's 414,
+/// which the buffer's room above 64 KiB lets through.
+macro_rules! limit_heads {
+    ($server:expr) => {{
+        $server
+            .http_builder()
+            .http1()
+            .max_buf_size(HEAD_LIMIT)
+            .max_headers(100);
+        $server
+            .http_builder()
+            .http2()
+            .max_header_list_size(HEAD_LIMIT as u32);
+    }};
+}
+
+/// The read buffer of a request head.
+const HEAD_LIMIT: usize = 72 << 10;
+
+/// Connections the kernel completes ahead of the accept loop (it caps this at
+/// `net.core.somaxconn`). The accept loop takes every connection at once, refused ones too, so
+/// the queue only absorbs bursts: with the standard library's 128 a burst of new connections
+/// overflows it and the kernel drops SYNs, which clients retry only after a second; a much
+/// deeper one makes every newcomer wait behind a flood it has let in. 1024, as tokio binds.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// The listening socket, with address reuse as the standard library sets it and a deep
+/// backlog.
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
+}
+
 pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let limits = connection_settings(&cfg);
     // PostgreSQL's schema is brought up to date here too, under its migration lock.
     let store: Arc<dyn Store> = crate::commands::open_store_at(
         cfg.database_url.as_deref(),
@@ -105,7 +183,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         "matching index loaded"
     );
     let ip_intel = load_ip_intel(&cfg)?;
-    let limits = rate_limits(&cfg, &metrics).await?;
+    let rate_limits = rate_limits(&cfg, &metrics).await?;
     let state = AppState::new(Shared {
         store: Arc::clone(&store),
         identity: Arc::new(identity),
@@ -121,9 +199,13 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         webhook_config: cfg.webhooks.clone(),
         delivery_wake: Arc::new(tokio::sync::Notify::new()),
         identified: Default::default(),
-        limits,
+        limits: rate_limits,
         demo: Default::default(),
     });
+    let connections = crate::connections::Registry::new(limits, cfg.trusted_proxies.clone())
+        .and_then(|r| r.register_metrics(&state.metrics).map(|()| r))
+        .map_err(|e| CliError::Runtime(format!("connection metrics setup failed: {e}")))?;
+    tokio::spawn(Arc::clone(&connections).sweep());
     let client =
         prynt_webhooks::client::DeliveryClient::new(prynt_webhooks::client::ClientOptions {
             allow_loopback: cfg.webhooks.allow_loopback,
@@ -174,9 +256,14 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         warm_event_tables(warm).await;
     });
     let app = app::build(state.clone(), cfg.bench_endpoints)
+        .layer(axum::middleware::from_fn_with_state(
+            limits.body_timeout,
+            crate::connections::body::deadline,
+        ))
+        .layer(axum::middleware::from_fn(crate::connections::head::limit))
         .into_make_service_with_connect_info::<SocketAddr>();
 
-    let listener = std::net::TcpListener::bind(cfg.listen)
+    let listener = listen(cfg.listen)
         .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", cfg.listen)))?;
     let addr = listener
         .local_addr()
@@ -200,17 +287,23 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
                     key.display()
                 ))
             })?;
-            let server = axum_server::from_tcp_rustls(listener, tls)
+            // The handshake is part of the time to the first request head.
+            let tls = RustlsAcceptor::new(tls).handshake_timeout(limits.header_timeout);
+            let mut server = axum_server::from_tcp(listener)
                 .map_err(|e| CliError::Runtime(e.to_string()))?
+                .acceptor(Guard::new(tls, Arc::clone(&connections), false))
                 .handle(handle);
+            limit_heads!(server);
             announce(&format!("listening on https://{addr}"));
             announce_demo(&state, &format!("https://{addr}"));
             server.serve(app).await
         }
         None => {
-            let server = axum_server::from_tcp(listener)
+            let mut server = axum_server::from_tcp(listener)
                 .map_err(|e| CliError::Runtime(e.to_string()))?
+                .acceptor(Guard::new(DefaultAcceptor, Arc::clone(&connections), true))
                 .handle(handle);
+            limit_heads!(server);
             announce(&format!("listening on http://{addr}"));
             announce_demo(&state, &format!("http://{addr}"));
             server.serve(app).await

@@ -364,7 +364,8 @@ fn complete_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
         errors.insert(404);
     }
     if has_body {
-        errors.extend([413, 415]);
+        // 408: the body did not arrive within the body timeout (`crate::connections::body`).
+        errors.extend([408, 413, 415]);
     }
     if method == "post" {
         errors.extend([400, 409]);
@@ -465,7 +466,7 @@ fn shared_components(doc: &mut Value) {
         json!({"description": "Seconds to wait before retrying.", "required": true, "schema": {"type": "integer", "minimum": 1}}),
     );
     let mut responses = Map::new();
-    for code in [400, 401, 403, 404, 409, 413, 415, 429, 500, 503] {
+    for code in [400, 401, 403, 404, 408, 409, 413, 415, 429, 500, 503] {
         responses.insert(
             format!("Error{code}"),
             json!({
@@ -1472,7 +1473,7 @@ mod tests {
                 assert!(responses.contains_key("400"), "{method} {path} lacks 400");
             }
             if op.get("requestBody").is_some() {
-                for status in ["413", "415"] {
+                for status in ["408", "413", "415"] {
                     assert!(
                         responses.contains_key(status),
                         "{method} {path} lacks {status}"

@@ -22,4 +22,5 @@ mod receiver;
 mod rules;
 mod scores;
 mod shared_limits;
+mod slow_clients;
 mod webhooks;
