@@ -168,6 +168,10 @@ pub struct ServeArgs {
     /// (default 0: no limit).
     #[arg(long, env = "PRYNT_MAX_REQUESTS_PER_CONNECTION", value_name = "N")]
     pub max_requests_per_connection: Option<u64>,
+    /// Failed API key checks one client address may make a minute; past them a failing key is
+    /// answered 429 (valid keys still work). Default 60; 0 turns the limit off.
+    #[arg(long, env = "PRYNT_AUTH_FAILURES_PER_MINUTE", value_name = "N")]
+    pub auth_failures_per_minute: Option<u32>,
     /// Adds `POST /bench/bare` (a fixed answer through the same stack) for `prynt-bench identify`.
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,

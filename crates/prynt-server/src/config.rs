@@ -35,6 +35,8 @@ pub struct ServeConfig {
     pub redis_limits_failure: crate::limits::FailureMode,
     /// Caps and deadlines of client connections.
     pub connections: crate::connections::Settings,
+    /// Failed key checks a minute per client address; 0: no limit.
+    pub auth_failures_per_minute: u32,
 }
 
 /// How webhooks are delivered.
@@ -77,6 +79,7 @@ struct FileConfig {
     body_timeout: Option<DurationSetting>,
     idle_timeout: Option<DurationSetting>,
     max_requests_per_connection: Option<u64>,
+    auth_failures_per_minute: Option<u32>,
 }
 
 /// A duration in the config file: a string such as `"10s"`, or a number of seconds.
@@ -262,8 +265,13 @@ impl ServeConfig {
                 .or(file.max_requests_per_connection)
                 .unwrap_or(defaults.max_requests),
         };
+        let auth_failures_per_minute = args
+            .auth_failures_per_minute
+            .or(file.auth_failures_per_minute)
+            .unwrap_or(60);
         Ok(ServeConfig {
             connections,
+            auth_failures_per_minute,
             webhooks,
             listen,
             data_dir,

@@ -20,7 +20,7 @@ pub const CATALOGUE: &[(&str, u16, &str)] = &[
     ("payload_too_large", 413, "The request body exceeds the limit: 64 KiB for identify, 1 MiB elsewhere."),
     ("uri_too_long", 414, "The request's URI is longer than the server reads (64 KiB)."),
     ("unsupported_media_type", 415, "The body must be sent as `Content-Type: application/json`."),
-    ("rate_limited", 429, "Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget."),
+    ("rate_limited", 429, "Too many requests for this key (or, for identify, this workspace), or too many failed authentications from this address. Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget that was spent."),
     ("headers_too_large", 431, "The request's head (its request line and headers) is larger than 64 KiB, or has more than 100 headers."),
     ("internal_error", 500, "An unexpected server error. Retry with exponential backoff."),
     ("service_unavailable", 503, "The server is starting, shutting down or cannot reach its store (or, where rate limits are shared and fail closed, its Redis). Retry shortly; `Retry-After` says when, if known."),
@@ -59,6 +59,9 @@ pub enum ApiError {
     HeadersTooLarge,
     #[error("Rate limit exceeded. Retry in {retry_after_s}s.")]
     RateLimited { retry_after_s: u64 },
+    /// Too many keys that failed to authenticate came from the caller's address.
+    #[error("Too many failed authentications from this address. Retry in {retry_after_s}s.")]
+    AuthFailuresLimited { retry_after_s: u64 },
     #[error("An internal error occurred.")]
     Internal(String),
     #[error("{0}")]
@@ -91,7 +94,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::UriTooLong => "uri_too_long",
             ApiError::HeadersTooLarge => "headers_too_large",
-            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::RateLimited { .. } | ApiError::AuthFailuresLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
             ApiError::Unavailable(_) | ApiError::LimitsUnavailable { .. } => "service_unavailable",
         }
@@ -119,6 +122,7 @@ impl ApiError {
                 },
                 retry_after: match self {
                     ApiError::RateLimited { retry_after_s }
+                    | ApiError::AuthFailuresLimited { retry_after_s }
                     | ApiError::LimitsUnavailable { retry_after_s } => Some(*retry_after_s),
                     _ => None,
                 },
@@ -156,6 +160,7 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (self.status(), axum::Json(self.body())).into_response();
         if let ApiError::RateLimited { retry_after_s }
+        | ApiError::AuthFailuresLimited { retry_after_s }
         | ApiError::LimitsUnavailable { retry_after_s } = self
         {
             resp.headers_mut().insert(
@@ -208,6 +213,7 @@ mod tests {
             ApiError::UriTooLong,
             ApiError::HeadersTooLarge,
             ApiError::RateLimited { retry_after_s: 1 },
+            ApiError::AuthFailuresLimited { retry_after_s: 1 },
             ApiError::Internal(String::new()),
             ApiError::Unavailable(String::new()),
             ApiError::LimitsUnavailable { retry_after_s: 1 },

@@ -274,7 +274,27 @@ impl FromRequestParts<AppState> for SecretKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let ctx = authenticate(&parts.headers, state).await?;
+        let ctx = match authenticate(&parts.headers, state).await {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                let client = parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|peer| {
+                        crate::client_ip::resolve(
+                            peer.0.ip(),
+                            &parts.headers,
+                            &state.trusted_proxies,
+                        )
+                    });
+                return Err(failed_auth(
+                    state,
+                    client,
+                    parts.extensions.get::<RateSlot>(),
+                    e,
+                ));
+            }
+        };
         if ctx.key_type != KeyType::Secret {
             return Err(ApiError::InsufficientPermissions(
                 "Public keys may only call POST /v1/identify; use a secret key.".into(),
@@ -285,6 +305,31 @@ impl FromRequestParts<AppState> for SecretKey {
             spend(state, slot, &ctx.key_id, class, &ctx).await?;
         }
         Ok(SecretKey(ctx))
+    }
+}
+
+/// A failed authentication, counted against the client's address (`crate::auth_failures`):
+/// past the address's budget of failures, a key that fails is refused with a 429 naming that
+/// budget instead of a 401. Only a key that was presented and failed counts.
+pub fn failed_auth(
+    state: &AppState,
+    client: Option<std::net::IpAddr>,
+    slot: Option<&RateSlot>,
+    error: ApiError,
+) -> ApiError {
+    let (ApiError::InvalidApiKey, Some(ip)) = (&error, client) else {
+        return error;
+    };
+    match state.auth_failures.failed(ip) {
+        Ok(()) => error,
+        Err((wait, status)) => {
+            if let Some(slot) = slot {
+                slot.set(status);
+            }
+            ApiError::AuthFailuresLimited {
+                retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@ mod agent;
 mod api;
 mod api_keys;
 mod app;
+mod auth_failures;
 mod bounds;
 mod cache;
 mod cli;

@@ -200,6 +200,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         delivery_wake: Arc::new(tokio::sync::Notify::new()),
         identified: Default::default(),
         limits: rate_limits,
+        auth_failures: crate::auth_failures::AuthFailures::new(cfg.auth_failures_per_minute),
         demo: Default::default(),
     });
     let connections = crate::connections::Registry::new(limits, cfg.trusted_proxies.clone())

@@ -37,6 +37,8 @@ pub struct Shared {
     pub delivery_wake: Arc<tokio::sync::Notify>,
     /// Rate budgets per key and, for identify, per workspace.
     pub limits: crate::limits::RateLimits,
+    /// Failed authentications per client address.
+    pub auth_failures: crate::auth_failures::AuthFailures,
     /// Identifications served, for the delivery worker to tell a busy server from an idle one.
     pub identified: std::sync::atomic::AtomicU64,
     /// Proxies whose `X-Forwarded-For` is believed.

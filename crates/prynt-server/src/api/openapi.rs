@@ -435,11 +435,17 @@ fn response_headers(code: u16, limited: bool) -> Map<String, Value> {
 }
 
 const RATE_HEADERS: &[(&str, &str)] = &[
-    ("X-RateLimit-Limit", "The budget of the window."),
-    ("X-RateLimit-Remaining", "Requests left in the window."),
+    (
+        "X-RateLimit-Limit",
+        "The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address.",
+    ),
+    (
+        "X-RateLimit-Remaining",
+        "Requests left in that budget (0 on a 429).",
+    ),
     (
         "X-RateLimit-Reset",
-        "Unix seconds when the budget is full again.",
+        "Unix seconds when that budget is full again.",
     ),
 ];
 

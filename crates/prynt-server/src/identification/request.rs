@@ -11,7 +11,7 @@ use prynt_core::scope::EnvSettings;
 use prynt_signals::detect::RequestFacts;
 
 use crate::error::ApiError;
-use crate::extract::{authenticate, authenticate_key, parse_json, spend, AuthContext};
+use crate::extract::{authenticate, authenticate_key, failed_auth, parse_json, spend, AuthContext};
 use crate::middleware::RateSlot;
 use crate::state::AppState;
 
@@ -48,14 +48,18 @@ pub async fn admit(state: &AppState, call: Call<'_>) -> Result<Admitted, ApiErro
 
     // The key comes from the header, or from the body for header-less calls.
     let auth = if headers.contains_key(header::AUTHORIZATION) {
-        authenticate(headers, state).await?
+        authenticate(headers, state).await
     } else {
         let key = payload
             .public_key
             .as_deref()
             .ok_or(ApiError::MissingApiKey)?;
-        authenticate_key(key, state).await?
+        authenticate_key(key, state).await
     };
+    let auth = auth.map_err(|e| {
+        let client = crate::client_ip::resolve(peer.ip(), headers, &state.trusted_proxies);
+        failed_auth(state, Some(client), rate_slot, e)
+    })?;
     spend(
         state,
         rate_slot,

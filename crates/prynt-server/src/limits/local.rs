@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -23,7 +24,8 @@ struct Budget {
     figures: Figures,
     window: Limiter,
     burst: Option<Limiter>,
-    /// The window's remaining requests after the last check, for headers of a burst refusal.
+    /// The window's remaining requests after the last check: whether a burst refusal may be
+    /// the window's too.
     remaining: AtomicU32,
 }
 
@@ -64,23 +66,45 @@ impl Budget {
         }
     }
 
+    /// The headers of a burst refusal: the burst's figure, nothing left, and when it is full
+    /// again (the next request's wait, then the rest of the burst refilling at one per 1/b s).
+    fn burst_status(burst: u32, wait: Duration) -> Status {
+        let refill = f64::from(burst.max(1) - 1) / f64::from(burst.max(1));
+        let now = prynt_core::timefmt::now_unix_ms() as f64 / 1000.0;
+        Status {
+            limit: burst,
+            remaining: 0,
+            reset: (now + wait.as_secs_f64() + refill).ceil() as u64,
+        }
+    }
+
     fn check(&self) -> Result<Status, Refused> {
         // The burst first: a refusal there spends nothing of the window.
-        if let Some(burst) = &self.burst {
+        if let (Some(burst), Some(figure)) = (&self.burst, self.figures.burst) {
             if let Err(not_until) = burst.check() {
-                let mut wait = not_until.wait_time_from(burst.clock().now());
-                let mut remaining = self.remaining.load(Ordering::Relaxed);
-                if remaining == 0 {
-                    // The window may be spent too: then the wait is the window's. (If it has
-                    // refilled meanwhile, this probe spends that cell.)
+                let wait = not_until.wait_time_from(burst.clock().now());
+                if self.remaining.load(Ordering::Relaxed) == 0 {
+                    // The window may be spent too: then the refusal is the window's when its
+                    // wait is the longer. (If it has refilled meanwhile, this probe spends that
+                    // cell.)
                     match self.window.check() {
-                        Ok(snapshot) => remaining = snapshot.remaining_burst_capacity(),
-                        Err(w) => wait = wait.max(w.wait_time_from(self.window.clock().now())),
+                        Ok(snapshot) => self
+                            .remaining
+                            .store(snapshot.remaining_burst_capacity(), Ordering::Relaxed),
+                        Err(w) => {
+                            let window_wait = w.wait_time_from(self.window.clock().now());
+                            if window_wait >= wait {
+                                return Err(Refused {
+                                    status: self.status(0),
+                                    retry_after: window_wait,
+                                });
+                            }
+                        }
                     }
-                    self.remaining.store(remaining, Ordering::Relaxed);
                 }
+                // The headers describe the limit that refused: the burst.
                 return Err(Refused {
-                    status: self.status(remaining),
+                    status: Self::burst_status(figure, wait),
                     retry_after: wait,
                 });
             }
@@ -165,5 +189,24 @@ mod tests {
         }
         let refused = l.check("k", Class::Server, limits).unwrap_err();
         assert!(refused.retry_after <= Duration::from_millis(100));
+        // The headers describe the burst that refused, not the minute's window.
+        assert_eq!((refused.status.limit, refused.status.remaining), (10, 0));
+        let now = prynt_core::timefmt::now_unix_ms() as u64 / 1000;
+        assert!(
+            (now..=now + 2).contains(&refused.status.reset),
+            "{refused:?}"
+        );
+        // A refusal by the window names the window.
+        let tight = PlanLimits {
+            server_per_min: 3,
+            ..limits
+        };
+        for _ in 0..3 {
+            l.check("w", Class::Server, tight)
+                .expect("within the window");
+        }
+        let refused = l.check("w", Class::Server, tight).unwrap_err();
+        assert_eq!((refused.status.limit, refused.status.remaining), (3, 0));
+        assert!(refused.retry_after > Duration::from_secs(10), "{refused:?}");
     }
 }

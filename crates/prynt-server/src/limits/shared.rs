@@ -30,9 +30,10 @@ const WARN_EVERY_MS: u64 = 10_000;
 /// KEYS[1]: the window's theoretical arrival time (TAT, Unix microseconds of Redis's clock);
 /// KEYS[2]: the burst's, if any. ARGV: the window's emission interval and tolerance (interval
 /// × (limit − 1)) in microseconds, then the burst's. A budget is spent while TAT − tolerance is
-/// in the future; a missing key is a full budget. Returns {allowed (1 or 0), the window's
-/// remaining requests, microseconds to wait (0 when allowed), the window's TAT (when it is
-/// full again)}.
+/// in the future; a missing key is a full budget. Returns {allowed (1 or 0), the remaining
+/// requests, microseconds to wait (0 when allowed), the TAT (when the budget is full again),
+/// which budget (0 the window, 1 the burst)}: of the window when allowed, else of the budget
+/// that refused (the one with the longer wait).
 const SCRIPT: &str = r#"
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
@@ -56,11 +57,10 @@ if #KEYS > 1 then
 end
 
 if w_wait > 0 or b_wait > 0 then
-  local remaining = 0
-  if w_wait == 0 then
-    remaining = math.floor((now + w_tolerance + w_interval - w_tat) / w_interval)
+  if b_wait > w_wait then
+    return {0, 0, b_wait, b_tat, 1}
   end
-  return {0, remaining, math.max(w_wait, b_wait), w_tat}
+  return {0, 0, w_wait, w_tat, 0}
 end
 
 w_tat = w_tat + w_interval
@@ -69,7 +69,7 @@ if b_tat then
   b_tat = b_tat + b_interval
   redis.call('SET', KEYS[2], string.format('%.0f', b_tat), 'PX', math.ceil((b_tat - now) / 1000))
 end
-return {1, math.floor((now + w_tolerance + w_interval - w_tat) / w_interval), 0, w_tat}
+return {1, math.floor((now + w_tolerance + w_interval - w_tat) / w_interval), 0, w_tat, 0}
 "#;
 
 /// Why Redis could not decide.
@@ -270,12 +270,17 @@ fn gcra(period: Duration, limit: u32) -> (u64, u64) {
 
 /// Reads the script's answer.
 fn decide(figures: Figures, reply: &[i64]) -> Result<Result<Status, Refused>, RedisLimitsError> {
-    let &[allowed, remaining, wait_us, tat_us] = reply else {
+    let &[allowed, remaining, wait_us, tat_us, which] = reply else {
         return Err(RedisLimitsError::Reply(reply.to_vec()));
     };
+    // The headers describe the budget the answer is about: the burst's when it refused.
+    let limit = match (which, figures.burst) {
+        (1, Some(burst)) => burst,
+        _ => figures.limit,
+    };
     let status = Status {
-        limit: figures.limit,
-        remaining: remaining.clamp(0, i64::from(figures.limit)) as u32,
+        limit,
+        remaining: remaining.clamp(0, i64::from(limit)) as u32,
         // The budget is full again at its TAT, by Redis's clock.
         reset: (tat_us.max(0) as u64).div_ceil(1_000_000),
     };
@@ -330,7 +335,7 @@ mod tests {
     #[test]
     fn answers_become_statuses_and_refusals() {
         let figures = Figures::of(Class::Management, Plan::Starter.default_limits());
-        let ok = decide(figures, &[1, 29, 0, 1_700_000_002_000_001]).unwrap();
+        let ok = decide(figures, &[1, 29, 0, 1_700_000_002_000_001, 0]).unwrap();
         assert_eq!(
             ok,
             Ok(Status {
@@ -339,11 +344,22 @@ mod tests {
                 reset: 1_700_000_003
             })
         );
-        let refused = decide(figures, &[0, 0, 1_500_000, 1_700_000_060_000_000])
+        let refused = decide(figures, &[0, 0, 1_500_000, 1_700_000_060_000_000, 0])
             .unwrap()
             .unwrap_err();
         assert_eq!(refused.retry_after, Duration::from_millis(1500));
-        assert_eq!(refused.status.remaining, 0);
+        assert_eq!((refused.status.limit, refused.status.remaining), (30, 0));
+        let burst = decide(figures, &[0, 0, 50_000, 1_700_000_000_950_000, 1])
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            (
+                burst.status.limit,
+                burst.status.remaining,
+                burst.status.reset
+            ),
+            (10, 0, 1_700_000_001)
+        );
         assert!(decide(figures, &[1, 2]).is_err());
     }
 
@@ -388,8 +404,8 @@ mod tests {
             .await
             .unwrap()
             .unwrap_err();
-        // The window still holds 20 (and has refilled nothing yet: one per 2 s).
-        assert_eq!(refused.status.remaining, 20);
+        // The headers describe the burst that refused.
+        assert_eq!((refused.status.limit, refused.status.remaining), (10, 0));
         assert!(refused.retry_after <= Duration::from_millis(100));
         assert!(refused.retry_after > Duration::ZERO);
         tokio::time::sleep(refused.retry_after + Duration::from_millis(5)).await;
@@ -398,6 +414,7 @@ mod tests {
             .await
             .unwrap()
             .expect("the burst has refilled one");
+        // The window held 20 (and has refilled nothing yet: one per 2 s).
         assert_eq!(s.remaining, 19, "the refusal spent nothing");
     }
 

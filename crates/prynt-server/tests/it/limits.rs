@@ -25,8 +25,16 @@ fn now_s() -> u64 {
         .as_secs()
 }
 
-/// Calls `path` until it is refused (at most `max` calls), pacing by the burst's refill;
-/// returns the answers.
+/// A starter key's burst: 10 calls a second.
+const STARTER_BURST: u64 = 10;
+
+/// Whether `r` was refused by a starter key's burst: its headers then describe the burst.
+fn burst_refusal(r: &Response) -> bool {
+    r.status() == 429 && header(r, "x-ratelimit-limit") == STARTER_BURST
+}
+
+/// Calls `path` with a starter key until it is refused (at most `max` calls), pacing by the
+/// burst's refill; returns the answers.
 fn until_refused(s: &TestServer, key: &str, path: &str, max: usize) -> Vec<Response> {
     let mut out = Vec::new();
     for _ in 0..max {
@@ -34,7 +42,8 @@ fn until_refused(s: &TestServer, key: &str, path: &str, max: usize) -> Vec<Respo
         let refused = r.status() == 429;
         // A burst refusal asks for under a second and leaves window budget: wait for the
         // burst to refill and go on.
-        if refused && header(&r, "x-ratelimit-remaining") > 0 {
+        if burst_refusal(&r) {
+            assert_eq!(header(&r, "x-ratelimit-remaining"), 0);
             std::thread::sleep(Duration::from_millis(120));
             continue;
         }
@@ -118,10 +127,17 @@ fn the_burst_is_enforced_and_identify_is_limited_per_workspace() {
         let r = s.get("/v1/events", &key);
         codes.push(r.status().as_u16());
         if r.status() == 429 {
-            assert!(
-                header(&r, "x-ratelimit-remaining") > 0,
+            // The headers describe the burst that refused, not the minute's window.
+            assert_eq!(
+                (
+                    header(&r, "x-ratelimit-limit"),
+                    header(&r, "x-ratelimit-remaining")
+                ),
+                (STARTER_BURST, 0),
                 "refused by the burst, not the window"
             );
+            let reset = header(&r, "x-ratelimit-reset");
+            assert!(reset >= now_s() && reset <= now_s() + 2, "{reset}");
             assert_eq!(header(&r, "retry-after"), 1);
             break;
         }

@@ -177,7 +177,7 @@ fn spend(s: &TestServer, key: &str, path: &str, accepted: usize, max: usize) -> 
         let r = s.get(path, key);
         assert_ne!(r.status(), 500, "never a 500");
         let refused = r.status() == 429;
-        if refused && header(&r, "x-ratelimit-remaining") > 0 {
+        if burst_refusal(&r) {
             std::thread::sleep(Duration::from_millis(120));
             continue;
         }
@@ -188,6 +188,19 @@ fn spend(s: &TestServer, key: &str, path: &str, accepted: usize, max: usize) -> 
         }
     }
     out
+}
+
+/// A starter key's burst: 10 calls a second.
+const STARTER_BURST: u64 = 10;
+
+/// Whether `r` was refused by a starter key's burst: its headers then describe the burst,
+/// with nothing left of it.
+fn burst_refusal(r: &Response) -> bool {
+    let burst = r.status() == 429 && header(r, "x-ratelimit-limit") == STARTER_BURST;
+    if burst {
+        assert_eq!(header(r, "x-ratelimit-remaining"), 0);
+    }
+    burst
 }
 
 fn assert_headers(r: &Response, limit: u64) {
@@ -270,18 +283,23 @@ fn the_burst_and_identify_are_limited_through_redis_with_keys_that_expire() {
     // Eleven calls at once: the burst (10 a second) refuses, with most of the window left.
     let mut codes = Vec::new();
     let mut refusal = None;
+    // The window's remaining calls at the last call it took.
+    let mut left = 0;
     for _ in 0..15 {
         let r = s.get("/v1/events", &key);
         codes.push(r.status().as_u16());
-        assert_headers(&r, 100);
         if r.status() == 429 {
             refusal = Some(r);
             break;
         }
+        assert_headers(&r, 100);
+        left = header(&r, "x-ratelimit-remaining");
     }
     let refusal = refusal.unwrap_or_else(|| panic!("no burst refusal: {codes:?}"));
-    let left = header(&refusal, "x-ratelimit-remaining");
     assert!(left >= 85, "refused by the burst, not the window: {left}");
+    // The headers describe the burst that refused.
+    assert_headers(&refusal, STARTER_BURST);
+    assert_eq!(header(&refusal, "x-ratelimit-remaining"), 0);
     assert_eq!(header(&refusal, "retry-after"), 1);
     let body: Value = refusal.json().unwrap();
     assert_eq!(body["error"]["retryAfter"], 1);
@@ -555,13 +573,13 @@ fn two_nodes_on_one_database_spend_one_starter_budget_at_once() {
         let node = if i % 2 == 0 { &a } else { &b };
         let r = node.get("/v1/rules", &key);
         assert_ne!(r.status(), 500);
-        assert_eq!(header(&r, "x-ratelimit-limit"), 30);
-        let remaining = header(&r, "x-ratelimit-remaining");
-        if r.status() == 429 && remaining > 0 {
+        if burst_refusal(&r) {
             // The burst (10 a second, also shared): wait for it.
             std::thread::sleep(Duration::from_millis(120));
             continue;
         }
+        assert_eq!(header(&r, "x-ratelimit-limit"), 30);
+        let remaining = header(&r, "x-ratelimit-remaining");
         if r.status() == 429 {
             refusal = Some((i % 2, r));
             break;
