@@ -2,6 +2,7 @@
 //! dir and talks HTTP to it.
 
 mod analytics;
+mod auth_isolation;
 mod client;
 mod contract;
 mod dashboard;
