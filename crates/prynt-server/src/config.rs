@@ -264,6 +264,7 @@ impl ServeConfig {
                 .max_requests_per_connection
                 .or(file.max_requests_per_connection)
                 .unwrap_or(defaults.max_requests),
+            descriptors: None,
         };
         let auth_failures_per_minute = args
             .auth_failures_per_minute

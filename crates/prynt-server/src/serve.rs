@@ -79,11 +79,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 fn connection_settings(cfg: &ServeConfig) -> crate::connections::Settings {
     let mut settings = cfg.connections;
     let open_files = crate::connections::raise_open_file_limit();
-    let cap = crate::connections::cap_within(
-        settings.max_connections,
-        open_files,
-        cfg.database_pool_size,
-    );
+    let room = crate::connections::room_for_connections(open_files, cfg.database_pool_size);
+    settings.descriptors = room;
+    let cap = crate::connections::cap_within(settings.max_connections, room);
     if cap < settings.max_connections {
         tracing::warn!(
             wanted = settings.max_connections,

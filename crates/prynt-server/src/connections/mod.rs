@@ -62,6 +62,9 @@ pub struct Settings {
     pub body_timeout: Duration,
     /// Requests one connection may carry; 0 for no limit.
     pub max_requests: u64,
+    /// File descriptors the connections may take in all, those closed whose task has not
+    /// ended yet included (see [`Registry::ceiling`]); `None`: an eighth over the cap.
+    pub descriptors: Option<usize>,
 }
 
 impl Default for Settings {
@@ -73,6 +76,7 @@ impl Default for Settings {
             idle_timeout: Duration::from_secs(75),
             body_timeout: Duration::from_secs(30),
             max_requests: 0,
+            descriptors: None,
         }
     }
 }
@@ -127,14 +131,17 @@ pub fn raise_open_file_limit() -> Option<u64> {
     }
 }
 
-/// The connection cap that fits in `open_files` descriptors beside the store's `pool`, with
-/// room for the connections closed but not yet gone ([`Registry::ceiling`]).
-pub fn cap_within(wanted: usize, open_files: Option<u64>, pool: usize) -> usize {
-    match open_files {
-        Some(files) => {
-            let room = files.saturating_sub(RESERVED_FILES + pool as u64) * 8 / 9;
-            wanted.min(room.max(16) as usize)
-        }
+/// The descriptors connections may take out of `open_files`, beside the store's `pool` and
+/// [`RESERVED_FILES`].
+pub fn room_for_connections(open_files: Option<u64>, pool: usize) -> Option<usize> {
+    open_files.map(|files| files.saturating_sub(RESERVED_FILES + pool as u64) as usize)
+}
+
+/// The connection cap that fits in `room` descriptors, with an eighth more for connections
+/// closed but not yet gone ([`Registry::ceiling`]).
+pub fn cap_within(wanted: usize, room: Option<usize>) -> usize {
+    match room {
+        Some(room) => wanted.min((room * 8 / 9).max(16)),
         None => wanted,
     }
 }
@@ -384,9 +391,12 @@ impl Registry {
         metrics.register(Box::new(self.metrics.refused.clone()))
     }
 
-    /// Connections held at most, closed ones not yet gone included: an eighth over the cap.
+    /// Connections held at most, closed ones not yet gone included: what the descriptors
+    /// allow, and at least an eighth over the cap. Under a flood faster than the closed
+    /// connections' tasks end, new connections are refused once it is reached.
     fn ceiling(&self) -> usize {
-        self.settings.max_connections + self.settings.max_connections / 8 + 1
+        let eighth = self.settings.max_connections + self.settings.max_connections / 8 + 1;
+        self.settings.descriptors.unwrap_or(0).max(eighth)
     }
 
     fn now_ms(&self) -> u64 {
@@ -811,8 +821,12 @@ mod tests {
 
     #[test]
     fn the_cap_fits_in_the_open_file_limit() {
-        assert_eq!(cap_within(10_000, Some(1_024), 16), 440);
-        assert_eq!(cap_within(10_000, Some(1 << 20), 16), 10_000);
-        assert_eq!(cap_within(10_000, None, 16), 10_000);
+        assert_eq!(room_for_connections(Some(1_024), 16), Some(496));
+        assert_eq!(cap_within(10_000, Some(496)), 440);
+        assert_eq!(
+            cap_within(10_000, room_for_connections(Some(1 << 20), 16)),
+            10_000
+        );
+        assert_eq!(cap_within(10_000, None), 10_000);
     }
 }
