@@ -1,5 +1,6 @@
-//! Request extractors shared by every resource: the JSON body with precise validation errors,
-//! and API-key authentication scoped to a workspace and environment.
+//! Request extractors shared by every resource: the JSON body with precise validation errors
+//! (duplicate object keys included), and API-key authentication scoped to a workspace and
+//! environment.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -135,7 +136,215 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         },
         Err(e) => return Err(describe_json_error(e)),
     };
+    // Only a body that parsed is checked, so syntax and type errors keep their precise paths.
+    unique_keys::check(bytes)?;
     Ok(value)
+}
+
+/// The refusal of a body that names one key twice in an object. JSON leaves duplicate names to
+/// each reader (RFC 8259 §4), and serde_json keeps the last; a body that says two things is
+/// refused instead, so that no proxy, signature check or log that read the first value sees
+/// another request than the server acted on.
+///
+/// A second pass over the bytes that builds nothing: keys are borrowed from the body (only a
+/// key with escapes is copied) onto one stack shared by every object, each object compares a
+/// new key with its own keys on that stack until it holds [`FEW`] of them and uses a hash set
+/// after that, and the path of a duplicate is put together only while its error unwinds.
+mod unique_keys {
+    use std::borrow::Cow;
+    use std::collections::HashSet;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde::Deserialize;
+
+    use crate::error::ApiError;
+
+    /// Keys an object holds before a linear scan gives way to a hash set (SipHash, which an
+    /// attacker choosing the keys cannot flood).
+    const FEW: usize = 16;
+
+    /// One step of the path to a duplicate, innermost first while it is being built.
+    enum Segment {
+        Key(String),
+        Index(usize),
+    }
+
+    pub fn check(bytes: &[u8]) -> Result<(), ApiError> {
+        let mut found = None;
+        let mut keys = Vec::new();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let seed = Check {
+            found: &mut found,
+            keys: &mut keys,
+        };
+        match seed.deserialize(&mut de) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(match found {
+                Some(path) => duplicate(path),
+                // The body already parsed once, so this is not expected; it is still a 400.
+                None => ApiError::validation("body", format!("The body is not valid JSON: {e}.")),
+            }),
+        }
+    }
+
+    fn duplicate(innermost_first: Vec<Segment>) -> ApiError {
+        // Written as serde_path_to_error writes paths (`conditions.rules[1].value`), like every
+        // other validation error of a body.
+        let mut field = String::new();
+        for segment in innermost_first.iter().rev() {
+            match segment {
+                Segment::Key(k) => {
+                    if !field.is_empty() {
+                        field.push('.');
+                    }
+                    field.push_str(k);
+                }
+                Segment::Index(i) => field.push_str(&format!("[{i}]")),
+            }
+        }
+        let message = format!("Duplicate key '{field}': a key may appear only once in an object.");
+        ApiError::validation(field, message)
+    }
+
+    /// Visits one value; records the path of the first duplicate key in `found`.
+    struct Check<'a, 'de> {
+        found: &'a mut Option<Vec<Segment>>,
+        /// The keys of the objects being visited, outermost first.
+        keys: &'a mut Vec<Cow<'de, str>>,
+    }
+
+    impl<'de> Check<'_, 'de> {
+        fn child(&mut self) -> Check<'_, 'de> {
+            Check {
+                found: &mut *self.found,
+                keys: &mut *self.keys,
+            }
+        }
+
+        /// Adds the step to a failing child to the path, if the failure is a duplicate.
+        fn through<E>(&mut self, segment: impl FnOnce() -> Segment, e: E) -> E {
+            if let Some(path) = self.found.as_mut() {
+                path.push(segment());
+            }
+            e
+        }
+
+        fn visit_object<A: MapAccess<'de>>(
+            &mut self,
+            map: &mut A,
+            from: usize,
+        ) -> Result<(), A::Error> {
+            let mut many: Option<HashSet<Cow<'de, str>>> = None;
+            while let Some(Key(key)) = map.next_key()? {
+                let seen = match &many {
+                    Some(set) => set.contains(&key),
+                    None => self.keys[from..].contains(&key),
+                };
+                if seen {
+                    *self.found = Some(vec![Segment::Key(key.into_owned())]);
+                    return Err(de::Error::custom("duplicate key"));
+                }
+                if let Err(e) = map.next_value_seed(self.child()) {
+                    return Err(self.through(|| Segment::Key(key.into_owned()), e));
+                }
+                match &mut many {
+                    Some(set) => {
+                        set.insert(key);
+                    }
+                    None if self.keys.len() - from < FEW => self.keys.push(key),
+                    None => {
+                        let mut set: HashSet<Cow<'de, str>> = self.keys.drain(from..).collect();
+                        set.insert(key);
+                        many = Some(set);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Check<'_, 'de> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Check<'_, 'de> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+            let mut index = 0;
+            loop {
+                match seq.next_element_seed(self.child()) {
+                    Ok(Some(())) => index += 1,
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(self.through(|| Segment::Index(index), e)),
+                }
+            }
+        }
+
+        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+            // This object's keys go on top of its parents'; they are dropped when it ends.
+            let from = self.keys.len();
+            let result = self.visit_object(&mut map, from);
+            self.keys.truncate(from);
+            result
+        }
+    }
+
+    /// An object key, borrowed from the body unless it holds escapes.
+    struct Key<'de>(Cow<'de, str>);
+
+    impl<'de> Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(KeyVisitor)
+        }
+    }
+
+    struct KeyVisitor;
+
+    impl<'de> Visitor<'de> for KeyVisitor {
+        type Value = Key<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object key")
+        }
+        fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+            Ok(Key(Cow::Borrowed(s)))
+        }
+        fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+            Ok(Key(Cow::Owned(s.to_owned())))
+        }
+        fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+            Ok(Key(Cow::Owned(s)))
+        }
+    }
 }
 
 fn with_whole_integers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
@@ -365,5 +574,55 @@ pub async fn spend(
         Err(Refusal::Unavailable { retry_after }) => Err(ApiError::LimitsUnavailable {
             retry_after_s: seconds(retry_after),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn duplicate_at(body: &str) -> Option<String> {
+        match parse_json::<serde_json::Value>(body.as_bytes()) {
+            Ok(_) => None,
+            Err(ApiError::Validation { field, message }) => {
+                assert!(message.starts_with("Duplicate key"), "{body}: {message}");
+                field
+            }
+            Err(e) => panic!("{body}: {e}"),
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_their_path() {
+        assert_eq!(duplicate_at(r#"{"a": 1, "a": 1}"#).as_deref(), Some("a"));
+        assert_eq!(
+            duplicate_at(r#"{"a": {"b": [1, {"c": 1}, {"c": 1, "d": {}, "c": 2}]}}"#).as_deref(),
+            Some("a.b[2].c")
+        );
+        // The same name spelt with an escape is the same key.
+        assert_eq!(
+            duplicate_at(r#"{"x": [[{"k": 1, "\u006b": 2}]]}"#).as_deref(),
+            Some("x[0][0].k")
+        );
+        // Past the short list of keys, the hash set finds them too.
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+        let body = format!("{{{}, \"k3\": 0}}", many.join(", "));
+        assert_eq!(duplicate_at(&body).as_deref(), Some("k3"));
+        let body = format!("{{{}, \"k39\": 0}}", many.join(", "));
+        assert_eq!(duplicate_at(&body).as_deref(), Some("k39"));
+    }
+
+    #[test]
+    fn the_same_key_in_different_objects_is_no_duplicate() {
+        let many: Vec<String> = (0..40)
+            .map(|i| format!("\"k{i}\": {{\"k{i}\": [{{\"k{i}\": 1}}]}}"))
+            .collect();
+        for body in [
+            r#"{"a": {"a": {"a": 1}}, "b": [{"a": 1}, {"a": 2}]}"#.to_owned(),
+            r#"{"a": "a", "A": 1, "a ": 2}"#.to_owned(),
+            format!("{{{}}}", many.join(", ")),
+        ] {
+            assert_eq!(duplicate_at(&body), None, "{body}");
+        }
     }
 }
