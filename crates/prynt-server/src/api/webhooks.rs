@@ -1,6 +1,7 @@
-//! `/v1/webhooks`: subscriptions (URL checked against SSRF at save time, secret generated or
-//! given, sealed at rest, shown once), their deliveries with every attempt, test deliveries,
-//! secret rotation and manual redelivery.
+//! `/v1/webhooks`: subscriptions (URL checked against SSRF at save time, filters naming only
+//! rules of the key's own workspace and environment, secret generated or given, sealed at
+//! rest, shown once), their deliveries with every attempt, test deliveries, secret rotation
+//! and manual redelivery.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -195,8 +196,51 @@ fn events(body: &Body) -> Result<Option<String>, ApiError> {
     Ok(Some(json!(out).to_string()))
 }
 
-/// `{verdict?, ruleId?, botDetected?}`; a single verdict or rule id may be given bare.
-fn filters(body: &Body) -> Result<Option<String>, ApiError> {
+/// `{verdict?, ruleId?, botDetected?}`; a single verdict or rule id may be given bare. Every
+/// rule id must name a rule of the key's workspace and environment ([`own_rules`]).
+async fn filters(
+    state: &AppState,
+    ctx: &AuthContext,
+    body: &Body,
+) -> Result<Option<String>, ApiError> {
+    let Some(out) = filter_shape(body)? else {
+        return Ok(None);
+    };
+    own_rules(state, ctx, &out).await?;
+    Ok(Some(Value::Object(out).to_string()))
+}
+
+/// Refuses a `ruleId` filter naming a rule that the key's workspace and environment do not
+/// hold: such a filter could never match here, and a webhook must not point into another
+/// scope. The refusal is the same for another scope's rule as for no rule at all, so it tells
+/// nothing about other workspaces.
+async fn own_rules(
+    state: &AppState,
+    ctx: &AuthContext,
+    filters: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let Some(ids) = filters.get("ruleId").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    let mut checked: Vec<&str> = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let id = id.as_str().unwrap_or_default();
+        if checked.contains(&id) {
+            continue;
+        }
+        if state.store.rule(&ctx.scope, id).await?.is_none() {
+            return Err(ApiError::validation(
+                format!("filters.ruleId[{i}]"),
+                format!("No rule {id} in this workspace and environment."),
+            ));
+        }
+        checked.push(id);
+    }
+    Ok(())
+}
+
+/// The filters as given, checked for shape only.
+fn filter_shape(body: &Body) -> Result<Option<Map<String, Value>>, ApiError> {
     let Some(v) = body.get("filters") else {
         return Ok(None);
     };
@@ -251,7 +295,7 @@ fn filters(body: &Body) -> Result<Option<String>, ApiError> {
             }
         }
     }
-    Ok(Some(Value::Object(out).to_string()))
+    Ok(Some(out))
 }
 
 fn description(body: &Body) -> Result<Option<String>, ApiError> {
@@ -293,7 +337,9 @@ async fn create_webhook(
     let url = check_url(&state, &body)?
         .ok_or_else(|| ApiError::validation("url", "'url' is required."))?;
     let events = events(&body)?.unwrap_or_else(|| json!(EVENTS).to_string());
-    let filters = filters(&body)?.unwrap_or_else(|| "{}".into());
+    let filters = filters(&state, &ctx, &body)
+        .await?
+        .unwrap_or_else(|| "{}".into());
     let secret = match body.string("secret", 128)? {
         Some(s) if s.len() >= 16 && s.chars().all(|c| c.is_ascii_graphic()) => s,
         Some(_) => {
@@ -439,7 +485,7 @@ async fn update_webhook(
             .then(|| description(&body))
             .transpose()?,
         events: events(&body)?,
-        filters: filters(&body)?,
+        filters: filters(&state, &ctx, &body).await?,
         status: body.one_of("status", STATUSES)?,
         rotate: None,
     };
