@@ -558,7 +558,7 @@ export interface components {
             field?: string | null;
             /**
              * Format: int64
-             * @description Seconds to wait, for rate-limit errors.
+             * @description Seconds to wait, for rate-limit errors (and a 503 of shared limits that fail closed).
              */
             retryAfter?: number | null;
         };
@@ -1025,7 +1025,7 @@ export interface components {
             maskIp: boolean;
         };
         /** @enum {string} */
-        ErrorCode: "validation_error" | "invalid_api_key" | "insufficient_permissions" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable";
+        ErrorCode: "validation_error" | "invalid_api_key" | "insufficient_permissions" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "request_timeout" | "conflict" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "rate_limited" | "headers_too_large" | "internal_error" | "service_unavailable";
         /** @description A group of conditions and groups (nested at most 8 deep, at most 100 conditions in all). NOT takes exactly one rule. */
         RuleGroup: {
             /** @enum {string} */
@@ -1558,11 +1558,11 @@ export interface components {
         Error400: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description The budget of the window. */
+                /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                 "X-RateLimit-Limit"?: number;
-                /** @description Requests left in the window. */
+                /** @description Requests left in that budget (0 on a 429). */
                 "X-RateLimit-Remaining"?: number;
-                /** @description Unix seconds when the budget is full again. */
+                /** @description Unix seconds when that budget is full again. */
                 "X-RateLimit-Reset"?: number;
                 [name: string]: unknown;
             };
@@ -1574,11 +1574,11 @@ export interface components {
         Error401: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description The budget of the window. */
+                /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                 "X-RateLimit-Limit"?: number;
-                /** @description Requests left in the window. */
+                /** @description Requests left in that budget (0 on a 429). */
                 "X-RateLimit-Remaining"?: number;
-                /** @description Unix seconds when the budget is full again. */
+                /** @description Unix seconds when that budget is full again. */
                 "X-RateLimit-Reset"?: number;
                 [name: string]: unknown;
             };
@@ -1590,11 +1590,11 @@ export interface components {
         Error403: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description The budget of the window. */
+                /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                 "X-RateLimit-Limit"?: number;
-                /** @description Requests left in the window. */
+                /** @description Requests left in that budget (0 on a 429). */
                 "X-RateLimit-Remaining"?: number;
-                /** @description Unix seconds when the budget is full again. */
+                /** @description Unix seconds when that budget is full again. */
                 "X-RateLimit-Reset"?: number;
                 [name: string]: unknown;
             };
@@ -1606,11 +1606,27 @@ export interface components {
         Error404: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description The budget of the window. */
+                /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                 "X-RateLimit-Limit"?: number;
-                /** @description Requests left in the window. */
+                /** @description Requests left in that budget (0 on a 429). */
                 "X-RateLimit-Remaining"?: number;
-                /** @description Unix seconds when the budget is full again. */
+                /** @description Unix seconds when that budget is full again. */
+                "X-RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description `request_timeout`: The request body did not arrive whole within the server's body timeout (30 s unless configured) of its head; the connection is closed. Send the body at once. */
+        Error408: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
+                "X-RateLimit-Limit"?: number;
+                /** @description Requests left in that budget (0 on a 429). */
+                "X-RateLimit-Remaining"?: number;
+                /** @description Unix seconds when that budget is full again. */
                 "X-RateLimit-Reset"?: number;
                 [name: string]: unknown;
             };
@@ -1622,11 +1638,11 @@ export interface components {
         Error409: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description The budget of the window. */
+                /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                 "X-RateLimit-Limit"?: number;
-                /** @description Requests left in the window. */
+                /** @description Requests left in that budget (0 on a 429). */
                 "X-RateLimit-Remaining"?: number;
-                /** @description Unix seconds when the budget is full again. */
+                /** @description Unix seconds when that budget is full again. */
                 "X-RateLimit-Reset"?: number;
                 [name: string]: unknown;
             };
@@ -1638,11 +1654,11 @@ export interface components {
         Error413: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description The budget of the window. */
+                /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                 "X-RateLimit-Limit"?: number;
-                /** @description Requests left in the window. */
+                /** @description Requests left in that budget (0 on a 429). */
                 "X-RateLimit-Remaining"?: number;
-                /** @description Unix seconds when the budget is full again. */
+                /** @description Unix seconds when that budget is full again. */
                 "X-RateLimit-Reset"?: number;
                 [name: string]: unknown;
             };
@@ -1654,11 +1670,11 @@ export interface components {
         Error415: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description The budget of the window. */
+                /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                 "X-RateLimit-Limit"?: number;
-                /** @description Requests left in the window. */
+                /** @description Requests left in that budget (0 on a 429). */
                 "X-RateLimit-Remaining"?: number;
-                /** @description Unix seconds when the budget is full again. */
+                /** @description Unix seconds when that budget is full again. */
                 "X-RateLimit-Reset"?: number;
                 [name: string]: unknown;
             };
@@ -1666,7 +1682,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace). Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget. */
+        /** @description `rate_limited`: Too many requests for this key (or, for identify, this workspace), or too many failed authentications from this address. Wait `retryAfter` seconds (also in `Retry-After`); `X-RateLimit-*` headers show the budget that was spent. */
         Error429: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1684,11 +1700,11 @@ export interface components {
         Error500: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description The budget of the window. */
+                /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                 "X-RateLimit-Limit"?: number;
-                /** @description Requests left in the window. */
+                /** @description Requests left in that budget (0 on a 429). */
                 "X-RateLimit-Remaining"?: number;
-                /** @description Unix seconds when the budget is full again. */
+                /** @description Unix seconds when that budget is full again. */
                 "X-RateLimit-Reset"?: number;
                 [name: string]: unknown;
             };
@@ -1696,15 +1712,15 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store. Retry shortly. */
+        /** @description `service_unavailable`: The server is starting, shutting down or cannot reach its store (or, where rate limits are shared and fail closed, its Redis). Retry shortly; `Retry-After` says when, if known. */
         Error503: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description The budget of the window. */
+                /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                 "X-RateLimit-Limit"?: number;
-                /** @description Requests left in the window. */
+                /** @description Requests left in that budget (0 on a 429). */
                 "X-RateLimit-Remaining"?: number;
-                /** @description Unix seconds when the budget is full again. */
+                /** @description Unix seconds when that budget is full again. */
                 "X-RateLimit-Reset"?: number;
                 [name: string]: unknown;
             };
@@ -1718,11 +1734,11 @@ export interface components {
     headers: {
         /** @description The request's id (`req_<unix seconds>_<6 hex>`); for identify, the event's `requestId`. */
         "X-Request-Id": string;
-        /** @description The budget of the window. */
+        /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
         "X-RateLimit-Limit": number;
-        /** @description Requests left in the window. */
+        /** @description Requests left in that budget (0 on a 429). */
         "X-RateLimit-Remaining": number;
-        /** @description Unix seconds when the budget is full again. */
+        /** @description Unix seconds when that budget is full again. */
         "X-RateLimit-Reset": number;
         /** @description Seconds to wait before retrying. */
         "Retry-After": number;
@@ -1969,6 +1985,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            408: components["responses"]["Error408"];
             409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
@@ -2062,15 +2079,16 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            408: components["responses"]["Error408"];
             /** @description `conflict`: a list of this name exists in the environment. */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
-                    /** @description The budget of the window. */
+                    /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                     "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
+                    /** @description Requests left in that budget (0 on a 429). */
                     "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
+                    /** @description Unix seconds when that budget is full again. */
                     "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
@@ -2196,6 +2214,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
             409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
@@ -2236,6 +2255,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             429: components["responses"]["Error429"];
@@ -2312,6 +2332,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            408: components["responses"]["Error408"];
             409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
@@ -2352,6 +2373,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            408: components["responses"]["Error408"];
             409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
@@ -2426,6 +2448,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             429: components["responses"]["Error429"];
@@ -2499,6 +2522,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             429: components["responses"]["Error429"];
@@ -2542,6 +2566,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
             409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
@@ -2758,6 +2783,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            408: components["responses"]["Error408"];
             409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
@@ -2832,6 +2858,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             429: components["responses"]["Error429"];
@@ -2905,6 +2932,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             429: components["responses"]["Error429"];
@@ -2987,11 +3015,11 @@ export interface operations {
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
-                    /** @description The budget of the window. */
+                    /** @description The budget of the window; on a 429, of the limit that refused: the window, the per-second burst, or the failed authentications allowed per minute from the caller's address. */
                     "X-RateLimit-Limit"?: number;
-                    /** @description Requests left in the window. */
+                    /** @description Requests left in that budget (0 on a 429). */
                     "X-RateLimit-Remaining"?: number;
-                    /** @description Unix seconds when the budget is full again. */
+                    /** @description Unix seconds when that budget is full again. */
                     "X-RateLimit-Reset"?: number;
                     [name: string]: unknown;
                 };
@@ -3134,6 +3162,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            408: components["responses"]["Error408"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             429: components["responses"]["Error429"];

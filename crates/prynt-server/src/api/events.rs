@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::openapi::vocab::Verdict as VerdictName;
-use super::pagination;
+use super::pagination::{self, Cursors, Listing};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, SecretKey};
 use crate::state::AppState;
@@ -79,7 +79,7 @@ pub struct ListEvents {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `nextCursor` of the previous page.
-    #[param(pattern = "^cur_[0-9a-f]{32}$")]
+    #[param(pattern = "^cur_[A-Za-z0-9_-]{44}$")]
     cursor: Option<String>,
 }
 
@@ -183,9 +183,11 @@ fn country_filter(v: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Build the store query shared by both listings; validates every parameter.
+/// Build the store query shared by both listings; validates every parameter, the cursor
+/// against the listing it must belong to.
 pub fn event_query(
     state: &AppState,
+    cursors: &Cursors,
     visitor_id: Option<String>,
     before: Option<&str>,
     after: Option<&str>,
@@ -204,7 +206,7 @@ pub fn event_query(
         visitor_id,
         before_ms: pagination::time("before", before)?,
         after_ms: pagination::time("after", after)?,
-        cursor: pagination::decode_cursor(cursor)?,
+        cursor: cursors.decode(cursor)?,
         limit: pagination::limit(limit)?,
         retention_floor_ms: state.retention_floor_ms(),
         ..Default::default()
@@ -223,8 +225,10 @@ async fn list_events(
     SecretKey(ctx): SecretKey,
     ApiQuery(q): ApiQuery<ListEvents>,
 ) -> Result<Json<EventPage>, ApiError> {
+    let cursors = Cursors::new(&state.identity.token_key, &ctx.scope, Listing::Events);
     let mut query = event_query(
         &state,
+        &cursors,
         q.visitor_id,
         q.before.as_deref(),
         q.after.as_deref(),
@@ -244,7 +248,7 @@ async fn list_events(
     query.event_type = event_type_filter(q.event_type)?;
     query.country = country_filter(q.country)?;
     let rows = state.store.events(&ctx.scope, query.clone()).await?;
-    let (rows, has_more, next_cursor) = pagination::page(rows, &query);
+    let (rows, has_more, next_cursor) = cursors.page(rows, &query);
     let data = rows.into_iter().map(|r| EventSummary::of(r.body)).collect();
     Ok(Json(EventPage {
         data,

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::events::event_query;
 use super::openapi::vocab::Verdict as VerdictName;
-use super::pagination;
+use super::pagination::{Cursors, Listing};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, SecretKey};
 use crate::state::AppState;
@@ -216,7 +216,7 @@ pub struct VisitorEvents {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `nextCursor` of the previous page.
-    #[param(pattern = "^cur_[0-9a-f]{32}$")]
+    #[param(pattern = "^cur_[A-Za-z0-9_-]{44}$")]
     cursor: Option<String>,
 }
 
@@ -234,8 +234,14 @@ async fn visitor_events(
     ApiQuery(q): ApiQuery<VisitorEvents>,
 ) -> Result<Json<VisitorEventPage>, ApiError> {
     check_id(&visitor_id)?;
+    let cursors = Cursors::new(
+        &state.identity.token_key,
+        &ctx.scope,
+        Listing::VisitorEvents(&visitor_id),
+    );
     let query = event_query(
         &state,
+        &cursors,
         Some(visitor_id.clone()),
         q.before.as_deref(),
         q.after.as_deref(),
@@ -253,7 +259,7 @@ async fn visitor_events(
     {
         return Err(not_found(&visitor_id));
     }
-    let (rows, has_more, next_cursor) = pagination::page(rows, &query);
+    let (rows, has_more, next_cursor) = cursors.page(rows, &query);
     let data = rows
         .into_iter()
         .map(|r| {
