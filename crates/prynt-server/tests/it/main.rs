@@ -13,6 +13,7 @@ mod foundation;
 mod harness;
 mod idempotency;
 mod identification;
+mod input_hardening;
 mod ipdata;
 mod lifecycle;
 mod limits;
