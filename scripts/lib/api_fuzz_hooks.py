@@ -8,7 +8,10 @@ depend on two values at once or on what the server holds, and a schema cannot st
 - rules: a list named in a condition or side effect must exist (and, for `in`, be of the
   field's type), a `matches` pattern must compile, `between` takes [low, high] with low <= high;
 - list entries: what `add` may hold depends on the type of the list addressed;
-- webhooks: a URL must be one the server may deliver to (the document says so in words);
+- webhooks: a URL must be one the server may deliver to (the document says so in words), and
+  a `ruleId` filter must name a rule of the key's own workspace and environment;
+- event listings: a `cursor` must be a `nextCursor` that the same listing answered (cursors
+  are signed and bound to their listing, so no generated one is valid);
 - an `Idempotency-Key` names one request: the same key with another request is refused;
 - identify's `tag` is at most 16 KiB and nested at most 8 deep.
 
@@ -21,6 +24,7 @@ guard), so the run never sends traffic off this machine.
 import datetime
 import hashlib
 import json
+import os
 import re
 import uuid
 
@@ -31,6 +35,11 @@ FIXTURE_LISTS = {"visitor": "fuzz_visitors", "ip": "fuzz_ips", "email": "fuzz_em
 LIST_FIELDS = {"visitorId": "visitor", "ip.address": "ip", "event.linkedId": "email"}
 # List ids created during the run, with their type (learnt from the answers).
 LIST_TYPES = {}
+# The rule scripts/api-fuzz creates before the run, for webhook filters to name. Rules created
+# during the run may be deleted by a later step, this one never is.
+FIXTURE_RULE = os.environ.get("API_FUZZ_RULE_ID")
+# The latest `nextCursor` each event listing answered, by listing path.
+CURSORS = {}
 
 MAX_DEPTH = 8
 MAX_LEAVES = 100
@@ -179,6 +188,42 @@ def _fix_origins(body):
         ]
 
 
+def _fix_filters(body):
+    filters = body.get("filters") if isinstance(body, dict) else None
+    if not isinstance(filters, dict) or "ruleId" not in filters:
+        return
+    ids = filters["ruleId"]
+    if FIXTURE_RULE is None:
+        del filters["ruleId"]
+    elif isinstance(ids, list):
+        filters["ruleId"] = [FIXTURE_RULE] * len(ids)
+    else:
+        filters["ruleId"] = FIXTURE_RULE
+
+
+def _listing(case):
+    """The event listing a case reads (with its visitor), or None."""
+    path = case.operation.path
+    if case.operation.method.lower() != "get":
+        return None
+    if path == "/v1/events":
+        return path
+    if path == "/v1/visitors/{visitorId}/events":
+        return "/v1/visitors/%s/events" % (case.path_parameters or {}).get("visitorId")
+    return None
+
+
+def _fix_cursor(case):
+    listing = _listing(case)
+    if listing is None or not isinstance(case.query, dict) or "cursor" not in case.query:
+        return
+    known = CURSORS.get(listing)
+    if known is None:
+        del case.query["cursor"]
+    else:
+        case.query["cursor"] = known
+
+
 @schemathesis.hook
 def map_case(context, case):
     if not _positive(case):
@@ -196,6 +241,9 @@ def map_case(context, case):
         _fix_entries(case.body, (case.path_parameters or {}).get("listId"))
     elif path in ("/v1/webhooks", "/v1/webhooks/{id}") and method in ("post", "put", "patch"):
         _fix_url(case.body)
+        _fix_filters(case.body)
+    elif _listing(case) is not None:
+        _fix_cursor(case)
     elif path == "/v1/identify" and method == "post":
         _fix_tag(case.body)
     elif path == "/v1/workspace" and method == "patch":
@@ -205,10 +253,17 @@ def map_case(context, case):
 
 @schemathesis.hook
 def after_call(context, case, response):
-    if case.operation.path == "/v1/lists" and case.operation.method.lower() == "post":
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            return
-        if isinstance(data, dict) and response.status_code == 200:
-            LIST_TYPES[data.get("id")] = data.get("type")
+    listing = _listing(case)
+    creates_list = case.operation.path == "/v1/lists" and case.operation.method.lower() == "post"
+    if response.status_code != 200 or not (creates_list or listing):
+        return
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return
+    if not isinstance(data, dict):
+        return
+    if creates_list:
+        LIST_TYPES[data.get("id")] = data.get("type")
+    elif isinstance(data.get("nextCursor"), str):
+        CURSORS[listing] = data["nextCursor"]
