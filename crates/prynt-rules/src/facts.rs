@@ -381,7 +381,9 @@ impl From<EventFields<'_>> for Facts {
 }
 
 /// Streaming reader of the catalogue's fields: a trie of the JSON paths walked by a serde
-/// visitor; subtrees no field lives in are skipped with `IgnoredAny`.
+/// visitor; subtrees no field lives in are skipped with `IgnoredAny`. A key that appears twice
+/// in an object counts as its last occurrence alone, as in a parsed `serde_json::Value`: the
+/// second time, every field below it is cleared before its value is read.
 mod stream {
     use std::fmt;
     use std::sync::{Arc, OnceLock};
@@ -395,14 +397,18 @@ mod stream {
     pub(super) struct Node {
         children: Vec<(&'static str, Node)>,
         field: Option<(usize, FieldType)>,
+        /// The fields at this node and under it.
+        below: Vec<usize>,
     }
 
     impl Node {
-        fn child(&self, key: &str) -> Option<&Node> {
+        /// The child under `key`, with its position among the children.
+        fn child(&self, key: &str) -> Option<(usize, &Node)> {
             self.children
                 .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, n)| n)
+                .enumerate()
+                .find(|(_, (k, _))| *k == key)
+                .map(|(i, (_, n))| (i, n))
         }
     }
 
@@ -421,6 +427,7 @@ mod stream {
                         }
                     };
                     node = &mut node.children[at].1;
+                    node.below.push(i);
                 }
                 node.field = Some((i, def.ty));
             }
@@ -454,8 +461,11 @@ mod stream {
     /// Finds a key's child node without allocating the key.
     struct Key(&'static Node);
 
+    /// A child node met in the object being read, and where it sits among its siblings.
+    type Child = Option<(usize, &'static Node)>;
+
     impl<'de> DeserializeSeed<'de> for Key {
-        type Value = Option<&'static Node>;
+        type Value = Child;
 
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             d.deserialize_str(self)
@@ -463,7 +473,7 @@ mod stream {
     }
 
     impl<'de> Visitor<'de> for Key {
-        type Value = Option<&'static Node>;
+        type Value = Child;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an object key")
@@ -572,12 +582,25 @@ mod stream {
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             let node = self.node;
+            // The children read so far in this object, by position (a node has far fewer than
+            // 64; any beyond would count as always seen).
+            let mut seen = 0u64;
             while let Some(child) = map.next_key_seed(Key(node))? {
                 match child {
-                    Some(child) => map.next_value_seed(Walk {
-                        node: child,
-                        facts: &mut *self.facts,
-                    })?,
+                    Some((at, child)) => {
+                        let bit = 1u64.checked_shl(at as u32).unwrap_or(0);
+                        if seen & bit != 0 || bit == 0 {
+                            // The same key again: what its earlier value set is replaced.
+                            for &i in &child.below {
+                                self.facts.values[i] = Value::Missing;
+                            }
+                        }
+                        seen |= bit;
+                        map.next_value_seed(Walk {
+                            node: child,
+                            facts: &mut *self.facts,
+                        })?
+                    }
                     None => {
                         map.next_value::<IgnoredAny>()?;
                     }

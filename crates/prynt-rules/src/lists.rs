@@ -104,13 +104,17 @@ fn ip_text(e: IpEntry) -> String {
     }
 }
 
-/// Trimmed and lower-cased, without allocating when it already is.
+/// Trimmed and lower-cased, without allocating when it already is. "Already lower case" is
+/// what lower-casing leaves unchanged, not the absence of upper-case letters: title-case
+/// letters (`ǅ`, `ῼ`) are neither, and lower-case all the same.
 fn email_key(raw: &str) -> Cow<'_, str> {
     let s = raw.trim();
-    if s.chars().any(char::is_uppercase) {
-        Cow::Owned(s.to_lowercase())
-    } else {
+    // Char by char this is exact: the one context-dependent mapping of `str::to_lowercase`
+    // (a final capital sigma) changes its letter either way.
+    if s.chars().flat_map(char::to_lowercase).eq(s.chars()) {
         Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
     }
 }
 
