@@ -3,6 +3,8 @@
 
 pub mod analytics;
 mod body;
+#[cfg(test)]
+mod cursor_fuzz;
 pub mod events;
 pub mod identify;
 pub mod lists;

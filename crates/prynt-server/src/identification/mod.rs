@@ -18,6 +18,8 @@
 
 pub mod device;
 pub mod event;
+#[cfg(test)]
+mod fuzz;
 pub mod matching;
 pub mod record;
 pub mod request;
