@@ -50,46 +50,77 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The tables of the store that hold `needle` in any column of any row.
-fn tables_holding(dir: &Path, needle: &str) -> Vec<String> {
-    let literal = needle.replace('\'', "''");
+/// For each of `needles`, the tables of the store that hold it in any column of any row. One
+/// query per table (per column on SQLite) looks for every needle at once.
+fn tables_holding_each(dir: &Path, needles: &[&str]) -> Vec<Vec<String>> {
+    let mut found = vec![Vec::new(); needles.len()];
+    let quoted = |n: &str| format!("'{}'", n.replace('\'', "''"));
+    let mut note = |table: &str, rows: Vec<Vec<Option<String>>>| {
+        for hit in rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+        {
+            if let Some(i) = needles.iter().position(|n| *n == hit) {
+                if !found[i].iter().any(|t: &String| t == table) {
+                    found[i].push(table.to_owned());
+                }
+            }
+        }
+    };
     if on_postgres() {
+        let array = needles
+            .iter()
+            .map(|n| quoted(n))
+            .collect::<Vec<_>>()
+            .join(",");
         let tables = store_query(
             dir,
             "SELECT table_name FROM information_schema.tables
              WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
         );
-        return tables
+        for t in tables
             .into_iter()
             .filter_map(|r| r.into_iter().next().flatten())
-            .filter(|t| {
-                let sql = format!(
-                    "SELECT count(*) FROM \"{t}\" x WHERE strpos(x::text, '{literal}') > 0"
-                );
-                store_query(dir, &sql)[0][0].as_deref() != Some("0")
-            })
-            .collect();
+        {
+            let sql = format!(
+                "SELECT n FROM unnest(ARRAY[{array}]::text[]) AS n
+                 WHERE EXISTS (SELECT 1 FROM \"{t}\" x WHERE strpos(x::text, n) > 0)"
+            );
+            note(&t, store_query(dir, &sql));
+        }
+        return found;
     }
+    let values = needles
+        .iter()
+        .map(|n| format!("({})", quoted(n)))
+        .collect::<Vec<_>>()
+        .join(",");
     let tables = store_query(
         dir,
         "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
     );
-    tables
+    for t in tables
         .into_iter()
         .filter_map(|r| r.into_iter().next().flatten())
-        .filter(|t| {
-            let columns = store_query(dir, &format!("SELECT name FROM pragma_table_info('{t}')"));
-            columns
-                .into_iter()
-                .filter_map(|r| r.into_iter().next().flatten())
-                .any(|c| {
-                    let sql = format!(
-                        "SELECT count(*) FROM \"{t}\" WHERE instr(CAST(\"{c}\" AS BLOB), CAST('{literal}' AS BLOB)) > 0"
-                    );
-                    store_query(dir, &sql)[0][0].as_deref() != Some("0")
-                })
-        })
-        .collect()
+    {
+        let columns = store_query(dir, &format!("SELECT name FROM pragma_table_info('{t}')"));
+        for c in columns
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+        {
+            let sql = format!(
+                "WITH n(v) AS (VALUES {values}) SELECT v FROM n WHERE EXISTS
+                 (SELECT 1 FROM \"{t}\" WHERE instr(CAST(\"{c}\" AS BLOB), CAST(v AS BLOB)) > 0)"
+            );
+            note(&t, store_query(dir, &sql));
+        }
+    }
+    found
+}
+
+/// The tables of the store that hold `needle` in any column of any row.
+fn tables_holding(dir: &Path, needle: &str) -> Vec<String> {
+    tables_holding_each(dir, &[needle]).remove(0)
 }
 
 fn post(s: &TestServer, path: &str, body: Value) -> Value {
@@ -248,8 +279,12 @@ fn an_erased_visitor_cannot_be_read_back_from_the_store_or_its_files() {
     // Only the erasure's own notice for other nodes names the visitor now; its request IDs
     // only the record of which webhook deliveries were due and the change feed.
     assert_eq!(tables_holding(&s.data_dir, &visitor), ["change_log"]);
-    for r in &requests {
-        for t in tables_holding(&s.data_dir, r) {
+    let request_ids: Vec<&str> = requests.iter().map(String::as_str).collect();
+    for (r, tables) in requests
+        .iter()
+        .zip(tables_holding_each(&s.data_dir, &request_ids))
+    {
+        for t in tables {
             assert!(
                 ["change_log", "deliveries", "fanout"].contains(&t.as_str()),
                 "{r} is still in {t}"
@@ -351,10 +386,12 @@ fn erasures_while_identifications_run_lose_nothing_else_and_leave_nothing_behind
             }
         }
     }
-    for p in &erased {
-        for needle in p.strings() {
-            assert_eq!(tables_holding(&s.data_dir, needle), Vec::<String>::new());
-        }
+    let needles: Vec<&str> = erased.iter().flat_map(|p| p.strings()).collect();
+    for (needle, tables) in needles
+        .iter()
+        .zip(tables_holding_each(&s.data_dir, &needles))
+    {
+        assert_eq!(tables, Vec::<String>::new(), "{needle} is still in a table");
     }
     for (p, _) in &busy {
         assert!(!tables_holding(&s.data_dir, &p.email).is_empty());
