@@ -61,7 +61,12 @@ pub struct ServeArgs {
     pub data_dir: Option<PathBuf>,
     /// PostgreSQL 15+ database (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`) to use as the store
     /// instead of SQLite in the data dir; several nodes may share it.
-    #[arg(long, env = "PRYNT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PRYNT_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Most connections this node opens to PostgreSQL (default 16).
     #[arg(long, env = "PRYNT_DATABASE_POOL_SIZE", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -137,11 +142,21 @@ pub struct ServeArgs {
     pub no_demo: bool,
     /// Redis (`redis://[:PASSWORD@]HOST:PORT[/DB]`) that holds the rate budgets, so that every
     /// node behind a load balancer spends from the same budget. Without it, each node counts alone.
-    #[arg(long, env = "PRYNT_REDIS_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PRYNT_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub redis_url: Option<String>,
     /// When Redis does not answer within 100 ms: `open` limits requests by this node's own
     /// budgets meanwhile, `closed` refuses them with 503 (default: open).
-    #[arg(long, env = "PRYNT_REDIS_LIMITS_FAILURE", value_name = "MODE", value_enum)]
+    #[arg(
+        long,
+        env = "PRYNT_REDIS_LIMITS_FAILURE",
+        value_name = "MODE",
+        value_enum
+    )]
     pub redis_limits_failure: Option<crate::limits::FailureMode>,
     /// Most client connections open at once (default 10000, lowered to fit the open-file
     /// limit). At the cap a connection waiting between requests is closed to make room; when
@@ -219,7 +234,12 @@ pub struct StoreArgs {
     )]
     pub data_dir: PathBuf,
     /// PostgreSQL database of the store (`postgres://…`), instead of SQLite in --data-dir.
-    #[arg(long, env = "PRYNT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PRYNT_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 }
 

@@ -76,7 +76,9 @@ impl Metrics {
                 "prynt_sync_propagation_seconds",
                 "From another node's identification to this node's caches knowing it",
             )
-            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
         )?;
         let sync_errors = IntCounter::new(
             "prynt_sync_errors_total",

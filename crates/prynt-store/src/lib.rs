@@ -11,8 +11,8 @@
 pub mod error;
 pub mod merge;
 pub mod model;
-pub mod prelude;
 pub mod postgres;
+pub mod prelude;
 pub mod sqlite;
 
 pub mod events;
@@ -31,9 +31,7 @@ pub mod conformance;
 
 pub use error::StoreError;
 pub use events::EventStore;
-pub use feed::{
-    Change, ChangeCursor, ChangeFeed, ChangeItem, ChangePage, ChangedResource,
-};
+pub use feed::{Change, ChangeCursor, ChangeFeed, ChangeItem, ChangePage, ChangedResource};
 pub use idempotency::IdempotencyStore;
 pub use keys::KeyStore;
 pub use lifecycle::StoreLifecycle;
