@@ -184,6 +184,9 @@ enum BenchCommand {
         database_url: Option<String>,
         #[arg(long, default_value = "./prynt-data")]
         ip_data: PathBuf,
+        /// Distinct synthetic browsers of the traffic.
+        #[arg(long, default_value_t = 5_000)]
+        browsers: usize,
         /// Keep the run's data dir and server log afterwards.
         #[arg(long)]
         keep_data: bool,
@@ -276,6 +279,7 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
             store,
             database_url,
             ip_data,
+            browsers,
             keep_data,
             prynt,
         } => soak::run(&soak::Options {
@@ -290,6 +294,7 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
             store,
             database_url: database_url.as_deref(),
             ip_data: &ip_data,
+            browsers,
             keep_data,
         }),
         BenchCommand::Accuracy {

@@ -2,7 +2,8 @@
 //! with a webhook on, watching for errors and for resident memory that keeps growing.
 //!
 //! The server is a real `prynt serve` on a fresh store; the traffic is `prynt-bench identify`'s
-//! (5,000 synthetic browsers, 80% of visits with their token) through the same load generator.
+//! (5,000 synthetic browsers by default, `--browsers`; 80% of visits with their token) through
+//! the same load generator.
 //! First the capacity: a discarded warm-up of closed-loop identify traffic, then a measured one
 //! (the webhook paused meanwhile, so that no backlog of deliveries is queued before the soak).
 //! Then the webhook, subscribed to identifications and pointed at a receiver in this process,
@@ -33,9 +34,6 @@ use crate::node::{self, Node, Receiver, Store, StoreKind, WorkDir};
 use crate::synth::Rng;
 use crate::BenchError;
 
-/// Distinct browsers, as in `prynt-bench identify`.
-const BROWSERS: usize = 5_000;
-
 /// Connections of the paced load, as in `prynt-bench identify`: many clients, as real visitors
 /// are, so one slow answer does not hold back a whole connection's schedule.
 const PACED_CLIENTS: usize = 256;
@@ -62,6 +60,8 @@ pub struct Options<'a> {
     pub store: StoreKind,
     pub database_url: Option<&'a str>,
     pub ip_data: &'a Path,
+    /// Distinct browsers of the traffic (5,000 in `prynt-bench identify`).
+    pub browsers: usize,
     /// Keep the data dir and the server log afterwards, to look into the store.
     pub keep_data: bool,
 }
@@ -138,8 +138,8 @@ fn target(node: &Node, public: &str, bodies: &Arc<Vec<Bytes>>) -> Target {
 
 /// The identify traffic: each browser's first visit for its token, then 80% of the visits
 /// carry it (as `prynt-bench identify` builds it).
-async fn visits(node: &Node, public: &str, connections: usize) -> Arc<Vec<Bytes>> {
-    let payloads = node::payloads(7, BROWSERS);
+async fn visits(node: &Node, public: &str, browsers: usize, connections: usize) -> Arc<Vec<Bytes>> {
+    let payloads = node::payloads(7, browsers);
     let encode = |v: &Value| Bytes::from(serde_json::to_vec(v).unwrap_or_default());
     let first = Arc::new(payloads.iter().map(encode).collect::<Vec<_>>());
     let tokens = load::collect_header(
@@ -168,10 +168,12 @@ pub fn run(o: &Options) -> Result<(), BenchError> {
         && o.minutes > 0.0
         && o.share > 0.0
         && o.share <= 1.0
-        && o.sample_seconds > 0;
+        && o.sample_seconds > 0
+        && o.browsers > 0;
     if !valid {
         return Err(BenchError::Usage(
-            "--minutes and --sample-seconds must be positive and --share in (0, 1]".into(),
+            "--minutes, --sample-seconds and --browsers must be positive and --share in (0, 1]"
+                .into(),
         ));
     }
     let mut work = WorkDir::create("soak")?;
@@ -223,7 +225,7 @@ fn soak(o: &Options, work: &WorkDir, store: &Store) -> Result<(), BenchError> {
             })
             .await
             .map_err(|e| BenchError::Runtime(format!("cannot create the webhook: {e}")))?;
-        let bodies = visits(node_ref, &public, o.connections).await;
+        let bodies = visits(node_ref, &public, o.browsers, o.connections).await;
         let t = target(node_ref, &public, &bodies);
         let cap = Duration::from_secs(o.capacity_seconds);
         let warm = load::closed_loop(&t, o.connections, cap).await;
