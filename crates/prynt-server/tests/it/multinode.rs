@@ -308,6 +308,17 @@ fn list_entries_apply_everywhere(c: &Cluster) {
 fn visitors_are_recognised_everywhere(c: &Cluster) {
     let (a, b) = (&c.nodes[0], &c.nodes[1]);
     let applied = "prynt_sync_changes_applied_total{kind=\"identified\"}";
+    // The earlier checks' identifications may still be on their way to B: each count below
+    // must be A's alone, so first wait until B's count stands still.
+    let mut last = metric(b, applied);
+    let mut still_since = Instant::now();
+    while still_since.elapsed() < Duration::from_millis(400) {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = metric(b, applied);
+        if now != last {
+            (last, still_since) = (now, Instant::now());
+        }
+    }
     let mut delays = Vec::new();
     for round in 0..ROUNDS as u32 {
         let device = payload(5_000 + round * 37);
@@ -330,8 +341,12 @@ fn visitors_are_recognised_everywhere(c: &Cluster) {
 fn erased_visitors_are_forgotten_everywhere(c: &Cluster) {
     let (a, b) = (&c.nodes[0], &c.nodes[1]);
     let device = payload(6_543);
+    let identified = "prynt_sync_changes_applied_total{kind=\"identified\"}";
+    let seen = metric(b, identified);
     let (first, _) = a.identify_ok(&a.public_key, &device);
     let visitor = first["visitorId"].as_str().expect("visitorId").to_owned();
+    // Asked before it has applied A's identification, B would make a visitor of its own.
+    time_until(Instant::now(), || metric(b, identified) > seen);
     let (known, _) = b.identify_ok(&b.public_key, &device);
     assert_eq!(known["visitorId"], visitor.as_str());
     let erased = "prynt_sync_changes_applied_total{kind=\"visitor_deleted\"}";

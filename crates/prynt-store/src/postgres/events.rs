@@ -309,6 +309,7 @@ impl EventStore for PostgresStore {
             .await?;
         }
         tx.commit().await?;
+        self.identified.notify_one();
         Ok(())
     }
 

@@ -88,6 +88,42 @@ CREATE TRIGGER change_log_notify_identified AFTER INSERT ON change_log
     FOR EACH ROW WHEN (NEW.kind = 'identified') EXECUTE FUNCTION prynt_change_notify_throttled();
 "#;
 
+/// The migration that moves the wake-up for identifications out of the database: a connection
+/// throttling its own NOTIFYs still let every pooled connection of every node notify, and
+/// notifying commits queue one at a time on a server-wide lock held through the commit's WAL
+/// flush (two nodes identified fewer requests a second than one). Each node now notifies for
+/// its identifications itself, at most every 50 ms ([`notify_identifications`]).
+pub(crate) const NODE_NOTIFY_MIGRATION_SQL: &str = r#"
+DROP TRIGGER change_log_notify_identified ON change_log;
+DROP FUNCTION prynt_change_notify_throttled();
+"#;
+
+/// The shortest time between two wake-ups a node sends for its identifications.
+const NOTIFY_IDENTIFIED_EVERY: Duration = Duration::from_millis(50);
+
+/// Wakes the other nodes after this node's identifications commit: at once for the first,
+/// then at most once per [`NOTIFY_IDENTIFIED_EVERY`] while more come (the ones committed
+/// meanwhile share the next wake-up), so the server-wide NOTIFY lock is taken at most 20
+/// times a second per node. Ends when the pool closes.
+pub(crate) async fn notify_identifications(
+    pool: deadpool_postgres::Pool,
+    identified: std::sync::Arc<tokio::sync::Notify>,
+) {
+    loop {
+        identified.notified().await;
+        if pool.is_closed() {
+            return;
+        }
+        // A failure is not retried: the other nodes poll the feed anyway.
+        if let Ok(conn) = pool.get().await {
+            if let Err(e) = conn.execute("SELECT pg_notify($1, '')", &[&CHANNEL]).await {
+                tracing::debug!("change feed: cannot notify the other nodes: {e}");
+            }
+        }
+        tokio::time::sleep(NOTIFY_IDENTIFIED_EVERY).await;
+    }
+}
+
 /// The `INSERT … SELECT` that appends an identification to the feed after
 /// `WITH inserted AS (INSERT INTO events … RETURNING request_id)`: `$2` workspace, `$3`
 /// environment, `$5` time, `$14` writer id.

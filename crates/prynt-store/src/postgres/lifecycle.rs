@@ -31,6 +31,8 @@ impl StoreLifecycle for PostgresStore {
     async fn close(&self) -> StoreResult<()> {
         self.closed.store(true, Ordering::Release);
         self.pool.close();
+        // Lets the notifier see the closed pool and end.
+        self.identified.notify_one();
         if let Some(lock) = self.node_lock.lock().ok().and_then(|mut l| l.take()) {
             lock.abort();
         }

@@ -245,6 +245,11 @@ CREATE INDEX idempotency_keys_created ON idempotency_keys (created_ms);
         description: "the change feed: change_log, and a trigger that notifies prynt_changes",
         sql: super::feed::MIGRATION_SQL,
     },
+    Migration {
+        version: 3,
+        description: "identifications wake the other nodes from the node, not a trigger",
+        sql: super::feed::NODE_NOTIFY_MIGRATION_SQL,
+    },
 ];
 
 /// A migration applied by one run.

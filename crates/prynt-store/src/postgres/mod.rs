@@ -75,6 +75,9 @@ pub struct PostgresStore {
     config: tokio_postgres::Config,
     /// The change feed's `LISTEN` task and the wake-ups it hands out (see `feed`).
     wakeups: feed::Wakeups,
+    /// Signalled when an identification commits; the node's notifier wakes the other nodes
+    /// for them (see [`feed::notify_identifications`]).
+    identified: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
@@ -125,6 +128,11 @@ impl PostgresStore {
         let node_id = liveness::new_node_id();
         let config = parse_url(url)?;
         let node_lock = liveness::hold(config.clone(), node_id).await?;
+        let identified = std::sync::Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(feed::notify_identifications(
+            pool.clone(),
+            identified.clone(),
+        ));
         Ok(PostgresStore {
             pool,
             closed: AtomicBool::new(false),
@@ -132,6 +140,7 @@ impl PostgresStore {
             node_lock: std::sync::Mutex::new(Some(node_lock)),
             config,
             wakeups: feed::Wakeups::default(),
+            identified,
         })
     }
 
