@@ -26,24 +26,13 @@ use serde_json::{json, Value};
 
 use crate::identify::{identify_target, visits};
 use crate::load::{self, Stats, Target};
+use crate::node::{Database, UNLIMITED};
 use crate::server::{self, Server};
 use crate::synth::{Device, Rng};
 use crate::BenchError;
 
 /// Connections of the paced phases, split between the nodes (as in `prynt-bench identify`).
 const PACED_CLIENTS: usize = 256;
-
-/// Limits that never get in the way: the benchmark measures the server, not the plan's budgets
-/// (the probes read an event per poll, far above a plan's server-API budget).
-const UNLIMITED: &[&str] = &[
-    "workspaces",
-    "update",
-    "default",
-    "--plan",
-    "enterprise",
-    "--limits",
-    "server=10000000,mgmt=10000000,burst=1000000,identify=1000000",
-];
 
 /// How long one propagation or recognition sample may take before the run fails.
 const GIVE_UP: Duration = Duration::from_secs(5);
@@ -66,62 +55,6 @@ pub struct Options<'a> {
     pub ip_data: &'a Path,
 }
 
-/// Runs `f` on a runtime of its own thread, so it may be called from anywhere, a `Drop` too.
-fn on_own_runtime<T: Send + 'static>(
-    f: impl std::future::Future<Output = T> + Send + 'static,
-) -> Result<T, BenchError> {
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map(|rt| rt.block_on(f))
-            .map_err(|e| BenchError::Runtime(e.to_string()))
-    })
-    .join()
-    .map_err(|_| BenchError::Runtime("the database thread panicked".into()))?
-}
-
-/// A fresh database on the caller's PostgreSQL server, dropped (connections and all) with this.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create(admin: &str) -> Result<Database, BenchError> {
-        let name = format!("prynt_scale_out_{}", prynt_core::ids::random_hex(10));
-        let (a, n) = (admin.to_owned(), name.clone());
-        let url =
-            on_own_runtime(
-                async move { prynt_store::postgres::admin::create_database(&a, &n).await },
-            )?
-            .map_err(|e| {
-                BenchError::Runtime(format!(
-                    "cannot create a database on the --database-url server: {e}"
-                ))
-            })?;
-        Ok(Database {
-            admin: admin.to_owned(),
-            name,
-            url,
-        })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let (a, n) = (self.admin.clone(), self.name.clone());
-        let dropped =
-            on_own_runtime(
-                async move { prynt_store::postgres::admin::drop_database(&a, &n).await },
-            );
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("warning: could not drop database {}", self.name);
-        }
-    }
-}
-
 /// The nodes of one configuration, stopped before their database is dropped (field order).
 struct Nodes {
     servers: Vec<Server>,
@@ -142,7 +75,7 @@ fn sqlite_node(o: &Options) -> Result<Nodes, BenchError> {
 /// `count` nodes on one fresh database of the caller's server; every node uses the keys the
 /// first one made, and one webhook sealing key, as a deployment of several nodes must.
 fn postgres_nodes(o: &Options, admin: &str, count: usize) -> Result<Nodes, BenchError> {
-    let database = Database::create(admin)?;
+    let database = Database::create(admin, "scale_out")?;
     let store = ["--database-url", database.url.as_str()];
     let sealing = prynt_core::ids::random_hex(64);
     let extra = ["--webhook-secret-key", sealing.as_str()];
