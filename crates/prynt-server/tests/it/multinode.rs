@@ -583,23 +583,8 @@ fn nodes_whose_connections_break_catch_up(c: &Cluster) {
         "every node's pool, lock and LISTEN connections"
     );
     let started = Instant::now();
-    let body = json!({"name": "after the restart", "status": "live", "priority": 0,
-        "conditions": {"operator": "AND", "rules": [leaf("event.type", "equals", json!("mn_restart"))]},
-        "action": {"verdict": "challenge"}});
     // A's first calls may meet a broken pooled connection and answer 503.
-    loop {
-        let r = a
-            .req(reqwest::Method::POST, "/v1/rules", &a.secret_key)
-            .json(&body)
-            .send()
-            .expect("request");
-        if r.status() == 200 {
-            break;
-        }
-        assert_eq!(r.status(), 503, "a broken connection is a clean 503");
-        assert!(started.elapsed() < Duration::from_secs(5));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    challenge_rule_once_reachable(a, "mn_restart", started);
     let delay = time_until(started, || {
         verdict_if_up(b, 10, "mn_restart", "198.51.100.202").as_deref() == Some("challenge")
     });
@@ -611,6 +596,31 @@ fn nodes_whose_connections_break_catch_up(c: &Cluster) {
         delay < Duration::from_secs(3),
         "caught up after reconnecting"
     );
+}
+
+/// Makes a live rule through `node` that challenges events of `event_type`, asking again while
+/// the node answers a clean 503 (its store still out of reach), for at most 5 s from `started`.
+pub(crate) fn challenge_rule_once_reachable(node: &TestServer, event_type: &str, started: Instant) {
+    let body = json!({"name": format!("{event_type} after the restart"), "status": "live",
+        "priority": 0,
+        "conditions": {"operator": "AND", "rules": [leaf("event.type", "equals", json!(event_type))]},
+        "action": {"verdict": "challenge"}});
+    loop {
+        let r = node
+            .req(reqwest::Method::POST, "/v1/rules", &node.secret_key)
+            .json(&body)
+            .send()
+            .expect("create a rule");
+        if r.status() == 200 {
+            return;
+        }
+        assert_eq!(r.status(), 503, "only a clean 503 may come before the rule");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "rule refused for 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A node started after all of the above knows it at once.

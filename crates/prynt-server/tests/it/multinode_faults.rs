@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::harness::{on_postgres, payload, TestServer};
-use crate::multinode::{leaf, run, verdict_if_up, Cluster};
+use crate::multinode::{challenge_rule_once_reachable, run, verdict_if_up, Cluster};
 
 /// Longest a client waits for one answer: longer means the server hangs.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -1071,25 +1071,7 @@ fn multinode_faults_postgres_restarted_under_load_is_a_clean_503_and_recovers() 
     // The change feed follows again: a rule made through A applies on B.
     let (a, b) = (&c.nodes[0], &c.nodes[1]);
     let made = Instant::now();
-    let body = json!({"name": "after the restart", "status": "live", "priority": 0,
-        "conditions": {"operator": "AND", "rules": [leaf("event.type", "equals", json!("pf_after"))]},
-        "action": {"verdict": "challenge"}});
-    loop {
-        let r = a
-            .req(reqwest::Method::POST, "/v1/rules", &a.secret_key)
-            .json(&body)
-            .send()
-            .expect("create a rule");
-        if r.status() == 200 {
-            break;
-        }
-        assert_eq!(r.status(), 503, "only a clean 503 may come first");
-        assert!(
-            made.elapsed() < Duration::from_secs(5),
-            "rule refused for 5 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    challenge_rule_once_reachable(a, "pf_after", made);
     let deadline = made + Duration::from_secs(5);
     while verdict_if_up(b, 12, "pf_after", "198.51.100.220").as_deref() != Some("challenge") {
         assert!(
