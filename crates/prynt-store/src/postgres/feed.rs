@@ -1,9 +1,9 @@
 //! The change feed on PostgreSQL: the `change_log` table, one row per change written in the
 //! change's own transaction, and `LISTEN`/`NOTIFY` on the channel `prynt_changes` to wake the
-//! nodes (triggers on `change_log` notify, so a write pays no extra round trip: every marker,
-//! and an identification when its connection has not notified in the last 50 ms, since a
-//! notifying commit takes a server-wide lock that halved identify throughput when every
-//! identification notified).
+//! nodes: a trigger on `change_log` notifies for every marker; for identifications the node
+//! notifies itself, at most every 20 ms ([`notify_identifications`]), since a notifying commit
+//! takes a server-wide lock held through its WAL flush that halved identify throughput when
+//! every identification notified.
 //!
 //! **Gap-free order.** Writers run concurrently and a row's sequence number is taken before its
 //! transaction commits, so rows become visible out of sequence order: a reader that moved its
@@ -92,19 +92,20 @@ CREATE TRIGGER change_log_notify_identified AFTER INSERT ON change_log
 /// throttling its own NOTIFYs still let every pooled connection of every node notify, and
 /// notifying commits queue one at a time on a server-wide lock held through the commit's WAL
 /// flush (two nodes identified fewer requests a second than one). Each node now notifies for
-/// its identifications itself, at most every 50 ms ([`notify_identifications`]).
+/// its identifications itself, at most every 20 ms ([`notify_identifications`]); the
+/// identification's transaction no longer takes the NOTIFY lock at all.
 pub(crate) const NODE_NOTIFY_MIGRATION_SQL: &str = r#"
 DROP TRIGGER change_log_notify_identified ON change_log;
 DROP FUNCTION prynt_change_notify_throttled();
 "#;
 
 /// The shortest time between two wake-ups a node sends for its identifications.
-const NOTIFY_IDENTIFIED_EVERY: Duration = Duration::from_millis(50);
+const NOTIFY_IDENTIFIED_EVERY: Duration = Duration::from_millis(20);
 
 /// Wakes the other nodes after this node's identifications commit: at once for the first,
 /// then at most once per [`NOTIFY_IDENTIFIED_EVERY`] while more come (the ones committed
-/// meanwhile share the next wake-up), so the server-wide NOTIFY lock is taken at most 20
-/// times a second per node. Ends when the pool closes.
+/// meanwhile share the next wake-up), so the server-wide NOTIFY lock is taken at most 50
+/// times a second per node, by a statement of its own that no identification waits for. Ends when the pool closes.
 pub(crate) async fn notify_identifications(
     pool: deadpool_postgres::Pool,
     identified: std::sync::Arc<tokio::sync::Notify>,
