@@ -51,9 +51,7 @@ const TEST_DATABASE_FILE: &str = ".test-database-url";
 /// Runs `f` on a runtime of its own thread: the harness is called from synchronous and
 /// asynchronous tests alike, and a runtime cannot be blocked on from inside another.
 fn on_own_runtime<T: Send + 'static>(
-    f: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>
-        + Send
-        + 'static,
+    f: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>> + Send + 'static,
 ) -> T {
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
@@ -111,7 +109,10 @@ fn drop_databases_of_finished_runs(admin: &str) {
                 "SELECT datname FROM pg_database WHERE datname LIKE 'prynt\\_it\\_%'",
             )
             .await?;
-            for name in rows.into_iter().filter_map(|r| r.into_iter().next().flatten()) {
+            for name in rows
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().flatten())
+            {
                 let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
                 let ended = pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists());
                 if ended {
@@ -151,7 +152,8 @@ pub fn store_execute(dir: &Path, sql: &str) -> u64 {
         .expect("run SQL on the test database");
     }
     let db = rusqlite::Connection::open(dir.join("prynt.db")).expect("open prynt.db");
-    db.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+    db.busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
     db.execute(sql, []).expect("run SQL on prynt.db") as u64
 }
 
@@ -168,7 +170,8 @@ pub fn store_query(dir: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
     }
     use rusqlite::types::ValueRef;
     let db = rusqlite::Connection::open(dir.join("prynt.db")).expect("open prynt.db");
-    db.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+    db.busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
     let mut st = db.prepare(sql).expect("prepare the query");
     let columns = st.column_count();
     st.query_map([], |r| {
