@@ -60,10 +60,27 @@ pub(crate) async fn visits(server: &Server, connections: usize) -> Arc<Vec<Bytes
             p
         })
         .collect();
+    with_tokens(
+        payloads,
+        |first| identify_target(server, "/v1/identify", first),
+        connections,
+        &mut rng,
+    )
+    .await
+}
+
+/// Each browser's first visit, identified for its visitor token through `target`, then its
+/// later visits, 80% of them carrying that token (the rest a browser that cleared its storage).
+pub(crate) async fn with_tokens(
+    payloads: Vec<serde_json::Value>,
+    target: impl Fn(&Arc<Vec<Bytes>>) -> Target,
+    connections: usize,
+    rng: &mut Rng,
+) -> Arc<Vec<Bytes>> {
     let encode = |v: &serde_json::Value| Bytes::from(serde_json::to_vec(v).unwrap_or_default());
     let first_visits = Arc::new(payloads.iter().map(encode).collect::<Vec<_>>());
     let tokens = load::collect_header(
-        &identify_target(server, "/v1/identify", &first_visits),
+        &target(&first_visits),
         connections,
         prynt_client::VISITOR_TOKEN_HEADER,
     )

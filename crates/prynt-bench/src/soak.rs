@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use prynt_client::{NewWebhook, WebhookEvent, WebhookStatus, WebhookUpdate};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::load::{self, Target};
 use crate::node::{self, Node, Receiver, Store, StoreKind, WorkDir};
@@ -139,27 +139,13 @@ fn target(node: &Node, public: &str, bodies: &Arc<Vec<Bytes>>) -> Target {
 /// The identify traffic: each browser's first visit for its token, then 80% of the visits
 /// carry it (as `prynt-bench identify` builds it).
 async fn visits(node: &Node, public: &str, browsers: usize, connections: usize) -> Arc<Vec<Bytes>> {
-    let payloads = node::payloads(7, browsers);
-    let encode = |v: &Value| Bytes::from(serde_json::to_vec(v).unwrap_or_default());
-    let first = Arc::new(payloads.iter().map(encode).collect::<Vec<_>>());
-    let tokens = load::collect_header(
-        &target(node, public, &first),
+    crate::identify::with_tokens(
+        node::payloads(7, browsers),
+        |first| target(node, public, first),
         connections,
-        prynt_client::VISITOR_TOKEN_HEADER,
+        &mut Rng::new(8),
     )
-    .await;
-    let mut rng = Rng::new(8);
-    let returning = payloads
-        .into_iter()
-        .zip(tokens)
-        .map(|(mut p, token)| {
-            if let (Some(t), true) = (token, rng.chance(0.8)) {
-                p["token"] = json!(t);
-            }
-            encode(&p)
-        })
-        .collect();
-    Arc::new(returning)
+    .await
 }
 
 /// Runs the soak.
