@@ -516,36 +516,50 @@ fn record(into: &Mutex<Received>, body: &[u8], detailed: bool) {
 /// Serves keep-alive requests on one connection: head, body (`Content-Length`), record, 200.
 async fn serve(mut s: TcpStream, into: &Mutex<Received>, detailed: bool) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(16 * 1024);
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let n = s.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-        let len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + len {
-            let n = s.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        record(into, &buf[head_end..head_end + len], detailed);
-        buf.drain(..head_end + len);
-        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-            .await?;
+    while let Some((body_start, end)) = read_request(&mut s, &mut buf).await? {
+        record(into, &buf[body_start..end], detailed);
+        buf.drain(..end);
+        s.write_all(OK_EMPTY).await?;
     }
+    Ok(())
+}
+
+/// The answer of the benchmarks' webhook receivers.
+pub(crate) const OK_EMPTY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+/// Reads the next request of a keep-alive connection into `buf` (which may already hold the
+/// start of it): its head, then as many body bytes as its `Content-Length` says. Gives where
+/// the body starts and where the request ends in `buf`, or `None` once the peer has closed the
+/// connection; the caller drains `..end` before reading the next.
+pub(crate) async fn read_request(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<(usize, usize)>> {
+    let mut chunk = vec![0u8; 16 * 1024];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(Some((head_end, head_end + len)))
 }
 
 /// `n` synthetic browsers' first identify payloads, as `prynt-bench identify` sends them: a

@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use prynt_client::{Client, NewWebhook, WebhookEvent, WebhookStatus, WebhookUpdate};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::identify::{identify_target, visits};
 use super::load;
+use crate::node::{read_request, OK_EMPTY};
 use crate::server::{self, Server};
 use crate::BenchError;
 
@@ -40,40 +41,15 @@ async fn receiver(delay: Duration) -> std::io::Result<(u16, Arc<AtomicU64>)> {
 /// Serves keep-alive requests on one connection: reads head and body, counts, answers.
 async fn answer(mut s: TcpStream, seen: &AtomicU64, delay: Duration) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(8192);
-    loop {
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let mut chunk = [0u8; 8192];
-            let n = s.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-        let len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + len {
-            let mut chunk = [0u8; 8192];
-            let n = s.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        buf.drain(..head_end + len);
+    while let Some((_, end)) = read_request(&mut s, &mut buf).await? {
+        buf.drain(..end);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
         seen.fetch_add(1, Ordering::Relaxed);
-        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-            .await?;
+        s.write_all(OK_EMPTY).await?;
     }
+    Ok(())
 }
 
 /// The management client of the bench server: webhooks are set up and switched through the
