@@ -112,22 +112,22 @@ impl Cluster {
         String::from_utf8(out.stdout).expect("utf8")
     }
 
-    /// Starts a node; every node uses the first node's first-start keys.
+    /// Starts a node sharing Redis and trusting loopback's forwarded addresses.
     fn start_node(&mut self) -> usize {
+        let redis = self.redis.clone();
+        self.start_node_with(&["--redis-url", &redis, "--trust-proxy", "127.0.0.1/32"])
+    }
+
+    /// Starts a node with `extra` arguments besides the database and the shared webhook
+    /// secret key; every node uses the first node's first-start keys.
+    pub(crate) fn start_node_with(&mut self, extra: &[&str]) -> usize {
         let dir = self.new_dir();
-        let mut args = vec![
-            "--redis-url",
-            &self.redis,
-            "--trust-proxy",
-            "127.0.0.1/32",
-            "--webhook-secret-key",
-            &self.webhook_key,
-        ];
+        let mut args: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        args.extend(["--webhook-secret-key".to_owned(), self.webhook_key.clone()]);
         // On PostgreSQL runs the harness adds the URL the data dir names itself.
         if !on_postgres() {
-            args.extend(["--database-url", &self.url]);
+            args.extend(["--database-url".to_owned(), self.url.clone()]);
         }
-        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut node = TestServer::start_in(&dir, &args);
         if let Some(first) = self.nodes.first() {

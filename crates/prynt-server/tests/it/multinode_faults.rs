@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{on_postgres, payload, TestServer};
+use crate::harness::{payload, TestServer};
 use crate::multinode::{challenge_rule_once_reachable, run, verdict_if_up, Cluster};
 
 /// Longest a client waits for one answer: longer means the server hangs.
@@ -78,28 +78,7 @@ fn cluster_on(admin: &str) -> Cluster {
 /// Starts a node of `c` that may deliver to loopback receivers; every node shares the webhook
 /// secret key and uses the first node's first-start keys.
 fn start_node(c: &mut Cluster) -> usize {
-    let dir = c.new_dir();
-    let (url, key) = (c.url.clone(), c.webhook_key.clone());
-    let mut args = vec![
-        "--webhook-secret-key",
-        key.as_str(),
-        "--dev-allow-loopback-webhooks",
-    ];
-    // On PostgreSQL runs the harness adds the URL the data dir names itself.
-    if !on_postgres() {
-        args.extend(["--database-url", url.as_str()]);
-    }
-    let mut node = TestServer::start_in(&dir, &args);
-    if let Some(first) = c.nodes.first() {
-        node.public_key = first.public_key.clone();
-        node.secret_key = first.secret_key.clone();
-    }
-    assert!(
-        !node.secret_key.is_empty(),
-        "the first node printed its keys"
-    );
-    c.nodes.push(node);
-    c.nodes.len() - 1
+    c.start_node_with(&["--dev-allow-loopback-webhooks"])
 }
 
 /// Rows of a query on the cluster's database, every value as text.
