@@ -11,8 +11,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{assert_error, client, payload, TestServer};
-use crate::slow_clients::DataDir;
+use crate::harness::{assert_error, client, payload, DataDir, TestServer};
 
 /// A key and the scope it belongs to.
 struct Caller {

@@ -124,6 +124,31 @@ fn drop_databases_of_finished_runs(admin: &str) {
     });
 }
 
+/// A data dir for test servers that outlives any one of them; on a PostgreSQL run the database
+/// the harness made for it is dropped with it.
+pub struct DataDir(tempfile::TempDir);
+
+impl DataDir {
+    pub fn new() -> Self {
+        DataDir(tempfile::tempdir().expect("tempdir"))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    /// A server on this dir with extra `serve` arguments.
+    pub fn start(&self, extra: &[&str]) -> TestServer {
+        TestServer::start_in(self.path(), extra)
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        drop_test_database(self.path());
+    }
+}
+
 /// Drops the test database of a data dir, if it has one.
 fn drop_test_database(dir: &Path) {
     let (Ok(url), Ok(admin)) = (

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Response;
 use serde_json::Value;
 
-use crate::harness::{block_on, on_postgres, payload, prynt, TestServer};
+use crate::harness::{block_on, on_postgres, payload, prynt, DataDir, TestServer};
 
 fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -36,39 +36,6 @@ fn now_s() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// A data dir for test servers; on a PostgreSQL test run, the database the harness made for it
-/// is dropped with it.
-struct DataDir(tempfile::TempDir);
-
-impl DataDir {
-    fn new() -> Self {
-        DataDir(tempfile::tempdir().expect("tempdir"))
-    }
-
-    fn path(&self) -> &std::path::Path {
-        self.0.path()
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let marker = self.path().join(".test-database-url");
-        let (Ok(url), Ok(admin)) = (
-            std::fs::read_to_string(marker),
-            std::env::var("PRYNT_TEST_DATABASE_URL"),
-        ) else {
-            return;
-        };
-        let Some(name) = url.trim().rsplit('/').next().map(str::to_owned) else {
-            return;
-        };
-        let _ = std::thread::spawn(move || {
-            block_on(prynt_store::postgres::admin::drop_database(&admin, &name))
-        })
-        .join();
-    }
 }
 
 /// A Redis server of this test alone, on a fixed port so that it can be killed and restarted.

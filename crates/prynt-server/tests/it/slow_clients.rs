@@ -12,40 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{block_on, payload, TestServer};
-
-/// A data dir for one test server; on a PostgreSQL run its database goes with it.
-pub(crate) struct DataDir(tempfile::TempDir);
-
-impl DataDir {
-    pub(crate) fn new() -> Self {
-        DataDir(tempfile::tempdir().expect("tempdir"))
-    }
-
-    /// A server on this dir with extra `serve` arguments.
-    pub(crate) fn start(&self, extra: &[&str]) -> TestServer {
-        TestServer::start_in(self.0.path(), extra)
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let marker = self.0.path().join(".test-database-url");
-        let (Ok(url), Ok(admin)) = (
-            std::fs::read_to_string(marker),
-            std::env::var("PRYNT_TEST_DATABASE_URL"),
-        ) else {
-            return;
-        };
-        let Some(name) = url.trim().rsplit('/').next().map(str::to_owned) else {
-            return;
-        };
-        let _ = std::thread::spawn(move || {
-            block_on(prynt_store::postgres::admin::drop_database(&admin, &name))
-        })
-        .join();
-    }
-}
+use crate::harness::{block_on, payload, DataDir, TestServer};
 
 fn addr(s: &TestServer) -> SocketAddr {
     s.base
