@@ -20,6 +20,9 @@ pub struct Metrics {
     pub account_history_loading: IntGauge,
     /// Rate-limit checks that Redis did not answer, decided by the failure mode instead.
     pub rate_limit_redis_failures: IntCounter,
+    /// Velocity calls that Redis did not answer: events scored without velocity, records and
+    /// erasures left for the catch-up once it answers.
+    pub velocity_redis_failures: IntCounter,
     /// Seconds since this node last read the store's change feed to its end (`sync`).
     pub sync_lag_seconds: Gauge,
     /// Changes of the feed applied to this node's caches, by kind.
@@ -60,6 +63,12 @@ impl Metrics {
         )?;
         registry.register(Box::new(account_history_loading.clone()))?;
         registry.register(Box::new(rate_limit_redis_failures.clone()))?;
+        let velocity_redis_failures = IntCounter::new(
+            "prynt_velocity_redis_failures_total",
+            "Velocity calls that Redis did not answer in time: events scored without velocity, \
+             records and erasures caught up once it answers",
+        )?;
+        registry.register(Box::new(velocity_redis_failures.clone()))?;
         let sync_lag_seconds = Gauge::new(
             "prynt_sync_lag_seconds",
             "Seconds since this node last read the store's change feed to its end (0 to 0.25 when current)",
@@ -94,6 +103,7 @@ impl Metrics {
             latency,
             account_history_loading,
             rate_limit_redis_failures,
+            velocity_redis_failures,
             sync_lag_seconds,
             sync_applied,
             sync_propagation,

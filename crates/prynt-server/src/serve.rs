@@ -182,6 +182,13 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
     );
     let ip_intel = load_ip_intel(&cfg)?;
     let rate_limits = rate_limits(&cfg, &metrics).await?;
+    let risk = crate::risk::Risk::for_server(
+        &cfg,
+        &identity.token_key,
+        &store,
+        &metrics.velocity_redis_failures,
+    )
+    .map_err(|e| CliError::Usage(format!("--redis-url: {e}")))?;
     let state = AppState::new(Shared {
         store: Arc::clone(&store),
         identity: Arc::new(identity),
@@ -190,7 +197,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         retention_ms: cfg.retention_days as i64 * 86_400_000,
         agent: AgentScripts::build(),
         ip_intel,
-        risk: crate::risk::Risk::new(cfg.retention_days as i64 * 86_400_000),
+        risk,
         trusted_proxies: cfg.trusted_proxies.clone(),
         policy: crate::policy::Policy::new(Arc::clone(&store)),
         secret_box: check_shared_secret_box(store.as_ref(), &cfg, load_secret_box(&cfg)?).await?,
@@ -214,17 +221,11 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         .map_err(|e| CliError::Usage(format!("cannot set up webhook delivery: {e}")))?;
     crate::delivery::start(state.clone(), client)
         .map_err(|e| CliError::Runtime(format!("cannot start the webhook worker: {e}")))?;
-    let started = std::time::Instant::now();
-    let replayed = state
+    state
         .risk
-        .rebuild(state.store.as_ref(), prynt_core::timefmt::now_unix_ms())
+        .start(state.store.as_ref())
         .await
         .map_err(|e| CliError::Runtime(format!("cannot rebuild velocity counts: {e}")))?;
-    tracing::info!(
-        events = replayed,
-        ms = started.elapsed().as_millis() as u64,
-        "velocity counts rebuilt from the last 24 hours"
-    );
     // Every environment that may have stored events waits for its account history; one
     // created from now on has none to wait for.
     let workspaces = state
@@ -517,12 +518,15 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 /// load is retried from the start after 10 s; the environment's events report
 /// `newDeviceForAccount: false` until it succeeds.
 async fn load_account_history(state: &AppState, scopes: Vec<prynt_core::Scope>) {
+    // Counts in Redis are seeded whole, account history included.
+    let Some(velocity) = state.risk.local() else {
+        return;
+    };
     for scope in scopes {
         loop {
             let started = std::time::Instant::now();
             let now = prynt_core::timefmt::now_unix_ms();
-            match state
-                .risk
+            match velocity
                 .load_account_history(state.store.as_ref(), &scope, now)
                 .await
             {

@@ -160,7 +160,7 @@ async fn apply(
         }
         Change::VisitorDeleted { scope, visitor_id } => {
             state.identity.index(scope).write().remove(visitor_id);
-            state.risk.forget_visitor(scope, visitor_id);
+            state.risk.forget_visitor(scope, visitor_id).await;
             if let Some(policy) = state.policy.loaded(scope) {
                 policy.forget_visitor(visitor_id).await;
                 policy.drop_visitor_entries(visitor_id);
@@ -216,7 +216,9 @@ async fn identified(
         return;
     };
     if let Some(o) = StoredObservation::of(&facts, &visitor.visitor_id, linked_id) {
-        state.risk.record(scope, &o.observation(event.ts_ms));
+        state
+            .risk
+            .record_from_feed(scope, &o.observation(event.ts_ms));
     }
     if let Some(policy) = state.policy.loaded(scope) {
         let verdict = event.verdict.as_deref().and_then(Verdict::parse);

@@ -22,14 +22,16 @@ use serde::Serialize;
 
 /// Observations kept per key; enough for any count a rule would act on.
 pub const PER_KEY: usize = 256;
-const DAY_S: i64 = 86_400;
+/// A day in seconds: the longest count window, and how long an observation is kept.
+pub const DAY_S: i64 = 86_400;
 /// How far back the account history behind `newDeviceForAccount` reaches by default: 90 days.
 pub const ACCOUNT_WINDOW_S: i64 = 90 * DAY_S;
 /// Visitors remembered per linked account: the most recently seen ones. Beyond it the least
 /// recently seen visitor is forgotten, so if it comes back it counts as a new device. A real
 /// account rarely has this many browsers in 90 days; one that does is shared or attacked.
 pub const DEVICES_PER_ACCOUNT: usize = 32;
-const WINDOWS_S: [i64; 3] = [300, 3_600, DAY_S];
+/// The count windows: 5 minutes, an hour, a day.
+pub const WINDOWS_S: [i64; 3] = [300, 3_600, DAY_S];
 
 /// Distinct counts over the three windows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -121,12 +123,22 @@ fn distinct(seen: Option<&VecDeque<Seen>>, now: i64) -> Windows {
         .map(|(t, v, _)| (*v, *t))
         .collect();
     pairs.sort_unstable();
+    // Sorted by value then time: the last pair of a value holds its latest time.
+    let latest = pairs
+        .iter()
+        .enumerate()
+        .filter(|(i, (value, _))| pairs.get(i + 1).is_none_or(|(next, _)| next != value))
+        .map(|(_, (_, t))| *t);
+    windows_of(latest, now)
+}
+
+/// The counts of distinct values as of `now`, given each distinct value's latest time (once
+/// per value): each counts in every window its latest time is in. Times after `now` count in
+/// every window (another node's clock may be a little ahead). The one definition of the
+/// windows, for this engine and for a store that keeps the counts elsewhere.
+pub fn windows_of(latest: impl IntoIterator<Item = i64>, now: i64) -> Windows {
     let mut counts = [0u32; 3];
-    for (i, (value, t)) in pairs.iter().enumerate() {
-        // Sorted by value then time: the last pair of a value holds its latest time.
-        if pairs.get(i + 1).is_some_and(|(next, _)| next == value) {
-            continue;
-        }
+    for t in latest {
         for (w, span) in WINDOWS_S.iter().enumerate() {
             if now - t < *span {
                 counts[w] += 1;
@@ -137,6 +149,20 @@ fn distinct(seen: Option<&VecDeque<Seen>>, now: i64) -> Windows {
         m5: counts[0],
         h1: counts[1],
         h24: counts[2],
+    }
+}
+
+/// The speed in km/h needed to get from `previous` (time, lat, lng) to `here` at `now`,
+/// rounded to 0.1: 0 within 50 km (city-level positions), and at least a minute's travel
+/// otherwise, since below a minute apart any distance looks impossible.
+pub fn travel_kmh(previous: (i64, f64, f64), here: (f64, f64), now: i64) -> f64 {
+    let (t0, lat, lng) = previous;
+    let km = haversine_km((lat, lng), here);
+    let hours = ((now - t0).max(60) as f64) / 3_600.0;
+    if km > 50.0 {
+        (km / hours * 10.0).round() / 10.0
+    } else {
+        0.0
     }
 }
 
@@ -183,16 +209,8 @@ impl Velocity {
             f.visitors_per_linked_id = distinct(self.keys.get(&Key::LinkedVisitors(l)), now);
             f.new_device_for_account = self.is_new_device(l, v, now);
         }
-        if let (Some(here), Some(&(t0, lat, lng))) = (o.location, self.last_place.get(&v)) {
-            let km = haversine_km((lat, lng), here);
-            // Below a minute apart, city-level positions make any speed look impossible;
-            // count only real distances then.
-            let hours = ((now - t0).max(60) as f64) / 3_600.0;
-            if km > 50.0 {
-                f.travel_kmh = Some((km / hours * 10.0).round() / 10.0);
-            } else {
-                f.travel_kmh = Some(0.0);
-            }
+        if let (Some(here), Some(&previous)) = (o.location, self.last_place.get(&v)) {
+            f.travel_kmh = Some(travel_kmh(previous, here, now));
         }
         f
     }

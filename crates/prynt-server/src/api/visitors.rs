@@ -192,7 +192,7 @@ async fn delete_visitor(
         return Err(not_found(&visitor_id));
     }
     state.identity.index(&ctx.scope).write().remove(&visitor_id);
-    state.risk.forget_visitor(&ctx.scope, &visitor_id);
+    state.risk.forget_visitor(&ctx.scope, &visitor_id).await;
     let policy = state.policy.scope(&ctx.scope).await?;
     policy.forget_visitor(&visitor_id).await;
     policy.drop_visitor_entries(&visitor_id);

@@ -56,7 +56,7 @@ pub fn observation<'a>(
     }
 }
 
-pub fn assess(
+pub async fn assess(
     state: &AppState,
     admitted: &Admitted,
     observed: &Observed,
@@ -65,10 +65,13 @@ pub fn assess(
     now_ms: i64,
 ) -> Assessment {
     let linked_id = clean(admitted.payload.linked_id.as_deref());
-    let velocity = state.risk.features(
-        &admitted.auth.scope,
-        &observation(observed, matched, linked_id.as_deref(), now_ms),
-    );
+    let velocity = state
+        .risk
+        .features(
+            &admitted.auth.scope,
+            &observation(observed, matched, linked_id.as_deref(), now_ms),
+        )
+        .await;
     let (listed, has_blocklists) = {
         let lists = policy.lists.read();
         (

@@ -66,7 +66,7 @@ pub async fn identify(
     let now_ms = timefmt::now_unix_ms();
     let matched = matching::resolve(state, &admitted, &observed, now_ms);
     let policy = state.policy.scope(&admitted.auth.scope).await?;
-    let assessment = event::assess(state, &admitted, &observed, &matched, &policy, now_ms);
+    let assessment = event::assess(state, &admitted, &observed, &matched, &policy, now_ms).await;
     let event = event::Event::new(
         state,
         request_id,

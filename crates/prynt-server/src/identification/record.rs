@@ -91,10 +91,14 @@ pub async fn record(
         .index
         .write()
         .upsert(&matched.visitor_id, &observed.fingerprint, now_ms);
-    state.risk.record(
-        scope,
-        &observation(observed, matched, assessment.linked_id.as_deref(), now_ms),
-    );
+    state
+        .risk
+        .record(
+            scope,
+            &observation(observed, matched, assessment.linked_id.as_deref(), now_ms),
+            &event.request_id,
+        )
+        .await;
     outcome.apply_to_memory(policy);
     let request_id = event.request_id;
     policy.observe(now_ms, &request_id, outcome.verdict, facts);

@@ -1,26 +1,24 @@
-//! Wires velocity to the server: one in-memory [`Velocity`] per workspace environment, asked
-//! for an event's features before it is stored and taught the event once it is durable, and
-//! pruned of expired observations in the background. At start-up the counts are rebuilt from
-//! the stored events of the last 24 hours before the server takes traffic, so a restart does
-//! not reset them; the account history behind `newDeviceForAccount` (90 days, or the retention
-//! if shorter) is rebuilt from the stored events with a linked id in the background after the
-//! start, and until an environment's history is loaded its events report
-//! `newDeviceForAccount: false` rather than judge from part of the history.
+//! Velocity held in this node's memory: one [`Velocity`] per workspace environment, asked
+//! for an event's features before it is stored and taught the event once it is durable (and
+//! the other nodes' events from the change feed), and pruned of expired observations in the
+//! background. At start-up the counts are rebuilt from the stored events of the last 24 hours
+//! before the server takes traffic, so a restart does not reset them; the account history
+//! behind `newDeviceForAccount` (90 days, or the retention if shorter) is rebuilt from the
+//! stored events with a linked id in the background after the start, and until an
+//! environment's history is loaded its events report `newDeviceForAccount: false` rather than
+//! judge from part of the history. The server runs this without `--redis-url`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use prynt_core::{Environment, Scope};
-use prynt_rules::facts::{Facts, Value};
-use prynt_rules::fields;
-use prynt_signals::velocity::{Features, Observation, Velocity, ACCOUNT_WINDOW_S};
+use prynt_signals::velocity::{Features, Observation, Velocity};
 use prynt_store::{Store, StoreError};
 
-/// Rows read from the store per page while rebuilding.
-const PAGE: usize = 5_000;
+use super::{account_window_s, StoredObservation, PAGE};
 
-pub struct Risk {
+pub struct LocalVelocity {
     scopes: RwLock<HashMap<Scope, Arc<Mutex<Velocity>>>>,
     /// How far back the account history reaches, in seconds.
     account_window_s: i64,
@@ -29,13 +27,13 @@ pub struct Risk {
     loading: Mutex<HashMap<Scope, HashSet<String>>>,
 }
 
-impl Risk {
+impl LocalVelocity {
     /// Velocity for a server that keeps events `retention_ms`: the account history reaches
     /// back 90 days, or the retention if shorter, since that is all a restart can rebuild.
     pub fn new(retention_ms: i64) -> Self {
-        Risk {
+        LocalVelocity {
             scopes: RwLock::default(),
-            account_window_s: ACCOUNT_WINDOW_S.min(retention_ms / 1000),
+            account_window_s: account_window_s(retention_ms),
             loading: Mutex::default(),
         }
     }
@@ -84,25 +82,6 @@ impl Risk {
     /// server takes traffic. Returns how many events were replayed.
     pub async fn rebuild(&self, store: &dyn Store, now_ms: i64) -> Result<usize, StoreError> {
         let from = now_ms - 86_400_000;
-        let path = |p: &str| fields::lookup(p);
-        let (Some(visitor), Some(ip), Some(country), Some(linked), Some(lat), Some(lng)) = (
-            path("visitorId"),
-            path("ip.address"),
-            path("ip.country"),
-            path("event.linkedId"),
-            path("ip.lat"),
-            path("ip.lng"),
-        ) else {
-            return Ok(0);
-        };
-        let text = |f: &Facts, id| match f.get(id) {
-            Value::Str(s) => Some(s.clone()),
-            _ => None,
-        };
-        let num = |f: &Facts, id| match f.get(id) {
-            Value::Num(x) => Some(*x),
-            _ => None,
-        };
         let mut replayed = 0;
         for ws in store.list_workspaces().await? {
             for env in [Environment::Test, Environment::Live] {
@@ -119,24 +98,10 @@ impl Risk {
                     let velocity = self.of(&scope);
                     let mut v = velocity.lock();
                     for e in &page {
-                        let Ok(f) = Facts::from_json(&e.body) else {
-                            continue;
-                        };
-                        let (Some(visitor_id), Some(address)) = (text(&f, visitor), text(&f, ip))
-                        else {
-                            continue;
-                        };
-                        let country_code = text(&f, country);
-                        let linked_id = text(&f, linked);
-                        v.record(&Observation {
-                            visitor_id: &visitor_id,
-                            ip: &address,
-                            country: country_code.as_deref(),
-                            linked_id: linked_id.as_deref(),
-                            location: num(&f, lat).zip(num(&f, lng)),
-                            ts_s: e.ts_ms / 1000,
-                        });
-                        replayed += 1;
+                        if let Some(o) = StoredObservation::of_event(&e.body) {
+                            v.record(&o.observation(e.ts_ms));
+                            replayed += 1;
+                        }
                     }
                     if !full {
                         break;
@@ -147,7 +112,7 @@ impl Risk {
         Ok(replayed)
     }
 
-    /// Marks the account history of `scopes` as loading: until [`Risk::load_account_history`]
+    /// Marks the account history of `scopes` as loading: until [`LocalVelocity::load_account_history`]
     /// has run for one, its events report `newDeviceForAccount: false`. Called before the
     /// server takes traffic, with every environment that may have stored events.
     pub fn begin_account_history(&self, scopes: impl IntoIterator<Item = Scope>) {
@@ -263,7 +228,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let risk = Risk::new(365 * DAY_MS);
+        let risk = LocalVelocity::new(365 * DAY_MS);
         risk.begin_account_history([scope.clone()]);
         let new_device = |v| {
             risk.features(&scope, &login(v, now_s))
@@ -294,7 +259,7 @@ mod tests {
         assert!(new_device("pv_d"));
 
         // With a 30-day retention the window is 30 days: A's use is kept, a 40-day-old one not.
-        let short = Risk::new(30 * DAY_MS);
+        let short = LocalVelocity::new(30 * DAY_MS);
         short.record(&scope, &login("pv_a", now_s - 40 * 86_400));
         assert!(
             !short
