@@ -20,6 +20,7 @@ mod limits;
 mod listings;
 mod multinode;
 mod multinode_faults;
+mod multinode_velocity;
 mod receiver;
 mod rules;
 mod scores;
