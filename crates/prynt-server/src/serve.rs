@@ -183,7 +183,8 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
     let ip_intel = load_ip_intel(&cfg)?;
     let rate_limits = rate_limits(&cfg, &metrics).await?;
     let risk = crate::risk::Risk::for_server(
-        &cfg,
+        cfg.redis_url.as_deref(),
+        cfg.retention_days as i64 * 86_400_000,
         &identity.token_key,
         &store,
         &metrics.velocity_redis_failures,

@@ -49,16 +49,16 @@ impl Risk {
         Risk::Local(LocalVelocity::new(retention_ms))
     }
 
-    /// The velocity `cfg` asks for: in Redis with `--redis-url`, else in memory. `token_key`
-    /// is the store's, which keys the hashes stored in Redis.
+    /// Velocity in Redis with `--redis-url`, else in memory, for a server that keeps events
+    /// `retention_ms`. `token_key` is the store's, which keys the hashes stored in Redis.
     pub fn for_server(
-        cfg: &crate::config::ServeConfig,
+        redis_url: Option<&str>,
+        retention_ms: i64,
         token_key: &[u8],
         store: &Arc<dyn Store>,
         failures: &prometheus::IntCounter,
     ) -> Result<Self, shared::VelocityRedisError> {
-        let retention_ms = cfg.retention_days as i64 * 86_400_000;
-        Ok(match &cfg.redis_url {
+        Ok(match redis_url {
             None => Risk::new(retention_ms),
             Some(url) => Risk::Shared(Arc::new(SharedVelocity::connect(
                 url,
