@@ -30,9 +30,11 @@
 //! **Failures.** Every call is bounded by [`CALL_TIMEOUT`]; after a failure Redis is left alone
 //! for [`RETRY_AFTER_FAILURE`], as the shared rate limits do. An event scored meanwhile has
 //! velocity "unknown": zero counts, `newDeviceForAccount: false`, `travelKmh: null`. A record
-//! that failed marks its environment for a reseed once Redis answers again (a generation
-//! counter makes a seed that was running meanwhile end without its marker), and an erasure
-//! that failed is retried until it succeeds.
+//! that failed is kept and recorded again once Redis answers (up to [`UNRECORDED_MAX`] per
+//! node; past that, a long outage, its environment is marked for a reseed instead, and a
+//! generation counter makes a seed that was running meanwhile end without its marker), and an
+//! erasure that failed is retried until it succeeds. A node that dies with records still
+//! kept loses them from the counts (not from the store) until they age out of the windows.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,6 +65,9 @@ const SEED_LOCK_MS: u64 = 60_000;
 const SEED_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the background task looks for work when nothing wakes it.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
+/// Events a node keeps to record again once Redis answers; past this many (a long outage)
+/// their environments are reseeded from the store instead.
+pub const UNRECORDED_MAX: usize = 10_000;
 
 /// Reads an event's features. KEYS: 1 the visitor's IPs, 2 its countries, 3 its linked ids,
 /// 4 the linked id's visitors, 5 the IP's visitors, 6 the account history, 7 the visitor's
@@ -242,6 +247,14 @@ pub enum Seeding {
     Again,
 }
 
+/// An event whose record Redis did not take.
+struct Unrecorded {
+    scope: Scope,
+    observation: StoredObservation,
+    ts_ms: i64,
+    event_id: String,
+}
+
 /// The keys of one workspace environment.
 struct Keys {
     prefix: String,
@@ -306,7 +319,10 @@ pub struct SharedVelocity {
     failing: AtomicBool,
     /// This node's token for the seeding lock.
     node: String,
-    /// Environments whose records failed here: their counts miss events until reseeded.
+    /// Events Redis did not take, to record again once it answers (records are idempotent,
+    /// and the layout orders by time, so late is as good as on time).
+    unrecorded: Mutex<Vec<Unrecorded>>,
+    /// Environments that missed more records than [`UNRECORDED_MAX`]: reseeded from the store.
     dirty: Mutex<HashSet<Scope>>,
     /// Erasures that could not reach Redis, retried until they do.
     unforgotten: Mutex<Vec<(Scope, String)>>,
@@ -364,6 +380,7 @@ impl SharedVelocity {
             last_warned_ms: AtomicU64::new(0),
             failing: AtomicBool::new(false),
             node: prynt_core::ids::random_hex(16),
+            unrecorded: Mutex::default(),
             dirty: Mutex::default(),
             unforgotten: Mutex::default(),
             to_seed: Mutex::default(),
@@ -536,13 +553,35 @@ impl SharedVelocity {
         call
     }
 
-    /// Records `o`, the durable event `event_id`. When Redis does not answer, the
-    /// environment is reseeded once it does.
+    /// Records `o`, the durable event `event_id`. When Redis does not answer, the event is
+    /// recorded again once it does (or, past [`UNRECORDED_MAX`], its environment reseeded).
     pub async fn record(&self, scope: &Scope, o: &Observation<'_>, event_id: &str) {
         if let Err(e) = self.try_record(scope, o, event_id).await {
             self.failed(&e);
-            self.dirty.lock().insert(scope.clone());
+            let mut unrecorded = self.unrecorded.lock();
+            if unrecorded.len() < UNRECORDED_MAX {
+                unrecorded.push(Unrecorded {
+                    scope: scope.clone(),
+                    observation: StoredObservation {
+                        visitor_id: o.visitor_id.to_owned(),
+                        ip: o.ip.to_owned(),
+                        country: o.country.map(str::to_owned),
+                        linked_id: o.linked_id.map(str::to_owned),
+                        location: o.location,
+                    },
+                    ts_ms: o.ts_s * 1000,
+                    event_id: event_id.to_owned(),
+                });
+            } else {
+                self.dirty.lock().insert(scope.clone());
+            }
         }
+    }
+
+    /// Events waiting to be recorded again.
+    #[cfg(test)]
+    fn unrecorded(&self) -> usize {
+        self.unrecorded.lock().len()
     }
 
     pub async fn try_record(
@@ -609,9 +648,9 @@ impl SharedVelocity {
     }
 
     /// The background work of the node, for as long as the server runs: at start every
-    /// environment is checked (and seeded if need be), then it retries failed erasures, asks
-    /// for a reseed of the environments whose records failed once Redis answers again, and
-    /// seeds the environments found without their marker.
+    /// environment is checked (and seeded if need be), then, once Redis answers again after a
+    /// failure, it retries failed erasures and records, asks for a reseed of the environments
+    /// that missed too many records, and seeds the environments found without their marker.
     pub async fn maintain(self: Arc<Self>) {
         loop {
             match self.store.list_workspaces().await {
@@ -663,6 +702,28 @@ impl SharedVelocity {
                 self.unforgotten
                     .lock()
                     .extend(unforgotten[i..].iter().cloned());
+                return Ok(());
+            }
+        }
+        // Then the events Redis missed, a page per round trip.
+        let unrecorded = std::mem::take(&mut *self.unrecorded.lock());
+        for (page, events) in unrecorded.chunks(PAGE).enumerate() {
+            let mut pipe = redis::pipe();
+            pipe.load_script(&self.record).ignore();
+            for u in events {
+                let o = u.observation.observation(u.ts_ms);
+                pipe.invoke_script(&self.record_call(&u.scope, &o, &u.event_id, true))
+                    .ignore();
+            }
+            let mut connection = self.bulk.clone();
+            let outcome = bounded(SEED_CALL_TIMEOUT, pipe.query_async::<()>(&mut connection)).await;
+            self.note(&outcome);
+            if let Err(e) = outcome {
+                self.failed(&e);
+                let mut left = unrecorded.into_iter().skip(page * PAGE).collect::<Vec<_>>();
+                let mut queue = self.unrecorded.lock();
+                left.append(&mut queue);
+                *queue = left;
                 return Ok(());
             }
         }
@@ -940,7 +1001,7 @@ impl SharedVelocity {
                     tracing::warn!(
                         error = %e,
                         "velocity counts cannot reach Redis; events are scored without velocity \
-                         until it answers, then the counts are reseeded from the store"
+                         until it answers, then the counts catch up"
                     );
                 }
             }
@@ -1226,6 +1287,60 @@ mod tests {
             .map(|k| String::from_utf8_lossy(&k).into_owned())
             .collect();
         assert!(rest.is_empty(), "both erased, nothing is left: {rest:?}");
+    }
+
+    /// During an outage events are scored without velocity and their records kept; once Redis
+    /// answers, the catch-up records them and the counts are whole, without a reseed.
+    #[tokio::test]
+    async fn records_redis_missed_are_made_once_it_answers() {
+        let f = fixture(90 * 24 * HOUR_MS);
+        let scope = scope();
+        retried(|| f.velocity.seed(&scope, 1_000_000_000)).await;
+        let t = 2_000_000_000;
+        let obs = |ip: &'static str, ts| Observation {
+            visitor_id: "pv_a",
+            ip,
+            country: Some("DE"),
+            linked_id: Some("u1"),
+            location: Some((52.52, 13.405)),
+            ts_s: ts,
+        };
+        let first = obs("198.51.100.1", t);
+        retried(|| f.velocity.try_record(&scope, &first, "req_1")).await;
+        // Redis failed a moment ago: the node leaves it alone.
+        let outage = || {
+            f.velocity
+                .resting_until_ms
+                .store(now_ms() + 60_000, Ordering::Relaxed)
+        };
+        outage();
+        let second = obs("198.51.100.2", t + 1);
+        assert_eq!(
+            f.velocity.features(&scope, &second).await,
+            Features::default(),
+            "velocity unknown"
+        );
+        f.velocity.record(&scope, &second, "req_2").await;
+        assert_eq!(f.velocity.unrecorded(), 1);
+        // Still away: the catch-up keeps it.
+        f.velocity.catch_up().await.unwrap();
+        assert_eq!(f.velocity.unrecorded(), 1);
+        f.velocity.resting_until_ms.store(0, Ordering::Relaxed);
+        f.velocity.catch_up().await.unwrap();
+        assert_eq!(f.velocity.unrecorded(), 0);
+        let third = obs("198.51.100.3", t + 2);
+        let (features, seeded) = retried(|| f.velocity.try_features(&scope, &third)).await;
+        assert!(seeded, "no reseed was needed");
+        assert_eq!(
+            features.distinct_ip,
+            Windows {
+                m5: 2,
+                h1: 2,
+                h24: 2
+            }
+        );
+        assert_eq!(features.travel_kmh, Some(0.0));
+        delete_all(&Keys::of(&scope).prefix);
     }
 
     /// Seeding from the store gives the counts the in-memory rebuild gives, and claims nothing
