@@ -237,10 +237,12 @@ impl Velocity {
         let v = h(o.visitor_id);
         let mut push = |key: Key, value: u64| {
             let q = self.keys.entry(key).or_default();
-            q.push_back((o.ts_s, value, v));
-            while q.len() > PER_KEY || q.front().is_some_and(|(t, _, _)| o.ts_s - t >= DAY_S) {
+            while q.len() >= PER_KEY || q.front().is_some_and(|(t, _, _)| o.ts_s - t >= DAY_S) {
                 q.pop_front();
             }
+            // Room is made before the push: a full queue pushed first would double its buffer
+            // to hold one observation more than it ever keeps.
+            q.push_back((o.ts_s, value, v));
         };
         push(Key::VisitorIp(v), h(o.ip));
         if let Some(c) = o.country {
@@ -449,6 +451,9 @@ mod tests {
         }
         let f = vel.features(&obs("pv_a", "9.9.9.9", "DE", None, (PER_KEY * 3) as i64));
         assert_eq!(f.distinct_ip.h24 as usize, PER_KEY);
+        // A full key's buffer never grows past what it keeps (a soak showed it doubling).
+        let widest = vel.keys.values().map(VecDeque::capacity).max();
+        assert_eq!(widest, Some(PER_KEY));
         vel.prune(10 * DAY_S);
         assert!(vel.is_empty());
     }
