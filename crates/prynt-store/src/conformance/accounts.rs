@@ -22,6 +22,26 @@ pub async fn a_new_store_has_a_default_workspace_and_a_stable_token_key(store: A
     );
 }
 
+pub async fn the_token_key_is_replaced_only_from_its_current_value(store: Arc<dyn Store>) {
+    let clear = store.token_key().await.unwrap();
+    let sealed = b"v1.sealed-form-of-the-key".to_vec();
+    assert!(
+        !store
+            .replace_token_key(b"not the key", &sealed)
+            .await
+            .unwrap(),
+        "a stale current value replaces nothing"
+    );
+    assert_eq!(store.token_key().await.unwrap(), clear);
+    assert!(store.replace_token_key(&clear, &sealed).await.unwrap());
+    assert_eq!(store.token_key().await.unwrap(), sealed);
+    assert!(
+        !store.replace_token_key(&clear, b"v1.other").await.unwrap(),
+        "of two nodes sealing at once, the second finds the key already replaced"
+    );
+    assert_eq!(store.token_key().await.unwrap(), sealed);
+}
+
 pub async fn workspace_is_found_by_name_and_listed(store: Arc<dyn Store>) {
     let ws = store.create_workspace("acme", Plan::Starter).await.unwrap();
     assert!(

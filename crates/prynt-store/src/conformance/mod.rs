@@ -87,6 +87,7 @@ macro_rules! conformance_tests {
         $crate::__conformance_each!(
             $factory;
             a_new_store_has_a_default_workspace_and_a_stable_token_key,
+            the_token_key_is_replaced_only_from_its_current_value,
             workspace_is_found_by_name_and_listed,
             workspace_names_are_unique,
             workspace_plan_update_sets_and_clears_custom_limits,

@@ -20,6 +20,19 @@ impl StoreLifecycle for PostgresStore {
             .try_get(0)?)
     }
 
+    /// The replaced row version stays in the table's heap until VACUUM reclaims it (PostgreSQL
+    /// keeps old row versions for concurrent readers); the operations guide says so.
+    async fn replace_token_key(&self, current: &[u8], new: &[u8]) -> StoreResult<bool> {
+        let conn = self.conn().await?;
+        let changed = conn
+            .execute(
+                "UPDATE server_secrets SET value = $1 WHERE name = 'token_key' AND value = $2",
+                &[&new, &current],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         let conn = self.conn().await?;
         conn.query_one("SELECT 1", &[]).await?;

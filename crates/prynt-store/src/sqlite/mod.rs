@@ -11,6 +11,10 @@
 //! acknowledged only after a `TRUNCATE` checkpoint has copied the zeroed pages into the
 //! database file and emptied the write-ahead log, whose older frames still hold the rows as
 //! they were before.
+//!
+//! The data dir is the owner's alone: created 0700, `prynt.db` and its `-wal` and `-shm` files
+//! 0600 (SQLite gives the last two the database file's mode), and narrowed to those modes when
+//! an existing install has them wider.
 
 mod accounts;
 mod decision;
@@ -103,16 +107,77 @@ fn scrub_wal(conn: &Connection, lock: &CheckpointLock) -> StoreResult<bool> {
     Ok(busy? == 0)
 }
 
+/// Creates `dir` (and its parents) if missing; the directory itself ends up 0700 however it was
+/// made before.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+        builder.create(dir)?;
+        narrow(dir, 0o700)?;
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)?;
+    Ok(())
+}
+
+/// Makes `path` 0600 when it exists or by creating it empty (SQLite then opens it as a new
+/// database, and its journal files take its mode); the `-wal` and `-shm` files of an existing
+/// install are narrowed too.
+fn create_private_file(path: &Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |e: std::io::Error| {
+            StoreError::Backend(format!("cannot secure {}: {e}", path.display()))
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        narrow(path, 0o600).map_err(io)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            match narrow(Path::new(&side), 0o600) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Takes away every permission beyond `mode` from `path` (never adds any).
+#[cfg(unix)]
+fn narrow(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let current = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    if current & !mode != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(current & mode))?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating when needed) `prynt.db` in `data_dir` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        private_dir(data_dir).map_err(|e| {
             StoreError::Backend(format!(
                 "cannot create data dir {}: {e}",
                 data_dir.display()
             ))
         })?;
         let path = data_dir.join("prynt.db");
+        create_private_file(&path)?;
         let mut conn = open_connection(&path)?;
         migrations::apply(&mut conn)?;
         conn.execute_batch("PRAGMA wal_autocheckpoint = 1000")?;
@@ -244,6 +309,19 @@ impl StoreLifecycle for SqliteStore {
                 [],
                 |r| r.get(0),
             )?)
+        })
+        .await
+    }
+
+    async fn replace_token_key(&self, current: &[u8], new: &[u8]) -> StoreResult<bool> {
+        let (current, new) = (current.to_vec(), new.to_vec());
+        // An erasing write: the clear key must not stay readable in the write-ahead log.
+        self.write_erasing(move |c| {
+            let changed = c.execute(
+                "UPDATE server_secrets SET value = ?1 WHERE name = 'token_key' AND value = ?2",
+                rusqlite::params![new, current],
+            )?;
+            Ok(changed == 1)
         })
         .await
     }

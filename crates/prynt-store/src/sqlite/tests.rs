@@ -57,3 +57,40 @@ async fn a_reopened_store_keeps_its_token_key_and_a_closed_one_refuses_writes() 
         "reopening does not make a second default workspace"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_and_database_files_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("new/data");
+    let store = SqliteStore::open(&dir).unwrap();
+    store.create_workspace("acme", Plan::Pro).await.unwrap();
+    assert_eq!(mode(&dir), 0o700, "a new data dir");
+    for name in ["prynt.db", "prynt.db-wal", "prynt.db-shm"] {
+        assert_eq!(mode(&dir.join(name)), 0o600, "a new {name}");
+    }
+    store.close().await.unwrap();
+    drop(store);
+
+    // An install made world-readable (say, by an earlier version) is narrowed when opened.
+    let wide = |p: &std::path::Path, m| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    wide(&dir, 0o755);
+    for name in ["prynt.db", "prynt.db-wal", "prynt.db-shm"] {
+        if dir.join(name).exists() {
+            wide(&dir.join(name), 0o644);
+        }
+    }
+    let reopened = SqliteStore::open(&dir).unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    for name in ["prynt.db", "prynt.db-wal", "prynt.db-shm"] {
+        let path = dir.join(name);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "an existing {name}");
+        }
+    }
+    reopened.close().await.unwrap();
+}
