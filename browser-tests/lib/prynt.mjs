@@ -5,7 +5,7 @@
 // startPrynt() gets its own fresh data directory, removed again by stop().
 import { spawn } from 'node:child_process';
 import { copyFile, chmod, mkdtemp, rm, stat } from 'node:fs/promises';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,8 +162,12 @@ export async function startPrynt({ env = {} } = {}) {
       child.stdout.on('data', (d) => {
         stdout += d;
         let m;
-        if (!found.publicKey && (m = /^public key: (pk_test_\S+)\s*$/m.exec(stdout))) found.publicKey = m[1];
-        if (!found.secretKey && (m = /^secret key: (sk_test_\S+)\s*$/m.exec(stdout))) found.secretKey = m[1];
+        // A new store's first key pair is written to a file in the data dir, never printed.
+        if (!found.publicKey && /^first start: /m.test(stdout)) {
+          const keys = readFileSync(join(dataDir, 'first-start-keys.txt'), 'utf8');
+          found.publicKey = /^public key: (pk_test_\S+)\s*$/m.exec(keys)?.[1];
+          found.secretKey = /^secret key: (sk_test_\S+)\s*$/m.exec(keys)?.[1];
+        }
         if (!found.base && (m = /^listening on (http:\/\/127\.0\.0\.1:\d+)\s*$/m.exec(stdout))) found.base = m[1];
         if (found.publicKey && found.secretKey && found.base) {
           clearTimeout(timer);

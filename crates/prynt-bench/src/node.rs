@@ -239,11 +239,29 @@ pub(crate) fn link_ip_data(from: &Path, dir: &Path) -> Result<bool, BenchError> 
     Ok(true)
 }
 
+/// The test key pair (public, secret) that a new store's first start wrote to its data dir.
+pub(crate) fn first_start_keys(data_dir: &Path) -> Result<(String, String), BenchError> {
+    let path = data_dir.join("first-start-keys.txt");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        BenchError::Runtime(format!(
+            "cannot read the first keys in {}: {e}",
+            path.display()
+        ))
+    })?;
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|k| k.trim().to_owned())
+            .ok_or_else(|| BenchError::Runtime(format!("no `{prefix}` in {}", path.display())))
+    };
+    Ok((field("public key: ")?, field("secret key: ")?))
+}
+
 /// A running `prynt serve`; SIGKILLed when dropped unless stopped first.
 pub(crate) struct Node {
     child: Child,
     pub addr: SocketAddr,
-    /// The test key pair (public, secret) a store prints on its first start only.
+    /// The test key pair (public, secret) a store makes on its first start only.
     pub keys: Option<(String, String)>,
     ended: bool,
 }
@@ -300,7 +318,6 @@ impl Node {
             }
         });
         let deadline = Instant::now() + START_LIMIT;
-        let (mut public, mut secret) = (None, None);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
@@ -319,10 +336,8 @@ impl Node {
                 }
             };
             let line = line.trim();
-            if let Some(k) = line.strip_prefix("public key: ") {
-                public = Some(k.to_owned());
-            } else if let Some(k) = line.strip_prefix("secret key: ") {
-                secret = Some(k.to_owned());
+            if line.starts_with("first start: ") {
+                node.keys = Some(first_start_keys(dir)?);
             } else if let Some(url) = line.strip_prefix("listening on http://") {
                 node.addr = url
                     .parse()
@@ -330,7 +345,6 @@ impl Node {
                 break;
             }
         }
-        node.keys = public.zip(secret);
         Ok(node)
     }
 

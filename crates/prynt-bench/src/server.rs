@@ -158,11 +158,8 @@ pub fn start_with(
                 "the server stopped before listening".into(),
             ));
         };
-        if let Some(k) = line.trim().strip_prefix("public key: ") {
-            server.public_key = k.to_owned();
-        }
-        if let Some(k) = line.trim().strip_prefix("secret key: ") {
-            server.secret_key = k.to_owned();
+        if line.starts_with("first start: ") {
+            (server.public_key, server.secret_key) = crate::node::first_start_keys(&server.dir)?;
         }
         if let Some(url) = line.trim().strip_prefix("listening on http://") {
             break url

@@ -186,9 +186,10 @@ fn soak(o: &Options, work: &WorkDir, store: &Store) -> Result<(), BenchError> {
         &["--dev-allow-loopback-webhooks"],
         &work.log(),
     )?;
-    let (public, secret) = node.keys.clone().ok_or_else(|| {
-        BenchError::Runtime("the server printed no keys on its first start".into())
-    })?;
+    let (public, secret) = node
+        .keys
+        .clone()
+        .ok_or_else(|| BenchError::Runtime("the server made no keys on its first start".into()))?;
     let api = node::api(&node, &public, &secret)?;
     let receiver = Receiver::start(false)?;
     // One client thread, as in `prynt-bench identify`: the server keeps both cores' worth of

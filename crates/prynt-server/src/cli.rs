@@ -116,8 +116,9 @@ pub struct ServeArgs {
     /// PEM file of CA certificates webhook receivers may present, besides the system's.
     #[arg(long, env = "PRYNT_WEBHOOK_CA", value_name = "FILE")]
     pub webhook_ca: Option<PathBuf>,
-    /// Key that encrypts webhook secrets at rest (32 bytes, hex or base64). Without it, a key
-    /// is created once in the data dir (`webhook-secrets.key`).
+    /// Key that seals secrets at rest, webhook secrets and the visitor-token key (32 bytes, hex
+    /// or base64). Without it or `--sealing-key-file`, a key is created once in the data dir
+    /// (`webhook-secrets.key`).
     #[arg(
         long,
         env = "PRYNT_WEBHOOK_SECRET_KEY",
@@ -125,6 +126,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub webhook_secret_key: Option<String>,
+    /// File holding the key that seals secrets at rest, as `--webhook-secret-key` takes it:
+    /// keep it outside the data dir (so a copy of the data dir or of the database alone opens
+    /// nothing), readable by the server's user only.
+    #[arg(
+        long,
+        env = "PRYNT_SEALING_KEY_FILE",
+        value_name = "FILE",
+        conflicts_with = "webhook_secret_key"
+    )]
+    pub sealing_key_file: Option<PathBuf>,
     /// Seconds a webhook receiver has to answer one delivery (1 to 60; default 10).
     #[arg(long, env = "PRYNT_WEBHOOK_TIMEOUT", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=60))]
     pub webhook_timeout: Option<u64>,

@@ -68,6 +68,7 @@ struct FileConfig {
     dev_allow_loopback_webhooks: Option<bool>,
     webhook_ca: Option<PathBuf>,
     webhook_secret_key: Option<String>,
+    sealing_key_file: Option<PathBuf>,
     webhook_timeout: Option<u64>,
     webhook_retry_schedule: Option<String>,
     no_demo: Option<bool>,
@@ -222,7 +223,10 @@ impl ServeConfig {
             allow_loopback: args.dev_allow_loopback_webhooks
                 || file.dev_allow_loopback_webhooks.unwrap_or(false),
             extra_roots_pem,
-            secret_key: args.webhook_secret_key.or(file.webhook_secret_key),
+            secret_key: sealing_key(
+                args.webhook_secret_key.or(file.webhook_secret_key),
+                args.sealing_key_file.or(file.sealing_key_file),
+            )?,
             timeout: std::time::Duration::from_secs(timeout),
             schedule,
         };
@@ -291,6 +295,39 @@ impl ServeConfig {
             ip_data,
         })
     }
+}
+
+/// The configured sealing key: given inline, or read from its file; not both.
+fn sealing_key(inline: Option<String>, file: Option<PathBuf>) -> Result<Option<String>, CliError> {
+    let Some(path) = file else {
+        return Ok(inline);
+    };
+    if inline.is_some() {
+        return Err(CliError::Usage(
+            "give the sealing key either as webhook_secret_key or as sealing_key_file, not both"
+                .into(),
+        ));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot read sealing_key_file {}: {e}",
+            path.display()
+        ))
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .map(|m| m.permissions().mode() & 0o077)
+            .unwrap_or(0);
+        if mode != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                "the sealing key file is readable by other users: chmod 600 it"
+            );
+        }
+    }
+    Ok(Some(text.trim().to_owned()))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, CliError> {

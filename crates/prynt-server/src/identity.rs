@@ -22,10 +22,9 @@ pub struct Identity {
 const LOAD_PAGE: usize = 20_000;
 
 impl Identity {
-    /// Loads every stored profile into fresh indexes.
-    pub async fn load(store: &dyn Store) -> Result<Identity, String> {
+    /// Loads every stored profile into fresh indexes; `token_key` signs visitor tokens.
+    pub async fn load(store: &dyn Store, token_key: Vec<u8>) -> Result<Identity, String> {
         let parser = DeviceParser::shared()?;
-        let token_key = store.token_key().await.map_err(|e| e.to_string())?;
         let identity = Identity {
             params: ModelParams::default(),
             indexes: RwLock::new(HashMap::new()),

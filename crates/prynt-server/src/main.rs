@@ -28,6 +28,7 @@ mod middleware;
 mod origin;
 mod policy;
 mod risk;
+mod secrets;
 mod serve;
 mod state;
 mod sync;
@@ -50,6 +51,13 @@ pub enum CliError {
 }
 
 fn main() -> ExitCode {
+    // Everything the binary creates (database, key files, IP data, first keys) is the
+    // owner's alone, whatever umask it was started with.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; no memory is involved.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

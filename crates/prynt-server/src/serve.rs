@@ -10,11 +10,10 @@ use std::time::Duration;
 use axum_server::accept::DefaultAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
-use prynt_core::{Environment, KeyType};
+use prynt_core::Environment;
 use prynt_store::Store;
 
 use crate::agent::AgentScripts;
-use crate::api_keys::new_key;
 use crate::cache::AuthCache;
 use crate::config::ServeConfig;
 use crate::connections::Guard;
@@ -150,6 +149,13 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let limits = connection_settings(&cfg);
     // PostgreSQL's schema is brought up to date here too, under its migration lock.
+    // The data dir holds the sealing key and the first keys whichever store is used.
+    prynt_store::sqlite::private_dir(&cfg.data_dir).map_err(|e| {
+        CliError::Runtime(format!(
+            "cannot create data dir {}: {e}",
+            cfg.data_dir.display()
+        ))
+    })?;
     let store: Arc<dyn Store> = crate::commands::open_store_at(
         cfg.database_url.as_deref(),
         &cfg.data_dir,
@@ -162,7 +168,15 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
             "store: PostgreSQL, schema up to date"
         );
     }
-    create_first_keys(store.as_ref()).await?;
+    if let Some(path) = crate::secrets::create_first_keys(store.as_ref(), &cfg.data_dir).await? {
+        announce(&format!(
+            "first start: the first key pair of workspace \"default\" (test) is in {} \
+             (readable by this user only); store the keys elsewhere, then delete the file",
+            path.display()
+        ));
+    }
+    let sealing = crate::secrets::sealing_key(store.as_ref(), &cfg).await?;
+    let token_key = crate::secrets::token_key(store.as_ref(), &sealing).await?;
 
     let metrics =
         Metrics::new().map_err(|e| CliError::Runtime(format!("metrics setup failed: {e}")))?;
@@ -172,7 +186,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::Runtime(format!("cannot read the change feed: {e}")))?;
     let started = std::time::Instant::now();
-    let identity = Identity::load(store.as_ref())
+    let identity = Identity::load(store.as_ref(), token_key)
         .await
         .map_err(|e| CliError::Runtime(format!("cannot load the matching index: {e}")))?;
     tracing::info!(
@@ -201,7 +215,7 @@ pub async fn run(cfg: ServeConfig) -> Result<(), CliError> {
         risk,
         trusted_proxies: cfg.trusted_proxies.clone(),
         policy: crate::policy::Policy::new(Arc::clone(&store)),
-        secret_box: check_shared_secret_box(store.as_ref(), &cfg, load_secret_box(&cfg)?).await?,
+        secret_box: sealing,
         webhook_config: cfg.webhooks.clone(),
         delivery_wake: Arc::new(tokio::sync::Notify::new()),
         identified: Default::default(),
@@ -382,33 +396,6 @@ async fn shutdown_on_signal(handle: Handle<SocketAddr>) {
     handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
 }
 
-/// On a store with no keys at all, creates and prints a test key pair for `default`.
-async fn create_first_keys(store: &dyn Store) -> Result<(), CliError> {
-    let ws = store
-        .workspace_by_name("default")
-        .await
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
-    let Some(ws) = ws else { return Ok(()) };
-    let (public, pk) = new_key(&ws.id, Environment::Test, KeyType::Public);
-    let (secret, sk) = new_key(&ws.id, Environment::Test, KeyType::Secret);
-    let created = store
-        .create_initial_keys(vec![pk, sk])
-        .await
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
-    if created {
-        announce(&format!(
-            "================================================================\n\
-             First start: workspace \"default\" got a test key pair.\n\
-             WARNING: these keys are shown only this once; store them now.\n\
-             public key: {public}\n\
-             secret key: {secret}\n\
-             More keys: prynt keys create --env test|live --type secret|public\n\
-             ================================================================"
-        ));
-    }
-    Ok(())
-}
-
 /// Revokes the previous runs' demo keys and, on a server listening on loopback only, makes this
 /// run's (see [`crate::demo`]).
 async fn prepare_demo(
@@ -439,79 +426,6 @@ fn announce_demo(state: &AppState, base: &str) {
             crate::demo::WORKSPACE
         ));
     }
-}
-
-/// The key sealing webhook secrets: from the configuration, else created once in the data dir
-/// (readable by the owner only).
-/// On a store that several nodes may share (PostgreSQL), every node must seal webhook secrets
-/// with the same key, or each could open only the secrets it sealed itself: a node whose key
-/// cannot open a stored secret refuses to start.
-async fn check_shared_secret_box(
-    store: &dyn Store,
-    cfg: &ServeConfig,
-    secret_box: prynt_webhooks::sealing::SecretBox,
-) -> Result<prynt_webhooks::sealing::SecretBox, CliError> {
-    if cfg.database_url.is_none() {
-        return Ok(secret_box);
-    }
-    if cfg.webhooks.secret_key.is_none() {
-        tracing::warn!(
-            "webhook secrets are sealed with the key in this node's data dir: with several nodes \
-             on one database, give every node the same --webhook-secret-key"
-        );
-    }
-    let (stored, _) = store
-        .webhooks(None, None, 1, 0)
-        .await
-        .map_err(|e| CliError::Runtime(format!("cannot read the webhooks: {e}")))?;
-    if let Some(w) = stored.first() {
-        if secret_box.open(&w.secret).is_err() {
-            return Err(CliError::Usage(
-                "the webhook secrets in this database were sealed with another key: set \
-                 --webhook-secret-key (PRYNT_WEBHOOK_SECRET_KEY) to the key the other nodes use"
-                    .into(),
-            ));
-        }
-    }
-    Ok(secret_box)
-}
-
-fn load_secret_box(cfg: &ServeConfig) -> Result<prynt_webhooks::sealing::SecretBox, CliError> {
-    use prynt_webhooks::sealing::SecretBox;
-    if let Some(text) = &cfg.webhooks.secret_key {
-        return SecretBox::from_config(text)
-            .map_err(|e| CliError::Usage(format!("invalid webhook_secret_key: {e}")));
-    }
-    let path = cfg.data_dir.join("webhook-secrets.key");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = prynt_core::ids::random_hex(64);
-            write_private(&path, &key)
-                .map_err(|e| CliError::Runtime(format!("cannot write {}: {e}", path.display())))?;
-            key
-        }
-        Err(e) => {
-            return Err(CliError::Runtime(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )))
-        }
-    };
-    SecretBox::from_config(text.trim())
-        .map_err(|e| CliError::Usage(format!("invalid key in {}: {e}", path.display())))
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(text.as_bytes())
 }
 
 /// Rebuilds each environment's account history (`newDeviceForAccount`) from the stored events

@@ -13,7 +13,8 @@ use base64::{alphabet, Engine as _};
 use rand::RngCore;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 
-const PREFIX: &str = "v1.";
+/// What every sealed text starts with.
+pub const PREFIX: &str = "v1.";
 const KEY_LEN: usize = 32;
 
 /// Why a key could not be used or a sealed secret could not be opened.

@@ -260,10 +260,12 @@ impl TestServer {
                     );
                 }
             };
-            if let Some(k) = line.trim().strip_prefix("public key: ") {
-                public_key = k.to_owned();
-            } else if let Some(k) = line.trim().strip_prefix("secret key: ") {
-                secret_key = k.to_owned();
+            assert!(
+                !line.contains("sk_test_") && !line.contains("sk_live_"),
+                "a secret key never goes to the output: {line}"
+            );
+            if line.starts_with("first start: ") {
+                (public_key, secret_key) = first_start_keys(dir);
             } else if let Some(url) = line.trim().strip_prefix("listening on ") {
                 base = Some(url.to_owned());
             }
@@ -277,6 +279,15 @@ impl TestServer {
             stdout: lines,
             _tmp: None,
         }
+    }
+
+    /// Whether this server's stdout so far has `needle` in some line.
+    pub fn printed(&self, needle: &str) -> bool {
+        self.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(needle))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -680,4 +691,19 @@ fn read_response(conn: &mut std::net::TcpStream) -> String {
         }
     }
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The first key pair a new store's server wrote to its data dir: (public, secret).
+pub fn first_start_keys(data_dir: &Path) -> (String, String) {
+    let path = data_dir.join("first-start-keys.txt");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the first keys are in {}: {e}", path.display()));
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line in {}", path.display()))
+            .trim()
+            .to_owned()
+    };
+    (field("public key: "), field("secret key: "))
 }

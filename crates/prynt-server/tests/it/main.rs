@@ -24,6 +24,7 @@ mod multinode_velocity;
 mod receiver;
 mod rules;
 mod scores;
+mod secrets_at_rest;
 mod shared_limits;
 mod slow_clients;
 mod webhooks;

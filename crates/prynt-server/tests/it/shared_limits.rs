@@ -496,7 +496,15 @@ fn two_nodes_on_one_database_spend_one_starter_budget_at_once() {
     let args_b = database.args_for(dir_b.path());
     let serve = |dir: &std::path::Path, store: &[String]| {
         let mut extra: Vec<&str> = store.iter().map(String::as_str).collect();
-        extra.extend(["--redis-url", redis.as_str(), "--no-demo"]);
+        // Nodes of one database share its sealing key (it seals the token key too).
+        let sealing_key = "5e".repeat(32);
+        extra.extend([
+            "--redis-url",
+            redis.as_str(),
+            "--no-demo",
+            "--webhook-secret-key",
+            sealing_key.as_str(),
+        ]);
         TestServer::start_in(dir, &extra)
     };
     let a = serve(dir_a.path(), &args_a);
