@@ -1,12 +1,14 @@
 //! Velocity counts in Redis, shared by every node (`--redis-url`): an event's features are
 //! one Lua script run (one round trip), its record another, so an event on one node is
 //! counted by the next event on any node at once. The counting is the engine's
-//! ([`prynt_signals::velocity`]: [`windows_of`], [`travel_kmh`] and its constants); Redis only
-//! holds the observations, in the engine's layout:
+//! ([`prynt_signals::velocity`]: its windows and caps, [`travel_kmh`]); Redis only holds the
+//! observations, in the engine's layout:
 //!
 //! - per key (a visitor's IPs, countries and linked accounts; an IP's and a linked account's
 //!   visitors) a sorted set of observations: member = the value's hash followed by the event's
-//!   hash, score = the event's time; the [`PER_KEY`] most recent within a day are kept;
+//!   hash, score = the event's time; the [`PER_KEY`] most recent within a day are kept; beside
+//!   it a sorted set of the distinct values still observed, each with its latest time, kept in
+//!   step by the record script, so that a count is a `ZCOUNT` of it;
 //! - per linked account a sorted set of the visitors that used it (score: the latest time),
 //!   at most [`DEVICES_PER_ACCOUNT`] within the account window, for `newDeviceForAccount`;
 //! - per visitor its last located event (`time lat lng`), for `travelKmh`;
@@ -45,7 +47,7 @@ use hmac::{Hmac, Mac};
 use parking_lot::Mutex;
 use prynt_core::{Environment, Scope};
 use prynt_signals::velocity::{
-    travel_kmh, windows_of, Features, Observation, DAY_S, DEVICES_PER_ACCOUNT, PER_KEY,
+    travel_kmh, Features, Observation, Windows, DAY_S, DEVICES_PER_ACCOUNT, PER_KEY, WINDOWS_S,
 };
 use prynt_store::{Store, StoreError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -69,64 +71,96 @@ const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
 /// their environments are reseeded from the store instead.
 pub const UNRECORDED_MAX: usize = 10_000;
 
-/// Reads an event's features. KEYS: 1 the visitor's IPs, 2 its countries, 3 its linked ids,
-/// 4 the linked id's visitors, 5 the IP's visitors, 6 the account history, 7 the visitor's
-/// last place, 8 the seeded marker. ARGV: now, a day, the account window, the visitor's hash,
-/// 1 when the event has a linked id. Returns {seeded, then per count key the latest time of
-/// each distinct value within the day, the account's uses within the window, whether one of
-/// them is this visitor's, the last place or ''}.
+/// Reads an event's features. KEYS: the distinct sets of 1 the visitor's IPs, 2 its
+/// countries, 3 its linked ids, 4 the linked id's visitors, 5 the IP's visitors; 6 the account
+/// history, 7 the visitor's last place, 8 the seeded marker. ARGV: now, the three window spans
+/// ([`WINDOWS_S`]), the account window, the visitor's hash, 1 when the event has a linked id.
+/// Returns {seeded, per distinct set its values in each window (three counts), the account's
+/// uses within the window, whether one of them is this visitor's, the last place or ''}.
 const FEATURES: &str = r#"
-local now, day, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local visitor, linked = ARGV[4], ARGV[5] == '1'
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[5])
+local spans = {tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])}
+local visitor, linked = ARGV[6], ARGV[7] == '1'
 
-local function latest(key)
-  local seen = redis.call('ZRANGEBYSCORE', key, '(' .. (now - day), '+inf', 'WITHSCORES')
-  local best = {}
-  for i = 1, #seen, 2 do
-    local value, t = string.sub(seen[i], 1, 8), tonumber(seen[i + 1])
-    if not best[value] or best[value] < t then
-      best[value] = t
-    end
+-- A value counts in every window its latest time is in: t > now - span.
+local function counts(key)
+  local out = {}
+  for i, span in ipairs(spans) do
+    out[i] = redis.call('ZCOUNT', key, '(' .. (now - span), '+inf')
   end
-  local times = {}
-  for _, t in pairs(best) do
-    times[#times + 1] = t
-  end
-  return times
+  return out
 end
 
 local used, mine = 0, 0
-local per_linked = {}
+local per_linked = {0, 0, 0}
 if linked then
-  per_linked = latest(KEYS[4])
+  per_linked = counts(KEYS[4])
   used = redis.call('ZCOUNT', KEYS[6], '(' .. (now - window), '+inf')
   local t = redis.call('ZSCORE', KEYS[6], visitor)
   if t and now - tonumber(t) < window then
     mine = 1
   end
 end
-return {redis.call('EXISTS', KEYS[8]), latest(KEYS[1]), latest(KEYS[2]), latest(KEYS[3]),
-  per_linked, latest(KEYS[5]), used, mine, redis.call('GET', KEYS[7]) or ''}
+return {redis.call('EXISTS', KEYS[8]), counts(KEYS[1]), counts(KEYS[2]), counts(KEYS[3]),
+  per_linked, counts(KEYS[5]), used, mine, redis.call('GET', KEYS[7]) or ''}
 "#;
 
 /// Records an event ('f') or only a use of a linked account ('a', from the account history).
-/// KEYS: as [`FEATURES`]' 1 to 7, then 8 the visitor's IPs and 9 its accounts (the reverse
+/// KEYS: the observations of 1 the visitor's IPs, 2 its countries, 3 its linked ids, 4 the
+/// linked id's visitors, 5 the IP's visitors; 6 to 10 the distinct sets of the same; 11 the
+/// account history, 12 the last place, 13 the visitor's IPs and 14 its accounts (the reverse
 /// index). ARGV: 1 time, 2 a day, 3 [`PER_KEY`], 4 the account window, 5
 /// [`DEVICES_PER_ACCOUNT`], 6 mode, 7 the visitor's hash, 8 the IP's hash, 9 the event's hash,
 /// 10 the country's hash or '', 11 the linked id's hash or '', 12 `lat lng` or '', 13 the IP's
 /// hash in hex, 14 the linked id's in hex or ''.
+///
+/// Each count key is the engine's queue: its most recent [`PER_KEY`] observations within a
+/// day (member: the value's hash then the event's, score: the time). Beside it a distinct set
+/// holds each value still observed there with its latest time, kept in step as observations
+/// go, so that reading a count is a `ZCOUNT`.
 const RECORD: &str = r#"
 local ts, day, per_key = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local window, devices, full = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == 'f'
 local visitor, ip, event, country = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local linked, place, ip_hex, linked_hex = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
 
+-- Observations gone from `obs` ({member, time, …}): a value whose latest observation went,
+-- and no other of the same time is left, leaves the distinct set.
+local function gone(obs, distinct, removed)
+  for i = 1, #removed, 2 do
+    local value, t = string.sub(removed[i], 1, 8), tonumber(removed[i + 1])
+    local latest = redis.call('ZSCORE', distinct, value)
+    if latest and tonumber(latest) <= t then
+      local left = false
+      for _, m in ipairs(redis.call('ZRANGEBYSCORE', obs, t, t)) do
+        if string.sub(m, 1, 8) == value then
+          left = true
+          break
+        end
+      end
+      if not left then
+        redis.call('ZREM', distinct, value)
+      end
+    end
+  end
+end
 -- One observation: a key keeps its most recent per_key within a day of the newest.
-local function push(key, value)
-  redis.call('ZADD', key, ts, value .. event)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', ts - day)
-  redis.call('ZREMRANGEBYRANK', key, 0, -(per_key + 1))
-  redis.call('EXPIRE', key, day)
+local function push(obs, distinct, value)
+  redis.call('ZADD', obs, ts, value .. event)
+  redis.call('ZADD', distinct, 'GT', ts, value)
+  local old = redis.call('ZRANGEBYSCORE', obs, '-inf', ts - day, 'WITHSCORES')
+  if #old > 0 then
+    redis.call('ZREMRANGEBYSCORE', obs, '-inf', ts - day)
+    gone(obs, distinct, old)
+  end
+  local over = redis.call('ZCARD', obs) - per_key
+  if over > 0 then
+    local first = redis.call('ZRANGE', obs, 0, over - 1, 'WITHSCORES')
+    redis.call('ZREMRANGEBYRANK', obs, 0, over - 1)
+    gone(obs, distinct, first)
+  end
+  redis.call('EXPIRE', obs, day)
+  redis.call('EXPIRE', distinct, day)
 end
 -- A member with its latest time, kept `keep` seconds.
 local function note(key, member, keep)
@@ -136,50 +170,54 @@ local function note(key, member, keep)
 end
 
 if full then
-  push(KEYS[1], ip)
-  if country ~= '' then push(KEYS[2], country) end
+  push(KEYS[1], KEYS[6], ip)
+  if country ~= '' then push(KEYS[2], KEYS[7], country) end
   if linked ~= '' then
-    push(KEYS[3], linked)
-    push(KEYS[4], visitor)
+    push(KEYS[3], KEYS[8], linked)
+    push(KEYS[4], KEYS[9], visitor)
   end
-  push(KEYS[5], visitor)
+  push(KEYS[5], KEYS[10], visitor)
   -- Twice as long as the sets it points into may still hold the visitor.
-  note(KEYS[8], ip_hex, 2 * day)
+  note(KEYS[13], ip_hex, 2 * day)
   if place ~= '' then
-    local old = redis.call('GET', KEYS[7])
+    local old = redis.call('GET', KEYS[12])
     local at = old and tonumber(string.match(old, '^%S+'))
     if not at or at <= ts then
-      redis.call('SET', KEYS[7], ts .. ' ' .. place, 'EX', day)
+      redis.call('SET', KEYS[12], ts .. ' ' .. place, 'EX', day)
     end
   end
 end
 if linked ~= '' then
-  note(KEYS[6], visitor, window)
-  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -(devices + 1))
-  note(KEYS[9], linked_hex, 2 * window)
+  note(KEYS[11], visitor, window)
+  redis.call('ZREMRANGEBYRANK', KEYS[11], 0, -(devices + 1))
+  note(KEYS[14], linked_hex, 2 * window)
 end
 return 1
 "#;
 
-/// Forgets a visitor. KEYS: its IPs, countries, linked ids, last place, and its reverse
-/// index of IPs and of accounts. ARGV: the environment's key prefix, the visitor's hash.
+/// Forgets a visitor. KEYS: the observations and distinct sets of its IPs, countries and
+/// linked ids, its last place, and its reverse index of IPs and of accounts. ARGV: the
+/// environment's key prefix, the visitor's hash.
 const FORGET: &str = r#"
 local prefix, visitor = ARGV[1], ARGV[2]
-local function drop(key)
-  for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+-- Out of the observations and the distinct set of a key whose values are visitors.
+local function drop(kind, hex)
+  local obs = prefix .. kind .. ':' .. hex
+  for _, m in ipairs(redis.call('ZRANGE', obs, 0, -1)) do
     if string.sub(m, 1, 8) == visitor then
-      redis.call('ZREM', key, m)
+      redis.call('ZREM', obs, m)
     end
   end
+  redis.call('ZREM', prefix .. kind .. 'd:' .. hex, visitor)
 end
-for _, ip in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
-  drop(prefix .. 'iv:' .. ip)
+for _, ip in ipairs(redis.call('ZRANGE', KEYS[8], 0, -1)) do
+  drop('iv', ip)
 end
-for _, l in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
-  drop(prefix .. 'lv:' .. l)
+for _, l in ipairs(redis.call('ZRANGE', KEYS[9], 0, -1)) do
+  drop('lv', l)
   redis.call('ZREM', prefix .. 'ac:' .. l, visitor)
 end
-return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+return redis.call('DEL', unpack(KEYS))
 "#;
 
 /// Takes the seeding lock. KEYS: marker, lock, generation. ARGV: this node's token, the
@@ -232,6 +270,8 @@ pub enum VelocityRedisError {
     Store(#[from] StoreError),
     #[error("the store's token key cannot key a hash")]
     Key,
+    #[error("unexpected answer from the velocity script")]
+    Reply,
 }
 
 /// How a seed attempt ended.
@@ -422,22 +462,28 @@ impl SharedVelocity {
         }
     }
 
-    /// KEYS 1 to 7 of [`FEATURES`] and [`RECORD`]. Without a linked id its two keys are
-    /// named but never touched.
-    fn event_keys(keys: &Keys, h: &Hashed) -> [String; 7] {
-        let linked = |kind: &str| match &h.linked {
-            Some(l) => keys.of_hash(kind, l),
-            None => keys.named(kind),
+    /// The count keys of an event, in [`RECORD`]'s order, with `suffix` after each kind ("d"
+    /// for the distinct sets). Without a linked id its key is named but never touched.
+    fn count_keys(keys: &Keys, h: &Hashed, suffix: &str) -> [String; 5] {
+        let key = |kind: &str, hash: Option<&Hash>| match hash {
+            Some(hash) => keys.of_hash(&format!("{kind}{suffix}"), hash),
+            None => keys.named(&format!("{kind}{suffix}")),
         };
         [
-            keys.of_hash("vi", &h.visitor),
-            keys.of_hash("vc", &h.visitor),
-            keys.of_hash("vl", &h.visitor),
-            linked("lv"),
-            keys.of_hash("iv", &h.ip),
-            linked("ac"),
-            keys.of_hash("pl", &h.visitor),
+            key("vi", Some(&h.visitor)),
+            key("vc", Some(&h.visitor)),
+            key("vl", Some(&h.visitor)),
+            key("lv", h.linked.as_ref()),
+            key("iv", Some(&h.ip)),
         ]
+    }
+
+    /// The account history's key (named but never touched without a linked id).
+    fn account_key(keys: &Keys, h: &Hashed) -> String {
+        match &h.linked {
+            Some(l) => keys.of_hash("ac", l),
+            None => keys.named("ac"),
+        }
     }
 
     /// The features of `o`; velocity "unknown" (the default) when Redis does not answer.
@@ -466,23 +512,26 @@ impl SharedVelocity {
         let keys = Keys::of(scope);
         let h = self.hashed(o);
         let mut call = self.features.prepare_invoke();
-        for key in Self::event_keys(&keys, &h) {
+        for key in Self::count_keys(&keys, &h, "d") {
             call.key(key);
         }
-        call.key(keys.named("seeded"))
+        call.key(Self::account_key(&keys, &h))
+            .key(keys.of_hash("pl", &h.visitor))
+            .key(keys.named("seeded"))
             .arg(o.ts_s)
-            .arg(DAY_S)
+            .arg(&WINDOWS_S[..])
             .arg(self.account_window_s)
             .arg(&h.visitor[..])
             .arg(u8::from(h.linked.is_some()));
         let mut connection = self.live.clone();
+        type Counts = Vec<u32>;
         type Reply = (
             i64,
-            Vec<i64>,
-            Vec<i64>,
-            Vec<i64>,
-            Vec<i64>,
-            Vec<i64>,
+            Counts,
+            Counts,
+            Counts,
+            Counts,
+            Counts,
             i64,
             i64,
             String,
@@ -493,12 +542,16 @@ impl SharedVelocity {
         let (seeded, ips, countries, linked_ids, per_linked, per_ip, used, mine, place) = outcome?;
         let now = o.ts_s;
         let seeded = seeded == 1;
+        let windows = |c: Counts| match c[..] {
+            [m5, h1, h24] => Ok(Windows { m5, h1, h24 }),
+            _ => Err(VelocityRedisError::Reply),
+        };
         let mut f = Features {
-            distinct_ip: windows_of(ips, now),
-            distinct_country: windows_of(countries, now),
-            distinct_linked_id: windows_of(linked_ids, now),
-            visitors_per_linked_id: windows_of(per_linked, now),
-            visitors_per_ip: windows_of(per_ip, now),
+            distinct_ip: windows(ips)?,
+            distinct_country: windows(countries)?,
+            distinct_linked_id: windows(linked_ids)?,
+            visitors_per_linked_id: windows(per_linked)?,
+            visitors_per_ip: windows(per_ip)?,
             ..Features::default()
         };
         // Incomplete counts never claim a new device or a travel: the missing part may hold
@@ -527,11 +580,16 @@ impl SharedVelocity {
         let keys = Keys::of(scope);
         let h = self.hashed(o);
         let mut call = self.record.prepare_invoke();
-        for key in Self::event_keys(&keys, &h) {
+        for key in Self::count_keys(&keys, &h, "")
+            .into_iter()
+            .chain(Self::count_keys(&keys, &h, "d"))
+        {
             call.key(key);
         }
         let none: &[u8] = &[];
-        call.key(keys.of_hash("ri", &h.visitor))
+        call.key(Self::account_key(&keys, &h))
+            .key(keys.of_hash("pl", &h.visitor))
+            .key(keys.of_hash("ri", &h.visitor))
             .key(keys.of_hash("ra", &h.visitor))
             .arg(o.ts_s)
             .arg(DAY_S)
@@ -626,7 +684,7 @@ impl SharedVelocity {
         let keys = Keys::of(scope);
         let visitor = self.hash(b'v', visitor_id);
         let mut call = self.forget.prepare_invoke();
-        for kind in ["vi", "vc", "vl", "pl", "ri", "ra"] {
+        for kind in ["vi", "vc", "vl", "vid", "vcd", "vld", "pl", "ri", "ra"] {
             call.key(keys.of_hash(kind, &visitor));
         }
         call.arg(&keys.prefix).arg(&visitor[..]);
