@@ -49,6 +49,10 @@ enum BenchCommand {
         /// PostgreSQL configuration runs on a fresh database, dropped afterwards.
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
+        /// A Redis server (`redis://…`): the two nodes run once more sharing it, for rate
+        /// limits and velocity counts.
+        #[arg(long, value_name = "URL")]
+        redis_url: Option<String>,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         #[arg(long, default_value_t = 32)]
@@ -222,6 +226,7 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
         ),
         BenchCommand::ScaleOut {
             database_url,
+            redis_url,
             seconds,
             connections,
             samples,
@@ -230,6 +235,7 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
         } => scale_out::run(&scale_out::Options {
             prynt: &server::prynt_binary(prynt.as_deref())?,
             database_url: database_url.as_deref(),
+            redis_url: redis_url.as_deref(),
             seconds,
             connections,
             samples,

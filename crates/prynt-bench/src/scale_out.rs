@@ -11,7 +11,9 @@
 //! the browsers in another order, so that a browser's visits land on either node.
 //!
 //! PostgreSQL is a server the caller names (`--database-url`, a role that may create
-//! databases): each PostgreSQL configuration gets a fresh database, dropped afterwards.
+//! databases): each PostgreSQL configuration gets a fresh database, dropped afterwards. With
+//! `--redis-url` the two nodes run once more sharing that Redis (rate limits and velocity
+//! counts), as a deployment of several nodes does.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -48,6 +50,8 @@ pub struct Options<'a> {
     pub prynt: &'a Path,
     /// A PostgreSQL server's URL with a role that may create and drop databases.
     pub database_url: Option<&'a str>,
+    /// A Redis server for one more two-node configuration sharing it.
+    pub redis_url: Option<&'a str>,
     pub seconds: u64,
     pub connections: usize,
     /// Propagation and recognition samples each.
@@ -74,11 +78,19 @@ fn sqlite_node(o: &Options) -> Result<Nodes, BenchError> {
 
 /// `count` nodes on one fresh database of the caller's server; every node uses the keys the
 /// first one made, and one webhook sealing key, as a deployment of several nodes must.
-fn postgres_nodes(o: &Options, admin: &str, count: usize) -> Result<Nodes, BenchError> {
+fn postgres_nodes(
+    o: &Options,
+    admin: &str,
+    count: usize,
+    redis: Option<&str>,
+) -> Result<Nodes, BenchError> {
     let database = Database::create(admin, "scale_out")?;
     let store = ["--database-url", database.url.as_str()];
     let sealing = prynt_core::ids::random_hex(64);
-    let extra = ["--webhook-secret-key", sealing.as_str()];
+    let mut extra = vec!["--webhook-secret-key", sealing.as_str()];
+    if let Some(url) = redis {
+        extra.extend(["--redis-url", url]);
+    }
     let mut servers: Vec<Server> = Vec::new();
     let mut with_ip_data = false;
     for i in 0..count {
@@ -442,19 +454,33 @@ pub fn run(o: &Options) -> Result<(), BenchError> {
     let with_ip_data = sqlite.with_ip_data;
     let one_sqlite = measure(&rt, "1 node, SQLite", &sqlite, o, true);
     drop(sqlite);
-    let pg = postgres_nodes(o, admin, 1)?;
+    let pg = postgres_nodes(o, admin, 1, None)?;
     let one_pg = measure(&rt, "1 node, PostgreSQL", &pg, o, false);
     drop(pg);
-    let pg2 = postgres_nodes(o, admin, 2)?;
+    let pg2 = postgres_nodes(o, admin, 2, None)?;
     let two_pg = measure(&rt, "2 nodes, PostgreSQL", &pg2, o, true);
     // The nodes apply each other's identifications of the load before the probes start.
     std::thread::sleep(Duration::from_secs(1));
     let cross = rt.block_on(across(&pg2.servers[0], &pg2.servers[1], o.samples));
     drop(pg2);
     let mut cross = cross?;
+    let two_redis = match o.redis_url {
+        Some(url) => {
+            let nodes = postgres_nodes(o, admin, 2, Some(url))?;
+            Some(measure(
+                &rt,
+                "2 nodes, PostgreSQL + Redis",
+                &nodes,
+                o,
+                false,
+            ))
+        }
+        None => None,
+    };
 
-    let configs = [&one_sqlite, &one_pg, &two_pg];
-    for m in configs {
+    let mut configs = vec![&one_sqlite, &one_pg, &two_pg];
+    configs.extend(two_redis.as_ref());
+    for m in &configs {
         for (kind, n) in m.max.error_kinds.iter().chain(&m.paced.error_kinds) {
             eprintln!("{}: error x{n}: {kind}", m.name);
         }
@@ -494,7 +520,7 @@ pub fn run(o: &Options) -> Result<(), BenchError> {
     if let Some(b) = &one_sqlite.bare {
         table.push_str(&bare_line("bare endpoint, 1 node", b));
     }
-    for m in configs {
+    for m in &configs {
         table.push_str(&format!(
             "{:<32} {:>10.0} {:>8.2} {:>8.2} | {:>10.0} {:>8.2} {:>8.2} | {:>6}\n",
             format!("identify, {}", m.name),
@@ -535,6 +561,7 @@ pub fn run(o: &Options) -> Result<(), BenchError> {
                 "sqlite1": row(&one_sqlite),
                 "postgres1": row(&one_pg),
                 "postgres2": row(&two_pg),
+                "postgres2Redis": two_redis.as_ref().map(row),
             },
             "propagation": {
                 "samples": cross.rule.len(),
