@@ -11,6 +11,12 @@
 //!   the first request is still being served, a `409 conflict` (retry later).
 //! - Only successes are kept: after a 4xx or 5xx the key is free, and a retry runs again.
 //! - A claim whose request never finished (its server stopped) is taken over after a minute.
+//! - Only a caller whose key still authenticates is answered from the kept answers: a revoked or
+//!   unknown key runs the request as usual, which refuses it (and counts the failure), so a
+//!   replay never outlives the key.
+//! - Kept answers are sealed with the server's sealing key, like webhook secrets: a webhook's
+//!   creation or rotation answers with its secret, and a copy of the database must not give it
+//!   away during the 24 hours its answer is kept.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -64,6 +70,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     };
     let owner: [u8; 32] = Sha256::digest(auth.as_bytes()).into();
+    if crate::extract::authenticate(req.headers(), &state)
+        .await
+        .is_err()
+    {
+        return next.run(req).await;
+    }
 
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, crate::bounds::BODY_LIMIT).await {
@@ -85,7 +97,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .await;
     match claim {
         Ok(IdempotencyClaim::Claimed) => {}
-        Ok(IdempotencyClaim::Replay(stored)) => return replay(stored),
+        Ok(IdempotencyClaim::Replay(stored)) => return replay(&state, stored),
         Ok(IdempotencyClaim::InFlight) => {
             return ApiError::Conflict(
                 "A request with this Idempotency-Key is still being served; retry shortly.".into(),
@@ -123,12 +135,13 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .filter(|(n, _)| !per_delivery(n))
         .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-    let stored = StoredResponse {
+    // JSON is text; an answer that is not (none today) is served but not kept.
+    let stored = std::str::from_utf8(&bytes).ok().map(|text| StoredResponse {
         status: parts.status.as_u16(),
         headers,
-        body: bytes.to_vec(),
-    };
-    settle(&state, owner, &key, Some(stored)).await;
+        body: state.secret_box.seal(text).into_bytes(),
+    });
+    settle(&state, owner, &key, stored).await;
     Response::from_parts(parts, Body::from(bytes))
 }
 
@@ -140,8 +153,25 @@ async fn settle(state: &AppState, owner: [u8; 32], key: &str, stored: Option<Sto
     }
 }
 
-fn replay(stored: StoredResponse) -> Response {
-    let mut resp = Response::new(Body::from(stored.body));
+fn replay(state: &AppState, stored: StoredResponse) -> Response {
+    let body = match std::str::from_utf8(&stored.body) {
+        Ok(text) if text.starts_with(prynt_webhooks::sealing::PREFIX) => {
+            match state.secret_box.open(text) {
+                Ok(opened) => opened.into_bytes(),
+                Err(_) => {
+                    return ApiError::Internal(
+                        "a kept answer for this Idempotency-Key cannot be opened with this \
+                         server's sealing key"
+                            .into(),
+                    )
+                    .into_response()
+                }
+            }
+        }
+        // Kept before answers were sealed (within the 24 hours after an upgrade).
+        _ => stored.body,
+    };
+    let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let h = resp.headers_mut();
     for (name, value) in &stored.headers {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_error, client, payload, TestServer};
+use crate::harness::{assert_error, client, on_postgres, payload, store_query, TestServer};
 
 fn post(
     s: &TestServer,
@@ -137,4 +137,62 @@ fn a_retried_post_gets_the_first_answer_and_creates_nothing_twice() {
     );
     assert_eq!(a.json::<Value>().unwrap(), b.json::<Value>().unwrap());
     assert_eq!(s.event_count(&key), before + 1);
+}
+
+#[test]
+fn a_kept_answer_is_sealed_and_replayed_only_while_the_key_works() {
+    let s = TestServer::start();
+    let key = s.create_key("test", "secret", "default");
+    let hook = json!({"url": "https://hooks.example/idem", "events": ["identification"]});
+    let first = post(&s, "/v1/webhooks", &key, Some("hook-1"), &hook);
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().unwrap();
+    let secret = first["secret"].as_str().expect("the secret").to_owned();
+    let again = post(&s, "/v1/webhooks", &key, Some("hook-1"), &hook);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        again.json::<Value>().unwrap(),
+        first,
+        "the kept answer opens"
+    );
+
+    // The kept answer (it carries the webhook's secret) is not readable from the database.
+    let body = if on_postgres() {
+        "SELECT convert_from(body, 'UTF8') FROM idempotency_keys"
+    } else {
+        "SELECT CAST(body AS TEXT) FROM idempotency_keys"
+    };
+    let kept = store_query(&s.data_dir, body);
+    assert_eq!(kept.len(), 1);
+    let kept = kept[0][0].clone().expect("a kept body");
+    assert!(kept.starts_with("v1.") && !kept.contains(&secret), "{kept}");
+    if !on_postgres() {
+        for name in ["prynt.db", "prynt.db-wal"] {
+            let bytes = std::fs::read(s.data_dir.join(name)).unwrap_or_default();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "the webhook secret is readable in {name}"
+            );
+        }
+    }
+
+    // Revoked: the retry is refused like any request of the key, not answered from the store.
+    let listing = s.cli(&["keys", "list"]);
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    // Listed by its display prefix, the key's first 12 characters.
+    let id = listing
+        .lines()
+        .find(|l| l.contains(&key[..12]))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the key is listed")
+        .to_owned();
+    assert!(s.cli(&["keys", "revoke", &id]).status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    while s.get("/v1/workspace", &key).status() == 200 {
+        assert!(std::time::Instant::now() < deadline, "revoked within 1 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let retry = post(&s, "/v1/webhooks", &key, Some("hook-1"), &hook);
+    assert!(!retry.headers().contains_key("idempotent-replayed"));
+    assert_error(retry, 401, "invalid_api_key");
 }
