@@ -6,9 +6,9 @@
 //!
 //! - per key (a visitor's IPs, countries and linked accounts; an IP's and a linked account's
 //!   visitors) a sorted set of observations: member = the value's hash followed by the event's
-//!   hash, score = the event's time; the [`PER_KEY`] most recent within a day are kept; beside
-//!   it a sorted set of the distinct values still observed, each with its latest time, kept in
-//!   step by the record script, so that a count is a `ZCOUNT` of it;
+//!   hash, score = the event's time (shifted below 0); the [`PER_KEY`] most recent within a day
+//!   are kept; in the same set each distinct value still observed, with its latest time, kept
+//!   in step by the record script, so that a count is a `ZCOUNT`;
 //! - per linked account a sorted set of the visitors that used it (score: the latest time),
 //!   at most [`DEVICES_PER_ACCOUNT`] within the account window, for `newDeviceForAccount`;
 //! - per visitor its last located event (`time lat lng`), for `travelKmh`;
@@ -71,18 +71,19 @@ const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
 /// their environments are reseeded from the store instead.
 pub const UNRECORDED_MAX: usize = 10_000;
 
-/// Reads an event's features. KEYS: the distinct sets of 1 the visitor's IPs, 2 its
+/// Reads an event's features. KEYS: the count keys of 1 the visitor's IPs, 2 its
 /// countries, 3 its linked ids, 4 the linked id's visitors, 5 the IP's visitors; 6 the account
 /// history, 7 the visitor's last place, 8 the seeded marker. ARGV: now, the three window spans
 /// ([`WINDOWS_S`]), the account window, the visitor's hash, 1 when the event has a linked id.
-/// Returns {seeded, per distinct set its values in each window (three counts), the account's
+/// Returns {seeded, per count key its distinct values in each window (three counts), the account's
 /// uses within the window, whether one of them is this visitor's, the last place or ''}.
 const FEATURES: &str = r#"
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[5])
 local spans = {tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])}
 local visitor, linked = ARGV[6], ARGV[7] == '1'
 
--- A value counts in every window its latest time is in: t > now - span.
+-- A value counts in every window its latest time is in: t > now - span (observations' scores
+-- are all below 0, see RECORD).
 local function counts(key)
   local out = {}
   for i, span in ipairs(spans) do
@@ -106,61 +107,65 @@ return {redis.call('EXISTS', KEYS[8]), counts(KEYS[1]), counts(KEYS[2]), counts(
 "#;
 
 /// Records an event ('f') or only a use of a linked account ('a', from the account history).
-/// KEYS: the observations of 1 the visitor's IPs, 2 its countries, 3 its linked ids, 4 the
-/// linked id's visitors, 5 the IP's visitors; 6 to 10 the distinct sets of the same; 11 the
-/// account history, 12 the last place, 13 the visitor's IPs and 14 its accounts (the reverse
-/// index). ARGV: 1 time, 2 a day, 3 [`PER_KEY`], 4 the account window, 5
+/// KEYS: the count keys of 1 the visitor's IPs, 2 its countries, 3 its linked ids, 4 the
+/// linked id's visitors, 5 the IP's visitors; 6 the account history, 7 the last place, 8 the
+/// visitor's IPs and 9 its accounts (the reverse index). ARGV: 1 time, 2 a day, 3
+/// [`PER_KEY`], 4 the account window, 5
 /// [`DEVICES_PER_ACCOUNT`], 6 mode, 7 the visitor's hash, 8 the IP's hash, 9 the event's hash,
 /// 10 the country's hash or '', 11 the linked id's hash or '', 12 `lat lng` or '', 13 the IP's
 /// hash in hex, 14 the linked id's in hex or ''.
 ///
-/// Each count key is the engine's queue: its most recent [`PER_KEY`] observations within a
-/// day (member: the value's hash then the event's, score: the time). Beside it a distinct set
-/// holds each value still observed there with its latest time, kept in step as observations
-/// go, so that reading a count is a `ZCOUNT`.
+/// Each count key holds two kinds of members. The engine's queue: its most recent [`PER_KEY`]
+/// observations within a day (member: the value's hash then the event's, 16 bytes; score: the
+/// time minus 2^33, so that they all sort below the other kind). And each value still observed
+/// there with its latest time (member: the value's hash, 8 bytes; score: the time), kept in
+/// step as observations go, so that reading a count is a `ZCOUNT` of scores above 0.
 const RECORD: &str = r#"
 local ts, day, per_key = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local window, devices, full = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == 'f'
 local visitor, ip, event, country = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local linked, place, ip_hex, linked_hex = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
 
--- Observations gone from `obs` ({member, time, …}): a value whose latest observation went,
--- and no other of the same time is left, leaves the distinct set.
-local function gone(obs, distinct, removed)
+-- Observations' scores are their time minus this: below every value's.
+local shift = 8589934592
+
+-- Observations gone from `key` ({member, shifted time, …}): a value whose latest observation
+-- went, and no other of the same time is left, is no longer counted.
+local function gone(key, removed)
   for i = 1, #removed, 2 do
-    local value, t = string.sub(removed[i], 1, 8), tonumber(removed[i + 1])
-    local latest = redis.call('ZSCORE', distinct, value)
-    if latest and tonumber(latest) <= t then
+    local value, at = string.sub(removed[i], 1, 8), tonumber(removed[i + 1])
+    local latest = redis.call('ZSCORE', key, value)
+    if latest and tonumber(latest) <= at + shift then
       local left = false
-      for _, m in ipairs(redis.call('ZRANGEBYSCORE', obs, t, t)) do
+      for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, at, at)) do
         if string.sub(m, 1, 8) == value then
           left = true
           break
         end
       end
       if not left then
-        redis.call('ZREM', distinct, value)
+        redis.call('ZREM', key, value)
       end
     end
   end
 end
 -- One observation: a key keeps its most recent per_key within a day of the newest.
-local function push(obs, distinct, value)
-  redis.call('ZADD', obs, ts, value .. event)
-  redis.call('ZADD', distinct, 'GT', ts, value)
-  local old = redis.call('ZRANGEBYSCORE', obs, '-inf', ts - day, 'WITHSCORES')
+local function push(key, value)
+  redis.call('ZADD', key, ts - shift, value .. event)
+  redis.call('ZADD', key, 'GT', ts, value)
+  local expired = ts - day - shift
+  local old = redis.call('ZRANGEBYSCORE', key, '-inf', expired, 'WITHSCORES')
   if #old > 0 then
-    redis.call('ZREMRANGEBYSCORE', obs, '-inf', ts - day)
-    gone(obs, distinct, old)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', expired)
+    gone(key, old)
   end
-  local over = redis.call('ZCARD', obs) - per_key
+  local over = redis.call('ZCOUNT', key, '-inf', '(0') - per_key
   if over > 0 then
-    local first = redis.call('ZRANGE', obs, 0, over - 1, 'WITHSCORES')
-    redis.call('ZREMRANGEBYRANK', obs, 0, over - 1)
-    gone(obs, distinct, first)
+    local first = redis.call('ZRANGE', key, 0, over - 1, 'WITHSCORES')
+    redis.call('ZREMRANGEBYRANK', key, 0, over - 1)
+    gone(key, first)
   end
-  redis.call('EXPIRE', obs, day)
-  redis.call('EXPIRE', distinct, day)
+  redis.call('EXPIRE', key, day)
 end
 -- A member with its latest time, kept `keep` seconds.
 local function note(key, member, keep)
@@ -170,50 +175,49 @@ local function note(key, member, keep)
 end
 
 if full then
-  push(KEYS[1], KEYS[6], ip)
-  if country ~= '' then push(KEYS[2], KEYS[7], country) end
+  push(KEYS[1], ip)
+  if country ~= '' then push(KEYS[2], country) end
   if linked ~= '' then
-    push(KEYS[3], KEYS[8], linked)
-    push(KEYS[4], KEYS[9], visitor)
+    push(KEYS[3], linked)
+    push(KEYS[4], visitor)
   end
-  push(KEYS[5], KEYS[10], visitor)
+  push(KEYS[5], visitor)
   -- Twice as long as the sets it points into may still hold the visitor.
-  note(KEYS[13], ip_hex, 2 * day)
+  note(KEYS[8], ip_hex, 2 * day)
   if place ~= '' then
-    local old = redis.call('GET', KEYS[12])
+    local old = redis.call('GET', KEYS[7])
     local at = old and tonumber(string.match(old, '^%S+'))
     if not at or at <= ts then
-      redis.call('SET', KEYS[12], ts .. ' ' .. place, 'EX', day)
+      redis.call('SET', KEYS[7], ts .. ' ' .. place, 'EX', day)
     end
   end
 end
 if linked ~= '' then
-  note(KEYS[11], visitor, window)
-  redis.call('ZREMRANGEBYRANK', KEYS[11], 0, -(devices + 1))
-  note(KEYS[14], linked_hex, 2 * window)
+  note(KEYS[6], visitor, window)
+  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -(devices + 1))
+  note(KEYS[9], linked_hex, 2 * window)
 end
 return 1
 "#;
 
-/// Forgets a visitor. KEYS: the observations and distinct sets of its IPs, countries and
-/// linked ids, its last place, and its reverse index of IPs and of accounts. ARGV: the
-/// environment's key prefix, the visitor's hash.
+/// Forgets a visitor. KEYS: the count keys of its IPs, countries and linked ids, its last
+/// place, and its reverse index of IPs and of accounts. ARGV: the environment's key prefix,
+/// the visitor's hash.
 const FORGET: &str = r#"
 local prefix, visitor = ARGV[1], ARGV[2]
--- Out of the observations and the distinct set of a key whose values are visitors.
+-- Out of a count key whose values are visitors: its observations and its value.
 local function drop(kind, hex)
-  local obs = prefix .. kind .. ':' .. hex
-  for _, m in ipairs(redis.call('ZRANGE', obs, 0, -1)) do
+  local key = prefix .. kind .. ':' .. hex
+  for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do
     if string.sub(m, 1, 8) == visitor then
-      redis.call('ZREM', obs, m)
+      redis.call('ZREM', key, m)
     end
   end
-  redis.call('ZREM', prefix .. kind .. 'd:' .. hex, visitor)
 end
-for _, ip in ipairs(redis.call('ZRANGE', KEYS[8], 0, -1)) do
+for _, ip in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
   drop('iv', ip)
 end
-for _, l in ipairs(redis.call('ZRANGE', KEYS[9], 0, -1)) do
+for _, l in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
   drop('lv', l)
   redis.call('ZREM', prefix .. 'ac:' .. l, visitor)
 end
@@ -462,12 +466,12 @@ impl SharedVelocity {
         }
     }
 
-    /// The count keys of an event, in [`RECORD`]'s order, with `suffix` after each kind ("d"
-    /// for the distinct sets). Without a linked id its key is named but never touched.
-    fn count_keys(keys: &Keys, h: &Hashed, suffix: &str) -> [String; 5] {
+    /// The count keys of an event, in [`RECORD`]'s order. Without a linked id its key is
+    /// named but never touched.
+    fn count_keys(keys: &Keys, h: &Hashed) -> [String; 5] {
         let key = |kind: &str, hash: Option<&Hash>| match hash {
-            Some(hash) => keys.of_hash(&format!("{kind}{suffix}"), hash),
-            None => keys.named(&format!("{kind}{suffix}")),
+            Some(hash) => keys.of_hash(kind, hash),
+            None => keys.named(kind),
         };
         [
             key("vi", Some(&h.visitor)),
@@ -512,7 +516,7 @@ impl SharedVelocity {
         let keys = Keys::of(scope);
         let h = self.hashed(o);
         let mut call = self.features.prepare_invoke();
-        for key in Self::count_keys(&keys, &h, "d") {
+        for key in Self::count_keys(&keys, &h) {
             call.key(key);
         }
         call.key(Self::account_key(&keys, &h))
@@ -580,10 +584,7 @@ impl SharedVelocity {
         let keys = Keys::of(scope);
         let h = self.hashed(o);
         let mut call = self.record.prepare_invoke();
-        for key in Self::count_keys(&keys, &h, "")
-            .into_iter()
-            .chain(Self::count_keys(&keys, &h, "d"))
-        {
+        for key in Self::count_keys(&keys, &h) {
             call.key(key);
         }
         let none: &[u8] = &[];
@@ -684,7 +685,7 @@ impl SharedVelocity {
         let keys = Keys::of(scope);
         let visitor = self.hash(b'v', visitor_id);
         let mut call = self.forget.prepare_invoke();
-        for kind in ["vi", "vc", "vl", "vid", "vcd", "vld", "pl", "ri", "ra"] {
+        for kind in ["vi", "vc", "vl", "pl", "ri", "ra"] {
             call.key(keys.of_hash(kind, &visitor));
         }
         call.arg(&keys.prefix).arg(&visitor[..]);
