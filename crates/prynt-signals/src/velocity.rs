@@ -133,10 +133,11 @@ fn distinct(seen: Option<&VecDeque<Seen>>, now: i64) -> Windows {
 }
 
 /// The counts of distinct values as of `now`, given each distinct value's latest time (once
-/// per value): each counts in every window its latest time is in. Times after `now` count in
-/// every window (another node's clock may be a little ahead). The one definition of the
-/// windows, for this engine and for a store that keeps the counts elsewhere.
-pub fn windows_of(latest: impl IntoIterator<Item = i64>, now: i64) -> Windows {
+/// per value): each counts in every window of [`WINDOWS_S`] its latest time is in
+/// (`now - t < span`). Times after `now` count in every window (another node's clock may be a
+/// little ahead). A store that keeps the counts elsewhere applies this same rule to the same
+/// spans (the server's Redis counts: a `ZCOUNT` of the latest times above `now - span`).
+fn windows_of(latest: impl IntoIterator<Item = i64>, now: i64) -> Windows {
     let mut counts = [0u32; 3];
     for t in latest {
         for (w, span) in WINDOWS_S.iter().enumerate() {
