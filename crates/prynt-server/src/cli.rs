@@ -151,8 +151,9 @@ pub struct ServeArgs {
     /// for the default workspace's test environment at each start, for the page at `/demo`.
     #[arg(long, env = "PRYNT_NO_DEMO")]
     pub no_demo: bool,
-    /// Redis (`redis://[:PASSWORD@]HOST:PORT[/DB]`) that holds the rate budgets, so that every
-    /// node behind a load balancer spends from the same budget. Without it, each node counts alone.
+    /// Redis (`redis://[:PASSWORD@]HOST:PORT[/DB]`) that holds the rate budgets and the velocity
+    /// counts, so that every node behind a load balancer spends from the same budget and counts
+    /// every node's events at once. Without it, each node keeps both in its own memory.
     #[arg(
         long,
         env = "PRYNT_REDIS_URL",
