@@ -94,3 +94,16 @@ async fn the_data_dir_and_database_files_are_the_owners_alone() {
     }
     reopened.close().await.unwrap();
 }
+
+/// The store checkpoints from a connection of its own while the writer commits: SQLite before
+/// 3.51.3 (3.50.7 on the 3.50 line) has a race between those that can corrupt the database
+/// (the "WAL-reset bug"); a soak at 3,900 identifications a second hit it once.
+#[test]
+fn the_bundled_sqlite_has_the_wal_reset_fix() {
+    let version = rusqlite::version_number();
+    assert!(
+        version >= 3_051_003,
+        "SQLite {} predates the WAL-reset fix",
+        rusqlite::version()
+    );
+}
