@@ -27,6 +27,7 @@ mod metrics;
 mod middleware;
 mod origin;
 mod policy;
+mod redis_health;
 mod risk;
 mod secrets;
 mod serve;

@@ -9,7 +9,6 @@
 //! [`RETRY_AFTER_FAILURE`] (checks fail at once meanwhile) and then tried again, so a Redis
 //! outage neither slows every request nor needs a restart to recover from.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use prynt_core::PlanLimits;
@@ -20,10 +19,8 @@ use super::{Class, Figures, Refused, Status};
 
 /// The longest a request waits for Redis before the failure mode applies.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(100);
-/// How long Redis is left alone after a failure; also the `Retry-After` of a closed refusal.
-pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
-/// At most one warning per this long while Redis fails.
-const WARN_EVERY_MS: u64 = 10_000;
+use crate::redis_health::RedisHealth;
+pub use crate::redis_health::RETRY_AFTER_FAILURE;
 
 /// One GCRA check of a window and, when given, a burst; spends from both only when both allow.
 ///
@@ -98,10 +95,7 @@ pub fn check_redis_url(url: &str) -> Result<(), RedisLimitsError> {
 pub struct SharedLimits {
     connection: ConnectionManager,
     script: redis::Script,
-    /// Unix ms before which Redis is not asked (after a failure).
-    resting_until_ms: AtomicU64,
-    last_warned_ms: AtomicU64,
-    failing: AtomicBool,
+    health: RedisHealth,
 }
 
 impl SharedLimits {
@@ -121,9 +115,7 @@ impl SharedLimits {
         Ok(SharedLimits {
             connection,
             script: redis::Script::new(SCRIPT),
-            resting_until_ms: AtomicU64::new(0),
-            last_warned_ms: AtomicU64::new(0),
-            failing: AtomicBool::new(false),
+            health: RedisHealth::default(),
         })
     }
 
@@ -149,7 +141,7 @@ impl SharedLimits {
         class: Class,
         limits: PlanLimits,
     ) -> Result<Result<Status, Refused>, RedisLimitsError> {
-        if now_ms() < self.resting_until_ms.load(Ordering::Relaxed) {
+        if self.health.resting() {
             return Err(RedisLimitsError::Resting);
         }
         let figures = Figures::of(class, limits);
@@ -193,31 +185,19 @@ impl SharedLimits {
         }
     }
 
-    /// Rests after a failure and says so (at most once per [`WARN_EVERY_MS`]); says when Redis
-    /// answers again.
+    /// Rests after a failure and says so (at most once in a while); says when Redis answers
+    /// again.
     fn note<T>(&self, outcome: &Result<T, RedisLimitsError>) {
         match outcome {
             Ok(_) => {
-                if self.failing.swap(false, Ordering::Relaxed) {
+                if self.health.answered() {
                     tracing::info!("Redis answers again: rate limits are shared again");
                 }
             }
             Err(RedisLimitsError::Resting) => {}
             Err(e) => {
                 tracing::debug!(error = %e, "rate-limit check without Redis");
-                let now = now_ms();
-                self.resting_until_ms.store(
-                    now + RETRY_AFTER_FAILURE.as_millis() as u64,
-                    Ordering::Relaxed,
-                );
-                self.failing.store(true, Ordering::Relaxed);
-                let last = self.last_warned_ms.load(Ordering::Relaxed);
-                if now.saturating_sub(last) >= WARN_EVERY_MS
-                    && self
-                        .last_warned_ms
-                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                        .is_ok()
-                {
+                if self.health.failed() {
                     tracing::warn!(
                         error = %e,
                         "rate limits cannot reach Redis; the failure mode applies until it answers"
@@ -226,10 +206,6 @@ impl SharedLimits {
             }
         }
     }
-}
-
-fn now_ms() -> u64 {
-    prynt_core::timefmt::now_unix_ms().max(0) as u64
 }
 
 /// The keys and arguments of one check. Both keys carry the owner as their hash tag (so they
@@ -296,6 +272,7 @@ fn decide(figures: Figures, reply: &[i64]) -> Result<Result<Status, Refused>, Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redis_health::now_ms;
     use prynt_core::Plan;
 
     #[test]

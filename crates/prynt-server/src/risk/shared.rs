@@ -39,7 +39,6 @@
 //! kept loses them from the counts (not from the store) until they age out of the windows.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,10 +56,9 @@ use super::{account_window_s, StoredObservation, PAGE};
 
 /// The longest an identification waits for Redis before it is scored without velocity.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(100);
-/// How long Redis is left alone after a failure.
-pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
-/// At most one warning per this long while Redis fails.
-const WARN_EVERY_MS: u64 = 10_000;
+use crate::redis_health::RedisHealth;
+#[cfg(test)]
+use crate::redis_health::RETRY_AFTER_FAILURE;
 /// How long a seeding node holds the lock without renewing it (it renews it every page).
 const SEED_LOCK_MS: u64 = 60_000;
 /// The longest one page of a seed may take.
@@ -357,10 +355,7 @@ pub struct SharedVelocity {
     account_window_s: i64,
     store: Arc<dyn Store>,
     failures: Option<prometheus::IntCounter>,
-    /// Unix ms before which Redis is not asked (after a failure).
-    resting_until_ms: AtomicU64,
-    last_warned_ms: AtomicU64,
-    failing: AtomicBool,
+    health: RedisHealth,
     /// This node's token for the seeding lock.
     node: String,
     /// Events Redis did not take, to record again once it answers (records are idempotent,
@@ -420,9 +415,7 @@ impl SharedVelocity {
             account_window_s: account_window_s(retention_ms),
             store,
             failures,
-            resting_until_ms: AtomicU64::new(0),
-            last_warned_ms: AtomicU64::new(0),
-            failing: AtomicBool::new(false),
+            health: RedisHealth::default(),
             node: prynt_core::ids::random_hex(16),
             unrecorded: Mutex::default(),
             dirty: Mutex::default(),
@@ -747,7 +740,7 @@ impl SharedVelocity {
 
     /// One pass of the background work; stops at the first failure of Redis.
     async fn catch_up(&self) -> Result<(), StoreError> {
-        if now_ms() < self.resting_until_ms.load(Ordering::Relaxed) {
+        if self.health.resting() {
             return Ok(());
         }
         // Erasures first: nothing may count an erased visitor.
@@ -1017,7 +1010,7 @@ impl SharedVelocity {
 
     /// Fails at once while Redis rests after a failure.
     fn awake(&self) -> Result<(), VelocityRedisError> {
-        if now_ms() < self.resting_until_ms.load(Ordering::Relaxed) {
+        if self.health.resting() {
             return Err(VelocityRedisError::Resting);
         }
         Ok(())
@@ -1030,12 +1023,12 @@ impl SharedVelocity {
         }
     }
 
-    /// Rests after a failure and says so (at most once per [`WARN_EVERY_MS`]); says when Redis
-    /// answers again and wakes the background work, which catches up.
+    /// Rests after a failure and says so (at most once in a while); says when Redis answers
+    /// again and wakes the background work, which catches up.
     fn note<T>(&self, outcome: &Result<T, VelocityRedisError>) {
         match outcome {
             Ok(_) => {
-                if self.failing.swap(false, Ordering::Relaxed) {
+                if self.health.answered() {
                     tracing::info!("Redis answers again: velocity counts are shared again");
                     self.wake.notify_one();
                 }
@@ -1044,19 +1037,7 @@ impl SharedVelocity {
             Err(VelocityRedisError::Store(_)) => {}
             Err(e) => {
                 tracing::debug!(error = %e, "velocity without Redis");
-                let now = now_ms();
-                self.resting_until_ms.store(
-                    now + RETRY_AFTER_FAILURE.as_millis() as u64,
-                    Ordering::Relaxed,
-                );
-                self.failing.store(true, Ordering::Relaxed);
-                let last = self.last_warned_ms.load(Ordering::Relaxed);
-                if now.saturating_sub(last) >= WARN_EVERY_MS
-                    && self
-                        .last_warned_ms
-                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                        .is_ok()
-                {
+                if self.health.failed() {
                     tracing::warn!(
                         error = %e,
                         "velocity counts cannot reach Redis; events are scored without velocity \
@@ -1088,16 +1069,13 @@ fn parse_place(s: &str) -> Option<(i64, f64, f64)> {
     Some((t, lat, lng))
 }
 
-fn now_ms() -> u64 {
-    prynt_core::timefmt::now_unix_ms().max(0) as u64
-}
-
 #[cfg(test)]
 mod tests {
     //! Against the real Redis of the tests (`PRYNT_TEST_REDIS_URL`), each test in
     //! environments of its own (random workspace ids), compared with the in-memory engine.
 
     use super::*;
+    use crate::redis_health::now_ms;
     use prynt_signals::velocity::{Velocity, Windows};
     use prynt_store::sqlite::SqliteStore;
     use rand::rngs::StdRng;
@@ -1367,11 +1345,7 @@ mod tests {
         let first = obs("198.51.100.1", t);
         retried(|| f.velocity.try_record(&scope, &first, "req_1")).await;
         // Redis failed a moment ago: the node leaves it alone.
-        let outage = || {
-            f.velocity
-                .resting_until_ms
-                .store(now_ms() + 60_000, Ordering::Relaxed)
-        };
+        let outage = || f.velocity.health.rest_until(now_ms() + 60_000);
         outage();
         let second = obs("198.51.100.2", t + 1);
         assert_eq!(
@@ -1384,7 +1358,7 @@ mod tests {
         // Still away: the catch-up keeps it.
         f.velocity.catch_up().await.unwrap();
         assert_eq!(f.velocity.unrecorded(), 1);
-        f.velocity.resting_until_ms.store(0, Ordering::Relaxed);
+        f.velocity.health.rest_until(0);
         f.velocity.catch_up().await.unwrap();
         assert_eq!(f.velocity.unrecorded(), 0);
         let third = obs("198.51.100.3", t + 2);
