@@ -39,12 +39,11 @@ use std::time::{Duration, Instant};
 use prynt_core::{Environment, Scope};
 use prynt_identify::Fingerprint;
 use prynt_rules::condition::Verdict;
-use prynt_rules::facts::{Facts, Value};
-use prynt_rules::fields;
-use prynt_signals::velocity::Observation;
+use prynt_rules::facts::Facts;
 use prynt_store::{Change, ChangeCursor, ChangeItem, ChangedResource, RawEvent, StoreError};
 
 use crate::policy::Lists;
+use crate::risk::StoredObservation;
 use crate::state::AppState;
 
 /// The longest the task sleeps between two reads when no notification wakes it.
@@ -215,7 +214,7 @@ async fn identified(
         tracing::warn!(request_id = %event.request_id, "change feed: an event does not parse");
         return;
     };
-    if let Some(o) = StoredObservation::of(&facts, &visitor.visitor_id, linked_id) {
+    if let Some(o) = StoredObservation::of_facts(&facts, Some(&visitor.visitor_id), linked_id) {
         state
             .risk
             .record_from_feed(scope, &o.observation(event.ts_ms));
@@ -223,48 +222,6 @@ async fn identified(
     if let Some(policy) = state.policy.loaded(scope) {
         let verdict = event.verdict.as_deref().and_then(Verdict::parse);
         policy.observe(event.ts_ms, &event.request_id, verdict, facts);
-    }
-}
-
-/// What velocity needs of a stored event, read from its facts.
-struct StoredObservation {
-    visitor_id: String,
-    ip: String,
-    country: Option<String>,
-    linked_id: Option<String>,
-    location: Option<(f64, f64)>,
-}
-
-impl StoredObservation {
-    fn of(facts: &Facts, visitor_id: &str, linked_id: Option<&str>) -> Option<Self> {
-        let text = |path: &str| match facts.get(fields::lookup(path)?) {
-            Value::Str(s) => Some(s.to_string()),
-            _ => None,
-        };
-        let num = |path: &str| match facts.get(fields::lookup(path)?) {
-            Value::Num(x) => Some(*x),
-            _ => None,
-        };
-        Some(StoredObservation {
-            visitor_id: visitor_id.to_owned(),
-            ip: text("ip.address")?,
-            country: text("ip.country"),
-            linked_id: linked_id
-                .map(str::to_owned)
-                .or_else(|| text("event.linkedId")),
-            location: num("ip.lat").zip(num("ip.lng")),
-        })
-    }
-
-    fn observation(&self, ts_ms: i64) -> Observation<'_> {
-        Observation {
-            visitor_id: &self.visitor_id,
-            ip: &self.ip,
-            country: self.country.as_deref(),
-            linked_id: self.linked_id.as_deref(),
-            location: self.location,
-            ts_s: ts_ms / 1000,
-        }
     }
 }
 

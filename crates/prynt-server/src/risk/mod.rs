@@ -178,6 +178,17 @@ impl StoredObservation {
     /// From a stored event's JSON; `None` when it names no visitor or no address.
     pub fn of_event(body: &str) -> Option<Self> {
         let facts = Facts::from_json(body).ok()?;
+        Self::of_facts(&facts, None, None)
+    }
+
+    /// From a stored event's facts; the visitor and linked account, when given, are the
+    /// store's (an event's body may predate its visitor's merge), else the body's. `None` when
+    /// it names no visitor or no address.
+    pub fn of_facts(
+        facts: &Facts,
+        visitor_id: Option<&str>,
+        linked_id: Option<&str>,
+    ) -> Option<Self> {
         let text = |path: &str| match facts.get(fields::lookup(path)?) {
             Value::Str(s) => Some(s.to_string()),
             _ => None,
@@ -187,10 +198,15 @@ impl StoredObservation {
             _ => None,
         };
         Some(StoredObservation {
-            visitor_id: text("visitorId")?,
+            visitor_id: match visitor_id {
+                Some(v) => v.to_owned(),
+                None => text("visitorId")?,
+            },
             ip: text("ip.address")?,
             country: text("ip.country"),
-            linked_id: text("event.linkedId"),
+            linked_id: linked_id
+                .map(str::to_owned)
+                .or_else(|| text("event.linkedId")),
             location: num("ip.lat").zip(num("ip.lng")),
         })
     }
