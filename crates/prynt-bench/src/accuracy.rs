@@ -40,6 +40,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::synth::{self, Device, Rng};
 use prynt_core::agent::Components;
+use prynt_identify::reference;
 use prynt_identify::{Decision, Fingerprint, Index, Method, ModelParams};
 use prynt_signals::device::DeviceParser;
 use serde_json::{json, Value};
@@ -85,9 +86,20 @@ pub(super) trait Matcher {
     ) -> Option<(bool, Option<f64>)> {
         None
     }
+    /// How many visitors the matcher knows and its learnt rate of returns, when it is Prynt
+    /// (for fitting its reference calibration).
+    fn known(&self) -> Option<(usize, f64)> {
+        None
+    }
 }
 
 struct Prynt(Index);
+
+impl Prynt {
+    fn new(params: ModelParams) -> Self {
+        Prynt(Index::new(params))
+    }
+}
 
 impl Matcher for Prynt {
     fn decide(
@@ -103,10 +115,13 @@ impl Matcher for Prynt {
         self.0.upsert(visitor, fp, at_ms);
     }
     fn forget(&mut self) {
-        self.0 = Index::new(ModelParams::default());
+        self.0 = Index::new(self.0.params().clone());
     }
     fn explain(&self, fp: &Fingerprint, visitor: &str, at_ms: i64) -> Option<(bool, Option<f64>)> {
         Some(self.0.explain(fp, visitor, at_ms))
+    }
+    fn known(&self) -> Option<(usize, f64)> {
+        Some((self.0.len(), self.0.return_rate()))
     }
 }
 
@@ -279,6 +294,10 @@ struct Tally {
     /// Missed distinguishable returns: right visitor not retrieved; retrieved but ruled out;
     /// retrieved with positive evidence but not likely enough; linked elsewhere.
     missed: [usize; 4],
+    /// Token-less visits linked to another browser's visitor ID, by whether the browser was
+    /// new (0, 1) or known (2, 3), and whether the ID's browser showed exactly the visit's
+    /// fingerprint last (1, 3).
+    wrong_links: [usize; 4],
     visits_per_device: Vec<usize>,
     /// Per change since the browser's previous visit ("none" when nothing changed): what
     /// became of its visits.
@@ -288,6 +307,8 @@ struct Tally {
     untokened_deciles: Deciles,
     /// Of those, the answers stated above 0.99: (count, wrong).
     above99: (usize, usize),
+    /// Prynt's answers to token-less visits, for fitting its reference calibration.
+    samples: Vec<reference::Sample>,
 }
 
 /// What became of the returns that followed one kind of change.
@@ -339,6 +360,9 @@ impl Tally {
         for (a, b) in self.missed.iter_mut().zip(o.missed) {
             *a += b;
         }
+        for (a, b) in self.wrong_links.iter_mut().zip(o.wrong_links) {
+            *a += b;
+        }
         self.visits_per_device.extend(o.visits_per_device);
         for (k, c) in o.by_change {
             let e = self.by_change.entry(k).or_default();
@@ -350,6 +374,7 @@ impl Tally {
         }
         self.above99.0 += o.above99.0;
         self.above99.1 += o.above99.1;
+        self.samples.extend(o.samples);
     }
 
     fn figures(&self) -> Value {
@@ -384,6 +409,12 @@ impl Tally {
             "recallStrict": round4(recall_strict),
             "linkedTokenless": self.linked,
             "distinguishableReturns": self.returns,
+            "wrongLinks": {
+                "newBrowser": self.wrong_links[0] + self.wrong_links[1],
+                "newBrowserTwin": self.wrong_links[1],
+                "knownBrowser": self.wrong_links[2] + self.wrong_links[3],
+                "knownBrowserTwin": self.wrong_links[3],
+            },
             "missedReturns": {
                 "notRetrieved": self.missed[0],
                 "ruledOut": self.missed[1],
@@ -491,6 +522,7 @@ fn play(
         let i = v.device;
         let claimed = if v.tokenless { None } else { stored[i].clone() };
         let at_ms = at_ms(v);
+        let index_size = m.known();
         let d = m.decide(c, &fp, claimed.as_deref(), at_ms);
         let was_seen = seen[i];
         // The visitor ID the browser's cookie held before this visit (or, for a browser seen
@@ -516,6 +548,18 @@ fn play(
             t.linked += 1;
             t.linked_right += own(&d.visitor_id) as usize;
             t.linked_right_strict += first_owner(&d.visitor_id) as usize;
+            if !own(&d.visitor_id) {
+                // Whose visitor ID it was given, and whether that browser's latest fingerprint
+                // is the visit's own: a twin nothing observed could tell apart.
+                let twin = d
+                    .visitor_id
+                    .as_ref()
+                    .and_then(|id| owner.get(id))
+                    .and_then(|&j| latest[j])
+                    .is_some_and(|other| other == fp);
+                let k = usize::from(was_seen) * 2 + usize::from(twin);
+                t.wrong_links[k] += 1;
+            }
         }
         if distinguishable {
             t.returns += 1;
@@ -546,6 +590,25 @@ fn play(
             None => !was_seen,
         };
         count_decile(&mut t.deciles, d.confidence, correct);
+        // What the reference calibration maps: links, and new-visitor answers to visits
+        // without a token (an untrusted token's answer states a probability of its own).
+        let answer = match (d.method, claimed.is_some()) {
+            (Method::Fingerprint, _) => Some(reference::Answer::Link),
+            (Method::New, false) => Some(reference::Answer::New),
+            _ => None,
+        };
+        if let (Some(answer), Some((known, return_rate))) = (answer, index_size) {
+            // The first visit of a workspace is new for certain, and stated so.
+            if known > 0 {
+                t.samples.push(reference::Sample {
+                    answer,
+                    known,
+                    return_rate,
+                    raw: d.confidence,
+                    right: correct,
+                });
+            }
+        }
         if d.method != Method::Token {
             count_decile(&mut t.untokened_deciles, d.confidence, correct);
             if d.confidence > 0.99 {
@@ -692,8 +755,7 @@ fn decile_lines(deciles: &Value) -> String {
 pub fn run(o: Options) -> Result<(), BenchError> {
     let parser = DeviceParser::shared().map_err(BenchError::Runtime)?;
     let started = std::time::Instant::now();
-    let prynt_run =
-        |o: &Options| simulate(o, parser, &mut Prynt(Index::new(ModelParams::default())));
+    let prynt_run = |o: &Options| simulate(o, parser, &mut Prynt::new(ModelParams::default()));
     let timed = |f: &mut dyn FnMut() -> (Value, usize, Deciles)| {
         let at = std::time::Instant::now();
         let r = f();
@@ -867,7 +929,7 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), BenchError> {
         }
         f
     };
-    let prynt = timed(&mut Prynt(Index::new(ModelParams::default())));
+    let prynt = timed(&mut Prynt::new(ModelParams::default()));
     let exact = timed(&mut ExactHash::default());
     let rules = timed(&mut RuleBased::default());
     let at = std::time::Instant::now();
@@ -957,5 +1019,72 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), BenchError> {
         );
     }
     super::emit(&table.join("\n"), out);
+    Ok(())
+}
+
+/// `prynt-bench fit-calibration`: Prynt on each of `populations` with the reference
+/// calibration off, every workspace from scratch, and the reference tables fitted to how often
+/// its raw confidence was right (see `prynt_identify::reference`), written as the Rust source
+/// of `reference_table.rs` to `out`.
+pub struct FitOptions {
+    pub populations: Vec<std::path::PathBuf>,
+    pub out: std::path::PathBuf,
+}
+
+pub fn run_fit(o: FitOptions) -> Result<(), BenchError> {
+    let parser = DeviceParser::shared().map_err(BenchError::Runtime)?;
+    let mut link = reference::Counts::default();
+    let mut new = reference::Counts::default();
+    let mut provenance = vec![
+        "Fitted by `prynt-bench fit-calibration` on Prynt's raw answers to the token-less visits"
+            .to_owned(),
+        "of these populations (browser-tests/population.mjs), each workspace from scratch:"
+            .to_owned(),
+    ];
+    let raw = ModelParams {
+        reference_calibration: false,
+        ..ModelParams::default()
+    };
+    let mut per_population = Vec::new();
+    for path in &o.populations {
+        let pop = recorded::load(path, parser)?;
+        let t = play_recorded(&pop, &mut Prynt::new(raw.clone()));
+        for s in &t.samples {
+            match s.answer {
+                reference::Answer::Link => link.add(s),
+                reference::Answer::New => new.add(s),
+            }
+        }
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        provenance.push(format!(
+            "- {name}: {} workspaces of {} browsers, {} answers",
+            pop.workspaces.len(),
+            pop.browsers,
+            t.samples.len()
+        ));
+        per_population.push(json!({
+            "population": path.display().to_string(),
+            "answers": t.samples.len(),
+        }));
+    }
+    let (link_table, new_table) = (link.fit(), new.fit());
+    let source = reference::source(&link_table, &new_table, &provenance);
+    std::fs::write(&o.out, source)
+        .map_err(|e| BenchError::Runtime(format!("writing {}: {e}", o.out.display())))?;
+    let band_answers = |c: &reference::Counts| -> Vec<f64> {
+        c.answers.iter().map(|row| row.iter().sum()).collect()
+    };
+    super::emit(
+        &format!(
+            "reference calibration fitted on {} populations, written to {}",
+            o.populations.len(),
+            o.out.display()
+        ),
+        json!({
+            "populations": per_population,
+            "linkAnswersPerRow": band_answers(&link),
+            "newAnswersPerRow": band_answers(&new),
+        }),
+    );
     Ok(())
 }

@@ -107,6 +107,16 @@ enum BenchCommand {
         #[arg(long, requires = "population")]
         training: Option<PathBuf>,
     },
+    /// Fits the identification engine's reference calibration on recorded populations (as
+    /// written by browser-tests/population.mjs) and writes it as Rust source.
+    FitCalibration {
+        /// A population to fit on (repeat for several).
+        #[arg(long = "population", required = true)]
+        populations: Vec<PathBuf>,
+        /// Where to write the tables (crates/prynt-identify/src/reference_table.rs).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Fills a store with synthetic events over the last days (for the backtest benchmark).
     SeedEvents {
         #[arg(long, default_value = "./prynt-data")]
@@ -303,6 +313,9 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
             browsers,
             keep_data,
         }),
+        BenchCommand::FitCalibration { populations, out } => {
+            accuracy::run_fit(accuracy::FitOptions { populations, out })
+        }
         BenchCommand::Accuracy {
             browsers,
             days,

@@ -294,6 +294,92 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
 }
 
 #[test]
+fn fit_calibration_fits_monotone_tables_on_the_raw_answers_of_every_population() {
+    let dir = tempfile::tempdir().unwrap();
+    let gtx = "ANGLE (NVIDIA, NVIDIA GeForce GTX 1060 Direct3D11 vs_5_0 ps_5_0, D3D11)";
+    let rtx = "ANGLE (NVIDIA, NVIDIA GeForce RTX 3070 Direct3D11 vs_5_0 ps_5_0, D3D11)";
+    let a = || desktop(&["de-DE", "de"], gtx, 1.0);
+    let b = || desktop(&["en-US", "en"], rtx, 1.25);
+    let lines = [
+        r#"{"meta": {"generator": "hand-written"}}"#.to_owned(),
+        // First visit: certain, never mapped, not a sample.
+        visit_line(0, 0.0, 0, false, &[], a()),
+        // A new browser beside one known: a new-visitor answer, right.
+        visit_line(0, 0.5, 1, false, &[], b()),
+        // Browser 0 again without its storage, identical: a link, right.
+        visit_line(0, 3.0, 0, false, &["storageCleared"], a()),
+        // A token visit is the token's answer: not a sample.
+        visit_line(0, 4.0, 1, true, &[], b()),
+    ];
+    let pop = dir.path().join("pop-small.jsonl");
+    std::fs::write(&pop, lines.join("\n")).unwrap();
+    let out = dir.path().join("reference_table.rs");
+    let r = last_json(&[
+        "fit-calibration",
+        "--population",
+        pop.to_str().unwrap(),
+        "--population",
+        pop.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    // Two answers a run, two runs, all while fewer than 16 visitors were known.
+    let per_band = |k: &str| -> Vec<f64> {
+        r[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (link, new) = (per_band("linkAnswersPerRow"), per_band("newAnswersPerRow"));
+    assert_eq!(link.len(), 15, "{r}");
+    // Rows 0 – 4 are the smallest size band's, one per band of the learnt rate of returns.
+    let small = |v: &[f64]| v[..5].iter().sum::<f64>();
+    assert_eq!((small(&link), small(&new)), (2.0, 2.0), "{r}");
+    assert_eq!(link[5..].iter().chain(&new[5..]).sum::<f64>(), 0.0, "{r}");
+    let source = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        source.contains("pop-small.jsonl: 1 workspaces of 2 browsers, 2 answers"),
+        "{source}"
+    );
+    let rows: Vec<Vec<f64>> = source
+        .lines()
+        .filter(|l| l.starts_with("    ["))
+        .map(|l| {
+            l.trim()
+                .trim_matches(|c| c == '[' || c == ']' || c == ',')
+                .split(", ")
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 30, "{source}");
+    for row in &rows {
+        assert_eq!(row.len(), 36);
+        assert!(row.windows(2).all(|p| p[0] <= p[1]), "{row:?}");
+        assert!(row.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+    // A missing population is refused before anything is written.
+    std::fs::remove_file(&out).unwrap();
+    let failed = prynt_bench()
+        .args(["fit-calibration", "--population"])
+        .arg(dir.path().join("missing.jsonl"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(2));
+    assert!(!out.exists());
+    // --population is required.
+    let failed = prynt_bench()
+        .args(["fit-calibration", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(2));
+}
+
+#[test]
 fn seed_events_fills_a_fresh_store_and_says_how_many() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

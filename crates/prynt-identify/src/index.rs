@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::calibration::Calibration;
 use crate::fingerprint::{hash32, Comp, Fingerprint, N_COMP};
 use crate::model::{ModelParams, Prepared, CONDITIONS, RETURN_RATE_BOUNDS, STACK_KEY};
+use crate::reference;
 use crate::sketch::CountMin;
 
 const BANDS: [&[Comp]; 4] = [
@@ -733,13 +734,27 @@ impl Index {
                 .tokens
                 .copied_given_untrusted(evidence, self.params.token_copy_rate),
         };
-        // With no browser known yet, nothing can return.
-        let new_confidence = if self.live == 0 { 1.0 } else { new_confidence };
+        // With no browser known yet, nothing can return. Otherwise a token-less visit's answer
+        // is stated as the reference populations showed such answers to be right (the untrusted
+        // token's is a probability of its own, not what those populations measured).
+        let stated = |answer: reference::Answer, raw: f64| {
+            if self.params.reference_calibration {
+                reference::map(answer, self.live, rate, raw)
+            } else {
+                raw
+            }
+        };
+        let new_confidence = match arrival {
+            _ if self.live == 0 => 1.0,
+            Arrival::TokenLess => stated(reference::Answer::New, new_confidence),
+            Arrival::UntrustedToken(_) => new_confidence,
+        };
         match ranking.top {
             Some((slot, q)) => {
                 let p = p_return * self.calibration.top_right(q);
+                // Linking is decided on what the index computed; only the statement is mapped.
                 if p >= self.params.link_threshold {
-                    Decision::matched(self.visitor_id(slot), p)
+                    Decision::matched(self.visitor_id(slot), stated(reference::Answer::Link, p))
                 } else {
                     Decision::new_visitor(new_confidence)
                 }
@@ -881,9 +896,17 @@ mod tests {
         );
     }
 
+    /// The model's own confidence, without the reference calibration's mapping.
+    fn raw() -> ModelParams {
+        ModelParams {
+            reference_calibration: false,
+            ..ModelParams::default()
+        }
+    }
+
     #[test]
     fn a_drifted_browser_is_found_among_many() {
-        let idx = filled(5000, ModelParams::default());
+        let idx = filled(5000, raw());
         let mut visit = fp(1234);
         visit.h[Comp::Screen as usize] = 1;
         visit.h[Comp::Timezone as usize] = 2;
@@ -899,6 +922,40 @@ mod tests {
         let stranger = idx.find(&fp(999_999), 0);
         assert_eq!(stranger.method, Method::New, "{stranger:?}");
         assert!(stranger.visitor_id.is_none() && stranger.confidence > 0.8);
+    }
+
+    #[test]
+    fn token_less_answers_are_stated_as_the_reference_populations_showed_them() {
+        let (mapped, computed) = (filled(5000, ModelParams::default()), filled(5000, raw()));
+        let mut visit = fp(1234);
+        visit.h[Comp::Screen as usize] = 1;
+        visit.browser_major = 121;
+        for v in [visit, fp(999_999)] {
+            let rate = computed.return_rate();
+            let (m, c) = (
+                mapped.find(&v, 14 * 86_400_000),
+                computed.find(&v, 14 * 86_400_000),
+            );
+            // The same answer, its confidence read through the table for its size band.
+            assert_eq!((m.method, &m.visitor_id), (c.method, &c.visitor_id));
+            let answer = match c.method {
+                Method::Fingerprint => reference::Answer::Link,
+                _ => reference::Answer::New,
+            };
+            let want = reference::map(answer, 5000, rate, c.confidence);
+            assert!((m.confidence - want).abs() < 1e-12, "{m:?} {c:?} {want}");
+        }
+        // A token is not mapped, nor is the first visit of a workspace.
+        assert_eq!(
+            mapped.decide(&fp(7), Some(&vid(7)), 0).confidence,
+            TOKEN_CONFIDENCE
+        );
+        assert_eq!(
+            Index::new(ModelParams::default())
+                .find(&fp(1), 0)
+                .confidence,
+            1.0
+        );
     }
 
     /// Changes in one day too many for a browser's own token to be trusted.

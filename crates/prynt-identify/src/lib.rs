@@ -4,6 +4,8 @@
 //! - [`fingerprint`]: normalised, hashed components; which ones to distrust per browser.
 //! - [`model`]: the likelihood model (per-component drift and collision rates) and confidence.
 //! - [`index`]: candidate retrieval by locality-sensitive bands, scoring, ambiguity handling.
+//! - [`calibration`] and [`reference`]: confidence learnt from the workspace's token visits, and
+//!   read through a table learnt on reference populations where the truth is known.
 //! - [`token`]: signed visitor tokens that let a returning browser be recognised for certain.
 //!
 //! Pure library: values in, values out, no I/O.
@@ -12,6 +14,8 @@ pub mod calibration;
 pub mod fingerprint;
 pub mod index;
 pub mod model;
+pub mod reference;
+mod reference_table;
 mod sketch;
 pub mod token;
 

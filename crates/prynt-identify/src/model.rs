@@ -84,6 +84,10 @@ pub struct ModelParams {
     /// visitor matches, really is new (see `Index::decide`). Copying a token takes an attacker
     /// reading one browser's storage and planting it in another; honest traffic never does it.
     pub token_copy_rate: f64,
+    /// Whether the confidence stated for links and new-visitor answers is read through the
+    /// reference calibration ([`crate::reference`]). Off only to record what the index
+    /// computes, for fitting that table.
+    pub reference_calibration: bool,
 }
 
 impl Default for ModelParams {
@@ -132,6 +136,7 @@ impl Default for ModelParams {
             link_threshold: 0.91,
             token_min_evidence: -5.0,
             token_copy_rate: 1e-5,
+            reference_calibration: true,
         }
     }
 }
