@@ -61,6 +61,8 @@ pub struct Options {
     /// one run's middle deciles hold a few hundred answers, too few to show a gap of two
     /// points.
     pub runs: u64,
+    /// Prynt's settings (the defaults, or those the command line changed).
+    pub params: ModelParams,
 }
 
 /// A way of identifying a token-less visit, from what the agent measured (`c`) and its
@@ -678,6 +680,7 @@ fn hybrid_baseline(o: &Options, parser: &DeviceParser) -> Value {
     let mut training = Vec::new();
     let train_o = Options {
         seed: fp_stalker::TRAINING_SEED,
+        params: o.params.clone(),
         ..*o
     };
     replay(&train_o, parser, |v, c, fp| {
@@ -755,7 +758,7 @@ fn decile_lines(deciles: &Value) -> String {
 pub fn run(o: Options) -> Result<(), BenchError> {
     let parser = DeviceParser::shared().map_err(BenchError::Runtime)?;
     let started = std::time::Instant::now();
-    let prynt_run = |o: &Options| simulate(o, parser, &mut Prynt::new(ModelParams::default()));
+    let prynt_run = |o: &Options| simulate(o, parser, &mut Prynt::new(o.params.clone()));
     let timed = |f: &mut dyn FnMut() -> (Value, usize, Deciles)| {
         let at = std::time::Instant::now();
         let r = f();
@@ -772,6 +775,7 @@ pub fn run(o: Options) -> Result<(), BenchError> {
     for k in 1..o.runs {
         let (_, _, d) = prynt_run(&Options {
             seed: o.seed.wrapping_add(k),
+            params: o.params.clone(),
             ..o
         });
         for (p, x) in pooled.iter_mut().zip(d) {
@@ -858,6 +862,8 @@ pub fn run(o: Options) -> Result<(), BenchError> {
 pub struct RecordedOptions {
     pub population: std::path::PathBuf,
     pub training: std::path::PathBuf,
+    /// Prynt's settings.
+    pub params: ModelParams,
 }
 
 /// `m` over every workspace of `pop`, each from scratch.
@@ -929,7 +935,7 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), BenchError> {
         }
         f
     };
-    let prynt = timed(&mut Prynt::new(ModelParams::default()));
+    let prynt = timed(&mut Prynt::new(o.params.clone()));
     let exact = timed(&mut ExactHash::default());
     let rules = timed(&mut RuleBased::default());
     let at = std::time::Instant::now();
@@ -1029,6 +1035,8 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), BenchError> {
 pub struct FitOptions {
     pub populations: Vec<std::path::PathBuf>,
     pub out: std::path::PathBuf,
+    /// Also every answer fitted on, as CSV (population, answer, known, rate, raw, right).
+    pub samples: Option<std::path::PathBuf>,
 }
 
 pub fn run_fit(o: FitOptions) -> Result<(), BenchError> {
@@ -1046,6 +1054,7 @@ pub fn run_fit(o: FitOptions) -> Result<(), BenchError> {
         ..ModelParams::default()
     };
     let mut per_population = Vec::new();
+    let mut csv = String::from("population,answer,known,rate,raw,right\n");
     for path in &o.populations {
         let pop = recorded::load(path, parser)?;
         let t = play_recorded(&pop, &mut Prynt::new(raw.clone()));
@@ -1056,6 +1065,21 @@ pub fn run_fit(o: FitOptions) -> Result<(), BenchError> {
             }
         }
         let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if o.samples.is_some() {
+            for s in &t.samples {
+                csv.push_str(&format!(
+                    "{name},{},{},{:.4},{:.6},{}\n",
+                    match s.answer {
+                        reference::Answer::Link => "link",
+                        reference::Answer::New => "new",
+                    },
+                    s.known,
+                    s.return_rate,
+                    s.raw,
+                    u8::from(s.right)
+                ));
+            }
+        }
         provenance.push(format!(
             "- {name}: {} workspaces of {} browsers, {} answers",
             pop.workspaces.len(),
@@ -1066,6 +1090,10 @@ pub fn run_fit(o: FitOptions) -> Result<(), BenchError> {
             "population": path.display().to_string(),
             "answers": t.samples.len(),
         }));
+    }
+    if let Some(path) = &o.samples {
+        std::fs::write(path, &csv)
+            .map_err(|e| BenchError::Runtime(format!("writing {}: {e}", path.display())))?;
     }
     let (link_table, new_table) = (link.fit(), new.fit());
     let source = reference::source(&link_table, &new_table, &provenance);

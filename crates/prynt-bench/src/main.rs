@@ -106,6 +106,14 @@ enum BenchCommand {
         /// (with --population).
         #[arg(long, requires = "population")]
         training: Option<PathBuf>,
+        /// Prynt states the confidence its index computes, without the reference calibration
+        /// (to compare the two; which visits are linked does not change).
+        #[arg(long)]
+        raw_confidence: bool,
+        /// Prynt links a visit when its computed probability is at least this (default 0.91):
+        /// to trace precision against recall.
+        #[arg(long, value_parser = link_threshold)]
+        link_threshold: Option<f64>,
     },
     /// Fits the identification engine's reference calibration on recorded populations (as
     /// written by browser-tests/population.mjs) and writes it as Rust source.
@@ -116,6 +124,10 @@ enum BenchCommand {
         /// Where to write the tables (crates/prynt-identify/src/reference_table.rs).
         #[arg(long)]
         out: PathBuf,
+        /// Also write every answer fitted on as CSV (population, answer, known, rate, raw,
+        /// right), for analysis.
+        #[arg(long)]
+        samples: Option<PathBuf>,
     },
     /// Fills a store with synthetic events over the last days (for the backtest benchmark).
     SeedEvents {
@@ -313,9 +325,15 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
             browsers,
             keep_data,
         }),
-        BenchCommand::FitCalibration { populations, out } => {
-            accuracy::run_fit(accuracy::FitOptions { populations, out })
-        }
+        BenchCommand::FitCalibration {
+            populations,
+            out,
+            samples,
+        } => accuracy::run_fit(accuracy::FitOptions {
+            populations,
+            out,
+            samples,
+        }),
         BenchCommand::Accuracy {
             browsers,
             days,
@@ -326,11 +344,20 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
             runs,
             population,
             training,
+            raw_confidence,
+            link_threshold,
         } => {
+            let defaults = prynt_identify::ModelParams::default();
+            let params = prynt_identify::ModelParams {
+                reference_calibration: !raw_confidence,
+                link_threshold: link_threshold.unwrap_or(defaults.link_threshold),
+                ..defaults
+            };
             if let (Some(population), Some(training)) = (population, training) {
                 return accuracy::run_recorded(accuracy::RecordedOptions {
                     population,
                     training,
+                    params,
                 });
             }
             let (browsers, days) = if quick { (1_000, 30) } else { (browsers, days) };
@@ -341,8 +368,17 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
                 clear_rate,
                 incognito_rate,
                 runs,
+                params,
             })
         }
+    }
+}
+
+/// A link threshold: a probability above 0 and at most 1.
+fn link_threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t > 0.0 && t <= 1.0 => Ok(t),
+        _ => Err(format!("{s} is not a probability above 0 and at most 1")),
     }
 }
 

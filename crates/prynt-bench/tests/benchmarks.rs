@@ -332,7 +332,7 @@ fn fit_calibration_fits_monotone_tables_on_the_raw_answers_of_every_population()
             .collect()
     };
     let (link, new) = (per_band("linkAnswersPerRow"), per_band("newAnswersPerRow"));
-    assert_eq!(link.len(), 15, "{r}");
+    assert_eq!(link.len(), 30, "{r}");
     // Rows 0 – 4 are the smallest size band's, one per band of the learnt rate of returns.
     let small = |v: &[f64]| v[..5].iter().sum::<f64>();
     assert_eq!((small(&link), small(&new)), (2.0, 2.0), "{r}");
@@ -353,7 +353,7 @@ fn fit_calibration_fits_monotone_tables_on_the_raw_answers_of_every_population()
                 .collect()
         })
         .collect();
-    assert_eq!(rows.len(), 30, "{source}");
+    assert_eq!(rows.len(), 60, "{source}");
     for row in &rows {
         assert_eq!(row.len(), 36);
         assert!(row.windows(2).all(|p| p[0] <= p[1]), "{row:?}");
@@ -377,6 +377,49 @@ fn fit_calibration_fits_monotone_tables_on_the_raw_answers_of_every_population()
         .output()
         .unwrap();
     assert_eq!(failed.status.code(), Some(2));
+
+    // The accuracy benchmark states the raw confidence on request: the same visits linked.
+    let p = pop.to_str().unwrap();
+    let mapped = last_json(&["accuracy", "--population", p, "--training", p]);
+    let raw = last_json(&[
+        "accuracy",
+        "--population",
+        p,
+        "--training",
+        p,
+        "--raw-confidence",
+    ]);
+    for k in ["linkedTokenless", "precision", "recall"] {
+        assert_eq!(mapped[k], raw[k], "{k}");
+    }
+    // A link threshold above every probability links nothing; one that is no probability is
+    // refused.
+    let strict = last_json(&[
+        "accuracy",
+        "--population",
+        p,
+        "--training",
+        p,
+        "--link-threshold",
+        "1",
+    ]);
+    assert_eq!(strict["linkedTokenless"], 0, "{strict}");
+    for bad in ["1.5", "0", "x"] {
+        let failed = prynt_bench()
+            .args([
+                "accuracy",
+                "--population",
+                p,
+                "--training",
+                p,
+                "--link-threshold",
+                bad,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(failed.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&failed.stderr).contains("not a probability"));
+    }
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub const LOGIT_MIN: f64 = -8.0;
 pub const WIDTH: f64 = 0.5;
 
 /// Upper bounds of the workspace-size bands (visitors the index knows), the last band open.
-pub const SIZE_EDGES: [usize; 2] = [16, 256];
+pub const SIZE_EDGES: [usize; 5] = [16, 64, 256, 1024, 4096];
 /// Upper bounds of the bands of the learnt rate of returns among token-less visits, the last
 /// band open: at one size a workspace that is still filling up (mostly new browsers) and one
 /// whose browsers come back state the same raw confidence with different meanings.
@@ -222,8 +222,9 @@ mod tests {
         assert_eq!(row(15, 0.29), 0);
         assert_eq!(row(15, 0.3), 1);
         assert_eq!(row(16, 0.0), 5);
-        assert_eq!(row(255, 0.99), 9);
-        assert_eq!(row(256, 0.5), 12);
+        assert_eq!(row(63, 0.99), 9);
+        assert_eq!(row(256, 0.5), 17);
+        assert_eq!(row(4095, 0.84), 23);
         assert_eq!(row(1_000_000, 1.0), ROWS - 1);
     }
 
