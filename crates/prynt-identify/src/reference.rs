@@ -139,18 +139,16 @@ impl Counts {
     /// pool-adjacent-violators weighted by the examples.
     pub fn fit(&self) -> Table {
         let mut table = [[0.0f32; BINS]; ROWS];
-        for z in 0..ROWS {
-            let weights: Vec<f64> = (0..BINS)
-                .map(|b| self.answers[z][b] + PSEUDO_COUNT)
-                .collect();
+        for ((out, answers), right) in table.iter_mut().zip(&self.answers).zip(&self.right) {
+            let weights: Vec<f64> = answers.iter().map(|n| n + PSEUDO_COUNT).collect();
             let shares: Vec<f64> = (0..BINS)
-                .map(|b| (self.right[z][b] + PSEUDO_COUNT * centre(b)) / weights[b])
+                .map(|b| (right[b] + PSEUDO_COUNT * centre(b)) / weights[b])
                 .collect();
-            for (b, v) in pool_adjacent_violators(&shares, &weights)
-                .into_iter()
-                .enumerate()
+            for (cell, v) in out
+                .iter_mut()
+                .zip(pool_adjacent_violators(&shares, &weights))
             {
-                table[z][b] = v as f32;
+                *cell = v as f32;
             }
         }
         table
