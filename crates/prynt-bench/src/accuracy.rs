@@ -1069,10 +1069,7 @@ pub fn run_fit(o: FitOptions) -> Result<(), BenchError> {
             for s in &t.samples {
                 csv.push_str(&format!(
                     "{name},{},{},{:.4},{:.6},{}\n",
-                    match s.answer {
-                        reference::Answer::Link => "link",
-                        reference::Answer::New => "new",
-                    },
+                    s.answer.as_str(),
                     s.known,
                     s.return_rate,
                     s.raw,

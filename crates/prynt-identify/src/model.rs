@@ -85,8 +85,8 @@ pub struct ModelParams {
     /// reading one browser's storage and planting it in another; honest traffic never does it.
     pub token_copy_rate: f64,
     /// Whether the confidence stated for links and new-visitor answers is read through the
-    /// reference calibration ([`crate::reference`]). Off only to record what the index
-    /// computes, for fitting that table.
+    /// reference calibration ([`crate::reference`]). Off only to state what the index
+    /// computes: for fitting that table, and for comparing with it.
     pub reference_calibration: bool,
 }
 

@@ -47,6 +47,15 @@ pub enum Answer {
     New,
 }
 
+impl Answer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answer::Link => "link",
+            Answer::New => "new",
+        }
+    }
+}
+
 /// Per row (size and rate band), the probability stated for each bin of raw confidence.
 pub type Table = [[f32; BINS]; ROWS];
 
@@ -178,11 +187,6 @@ pub fn pool_adjacent_violators(values: &[f64], weights: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// The table that states what the index computed: every bin its own centre.
-pub fn identity() -> Table {
-    [std::array::from_fn(|b| centre(b) as f32); ROWS]
-}
-
 /// Rust source of `reference_table.rs` for these two tables, with `provenance` (one line per
 /// entry) in its header.
 pub fn source(link: &Table, new: &Table, provenance: &[String]) -> String {
@@ -213,6 +217,11 @@ pub fn source(link: &Table, new: &Table, provenance: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table that states what the index computed: every bin its own centre.
+    fn identity() -> Table {
+        [std::array::from_fn(|b| centre(b) as f32); ROWS]
+    }
 
     #[test]
     fn rows_split_at_their_edges() {
