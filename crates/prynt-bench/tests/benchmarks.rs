@@ -17,6 +17,15 @@ fn prynt_bench() -> Command {
     c
 }
 
+/// Runs `prynt-bench` with `args`, which it must refuse as bad input (exit code 2): its
+/// standard error.
+fn refused<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> String {
+    let out = prynt_bench().args(args).output().expect("run bench");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    err
+}
+
 fn last_json(args: &[&str]) -> Value {
     let out = prynt_bench().args(args).output().expect("run bench");
     assert!(
@@ -141,12 +150,7 @@ fn accuracy_runs_pool_their_calibration() {
     // A single run has no pool.
     assert!(first.get("pooled").is_none());
     // Bad input is refused with a message, not run.
-    let out = prynt_bench()
-        .args(["accuracy", "--quick", "--runs", "0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--runs"));
+    assert!(refused(["accuracy", "--quick", "--runs", "0"]).contains("--runs"));
 }
 
 #[test]
@@ -263,34 +267,31 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
         ),
     ] {
         std::fs::write(&pop, bad).unwrap();
-        let out = prynt_bench()
-            .args(["accuracy", "--population"])
-            .arg(&pop)
-            .arg("--training")
-            .arg(&pop)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{says}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = refused([
+            "accuracy".as_ref(),
+            "--population".as_ref(),
+            pop.as_os_str(),
+            "--training".as_ref(),
+            pop.as_os_str(),
+        ]);
         assert!(err.contains(says), "{says}: {err}");
     }
     // A file that is not there.
-    let out = prynt_bench()
-        .args(["accuracy", "--population"])
-        .arg(dir.path().join("missing.jsonl"))
-        .arg("--training")
-        .arg(&pop)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
+    let missing = dir.path().join("missing.jsonl");
+    let err = refused([
+        "accuracy".as_ref(),
+        "--population".as_ref(),
+        missing.as_os_str(),
+        "--training".as_ref(),
+        pop.as_os_str(),
+    ]);
+    assert!(err.contains("cannot open"), "{err}");
     // --population needs --training.
-    let out = prynt_bench()
-        .args(["accuracy", "--population"])
-        .arg(&pop)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    refused([
+        "accuracy".as_ref(),
+        "--population".as_ref(),
+        pop.as_os_str(),
+    ]);
 }
 
 #[test]
@@ -361,22 +362,21 @@ fn fit_calibration_fits_monotone_tables_on_the_raw_answers_of_every_population()
     }
     // A missing population is refused before anything is written.
     std::fs::remove_file(&out).unwrap();
-    let failed = prynt_bench()
-        .args(["fit-calibration", "--population"])
-        .arg(dir.path().join("missing.jsonl"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(failed.status.code(), Some(2));
+    let missing = dir.path().join("missing.jsonl");
+    refused([
+        "fit-calibration".as_ref(),
+        "--population".as_ref(),
+        missing.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
     assert!(!out.exists());
     // --population is required.
-    let failed = prynt_bench()
-        .args(["fit-calibration", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(failed.status.code(), Some(2));
+    refused([
+        "fit-calibration".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
 
     // The accuracy benchmark states the raw confidence on request: the same visits linked.
     let p = pop.to_str().unwrap();
@@ -392,6 +392,16 @@ fn fit_calibration_fits_monotone_tables_on_the_raw_answers_of_every_population()
     for k in ["linkedTokenless", "precision", "recall"] {
         assert_eq!(mapped[k], raw[k], "{k}");
     }
+    // …stated differently: the raw answers are not read through the reference table.
+    let stated = |r: &Value| -> Vec<f64> {
+        r["calibrationUntokened"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["meanConfidence"].as_f64().unwrap())
+            .collect()
+    };
+    assert_ne!(stated(&mapped), stated(&raw), "{mapped}\n{raw}");
     // A link threshold above every probability links nothing; one that is no probability is
     // refused.
     let strict = last_json(&[
@@ -405,20 +415,16 @@ fn fit_calibration_fits_monotone_tables_on_the_raw_answers_of_every_population()
     ]);
     assert_eq!(strict["linkedTokenless"], 0, "{strict}");
     for bad in ["1.5", "0", "x"] {
-        let failed = prynt_bench()
-            .args([
-                "accuracy",
-                "--population",
-                p,
-                "--training",
-                p,
-                "--link-threshold",
-                bad,
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(failed.status.code(), Some(2), "{bad}");
-        assert!(String::from_utf8_lossy(&failed.stderr).contains("not a probability"));
+        let err = refused([
+            "accuracy",
+            "--population",
+            p,
+            "--training",
+            p,
+            "--link-threshold",
+            bad,
+        ]);
+        assert!(err.contains("not a probability"), "{bad}: {err}");
     }
 }
 
@@ -529,11 +535,6 @@ fn scale_out_measures_each_configuration_and_changes_cross_nodes_within_a_second
     );
 
     // Without a PostgreSQL server to run on, it says what it needs, exit code 2.
-    let out = prynt_bench()
-        .args(["scale-out", "--seconds", "1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(["scale-out", "--seconds", "1"]);
     assert!(err.contains("--database-url postgres://"), "{err}");
 }
