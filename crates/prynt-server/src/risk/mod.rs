@@ -211,6 +211,17 @@ impl StoredObservation {
         })
     }
 
+    /// An owned copy of what velocity was given, to record later.
+    pub fn of_observation(o: &Observation<'_>) -> Self {
+        StoredObservation {
+            visitor_id: o.visitor_id.to_owned(),
+            ip: o.ip.to_owned(),
+            country: o.country.map(str::to_owned),
+            linked_id: o.linked_id.map(str::to_owned),
+            location: o.location,
+        }
+    }
+
     pub fn observation(&self, ts_ms: i64) -> Observation<'_> {
         Observation {
             visitor_id: &self.visitor_id,

@@ -614,13 +614,7 @@ impl SharedVelocity {
             if unrecorded.len() < UNRECORDED_MAX {
                 unrecorded.push(Unrecorded {
                     scope: scope.clone(),
-                    observation: StoredObservation {
-                        visitor_id: o.visitor_id.to_owned(),
-                        ip: o.ip.to_owned(),
-                        country: o.country.map(str::to_owned),
-                        linked_id: o.linked_id.map(str::to_owned),
-                        location: o.location,
-                    },
+                    observation: StoredObservation::of_observation(o),
                     ts_ms: o.ts_s * 1000,
                     event_id: event_id.to_owned(),
                 });
