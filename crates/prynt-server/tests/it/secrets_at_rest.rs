@@ -193,6 +193,19 @@ fn with_the_sealing_key_outside_the_data_dir_the_data_dir_alone_opens_nothing() 
         &[flag[0], flag[1], "--webhook-secret-key", &"cd".repeat(32)],
     );
     assert_eq!(code, Some(2), "{stderr}");
+    // A key file that is not there, or that holds no key, is refused and named.
+    let missing = root.path().join("no-such.key");
+    let (code, stderr) = refused_start(&dir, &[flag[0], missing.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read sealing_key_file") && stderr.contains("no-such.key"),
+        "{stderr}"
+    );
+    let garbage = root.path().join("garbage.key");
+    std::fs::write(&garbage, "not a key\n").unwrap();
+    let (code, stderr) = refused_start(&dir, &[flag[0], garbage.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("invalid sealing key"), "{stderr}");
     // With its key the data dir works again.
     let again = TestServer::start_in(&dir, &flag);
     assert_eq!(again.get("/v1/workspace", &secret_key).status(), 200);
