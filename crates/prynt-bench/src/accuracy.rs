@@ -75,7 +75,8 @@ pub(super) trait Matcher {
         claimed: Option<&str>,
         at_ms: i64,
     ) -> Decision;
-    fn record(&mut self, visitor: &str, c: &Components, fp: &Fingerprint, at_ms: i64);
+    /// Learns from a visit identified as `visitor` by `how`.
+    fn record(&mut self, visitor: &str, how: Method, c: &Components, fp: &Fingerprint, at_ms: i64);
     /// Forgets every visitor, as a new workspace starts with none (what it learnt from
     /// training data stays).
     fn forget(&mut self);
@@ -113,8 +114,15 @@ impl Matcher for Prynt {
     ) -> Decision {
         self.0.decide(fp, claimed, at_ms)
     }
-    fn record(&mut self, visitor: &str, _c: &Components, fp: &Fingerprint, at_ms: i64) {
-        self.0.upsert(visitor, fp, at_ms);
+    fn record(
+        &mut self,
+        visitor: &str,
+        how: Method,
+        _c: &Components,
+        fp: &Fingerprint,
+        at_ms: i64,
+    ) {
+        self.0.upsert(visitor, fp, at_ms, how);
     }
     fn forget(&mut self) {
         self.0 = Index::new(self.0.params().clone());
@@ -159,7 +167,14 @@ impl Matcher for ExactHash {
             None => Decision::new_visitor(1.0),
         })
     }
-    fn record(&mut self, visitor: &str, _c: &Components, fp: &Fingerprint, _at_ms: i64) {
+    fn record(
+        &mut self,
+        visitor: &str,
+        _how: Method,
+        _c: &Components,
+        fp: &Fingerprint,
+        _at_ms: i64,
+    ) {
         let bytes = fp.to_bytes();
         if let Some(old) = self.latest.insert(visitor.to_owned(), bytes.clone()) {
             if self.by_hash.get(&old).is_some_and(|v| v == visitor) {
@@ -650,7 +665,7 @@ fn play(
             owner.insert(id.clone(), i);
             id
         });
-        m.record(&visitor, c, &fp, at_ms);
+        m.record(&visitor, d.method, c, &fp, at_ms);
         t.ids[i].insert(visitor.clone());
         last_id[i] = Some(visitor.clone());
         let span = t
@@ -1113,3 +1128,4 @@ pub fn run_fit(o: FitOptions) -> Result<(), BenchError> {
     );
     Ok(())
 }
+

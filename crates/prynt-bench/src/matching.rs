@@ -31,7 +31,7 @@ pub fn run(visitors: usize, queries: usize) -> Result<(), BenchError> {
     let t1 = Instant::now();
     let mut index = Index::new(ModelParams::default());
     for (i, fp) in prints.iter().enumerate() {
-        index.upsert(&format!("pv_{i:013}"), fp, 0);
+        index.upsert(&format!("pv_{i:013}"), fp, 0, prynt_identify::Method::New);
     }
     let build_ms = t1.elapsed().as_millis();
     let rss_after = super::rss_bytes().unwrap_or(0);

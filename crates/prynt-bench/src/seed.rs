@@ -168,6 +168,7 @@ pub async fn run(target: &Seeding<'_>) -> anyhow::Result<usize> {
             visitor_id: visitor.clone(),
             ts_ms: ts_s * 1000 + rng.random_range(0..1000),
             profile: Vec::new(),
+            matched: false,
             linked_id: body["linkedId"].as_str().map(str::to_owned),
             verdict: None,
             bot: Some(bot),

@@ -57,6 +57,17 @@ struct Slot {
     activity: f64,
     /// When the visitor was last seen (ms): how long its fingerprint has had to drift.
     last_ms: i64,
+    /// Its visits after the first, and those of them recognised without a token: how often
+    /// it comes back without one (see [`Index::arrival_prior`]).
+    returns: u32,
+    matched: u32,
+}
+
+/// Returns of a visitor, and those of them recognised without a token.
+#[derive(Clone, Copy, Default)]
+struct Returns {
+    returns: u32,
+    matched: u32,
 }
 
 /// Confidence reported for a visit recognised by its token and consistent with its device.
@@ -80,6 +91,13 @@ impl Method {
             Method::Fingerprint => "fingerprint",
             Method::New => "new",
         }
+    }
+
+    /// The method an event's `identifiedBy` names.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Method::Token, Method::Fingerprint, Method::New]
+            .into_iter()
+            .find(|m| m.as_str() == s)
     }
 }
 
@@ -265,6 +283,9 @@ pub struct Index {
     epoch_ms: Option<i64>,
     /// Sum of every live visitor's activity.
     total_activity: f64,
+    /// Sums of every live visitor's `returns` and `matched`.
+    total_returns: u64,
+    total_matched: u64,
 }
 
 /// Largest exponent an activity weight may reach before the weights are rescaled.
@@ -365,6 +386,8 @@ impl Index {
             live: 0,
             epoch_ms: None,
             total_activity: 0.0,
+            total_returns: 0,
+            total_matched: 0,
         }
     }
 
@@ -402,23 +425,40 @@ impl Index {
         (s.alive && s.visitor == b).then_some(slot)
     }
 
-    /// Records a visit at `at_ms` with fingerprint `fp`: the visitor's latest fingerprint is
-    /// replaced and the visit counts towards how active the visitor is.
-    pub fn upsert(&mut self, visitor_id: &str, fp: &Fingerprint, at_ms: i64) {
+    /// Records a visit at `at_ms` with fingerprint `fp`, identified by `how`: the visitor's
+    /// latest fingerprint is replaced, the visit counts towards how active the visitor is and,
+    /// when it is a return, towards how often the visitor returns without a token.
+    pub fn upsert(&mut self, visitor_id: &str, fp: &Fingerprint, at_ms: i64, how: Method) {
         let weight = self.visit_weight(at_ms);
-        self.record(visitor_id, fp, weight, at_ms);
+        // A visitor's first visit is not a return, whatever it was identified by.
+        let returns = if self.slot_of(visitor_id).is_some() {
+            Returns {
+                returns: u32::from(how != Method::New),
+                matched: u32::from(how == Method::Fingerprint),
+            }
+        } else {
+            Returns::default()
+        };
+        self.record(visitor_id, fp, weight, at_ms, returns);
     }
 
-    /// Adds a visitor known from storage: its latest fingerprint and its `visits` between
-    /// `first_ms` and `last_ms`, taken as spread evenly over that span.
+    /// Adds a visitor known from storage: its latest fingerprint, its `visits` between
+    /// `first_ms` and `last_ms` (taken as spread evenly over that span), and how many of them
+    /// were recognised by fingerprint without a token (`matched`).
     pub fn load(
         &mut self,
         visitor_id: &str,
         fp: &Fingerprint,
         visits: u64,
+        matched: u64,
         first_ms: i64,
         last_ms: i64,
     ) {
+        let returns = visits.saturating_sub(1).min(u32::MAX as u64) as u32;
+        let returns = Returns {
+            returns,
+            matched: matched.min(returns as u64) as u32,
+        };
         let last = self.visit_weight(last_ms);
         let span = (last_ms - first_ms).max(0) as f64 / self.params.activity_scale_ms();
         // Mean of exp(-x) over [0, span]: the even spread of the visits, back from the last.
@@ -432,10 +472,18 @@ impl Index {
             fp,
             last * visits.max(1) as f64 * spread,
             last_ms,
+            returns,
         );
     }
 
-    fn record(&mut self, visitor_id: &str, fp: &Fingerprint, weight: f64, at_ms: i64) {
+    fn record(
+        &mut self,
+        visitor_id: &str,
+        fp: &Fingerprint,
+        weight: f64,
+        at_ms: i64,
+        add: Returns,
+    ) {
         let Some(bytes) = vid_bytes(visitor_id) else {
             return;
         };
@@ -447,15 +495,23 @@ impl Index {
             s.fp = *fp;
             s.activity += weight;
             s.last_ms = s.last_ms.max(at_ms);
+            s.returns = s.returns.saturating_add(add.returns);
+            s.matched = s.matched.saturating_add(add.matched);
+            self.total_returns += add.returns as u64;
+            self.total_matched += add.matched as u64;
             self.file(slot, fp);
             return;
         }
+        self.total_returns += add.returns as u64;
+        self.total_matched += add.matched as u64;
         let entry = Slot {
             visitor: bytes,
             alive: true,
             fp: *fp,
             activity: weight,
             last_ms: at_ms,
+            returns: add.returns,
+            matched: add.matched,
         };
         let slot = reuse_or_push(&mut self.slots, &mut self.free, entry);
         self.by_visitor.insert(vid_key(&bytes), slot);
@@ -494,6 +550,25 @@ impl Index {
         }
     }
 
+    /// log P(a return of the visitor in `slot` comes without a token) / P(any return does):
+    /// how much likelier than its activity alone says the visitor is the source of a visit
+    /// without a token. A browser that keeps its storage comes back with its token, so a
+    /// token-less visit that looks exactly like it is more likely another browser of the same
+    /// make; one that clears its storage or browses privately comes back without. The
+    /// visitor's own share is drawn towards every visitor's by
+    /// [`ModelParams::arrival_pseudo_count`] pseudo-returns, so a visitor seen once says
+    /// nothing yet.
+    fn arrival_prior(&self, slot: u32) -> f64 {
+        let a = self.params.arrival_pseudo_count;
+        if a <= 0.0 || self.total_returns == 0 {
+            return 0.0;
+        }
+        let s = &self.slots[slot as usize];
+        let all = (self.total_matched as f64 + 0.5) / (self.total_returns as f64 + 1.0);
+        let own = (s.matched as f64 + a * all) / (s.returns as f64 + a);
+        (own / all).ln()
+    }
+
     /// Forgets a visitor entirely; returns whether it was known.
     pub fn remove(&mut self, visitor_id: &str) -> bool {
         let Some(slot) = self.slot_of(visitor_id) else {
@@ -504,6 +579,8 @@ impl Index {
         self.by_visitor.remove(&vid_key(&s.visitor));
         self.slots[slot as usize].alive = false;
         self.total_activity = (self.total_activity - s.activity).max(0.0);
+        self.total_returns -= s.returns as u64;
+        self.total_matched -= s.matched as u64;
         self.free.push(slot);
         self.live -= 1;
         true
@@ -685,7 +762,10 @@ impl Index {
     /// A visit known to be `slot`'s (by its token) as two labelled examples: matched as if it
     /// had no token, a return; matched with `slot` left out, a browser never seen.
     fn learn_from(&self, fp: &Fingerprint, slot: u32, now_ms: i64) {
-        let scored = self.score(fp, now_ms);
+        // Scored without the habit of coming back without a token: a token visit is a return
+        // of a browser that kept its storage, and the calibration would learn that returns
+        // score as low as such browsers' do when they arrive without one, which is rarely.
+        let scored = self.score(fp, now_ms, false);
         let with = scored.ranking(None);
         let gap = |r: &Ranking| r.top.map(|(s, _)| self.gap_days(s, now_ms));
         self.calibration.record_return(
@@ -707,7 +787,9 @@ impl Index {
 
     /// [`Index::find`] for a visit that arrived as `arrival`.
     fn identify(&self, fp: &Fingerprint, now_ms: i64, arrival: Arrival) -> Decision {
-        let ranking = self.score(fp, now_ms).ranking(None);
+        let ranking = self
+            .score(fp, now_ms, arrival == Arrival::TokenLess)
+            .ranking(None);
         let gap = ranking.top.map(|(s, _)| self.gap_days(s, now_ms));
         let rate = f64::from_bits(self.return_rate.load(Ordering::Relaxed))
             .clamp(RETURN_RATE_BOUNDS.0, RETURN_RATE_BOUNDS.1);
@@ -764,7 +846,7 @@ impl Index {
     }
 
     /// Scores every candidate retrieved for `fp`.
-    fn score(&self, fp: &Fingerprint, now_ms: i64) -> Scored {
+    fn score(&self, fp: &Fingerprint, now_ms: i64, arrival: bool) -> Scored {
         // (slot, crowd band or usize::MAX)
         let mut candidates: Vec<(u32, usize)> = Vec::new();
         let mut crowds: Vec<(usize, usize)> = Vec::new(); // (band, unscanned members)
@@ -786,7 +868,14 @@ impl Index {
                 let slot = group[0].0;
                 let weight = prepared
                     .evidence(&self.slots[slot as usize].fp, self.gap_days(slot, now_ms))
-                    .map(|e| e + self.activity_share(slot).ln());
+                    .map(|e| {
+                        e + self.activity_share(slot).ln()
+                            + if arrival {
+                                self.arrival_prior(slot)
+                            } else {
+                                0.0
+                            }
+                    });
                 // An unsampled crowd member that resembled the visit more than by the crowd's
                 // shared components would have been retrieved by another band and scored. So
                 // the unsampled are like the sampled members that only their crowd retrieved;
@@ -875,7 +964,7 @@ mod tests {
     fn filled(n: u32, params: ModelParams) -> Index {
         let mut idx = Index::new(params);
         for i in 0..n {
-            idx.upsert(&vid(i), &fp(i), 0);
+            idx.upsert(&vid(i), &fp(i), 0, Method::New);
         }
         idx
     }
@@ -885,7 +974,7 @@ mod tests {
         let mut idx = Index::new(ModelParams::default());
         let first = idx.find(&fp(1), 0);
         assert_eq!((first.method, first.confidence), (Method::New, 1.0));
-        idx.upsert(&vid(1), &fp(1), 0);
+        idx.upsert(&vid(1), &fp(1), 0, Method::New);
         // One browser known: a visit that resembles nothing may still be it, changed beyond
         // what the model describes.
         let second = idx.find(&fp(2), 0);
@@ -1046,12 +1135,13 @@ mod tests {
     fn token_visits_calibrate_confidence() {
         // Every token visit is learnt from: matched as if token-less, and with its visitor
         // left out. For unique browsers both examples agree with the model, so what it learns
-        // keeps exact returns linked and strangers new.
+        // keeps exact returns linked and strangers new. (The confidence the index computes:
+        // the reference populations' reading of it is tested on its own.)
         let idx = filled(
             2000,
             ModelParams {
                 calibration_every: 1,
-                ..ModelParams::default()
+                ..raw()
             },
         );
         let day = 86_400_000;
@@ -1068,7 +1158,7 @@ mod tests {
         assert!(stranger.confidence > 0.98, "{stranger:?}");
         // Before any token visit was learnt from, the same answer allowed for returns out of
         // the model.
-        let cold = filled(2000, ModelParams::default()).find(&fp(99_999), day);
+        let cold = filled(2000, raw()).find(&fp(99_999), day);
         assert!(cold.confidence < stranger.confidence, "{cold:?}");
     }
 
@@ -1076,7 +1166,7 @@ mod tests {
     fn identical_devices_are_ambiguous_not_guessed() {
         let mut idx = filled(50, ModelParams::default());
         for i in 100..110 {
-            idx.upsert(&vid(i), &fp(4242), 0); // ten identical phones
+            idx.upsert(&vid(i), &fp(4242), 0, Method::New); // ten identical phones
         }
         let crowd = idx.find(&fp(4242), 0);
         assert_eq!(
@@ -1150,14 +1240,96 @@ mod tests {
         assert!((common - 0.906).abs() < 0.01, "{common}");
     }
 
+    /// Two identical devices among `others` strangers: `keeper` came back eight times with
+    /// its token, `clearer` eight times without one, recognised by its fingerprint.
+    fn twins_by_habit(others: u32) -> Index {
+        let mut idx = filled(others, raw());
+        let twin = fp(4242);
+        for (v, how) in [(9001, Method::Token), (9002, Method::Fingerprint)] {
+            idx.upsert(&vid(v), &twin, 0, Method::New);
+            for day in 1..=8 {
+                idx.upsert(&vid(v), &twin, day * 86_400_000, how);
+            }
+        }
+        idx
+    }
+
+    #[test]
+    fn a_visit_without_a_token_is_likelier_from_a_visitor_who_comes_back_without_one() {
+        let idx = twins_by_habit(500);
+        let now = 9 * 86_400_000;
+        let twin = fp(4242);
+        // Equally active twins: by activity alone each is as likely as the other (the first
+        // in slot order, the keeper, is named).
+        let plain = idx.score(&twin, now, false).ranking(None);
+        let (top, share) = plain.top.expect("retrieved");
+        assert_eq!(idx.visitor_id(top), vid(9001));
+        assert!((share - 0.5).abs() < 1e-6, "{share}");
+        // Half of all returns came without a token; the clearer's 8 of 8 drawn towards that by
+        // two pseudo-returns make 0.9, the keeper's 0 of 8 make 0.1: nine to one.
+        let (keeper, clearer) = (
+            idx.slot_of(&vid(9001)).expect("known"),
+            idx.slot_of(&vid(9002)).expect("known"),
+        );
+        assert!((idx.arrival_prior(clearer) - (0.9f64 / 0.5).ln()).abs() < 0.01);
+        assert!((idx.arrival_prior(keeper) - (0.1f64 / 0.5).ln()).abs() < 0.01);
+        let weighed = idx.score(&twin, now, true).ranking(None);
+        let (top, share) = weighed.top.expect("retrieved");
+        assert_eq!(idx.visitor_id(top), vid(9002));
+        assert!((share - 0.9).abs() < 0.01, "{share}");
+        // Switched off, the prior is even.
+        let off = Index {
+            params: ModelParams {
+                arrival_pseudo_count: 0.0,
+                ..raw()
+            },
+            ..twins_by_habit(500)
+        };
+        assert_eq!(off.arrival_prior(clearer), 0.0);
+    }
+
+    #[test]
+    fn returns_counted_from_storage_weigh_as_those_seen() {
+        let seen = twins_by_habit(50);
+        let mut loaded = filled(50, raw());
+        let day = 86_400_000;
+        // Nine visits each, the keeper's eight returns by token, the clearer's by fingerprint.
+        loaded.load(&vid(9001), &fp(4242), 9, 0, 0, 8 * day);
+        loaded.load(&vid(9002), &fp(4242), 9, 8, 0, 8 * day);
+        for v in [9001, 9002] {
+            let (a, b) = (
+                seen.slot_of(&vid(v)).expect("known"),
+                loaded.slot_of(&vid(v)).expect("known"),
+            );
+            assert!((seen.arrival_prior(a) - loaded.arrival_prior(b)).abs() < 1e-9);
+        }
+        // More recognised returns than returns cannot be: capped.
+        loaded.load(&vid(9003), &fp(77), 3, 10, 0, day);
+        let s = loaded.slot_of(&vid(9003)).expect("known");
+        assert_eq!(
+            (
+                loaded.slots[s as usize].returns,
+                loaded.slots[s as usize].matched
+            ),
+            (2, 2)
+        );
+        // Forgetting a visitor takes its returns out of every visitor's.
+        let before = (loaded.total_returns, loaded.total_matched);
+        assert!(loaded.remove(&vid(9002)));
+        assert_eq!(
+            (loaded.total_returns, loaded.total_matched),
+            (before.0 - 8, before.1 - 8)
+        );
+    }
+
     #[test]
     fn updates_and_removal_keep_the_index_consistent() {
         let mut idx = Index::new(ModelParams::default());
         for i in 0..100 {
-            idx.upsert(&vid(i), &fp(i % 10), 0); // crowds of ten
+            idx.upsert(&vid(i), &fp(i % 10), 0, Method::New); // crowds of ten
         }
         assert_eq!(idx.len(), 100);
-        idx.upsert(&vid(5), &fp(500), 0);
+        idx.upsert(&vid(5), &fp(500), 0, Method::New);
         assert_eq!(idx.len(), 100);
         assert_eq!(idx.find(&fp(500), 0).visitor_id, Some(vid(5)));
         assert!(idx.remove(&vid(5)));

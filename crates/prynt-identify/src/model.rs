@@ -70,6 +70,11 @@ pub struct ModelParams {
     /// How fast a visitor's past visits stop counting towards the prior odds that a visit is
     /// theirs: a visit this many days old weighs half as much as one today.
     pub activity_half_life_days: f64,
+    /// Pseudo-visits with which a visitor's own share of returns made without a token is
+    /// drawn towards every visitor's: the weight of the prior that a visitor who always came
+    /// back with its token is not the source of a visit without one (see
+    /// `Index::arrival_prior`). 0 leaves that prior out.
+    pub arrival_pseudo_count: f64,
     /// Least posterior probability for linking a visit to a known visitor.
     pub link_threshold: f64,
     /// Least evidence (summed log-likelihood ratio) for trusting a visitor token's claim. A
@@ -133,6 +138,10 @@ impl Default for ModelParams {
             calibration_every: 4,
             calibration_per_second: 200,
             activity_half_life_days: 30.0,
+            // Chosen on tuning populations (0, 0.5, 1, 2 and 4 tried): at 2, recall rose by 0.1
+            // to 3 points at 10 to 1,000 browsers with precision kept, and at 10,000 precision
+            // rose by 0.1 to 0.3 points with recall within half a point.
+            arrival_pseudo_count: 2.0,
             link_threshold: 0.91,
             token_min_evidence: -5.0,
             token_copy_rate: 1e-5,

@@ -48,6 +48,7 @@ impl Identity {
                         &p.visitor_id,
                         &fp,
                         p.total_visits,
+                        p.matched_visits,
                         p.first_seen_ms,
                         p.last_seen_ms,
                     );

@@ -62,6 +62,9 @@ pub struct NewIdentification {
     pub ts_ms: i64,
     /// The visitor's latest matching profile (an encoded fingerprint).
     pub profile: Vec<u8>,
+    /// Whether the visit was a return recognised by its fingerprint, without a token: counted
+    /// in the visitor's `matched_visits`.
+    pub matched: bool,
     pub linked_id: Option<String>,
     pub verdict: Option<String>,
     pub bot: Option<bool>,
@@ -151,6 +154,8 @@ pub struct StoredProfile {
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
     pub total_visits: u64,
+    /// Of those visits, the returns recognised by fingerprint without a token.
+    pub matched_visits: u64,
 }
 
 /// A rule as stored. `conditions` and `action` are the canonical JSON the API shows.

@@ -42,6 +42,7 @@ fn identification(
         visitor_id: visitor_id.to_owned(),
         ts_ms,
         profile: marker.as_bytes().to_vec(),
+        matched: false,
         linked_id: Some(email.to_owned()),
         verdict: None,
         bot: None,

@@ -7,9 +7,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use prynt_core::{keys, Environment, KeyType, Scope};
-use prynt_store::postgres::PostgresStore;
+use prynt_store::postgres::{admin, PostgresStore};
 use prynt_store::prelude::*;
-use prynt_store::{IdempotencyClaim, NewApiKey, OutboxItem, StoreError, WebhookRecord};
+use prynt_store::{
+    IdempotencyClaim, NewApiKey, NewIdentification, OutboxItem, StoreError, WebhookRecord,
+};
 
 mod pg_support;
 use pg_support::FreshDatabase;
@@ -261,7 +263,7 @@ async fn an_unreachable_server_is_unavailable_and_a_closed_store_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn identifications_changing_the_same_lists_in_opposite_orders_never_deadlock() {
-    use prynt_store::{EntryChange, ListEffect, NewIdentification, NewList};
+    use prynt_store::{EntryChange, ListEffect, NewList};
     let db = FreshDatabase::new().await;
     let first = db.store().await;
     let scope = default_scope(&first).await;
@@ -324,6 +326,7 @@ async fn identifications_changing_the_same_lists_in_opposite_orders_never_deadlo
                         visitor_id: format!("pv_{w}_{i}"),
                         ts_ms: 1_000 + i,
                         profile: vec![1],
+                        matched: false,
                         linked_id: None,
                         verdict: None,
                         bot: None,
@@ -348,6 +351,72 @@ async fn identifications_changing_the_same_lists_in_opposite_orders_never_deadlo
         .await
         .unwrap();
     assert_eq!(total, 25 + 5);
+}
+
+/// Visitors stored before their returns recognised by fingerprint were counted get the count
+/// from their retained events when the migration that adds it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_visitors_count_their_returns_recognised_by_fingerprint() {
+    let db = FreshDatabase::new().await;
+    let store = db.store().await;
+    let scope = default_scope(&store).await;
+    let visits = [
+        ("req_1", "pv_a", "new"),
+        ("req_2", "pv_a", "fingerprint"),
+        ("req_3", "pv_a", "token"),
+        ("req_4", "pv_a", "fingerprint"),
+        ("req_5", "pv_b", "new"),
+        ("req_6", "pv_b", "token"),
+    ];
+    for (i, (request_id, visitor_id, how)) in visits.into_iter().enumerate() {
+        let body = serde_json::json!({"requestId": request_id, "identifiedBy": how});
+        store
+            .record_identification(NewIdentification {
+                scope: scope.clone(),
+                request_id: request_id.into(),
+                visitor_id: visitor_id.into(),
+                ts_ms: 1_000 + i as i64,
+                profile: vec![1],
+                matched: how == "fingerprint",
+                linked_id: None,
+                verdict: None,
+                bot: None,
+                event_type: None,
+                country: None,
+                ip: None,
+                body: body.to_string(),
+                list_effects: vec![],
+                rule_matches: vec![],
+                outbox: vec![],
+            })
+            .await
+            .unwrap();
+    }
+    let counts = || async {
+        admin::query_text(
+            &db.url,
+            "SELECT visitor_id, matched_visits::text FROM visitors ORDER BY visitor_id",
+        )
+        .await
+        .unwrap()
+    };
+    let counted = counts().await;
+    let expected = vec![
+        vec![Some("pv_a".to_owned()), Some("2".to_owned())],
+        vec![Some("pv_b".to_owned()), Some("0".to_owned())],
+    ];
+    assert_eq!(counted, expected, "counted as they were recorded");
+    // The schema as it was before: no count. Migrating again counts from the events.
+    admin::execute(
+        &db.url,
+        "ALTER TABLE visitors DROP COLUMN matched_visits;
+         DELETE FROM schema_migrations WHERE version = 4",
+    )
+    .await
+    .unwrap();
+    let report = PostgresStore::migrate(&db.url).await.unwrap();
+    assert_eq!(report.applied.len(), 1, "{report:?}");
+    assert_eq!(counts().await, expected, "counted from the events");
 }
 
 /// A purge deletes in batches (a single long delete would hold the change feed back on every

@@ -227,7 +227,7 @@ impl<'a> Event<'a> {
             linked_id: assessment.linked_id.as_deref(),
             tag: payload.tag.as_ref(),
             url: clean(payload.url.as_deref()),
-            identified_by: matched.method,
+            identified_by: matched.method.as_str(),
             device: DeviceView {
                 platform: &device.platform,
                 browser: device.browser(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use prynt_core::ids;
 use prynt_identify::token;
-use prynt_identify::Index;
+use prynt_identify::{Index, Method};
 
 use super::device::Observed;
 use super::request::Admitted;
@@ -24,8 +24,8 @@ pub struct Match {
     pub found: bool,
     /// Probability that `visitor_id` is right, to four decimals.
     pub confidence: f64,
-    /// `token`, `fingerprint` or `new`: the event's `identifiedBy`.
-    pub method: &'static str,
+    /// How the visit was identified: the event's `identifiedBy`.
+    pub method: Method,
 }
 
 pub fn resolve(state: &AppState, admitted: &Admitted, observed: &Observed, now_ms: i64) -> Match {
@@ -47,7 +47,7 @@ pub fn resolve(state: &AppState, admitted: &Admitted, observed: &Observed, now_m
         found: decision.visitor_id.is_some(),
         visitor_id: decision.visitor_id.unwrap_or_else(ids::visitor_id),
         confidence: round4(decision.confidence),
-        method: decision.method.as_str(),
+        method: decision.method,
     }
 }
 

@@ -5,6 +5,7 @@
 //! leaves no trace. Last, the visitor token the agent keeps.
 
 use prynt_identify::token::{self, Claims};
+use prynt_identify::Method;
 use prynt_rules::facts::Facts;
 use prynt_store::{NewIdentification, StoreError};
 
@@ -57,6 +58,7 @@ pub async fn record(
             visitor_id: matched.visitor_id.clone(),
             ts_ms: now_ms,
             profile: profile.clone(),
+            matched: matched.method == Method::Fingerprint,
             linked_id: assessment.linked_id.clone(),
             verdict: outcome.verdict.map(|v| v.as_str().to_owned()),
             bot: Some(bot),
@@ -87,10 +89,12 @@ pub async fn record(
         }
     }
     // Only a durable visit may teach the index, the counters and the lists.
-    matched
-        .index
-        .write()
-        .upsert(&matched.visitor_id, &observed.fingerprint, now_ms);
+    matched.index.write().upsert(
+        &matched.visitor_id,
+        &observed.fingerprint,
+        now_ms,
+        matched.method,
+    );
     state
         .risk
         .record(

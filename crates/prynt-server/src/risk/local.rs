@@ -214,6 +214,7 @@ mod tests {
                     visitor_id: visitor.into(),
                     ts_ms: now_ms - days * DAY_MS,
                     profile: vec![1],
+                    matched: false,
                     linked_id: Some("u1".into()),
                     verdict: None,
                     bot: None,

@@ -1410,6 +1410,7 @@ mod tests {
                     visitor_id: visitor,
                     ts_ms,
                     profile: vec![1],
+                    matched: false,
                     linked_id: linked.clone(),
                     verdict: None,
                     bot: None,

@@ -459,6 +459,7 @@ pub async fn profiles_page_walks_every_scope_by_visitor_id(store: Arc<dyn Store>
     .await;
     let mut latest = identification(live, "req_4", "pv_a", T0 + 9);
     latest.profile = vec![9, 9];
+    latest.matched = true;
     record(store.as_ref(), latest).await;
 
     let first = store.profiles_page(None, 2).await.unwrap();
@@ -467,10 +468,17 @@ pub async fn profiles_page_walks_every_scope_by_visitor_id(store: Arc<dyn Store>
     assert_eq!(&a.scope, live);
     assert_eq!(a.profile, [9, 9], "the latest profile");
     assert_eq!(
-        (a.first_seen_ms, a.last_seen_ms, a.total_visits),
-        (T0 + 1, T0 + 9, 2)
+        (
+            a.first_seen_ms,
+            a.last_seen_ms,
+            a.total_visits,
+            a.matched_visits
+        ),
+        (T0 + 1, T0 + 9, 2, 1),
+        "the return recognised by fingerprint counted"
     );
     assert_eq!(first[1].scope, scope);
+    assert_eq!(first[1].matched_visits, 0);
     let rest = store.profiles_page(Some("pv_b".into()), 2).await.unwrap();
     assert_eq!(ids(&rest, |p| &p.visitor_id), ["pv_c"]);
     assert!(store

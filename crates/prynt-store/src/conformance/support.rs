@@ -84,6 +84,7 @@ pub(super) fn identification(
         visitor_id: visitor_id.to_owned(),
         ts_ms,
         profile: vec![1, 2, 3],
+        matched: false,
         linked_id: None,
         verdict: None,
         bot: None,

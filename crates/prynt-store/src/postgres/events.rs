@@ -210,11 +210,12 @@ impl EventStore for PostgresStore {
         let upsert = tx
             .prepare_cached(
                 "INSERT INTO visitors AS v (visitor_id, workspace_id, env, first_seen_ms, last_seen_ms,
-                                           total_visits, profile)
-                 VALUES ($1, $2, $3, $4, $4, 1, $5)
+                                           total_visits, matched_visits, profile)
+                 VALUES ($1, $2, $3, $4, $4, 1, 0, $5)
                  ON CONFLICT (visitor_id) DO UPDATE SET
                     last_seen_ms = GREATEST(v.last_seen_ms, EXCLUDED.last_seen_ms),
                     total_visits = v.total_visits + 1,
+                    matched_visits = v.matched_visits + $6,
                     profile = EXCLUDED.profile
                  WHERE v.workspace_id = EXCLUDED.workspace_id AND v.env = EXCLUDED.env
                  RETURNING v.first_seen_ms",
@@ -229,6 +230,7 @@ impl EventStore for PostgresStore {
                     &env,
                     &rec.ts_ms,
                     &rec.profile,
+                    &i64::from(rec.matched),
                 ],
             )
             .await?
@@ -322,7 +324,7 @@ impl EventStore for PostgresStore {
         let rows = conn
             .query(
                 "SELECT workspace_id, env, visitor_id, profile, first_seen_ms, last_seen_ms,
-                        total_visits
+                        total_visits, matched_visits
                  FROM visitors WHERE visitor_id > $1 ORDER BY visitor_id LIMIT $2",
                 &[
                     &after_visitor_id.unwrap_or_default(),
@@ -337,6 +339,7 @@ impl EventStore for PostgresStore {
                 continue;
             };
             let visits: i64 = r.try_get(6)?;
+            let matched: i64 = r.try_get(7)?;
             out.push(StoredProfile {
                 scope: Scope {
                     workspace_id: r.try_get(0)?,
@@ -347,6 +350,7 @@ impl EventStore for PostgresStore {
                 first_seen_ms: r.try_get(4)?,
                 last_seen_ms: r.try_get(5)?,
                 total_visits: visits.max(0) as u64,
+                matched_visits: matched.max(0) as u64,
             });
         }
         Ok(out)

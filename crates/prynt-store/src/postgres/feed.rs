@@ -288,7 +288,7 @@ async fn listen_once(
 }
 
 type EventColumns = (i64, Option<String>, String, Option<String>, String);
-type VisitorColumns = (Vec<u8>, i64, i64, i64);
+type VisitorColumns = (Vec<u8>, i64, i64, i64, i64);
 
 /// A feed row's cursor, and its item unless what it points at is gone.
 fn to_item(row: &tokio_postgres::Row) -> StoreResult<(ChangeCursor, Option<ChangeItem>)> {
@@ -314,7 +314,13 @@ fn to_item(row: &tokio_postgres::Row) -> StoreResult<(ChangeCursor, Option<Chang
         None => None,
     };
     let visitor: Option<VisitorColumns> = match row.try_get::<_, Option<Vec<u8>>>(13)? {
-        Some(p) => Some((p, row.try_get(14)?, row.try_get(15)?, row.try_get(16)?)),
+        Some(p) => Some((
+            p,
+            row.try_get(14)?,
+            row.try_get(15)?,
+            row.try_get(16)?,
+            row.try_get(18)?,
+        )),
         None => None,
     };
     let change = (|| {
@@ -325,7 +331,7 @@ fn to_item(row: &tokio_postgres::Row) -> StoreResult<(ChangeCursor, Option<Chang
                     env: env?,
                 };
                 let (ts_ms, verdict, body, linked_id, visitor_id) = event?;
-                let (profile, first_seen_ms, last_seen_ms, total_visits) = visitor?;
+                let (profile, first_seen_ms, last_seen_ms, total_visits, matched_visits) = visitor?;
                 Change::Identified {
                     event: RawEvent {
                         request_id: ref_id?,
@@ -340,6 +346,7 @@ fn to_item(row: &tokio_postgres::Row) -> StoreResult<(ChangeCursor, Option<Chang
                         first_seen_ms,
                         last_seen_ms,
                         total_visits: total_visits.max(0) as u64,
+                        matched_visits: matched_visits.max(0) as u64,
                     },
                     scope,
                     linked_id,
@@ -398,7 +405,8 @@ impl ChangeFeed for PostgresStore {
                 "SELECT c.xid, c.seq, c.writer_id, c.kind, c.workspace_id, c.env, c.ref_id,
                         c.at_ms, e.ts_ms, e.verdict, e.body, e.linked_id, e.visitor_id,
                         v.profile, v.first_seen_ms, v.last_seen_ms, v.total_visits,
-                        c.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+                        c.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+                        v.matched_visits
                  FROM change_log c
                  LEFT JOIN events e ON c.kind = 'identified' AND e.request_id = c.ref_id
                  LEFT JOIN visitors v ON v.visitor_id = e.visitor_id

@@ -250,6 +250,18 @@ CREATE INDEX idempotency_keys_created ON idempotency_keys (created_ms);
         description: "identifications wake the other nodes from the node, not a trigger",
         sql: super::feed::NODE_NOTIFY_MIGRATION_SQL,
     },
+    Migration {
+        version: 4,
+        description: "visitors count their returns recognised by fingerprint without a token",
+        sql: r#"
+ALTER TABLE visitors ADD COLUMN matched_visits BIGINT NOT NULL DEFAULT 0;
+UPDATE visitors v SET matched_visits = m.n FROM (
+    SELECT visitor_id, count(*) AS n FROM events
+    WHERE body LIKE '%"identifiedBy":"fingerprint"%'
+    GROUP BY visitor_id
+) m WHERE v.visitor_id = m.visitor_id;
+"#,
+    },
 ];
 
 /// A migration applied by one run.

@@ -199,15 +199,24 @@ impl EventStore for SqliteStore {
             let env = rec.scope.env.as_str();
             let updated = c
                 .prepare_cached(
-                    "INSERT INTO visitors (visitor_id, workspace_id, env, first_seen_ms, last_seen_ms, total_visits, profile)
-                     VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5)
+                    "INSERT INTO visitors (visitor_id, workspace_id, env, first_seen_ms, last_seen_ms, total_visits,
+                                           matched_visits, profile)
+                     VALUES (?1, ?2, ?3, ?4, ?4, 1, 0, ?5)
                      ON CONFLICT (visitor_id) DO UPDATE SET
                         last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
                         total_visits = total_visits + 1,
+                        matched_visits = matched_visits + ?6,
                         profile = excluded.profile
                      WHERE workspace_id = excluded.workspace_id AND env = excluded.env",
                 )?
-                .execute(params![rec.visitor_id, rec.scope.workspace_id, env, rec.ts_ms, rec.profile])?;
+                .execute(params![
+                    rec.visitor_id,
+                    rec.scope.workspace_id,
+                    env,
+                    rec.ts_ms,
+                    rec.profile,
+                    i64::from(rec.matched)
+                ])?;
             if updated == 0 {
                 // The id exists in another workspace: refuse rather than merge tenants.
                 return Err(StoreError::Conflict("visitor id belongs to another scope".into()));
@@ -280,7 +289,7 @@ impl EventStore for SqliteStore {
         self.read(move |c| {
             let mut st = c.prepare_cached(
                 "SELECT workspace_id, env, visitor_id, profile, first_seen_ms, last_seen_ms,
-                        total_visits
+                        total_visits, matched_visits
                  FROM visitors WHERE visitor_id > ?1 ORDER BY visitor_id LIMIT ?2",
             )?;
             let rows = st.query_map(params![after.unwrap_or_default(), limit as i64], |r| {
@@ -293,12 +302,14 @@ impl EventStore for SqliteStore {
                         r.get::<_, i64>(4)?,
                         r.get::<_, i64>(5)?,
                         r.get::<_, i64>(6)?,
+                        r.get::<_, i64>(7)?,
                     ),
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (ws, env, visitor_id, profile, (first_seen_ms, last_seen_ms, visits)) = row?;
+                let (ws, env, visitor_id, profile, (first_seen_ms, last_seen_ms, visits, matched)) =
+                    row?;
                 let Some(env) = Environment::parse(&env) else {
                     continue;
                 };
@@ -312,6 +323,7 @@ impl EventStore for SqliteStore {
                     first_seen_ms,
                     last_seen_ms,
                     total_visits: visits.max(0) as u64,
+                    matched_visits: matched.max(0) as u64,
                 });
             }
             Ok(out)

@@ -101,7 +101,7 @@ struct Row {
     ref_id: Option<String>,
     at_ms: i64,
     event: Option<EventColumns>,
-    visitor: Option<(Vec<u8>, i64, i64, i64)>,
+    visitor: Option<(Vec<u8>, i64, i64, i64, i64)>,
 }
 
 fn to_item(r: Row) -> Option<ChangeItem> {
@@ -113,7 +113,7 @@ fn to_item(r: Row) -> Option<ChangeItem> {
                 env: env?,
             };
             let (ts_ms, verdict, body, linked_id, visitor_id) = r.event?;
-            let (profile, first_seen_ms, last_seen_ms, total_visits) = r.visitor?;
+            let (profile, first_seen_ms, last_seen_ms, total_visits, matched_visits) = r.visitor?;
             Change::Identified {
                 event: RawEvent {
                     request_id: r.ref_id?,
@@ -128,6 +128,7 @@ fn to_item(r: Row) -> Option<ChangeItem> {
                     first_seen_ms,
                     last_seen_ms,
                     total_visits: total_visits.max(0) as u64,
+                    matched_visits: matched_visits.max(0) as u64,
                 },
                 scope,
                 linked_id,
@@ -176,7 +177,7 @@ impl ChangeFeed for SqliteStore {
             let mut st = c.prepare_cached(
                 "SELECT c.seq, c.writer_id, c.kind, c.workspace_id, c.env, c.ref_id, c.at_ms,
                         e.ts_ms, e.verdict, e.body, e.linked_id, e.visitor_id,
-                        v.profile, v.first_seen_ms, v.last_seen_ms, v.total_visits
+                        v.profile, v.first_seen_ms, v.last_seen_ms, v.total_visits, v.matched_visits
                  FROM change_log c
                  LEFT JOIN events e ON c.kind = 'identified' AND e.request_id = c.ref_id
                  LEFT JOIN visitors v ON v.visitor_id = e.visitor_id
@@ -189,7 +190,7 @@ impl ChangeFeed for SqliteStore {
                         None => None,
                     };
                     let visitor = match r.get::<_, Option<Vec<u8>>>(12)? {
-                        Some(p) => Some((p, r.get(13)?, r.get(14)?, r.get(15)?)),
+                        Some(p) => Some((p, r.get(13)?, r.get(14)?, r.get(15)?, r.get(16)?)),
                         None => None,
                     };
                     Ok(Row {

@@ -242,6 +242,15 @@ const MIGRATIONS: &[&str] = &[
         at_ms        INTEGER NOT NULL
      );
      CREATE INDEX change_log_time ON change_log (at_ms);",
+    // 11: per visitor, the returns recognised by fingerprint without a token: how often the
+    // visitor comes back without one, which the matching index weighs. Existing visitors count
+    // the retained events that say so.
+    "ALTER TABLE visitors ADD COLUMN matched_visits INTEGER NOT NULL DEFAULT 0;
+     UPDATE visitors SET matched_visits = m.n FROM (
+        SELECT visitor_id, count(*) AS n FROM events
+        WHERE json_valid(body) AND json_extract(body, '$.identifiedBy') = 'fingerprint'
+        GROUP BY visitor_id
+     ) AS m WHERE visitors.visitor_id = m.visitor_id;",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {
@@ -339,5 +348,51 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn existing_visitors_count_their_returns_recognised_by_fingerprint() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..10] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 10").unwrap();
+        for v in ["pv_a", "pv_b", "pv_c"] {
+            conn.execute(
+                "INSERT INTO visitors (visitor_id, workspace_id, env, first_seen_ms, last_seen_ms,
+                                       total_visits, profile)
+                 VALUES (?1, 'ws', 'test', 1, 1, 4, x'01')",
+                [v],
+            )
+            .unwrap();
+        }
+        let events = [
+            ("req_1", "pv_a", r#"{"identifiedBy":"new"}"#),
+            ("req_2", "pv_a", r#"{"identifiedBy":"fingerprint"}"#),
+            ("req_3", "pv_a", r#"{"identifiedBy":"fingerprint"}"#),
+            ("req_4", "pv_a", r#"{"identifiedBy":"token"}"#),
+            ("req_5", "pv_b", r#"{"identifiedBy":"token"}"#),
+            ("req_6", "pv_b", "not json, fingerprint"),
+        ];
+        for (id, visitor, body) in events {
+            conn.execute(
+                "INSERT INTO events (request_id, workspace_id, env, visitor_id, ts_ms, body)
+                 VALUES (?1, 'ws', 'test', ?2, 1, ?3)",
+                [id, visitor, body],
+            )
+            .unwrap();
+        }
+        apply(&mut conn).unwrap();
+        let counts: Vec<(String, i64)> = conn
+            .prepare("SELECT visitor_id, matched_visits FROM visitors ORDER BY visitor_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            counts,
+            [("pv_a".into(), 2), ("pv_b".into(), 0), ("pv_c".into(), 0)]
+        );
     }
 }
