@@ -35,6 +35,11 @@
 //! - rejectedTokens: of `tokenVisits` (visits with the browser's own token), those whose token
 //!   was not trusted. The synthetic traffic copies no token onto another browser, so each is a
 //!   returning browser that lost its visitor ID.
+//! - fingerprintOnlyCeiling: what identical devices leave any matcher that answers a visit
+//!   showing exactly one known browser's latest fingerprint from that fingerprint alone: the
+//!   unchanged distinguishable returns (`exactReturns`), the new browsers identical to a known
+//!   one (`newTwins`), and the best precision such a matcher can have at recall 0.90 and at this
+//!   matcher's recall (see `fingerprint_only_ceiling`). The same for every matcher.
 
 use std::collections::{HashMap, HashSet};
 
@@ -326,6 +331,10 @@ struct Tally {
     above99: (usize, usize),
     /// Prynt's answers to token-less visits, for fitting its reference calibration.
     samples: Vec<reference::Sample>,
+    /// Token-less visits that show exactly the latest fingerprint of one known browser, by
+    /// that fingerprint: (distinguishable returns of that browser, new browsers). Nothing in
+    /// the fingerprint tells the two apart (see [`fingerprint_only_ceiling`]).
+    exact_matches: HashMap<u32, (usize, usize)>,
 }
 
 /// What became of the returns that followed one kind of change.
@@ -392,6 +401,11 @@ impl Tally {
         self.above99.0 += o.above99.0;
         self.above99.1 += o.above99.1;
         self.samples.extend(o.samples);
+        for (k, (r, n)) in o.exact_matches {
+            let e = self.exact_matches.entry(k).or_default();
+            e.0 += r;
+            e.1 += n;
+        }
     }
 
     fn figures(&self) -> Value {
@@ -450,8 +464,47 @@ impl Tally {
                 "wrongShare": round4(self.above99.1 as f64 / self.above99.0.max(1) as f64),
             },
             "byChange": self.by_change.iter().map(|(k, c)| (k.clone(), c.json())).collect::<serde_json::Map<_, _>>(),
+            "fingerprintOnlyCeiling": {
+                "exactReturns": self.exact_matches.values().map(|e| e.0).sum::<usize>(),
+                "newTwins": self.exact_matches.values().map(|e| e.1).sum::<usize>(),
+                "precisionAtRecall90": round4(fingerprint_only_ceiling(&self.exact_matches, self.returns, 0.90)),
+                "precisionAtThisRecall": round4(fingerprint_only_ceiling(&self.exact_matches, self.returns, recall)),
+            },
         })
     }
+}
+
+/// The best precision at `recall` of any matcher whose answer to a visit that shows exactly
+/// one known browser's latest fingerprint depends on that fingerprint alone (not on when, how
+/// often or how each browser visited): an upper bound, taking every other return as found and
+/// every other link as right. Such a matcher links all or none of the visits showing one
+/// fingerprint, the browser's unchanged returns and the new browsers identical to it alike; at
+/// best it links the fingerprints with the fewest new twins per return first, until enough
+/// returns are found.
+fn fingerprint_only_ceiling(
+    exact: &HashMap<u32, (usize, usize)>,
+    returns: usize,
+    recall: f64,
+) -> f64 {
+    let needed = recall * returns as f64;
+    if needed <= 0.0 {
+        return 1.0;
+    }
+    let in_classes: usize = exact.values().map(|e| e.0).sum();
+    let mut found = (returns - in_classes.min(returns)) as f64;
+    let mut classes: Vec<(usize, usize)> = exact.values().copied().filter(|e| e.0 > 0).collect();
+    // Fewest new twins per return first.
+    classes.sort_by(|a, b| (a.1 * b.0).cmp(&(b.1 * a.0)));
+    let mut wrong = 0.0;
+    for (r, n) in classes {
+        if found >= needed {
+            break;
+        }
+        let take = ((needed - found) / r as f64).min(1.0);
+        found += take * r as f64;
+        wrong += take * n as f64;
+    }
+    needed / (needed + wrong)
 }
 
 /// How many components differ, the browser version counting as one.
@@ -561,6 +614,17 @@ fn play(
                         })
                 })
             });
+        if v.tokenless && (distinguishable || !was_seen) {
+            // A visit showing exactly the latest fingerprint of one known browser: that browser
+            // unchanged, or a new browser identical to it.
+            let mut same = known.iter().filter(|&&j| latest[j] == Some(fp));
+            if let (Some(_), None) = (same.next(), same.next()) {
+                let own = latest[i] == Some(fp);
+                let e = t.exact_matches.entry(fp.exact()).or_default();
+                e.0 += usize::from(distinguishable && own);
+                e.1 += usize::from(!was_seen);
+            }
+        }
         if v.tokenless && d.method == Method::Fingerprint {
             t.linked += 1;
             t.linked_right += own(&d.visitor_id) as usize;
@@ -1129,3 +1193,22 @@ pub fn run_fit(o: FitOptions) -> Result<(), BenchError> {
     Ok(())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_only_ceiling_links_the_fingerprints_with_fewest_twins_first() {
+        // 100 returns, 30 of them unchanged returns showing one of three fingerprints: one
+        // no new browser shares, one that ten new browsers share, one that one shares.
+        let exact = HashMap::from([(1, (10, 0)), (2, (10, 10)), (3, (10, 1))]);
+        let at = |recall| fingerprint_only_ceiling(&exact, 100, recall);
+        // 70 found elsewhere; 90 needs the first and the third: one wrong link.
+        assert!((at(0.90) - 90.0 / 91.0).abs() < 1e-12, "{}", at(0.90));
+        // 95 needs half the second's too: five more.
+        assert!((at(0.95) - 95.0 / 101.0).abs() < 1e-12, "{}", at(0.95));
+        // Found elsewhere already: no exact match need be linked.
+        assert_eq!(at(0.70), 1.0);
+        assert_eq!(fingerprint_only_ceiling(&HashMap::new(), 0, 0.9), 1.0);
+    }
+}

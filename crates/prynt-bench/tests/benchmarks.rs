@@ -101,6 +101,18 @@ fn quick_accuracy_run_is_more_precise_than_every_baseline() {
         let expected = 1.96 * (share * (1.0 - share) / n).sqrt();
         assert!((interval - expected).abs() < 1e-3, "{d}");
     }
+    // Identical devices: the population's unchanged returns and new twins, and what they
+    // leave a matcher that decides on the fingerprint alone. Every matcher sees the same
+    // visits, so the figures are the same for all.
+    let ceiling = &r["fingerprintOnlyCeiling"];
+    assert!(ceiling["exactReturns"].as_u64().unwrap() > 100, "{ceiling}");
+    assert!(ceiling["newTwins"].as_u64().unwrap() > 0, "{ceiling}");
+    let at90 = ceiling["precisionAtRecall90"].as_f64().unwrap();
+    assert!(at90 > 0.5 && at90 <= 1.0, "{ceiling}");
+    assert_eq!(
+        &r["baselines"]["exactHash"]["fingerprintOnlyCeiling"]["newTwins"],
+        &ceiling["newTwins"]
+    );
     // Deterministic for a seed.
     assert_eq!(
         last_json(&["accuracy", "--quick"])["precision"],
