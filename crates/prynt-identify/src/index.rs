@@ -7,8 +7,8 @@
 //! not all scored; they are counted as competitors, which lowers the confidence instead of
 //! letting the matcher guess.
 //!
-//! Memory: about 100 bytes of profile, 40 to 80 bytes of band postings, 20 to 40 bytes of
-//! visitor lookup and up to 30 bytes of device-class and twin counts per visitor, plus
+//! Memory: about 108 bytes of profile and counts, 40 to 80 bytes of band postings, 20 to 40
+//! bytes of visitor lookup and up to 30 bytes of device-class and twin counts per visitor, plus
 //! fixed-size value sketches.
 
 use std::collections::HashMap;
