@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{
     assert_error, client, client_no_redirects, payload, send_chunked, send_declared, store_execute,
-    TestServer,
+    store_query, TestServer,
 };
 
 fn with_token(mut body: Value, token: &str) -> Value {
@@ -53,6 +53,20 @@ fn identify_answers_four_fields_and_recognises_the_browser_by_token_and_by_finge
         &s.secret_key,
     );
     assert_eq!(ev["identifiedBy"], "fingerprint");
+    // The visitor's returns, and the one recognised without a token, are stored for the
+    // matching index to weigh after a restart.
+    let counts = store_query(
+        &s.data_dir,
+        &format!(
+            "SELECT total_visits, matched_visits FROM visitors WHERE visitor_id = '{}'",
+            first["visitorId"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(
+        counts,
+        [[Some("3".to_owned()), Some("1".to_owned())]],
+        "three visits, one recognised by fingerprint"
+    );
 
     // Another browser is another visitor, even with the first one's token.
     let (other, _) = s.identify_ok(&s.public_key, &with_token(payload(2), &token));
