@@ -57,17 +57,35 @@ struct Slot {
     activity: f64,
     /// When the visitor was last seen (ms): how long its fingerprint has had to drift.
     last_ms: i64,
-    /// Its visits after the first, and those of them recognised without a token: how often
-    /// it comes back without one (see [`Index::arrival_prior`]).
+    /// How often it comes back without a token (see [`Index::arrival_prior`]).
+    returns: Returns,
+}
+
+/// A visitor's visits after the first, and those of them recognised without a token.
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+struct Returns {
     returns: u32,
     matched: u32,
 }
 
-/// Returns of a visitor, and those of them recognised without a token.
-#[derive(Clone, Copy, Default)]
-struct Returns {
-    returns: u32,
-    matched: u32,
+impl Returns {
+    /// From the store's counts: `visits` in all, `matched` of them recognised by fingerprint
+    /// (never more than the returns).
+    fn stored(visits: u64, matched: u64) -> Self {
+        let returns = visits.saturating_sub(1).min(u32::MAX as u64) as u32;
+        Returns {
+            returns,
+            matched: matched.min(returns as u64) as u32,
+        }
+    }
+}
+
+/// What a recorded visit does to the visitor's [`Returns`].
+enum Counts {
+    /// Adds to a known visitor's; a new visitor's first visit is not a return.
+    Add(Returns),
+    /// Become these, as the store holds them.
+    Set(Returns),
 }
 
 /// Confidence reported for a visit recognised by its token and consistent with its device.
@@ -91,13 +109,6 @@ impl Method {
             Method::Fingerprint => "fingerprint",
             Method::New => "new",
         }
-    }
-
-    /// The method an event's `identifiedBy` names.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Method::Token, Method::Fingerprint, Method::New]
-            .into_iter()
-            .find(|m| m.as_str() == s)
     }
 }
 
@@ -283,9 +294,8 @@ pub struct Index {
     epoch_ms: Option<i64>,
     /// Sum of every live visitor's activity.
     total_activity: f64,
-    /// Sums of every live visitor's `returns` and `matched`.
-    total_returns: u64,
-    total_matched: u64,
+    /// Sums of every live visitor's [`Returns`] (returns, matched).
+    total_returns: (u64, u64),
 }
 
 /// Largest exponent an activity weight may reach before the weights are rescaled.
@@ -386,8 +396,7 @@ impl Index {
             live: 0,
             epoch_ms: None,
             total_activity: 0.0,
-            total_returns: 0,
-            total_matched: 0,
+            total_returns: (0, 0),
         }
     }
 
@@ -430,16 +439,26 @@ impl Index {
     /// when it is a return, towards how often the visitor returns without a token.
     pub fn upsert(&mut self, visitor_id: &str, fp: &Fingerprint, at_ms: i64, how: Method) {
         let weight = self.visit_weight(at_ms);
-        // A visitor's first visit is not a return, whatever it was identified by.
-        let returns = if self.slot_of(visitor_id).is_some() {
-            Returns {
-                returns: u32::from(how != Method::New),
-                matched: u32::from(how == Method::Fingerprint),
-            }
-        } else {
-            Returns::default()
+        let visit = Returns {
+            returns: u32::from(how != Method::New),
+            matched: u32::from(how == Method::Fingerprint),
         };
-        self.record(visitor_id, fp, weight, at_ms, returns);
+        self.record(visitor_id, fp, weight, at_ms, Counts::Add(visit));
+    }
+
+    /// Records a visit another node made (learnt from the change feed), with the visitor's
+    /// `visits` and `matched` visits as the store holds them after it.
+    pub fn upsert_stored(
+        &mut self,
+        visitor_id: &str,
+        fp: &Fingerprint,
+        at_ms: i64,
+        visits: u64,
+        matched: u64,
+    ) {
+        let weight = self.visit_weight(at_ms);
+        let counts = Counts::Set(Returns::stored(visits, matched));
+        self.record(visitor_id, fp, weight, at_ms, counts);
     }
 
     /// Adds a visitor known from storage: its latest fingerprint, its `visits` between
@@ -454,11 +473,6 @@ impl Index {
         first_ms: i64,
         last_ms: i64,
     ) {
-        let returns = visits.saturating_sub(1).min(u32::MAX as u64) as u32;
-        let returns = Returns {
-            returns,
-            matched: matched.min(returns as u64) as u32,
-        };
         let last = self.visit_weight(last_ms);
         let span = (last_ms - first_ms).max(0) as f64 / self.params.activity_scale_ms();
         // Mean of exp(-x) over [0, span]: the even spread of the visits, back from the last.
@@ -472,7 +486,7 @@ impl Index {
             fp,
             last * visits.max(1) as f64 * spread,
             last_ms,
-            returns,
+            Counts::Set(Returns::stored(visits, matched)),
         );
     }
 
@@ -482,7 +496,7 @@ impl Index {
         fp: &Fingerprint,
         weight: f64,
         at_ms: i64,
-        add: Returns,
+        counts: Counts,
     ) {
         let Some(bytes) = vid_bytes(visitor_id) else {
             return;
@@ -495,23 +509,33 @@ impl Index {
             s.fp = *fp;
             s.activity += weight;
             s.last_ms = s.last_ms.max(at_ms);
-            s.returns = s.returns.saturating_add(add.returns);
-            s.matched = s.matched.saturating_add(add.matched);
-            self.total_returns += add.returns as u64;
-            self.total_matched += add.matched as u64;
+            let (old, new) = (
+                s.returns,
+                match counts {
+                    Counts::Add(add) => Returns {
+                        returns: s.returns.returns.saturating_add(add.returns),
+                        matched: s.returns.matched.saturating_add(add.matched),
+                    },
+                    Counts::Set(set) => set,
+                },
+            );
+            s.returns = new;
+            self.count_returns(old, new);
             self.file(slot, fp);
             return;
         }
-        self.total_returns += add.returns as u64;
-        self.total_matched += add.matched as u64;
+        let returns = match counts {
+            Counts::Add(_) => Returns::default(),
+            Counts::Set(set) => set,
+        };
+        self.count_returns(Returns::default(), returns);
         let entry = Slot {
             visitor: bytes,
             alive: true,
             fp: *fp,
             activity: weight,
             last_ms: at_ms,
-            returns: add.returns,
-            matched: add.matched,
+            returns,
         };
         let slot = reuse_or_push(&mut self.slots, &mut self.free, entry);
         self.by_visitor.insert(vid_key(&bytes), slot);
@@ -560,13 +584,21 @@ impl Index {
     /// nothing yet.
     fn arrival_prior(&self, slot: u32) -> f64 {
         let a = self.params.arrival_pseudo_count;
-        if a <= 0.0 || self.total_returns == 0 {
+        let (returns, matched) = self.total_returns;
+        if a <= 0.0 || returns == 0 {
             return 0.0;
         }
-        let s = &self.slots[slot as usize];
-        let all = (self.total_matched as f64 + 0.5) / (self.total_returns as f64 + 1.0);
+        let s = self.slots[slot as usize].returns;
+        let all = (matched as f64 + 0.5) / (returns as f64 + 1.0);
         let own = (s.matched as f64 + a * all) / (s.returns as f64 + a);
         (own / all).ln()
+    }
+
+    /// Moves the totals from a visitor's `old` returns to its `new` ones.
+    fn count_returns(&mut self, old: Returns, new: Returns) {
+        let (returns, matched) = &mut self.total_returns;
+        *returns = *returns - old.returns as u64 + new.returns as u64;
+        *matched = *matched - old.matched as u64 + new.matched as u64;
     }
 
     /// Forgets a visitor entirely; returns whether it was known.
@@ -579,8 +611,7 @@ impl Index {
         self.by_visitor.remove(&vid_key(&s.visitor));
         self.slots[slot as usize].alive = false;
         self.total_activity = (self.total_activity - s.activity).max(0.0);
-        self.total_returns -= s.returns as u64;
-        self.total_matched -= s.matched as u64;
+        self.count_returns(s.returns, Returns::default());
         self.free.push(slot);
         self.live -= 1;
         true
@@ -1296,30 +1327,39 @@ mod tests {
         // Nine visits each, the keeper's eight returns by token, the clearer's by fingerprint.
         loaded.load(&vid(9001), &fp(4242), 9, 0, 0, 8 * day);
         loaded.load(&vid(9002), &fp(4242), 9, 8, 0, 8 * day);
+        // Learnt from another node's visits, with the counts the store holds after each.
+        let mut fed = filled(50, raw());
+        for (v, matched) in [(9001, 0), (9002, 1)] {
+            for visit in 0..9u64 {
+                fed.upsert_stored(
+                    &vid(v),
+                    &fp(4242),
+                    visit as i64 * day,
+                    visit + 1,
+                    matched * visit,
+                );
+            }
+        }
         for v in [9001, 9002] {
-            let (a, b) = (
-                seen.slot_of(&vid(v)).expect("known"),
-                loaded.slot_of(&vid(v)).expect("known"),
-            );
-            assert!((seen.arrival_prior(a) - loaded.arrival_prior(b)).abs() < 1e-9);
+            let slot = |idx: &Index| idx.slot_of(&vid(v)).expect("known");
+            let seen_prior = seen.arrival_prior(slot(&seen));
+            assert!((seen_prior - loaded.arrival_prior(slot(&loaded))).abs() < 1e-9);
+            assert!((seen_prior - fed.arrival_prior(slot(&fed))).abs() < 1e-9);
         }
         // More recognised returns than returns cannot be: capped.
         loaded.load(&vid(9003), &fp(77), 3, 10, 0, day);
         let s = loaded.slot_of(&vid(9003)).expect("known");
         assert_eq!(
-            (
-                loaded.slots[s as usize].returns,
-                loaded.slots[s as usize].matched
-            ),
-            (2, 2)
+            loaded.slots[s as usize].returns,
+            Returns {
+                returns: 2,
+                matched: 2
+            }
         );
         // Forgetting a visitor takes its returns out of every visitor's.
-        let before = (loaded.total_returns, loaded.total_matched);
+        let before = loaded.total_returns;
         assert!(loaded.remove(&vid(9002)));
-        assert_eq!(
-            (loaded.total_returns, loaded.total_matched),
-            (before.0 - 8, before.1 - 8)
-        );
+        assert_eq!(loaded.total_returns, (before.0 - 8, before.1 - 8));
     }
 
     #[test]

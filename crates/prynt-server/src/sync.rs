@@ -37,7 +37,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use prynt_core::{Environment, Scope};
-use prynt_identify::{Fingerprint, Method};
+use prynt_identify::Fingerprint;
 use prynt_rules::condition::Verdict;
 use prynt_rules::facts::Facts;
 use prynt_store::{Change, ChangeCursor, ChangeItem, ChangedResource, RawEvent, StoreError};
@@ -195,13 +195,6 @@ async fn apply(
     }
 }
 
-/// The part of a stored event that says how its visitor was identified.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IdentifiedBy {
-    identified_by: Option<String>,
-}
-
 /// Teaches the caches an identification another node made.
 async fn identified(
     state: &AppState,
@@ -210,17 +203,14 @@ async fn identified(
     visitor: &prynt_store::StoredProfile,
     linked_id: Option<&str>,
 ) {
-    // How the other node identified the visit, as its event says.
-    let how = serde_json::from_str::<IdentifiedBy>(&event.body)
-        .ok()
-        .and_then(|e| Method::parse(&e.identified_by?))
-        .unwrap_or(Method::New);
     if let Some(fp) = Fingerprint::from_bytes(&visitor.profile) {
-        state
-            .identity
-            .index(scope)
-            .write()
-            .upsert(&visitor.visitor_id, &fp, event.ts_ms, how);
+        state.identity.index(scope).write().upsert_stored(
+            &visitor.visitor_id,
+            &fp,
+            event.ts_ms,
+            visitor.total_visits,
+            visitor.matched_visits,
+        );
     }
     let Ok(facts) = Facts::from_json(&event.body) else {
         tracing::warn!(request_id = %event.request_id, "change feed: an event does not parse");
