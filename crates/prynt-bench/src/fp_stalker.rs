@@ -832,6 +832,12 @@ mod tests {
         m.decide(c, &fingerprint(major), None, at)
     }
 
+    /// `visitor` known from a visit of browser version `major` (the baselines ignore how it
+    /// was identified).
+    fn remember<M: Matcher>(m: &mut M, visitor: &str, c: &Components, major: u16, at: i64) {
+        m.record(visitor, Method::New, c, &fingerprint(major), at);
+    }
+
     #[test]
     fn the_ratio_is_python_levenshtein_s() {
         assert_eq!(levenshtein_ratio("", ""), 1.0);
@@ -847,12 +853,12 @@ mod tests {
     fn rules_link_an_exact_match_first() {
         let mut m = RuleBased::default();
         let a = components(120, "c1", "en-US");
-        m.record("v1", Method::New, &a, &fingerprint(120), 0);
+        remember(&mut m, "v1", &a, 120, 0);
         // Another visitor one change away (a language added) does not make it ambiguous: the
         // exact match wins.
         let mut b = a.clone();
         b.languages = Some(vec!["en-US".into(), "en".into(), "de".into()]);
-        m.record("v2", Method::New, &b, &fingerprint(120), DAY);
+        remember(&mut m, "v2", &b, 120, DAY);
         let d = visit(&mut m, &a, 120, 2 * DAY);
         assert_eq!(d.visitor_id.as_deref(), Some("v1"));
         assert_eq!(d.method, Method::Fingerprint);
@@ -863,20 +869,8 @@ mod tests {
         let mut m = RuleBased::default();
         // Two kept prints of v1 (version 119, then 120); the visit is version 121: both are
         // candidates, one ID.
-        m.record(
-            "v1",
-            Method::New,
-            &components(119, "c1", "en-US"),
-            &fingerprint(119),
-            0,
-        );
-        m.record(
-            "v1",
-            Method::New,
-            &components(120, "c1", "en-US"),
-            &fingerprint(120),
-            DAY,
-        );
+        remember(&mut m, "v1", &components(119, "c1", "en-US"), 119, 0);
+        remember(&mut m, "v1", &components(120, "c1", "en-US"), 120, DAY);
         let d = visit(&mut m, &components(121, "c1", "en-US"), 121, 2 * DAY);
         assert_eq!(d.visitor_id.as_deref(), Some("v1"));
     }
@@ -884,37 +878,13 @@ mod tests {
     #[test]
     fn rules_give_a_new_id_when_candidates_carry_two() {
         let mut m = RuleBased::default();
-        m.record(
-            "v1",
-            Method::New,
-            &components(120, "c1", "en-US"),
-            &fingerprint(120),
-            0,
-        );
-        m.record(
-            "v2",
-            Method::New,
-            &components(119, "c1", "en-US"),
-            &fingerprint(119),
-            0,
-        );
+        remember(&mut m, "v1", &components(120, "c1", "en-US"), 120, 0);
+        remember(&mut m, "v2", &components(119, "c1", "en-US"), 119, 0);
         let d = visit(&mut m, &components(121, "c1", "en-US"), 121, DAY);
         assert_eq!(d.method, Method::New);
         // Two exact matches of two IDs are no link either.
-        m.record(
-            "v3",
-            Method::New,
-            &components(121, "c1", "en-US"),
-            &fingerprint(121),
-            DAY,
-        );
-        m.record(
-            "v4",
-            Method::New,
-            &components(121, "c1", "en-US"),
-            &fingerprint(121),
-            DAY,
-        );
+        remember(&mut m, "v3", &components(121, "c1", "en-US"), 121, DAY);
+        remember(&mut m, "v4", &components(121, "c1", "en-US"), 121, DAY);
         let d = visit(&mut m, &components(121, "c1", "en-US"), 121, 2 * DAY);
         assert_eq!(d.method, Method::New);
     }
@@ -922,13 +892,7 @@ mod tests {
     #[test]
     fn rules_rule_out_a_lower_version_and_a_changed_canvas() {
         let mut m = RuleBased::default();
-        m.record(
-            "v1",
-            Method::New,
-            &components(121, "c1", "en-US"),
-            &fingerprint(121),
-            0,
-        );
+        remember(&mut m, "v1", &components(121, "c1", "en-US"), 121, 0);
         // The visit has an older browser than the known fingerprint: not the same browser.
         let d = visit(&mut m, &components(120, "c1", "en-US"), 120, DAY);
         assert_eq!(d.method, Method::New);
@@ -945,22 +909,10 @@ mod tests {
     #[test]
     fn rules_forget_ids_after_thirty_days() {
         let mut m = RuleBased::default();
-        m.record(
-            "old",
-            Method::New,
-            &components(120, "c1", "en-US"),
-            &fingerprint(120),
-            0,
-        );
+        remember(&mut m, "old", &components(120, "c1", "en-US"), 120, 0);
         for i in 0..PRUNE_EVERY {
             let c = components(120, &format!("other{i}"), "en-US");
-            m.record(
-                &format!("o{i}"),
-                Method::New,
-                &c,
-                &fingerprint(120),
-                31 * DAY,
-            );
+            remember(&mut m, &format!("o{i}"), &c, 120, 31 * DAY);
         }
         let d = visit(&mut m, &components(120, "c1", "en-US"), 120, 31 * DAY);
         assert_eq!(d.method, Method::New);
@@ -999,7 +951,7 @@ mod tests {
         let mut m = trained();
         let mut known = components(120, "c5-0", "en-US");
         known.webgl.as_mut().unwrap().unmasked_renderer = Some("GPU model 5".into());
-        m.record("v1", Method::New, &known, &fingerprint(120), 0);
+        remember(&mut m, "v1", &known, 120, 0);
         // The same browser a day later, one version up: linked.
         let mut later = known.clone();
         later.user_agent = components(121, "", "").user_agent;
@@ -1020,8 +972,8 @@ mod tests {
         let mut known = components(120, "c5-0", "en-US");
         known.webgl.as_mut().unwrap().unmasked_renderer = Some("GPU model 5".into());
         // Two visitors with the same fingerprint: the upgraded visit ties between them.
-        m.record("v1", Method::New, &known, &fingerprint(120), 0);
-        m.record("v2", Method::New, &known, &fingerprint(120), 0);
+        remember(&mut m, "v1", &known, 120, 0);
+        remember(&mut m, "v2", &known, 120, 0);
         let mut later = known.clone();
         later.user_agent = components(121, "", "").user_agent;
         let d = visit(&mut m, &later, 121, DAY);

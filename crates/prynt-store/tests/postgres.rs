@@ -16,6 +16,33 @@ use prynt_store::{
 mod pg_support;
 use pg_support::FreshDatabase;
 
+/// An identification of `visitor_id` with nothing else to record.
+fn identification(
+    scope: &Scope,
+    request_id: &str,
+    visitor_id: &str,
+    ts_ms: i64,
+) -> NewIdentification {
+    NewIdentification {
+        scope: scope.clone(),
+        request_id: request_id.into(),
+        visitor_id: visitor_id.into(),
+        ts_ms,
+        profile: vec![1],
+        matched: false,
+        linked_id: None,
+        verdict: None,
+        bot: None,
+        event_type: None,
+        country: None,
+        ip: None,
+        body: "{}".into(),
+        list_effects: vec![],
+        rule_matches: vec![],
+        outbox: vec![],
+    }
+}
+
 async fn default_scope(store: &PostgresStore) -> Scope {
     let ws = store.workspace_by_name("default").await.unwrap().unwrap();
     Scope {
@@ -321,22 +348,13 @@ async fn identifications_changing_the_same_lists_in_opposite_orders_never_deadlo
                 change.unwrap();
                 store
                     .record_identification(NewIdentification {
-                        scope: scope.clone(),
-                        request_id: format!("req_{w}_{i}"),
-                        visitor_id: format!("pv_{w}_{i}"),
-                        ts_ms: 1_000 + i,
-                        profile: vec![1],
-                        matched: false,
-                        linked_id: None,
-                        verdict: None,
-                        bot: None,
-                        event_type: None,
-                        country: None,
-                        ip: None,
-                        body: "{}".into(),
                         list_effects: vec![add(a), add(b)],
-                        rule_matches: vec![],
-                        outbox: vec![],
+                        ..identification(
+                            &scope,
+                            &format!("req_{w}_{i}"),
+                            &format!("pv_{w}_{i}"),
+                            1_000 + i,
+                        )
                     })
                     .await
                     .unwrap();
@@ -372,22 +390,9 @@ async fn existing_visitors_count_their_returns_recognised_by_fingerprint() {
         let body = serde_json::json!({"requestId": request_id, "identifiedBy": how});
         store
             .record_identification(NewIdentification {
-                scope: scope.clone(),
-                request_id: request_id.into(),
-                visitor_id: visitor_id.into(),
-                ts_ms: 1_000 + i as i64,
-                profile: vec![1],
                 matched: how == "fingerprint",
-                linked_id: None,
-                verdict: None,
-                bot: None,
-                event_type: None,
-                country: None,
-                ip: None,
                 body: body.to_string(),
-                list_effects: vec![],
-                rule_matches: vec![],
-                outbox: vec![],
+                ..identification(&scope, request_id, visitor_id, 1_000 + i as i64)
             })
             .await
             .unwrap();

@@ -319,7 +319,7 @@ fn to_item(row: &tokio_postgres::Row) -> StoreResult<(ChangeCursor, Option<Chang
             row.try_get(14)?,
             row.try_get(15)?,
             row.try_get(16)?,
-            row.try_get(18)?,
+            row.try_get(17)?,
         )),
         None => None,
     };
@@ -405,8 +405,8 @@ impl ChangeFeed for PostgresStore {
                 "SELECT c.xid, c.seq, c.writer_id, c.kind, c.workspace_id, c.env, c.ref_id,
                         c.at_ms, e.ts_ms, e.verdict, e.body, e.linked_id, e.visitor_id,
                         v.profile, v.first_seen_ms, v.last_seen_ms, v.total_visits,
-                        c.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-                        v.matched_visits
+                        v.matched_visits,
+                        c.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
                  FROM change_log c
                  LEFT JOIN events e ON c.kind = 'identified' AND e.request_id = c.ref_id
                  LEFT JOIN visitors v ON v.visitor_id = e.visitor_id
@@ -427,7 +427,7 @@ impl ChangeFeed for PostgresStore {
         // Ordered by transaction id, the settled rows (below the oldest running transaction)
         // come first; the cursor stops at the last of them.
         for row in &rows {
-            let settled: bool = row.try_get(17)?;
+            let settled: bool = row.try_get(18)?;
             let (cursor, item) = to_item(row)?;
             if settled {
                 page.cursor = cursor;

@@ -286,13 +286,20 @@ pub(crate) fn apply(conn: &mut Connection) -> StoreResult<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn existing_events_get_their_listing_columns_from_their_bodies() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..7] {
+    /// A database whose schema is as the first `version` migrations left it.
+    fn at_version(version: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..version] {
             conn.execute_batch(sql).unwrap();
         }
-        conn.execute_batch("PRAGMA user_version = 7").unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {version}"))
+            .unwrap();
+        conn
+    }
+
+    #[test]
+    fn existing_events_get_their_listing_columns_from_their_bodies() {
+        let mut conn = at_version(7);
         let bodies = [
             (
                 "req_1",
@@ -352,11 +359,7 @@ mod tests {
 
     #[test]
     fn existing_visitors_count_their_returns_recognised_by_fingerprint() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..10] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.execute_batch("PRAGMA user_version = 10").unwrap();
+        let mut conn = at_version(10);
         for v in ["pv_a", "pv_b", "pv_c"] {
             conn.execute(
                 "INSERT INTO visitors (visitor_id, workspace_id, env, first_seen_ms, last_seen_ms,
