@@ -614,15 +614,15 @@ fn play(
                         })
                 })
             });
-        if v.tokenless && (distinguishable || !was_seen) {
-            // A visit showing exactly the latest fingerprint of one known browser: that browser
-            // unchanged, or a new browser identical to it.
+        // A visit showing exactly the latest fingerprint of one known browser: that browser
+        // unchanged (a distinguishable return is nearer its own than any other, so no other
+        // shows it), or a new browser identical to it.
+        if distinguishable && latest[i] == Some(fp) {
+            t.exact_matches.entry(fp.exact()).or_default().0 += 1;
+        } else if v.tokenless && !was_seen {
             let mut same = known.iter().filter(|&&j| latest[j] == Some(fp));
             if let (Some(_), None) = (same.next(), same.next()) {
-                let own = latest[i] == Some(fp);
-                let e = t.exact_matches.entry(fp.exact()).or_default();
-                e.0 += usize::from(distinguishable && own);
-                e.1 += usize::from(!was_seen);
+                t.exact_matches.entry(fp.exact()).or_default().1 += 1;
             }
         }
         if v.tokenless && d.method == Method::Fingerprint {
