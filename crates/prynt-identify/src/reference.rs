@@ -203,7 +203,8 @@ pub fn source(link: &Table, new: &Table, provenance: &[String]) -> String {
         ("NEW", "Share of new-visitor answers that were new", new),
     ] {
         out.push_str(&format!(
-            "\n/// {doc}, per row and bin of raw confidence.\n#[rustfmt::skip]\npub(crate) const {name}: Table = [\n"
+            // A fitted share can come out near a mathematical constant (0.3926 is π/8).
+            "\n/// {doc}, per row and bin of raw confidence.\n#[rustfmt::skip]\n#[allow(clippy::approx_constant)]\npub(crate) const {name}: Table = [\n"
         ));
         for row in table {
             let cells: Vec<String> = row.iter().map(|v| format!("{v:.4}")).collect();
@@ -291,6 +292,8 @@ mod tests {
         assert!(src.contains("pub(crate) const LINK: Table"));
         assert!(src.contains("//! seeds 1 – 2"));
         assert_eq!(src.matches("    [").count(), 2 * ROWS);
+        // Fitted shares may land near π/8 or 1/π: the generated file must still pass clippy.
+        assert_eq!(src.matches("#[allow(clippy::approx_constant)]").count(), 2);
     }
 
     #[test]
