@@ -1,8 +1,9 @@
 // Writes a benchmark population for identification accuracy as JSON Lines (lib/population.mjs
 // says what it is made of): first {"meta": {...}} (generator, arguments, the drift rates and
 // their sources, how many visits list each drift kind and how many events the clocks drew,
-// visits, token-less share), then one visit a line, sorted by (workspace, day):
-//   {"ws":0,"day":12.3456,"browser":17,"token":true,"private":false,"changes":[...],"components":{...}}
+// visits, token-less share, and the network model's rates and what the visits show of it), then
+// one visit a line, sorted by (workspace, day), `ip` the client address the server sees:
+//   {"ws":0,"day":12.3456,"browser":17,"token":true,"private":false,"changes":[...],"components":{...},"ip":"81.12.200.7"}
 //
 //   node population.mjs --browsers N [--days 90] [--seed 1] [--workspaces 1] [--start 2026-03-01] [--out FILE]
 //

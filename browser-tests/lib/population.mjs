@@ -6,7 +6,7 @@
 //
 // API
 //   population({ browsers, days = 90, seed = 1, workspaces = 1, start }) -> iterator of visits
-//     { ws, day, browser, token, private, changes, components }, sorted by (ws, day), browser
+//     { ws, day, browser, token, private, changes, components, ip }, sorted by (ws, day), browser
 //     index breaking ties. Deterministic: the same arguments give the same visits, to the byte
 //     once serialised. `workspaces` independent populations of `browsers` browsers each, from
 //     seeds derived from `seed`. `start` (ms since the epoch, default 2026-03-01T00:00Z) is day
@@ -15,8 +15,16 @@
 //   populationMeta(options) -> the summary the CLI prints first (population.mjs beside the
 //     tests): `counts` of every drift kind on the visits, `drawn` events of the clock-driven
 //     kinds (including those cancelled out or after a browser's last visit), visits, the
-//     token-less share, the rates used and their sources. It runs the population once more,
-//     without keeping the components.
+//     token-less share, the rates used and their sources, and a `network` section (the network
+//     model's parts with their rates and sources, and what the visits show of it: the share of
+//     visits per network, per device kind, the IPv6 share, how often consecutive visits of a
+//     browser keep their address or prefix, households, shared addresses). It runs the
+//     population once more, without keeping the components.
+//   NETWORK_PARTS -> [{ part, what, rate, source }]: every part of the network model (below).
+//   Option `networkSeed` (default `seed`) seeds the network model alone: the same browsers and
+//   visits over other networks (every field but `ip` stays the same).
+//   populationNetworks(options) -> [{ ws, households, workplaces }]: who shares a home or a
+//     workplace (lists of browser indices), the truth behind shared addresses.
 //   DRIFT_KINDS -> [{ kind, what, fields, rate, source }]: every kind a visit's `changes` can
 //     list, what it changes, the rate and where the rate comes from ('assumption' when no study
 //     or vendor gives it). FIELDS_OF(kind) is the list of component paths a kind may change.
@@ -32,7 +40,9 @@
 //   events cancelled out, e.g. zoom in and back, is not listed; a kind whose change the agent
 //   cannot see, e.g. a UI-language change in Chromium, is listed although the components are the
 //   same). `components`: the agent's components as lib/corpus.mjs builds them, without
-//   automation, integrity, behavior and timing (identification does not read them).
+//   automation, integrity, behavior and timing (identification does not read them). `ip`: the
+//   address the server sees as the client's (dotted IPv4, or IPv6 in RFC 5952 text), from the
+//   network model below; a network change is never listed in `changes`.
 //
 // From data (lib/corpus.mjs, i.e. npm fingerprint-generator 2.1.88 and npm user-agents)
 //   Every browser's starting device, drawn stratum by stratum with stratumDevices(): the stratum
@@ -187,12 +197,96 @@
 //     Firefox, 10% of other desktop browsers; assumption), closing as a Poisson process (twice
 //     a day): the storage is gone at the first visit after a close.
 //
+// The network (each visit's `ip`; every part in NETWORK_PARTS with its rate and source)
+//   Drawn from streams of its own (a 'network' stream per workspace and per browser, one per
+//   household), after everything else, so that every other field is the same to the byte with
+//   or without it. It reads no component: only the browser's device kind (phone; tablet =
+//   iPadOS; laptop or desktop as chosen above), stratum, family, privacy mode, home zone (b.home)
+//   and whether it is on a timezoneTravel trip (b.travelling, b.zone), never drawing from their
+//   streams. A region is the locale of corpus's LOCALES the zone belongs to.
+//   Address space. Each workspace has its own ISPs, carriers, VPN providers and relay
+//   operators, with blocks of the public unicast space of the region's registry: /16s of the
+//   /8s IANA's IPv4 address space registry lists for ARIN, RIPE NCC, APNIC and LACNIC (less
+//   100.64/10 and 203.0.113/24), and a /32 from the registry's IPv6 /12 (2600::/12, 2a00::/12,
+//   2400::/12, 2800::/12). The blocks are synthetic: real ASN or geolocation data name other
+//   owners for them.
+//   Households. 37% of the browsers (office desktops aside) look for housemates among the
+//   browsers of their own home zone, which are grouped into households of 2 (60%), 3 (22%), 4
+//   (13%) or 5 (5%): a person's phone and laptop, a family. Each further member is of the
+//   founder's stratum with p 0.25 (families often buy the same phone); no component decides it.
+//   About 35% of browsers share a home network in a 1,000-browser workspace; in small workspaces
+//   fewer find a housemate of their zone (corpus spreads homes over 30-odd zones). Members share
+//   the home address (IPv4) or the household's /64 (IPv6). A browser that moves
+//   (timezoneMove) gets a home of its own there. (assumption)
+//   Home broadband. Per region 1 + locale weight / 2 ISPs (~80 a workspace), market shares Zipf
+//   (exponent 1.1, lognormal noise), each with routed /16s in proportion to its share; 95% of
+//   households take an ISP of their region by share, the others any. Each ISP renumbers its
+//   households in one way, after Padmanabhan et al. ("Reasons Dynamic Addresses Change", IMC
+//   2016; RIPE Atlas probes through 2015): some ISPs renumber periodically, typically every
+//   multiple of 24 hours (the German 24-hour forced reconnect; 70% of routers take it at local
+//   night), address changes otherwise come with outages and router reboots (a renewal process
+//   whose mean each ISP draws between 2 and 8 weeks), some addresses are static, and almost
+//   half of the changes go to another routed prefix (here half: otherwise a new address in the
+//   household's local /20 pool, a new /24 15 times in 16). Shares of ISPs: Germany periodic
+//   24 h 45%, weekly 5%, renewal 35%, static 10%, home CGNAT 5%; the rest of Europe 12/5/55/20/8%;
+//   elsewhere 3/2/65/20/10% (assumption). Home CGNAT (Richter et al., "A Multi-perspective
+//   Analysis of Carrier-Grade NAT Deployment", IMC 2016, found CGN in non-cellular ISPs too):
+//   1-4 /24s shared by the ISP's households, a new address at reconnects (mean 7 days).
+//   IPv6. The largest ISP of a region deploys it with p 0.65 (incumbents mostly have), the
+//   others 0.35 (CGNAT ones 0.8: dual-stack or DS-Lite), and 85% of their households use it:
+//   ~40% of households on average, more or less with a workspace's incumbents (Google's IPv6
+//   adoption: around 45% of its users in 2025). Such a household's browsers present IPv6,
+//   preferred by Happy Eyeballs: the ISP's /32, a delegated prefix (/56 65%, /60 15%, /48 10%,
+//   /64 10%; RIPE-690 recommends /48 or /56), the CPE's subnet (the first /64 70% of the time),
+//   and a temporary interface identifier (RFC 8981) each device renews daily and with every new
+//   prefix: the /64 is stable while the prefix lasts, the full address changes daily. Half of
+//   the dynamic ISPs keep the prefix across renumbering (RIPE-690's persistent prefixes), the
+//   others change it with the IPv4 address. (shares: assumption)
+//   Mobile data. Phones visit on mobile data for a share of their sessions of their own
+//   (logit-normal around 50%, sigma 1; halved at local night, when phones are home on Wi-Fi:
+//   ~45% of phone visits; Opensignal's time-on-Wi-Fi reports put smartphones on Wi-Fi about half
+//   to two thirds of the time), tablets only if cellular (30% of them, 30% of sessions). Each
+//   phone has a carrier of its region (2-4 per region, Zipf-like shares) and attaches through
+//   one of its 1-4 CGNAT gateways: IPv4 from the gateway's window of 32-128 addresses of one
+//   /24, shared by every phone of that gateway (real pools are larger but serve far more
+//   subscribers than a workspace holds), or IPv6 (60% of carriers, 90% of their phones) with a
+//   new /64 from the gateway's /48 at every attach. An attach lasts while the phone stays on
+//   mobile data (exponential, mean 4 hours: the phone's push connection holds the CGNAT
+//   mapping). (assumption)
+//   Work. 30% of desktops are office desktops (every visit from work), 40% of laptops work
+//   laptops, at the office for 60% of their sessions on weekdays 8-18 local time (else home),
+//   30% of them with a full-tunnel corporate VPN that exits at the office from home. A workplace
+//   is a static NAT address of a business line of the region (15% of them load-balance over 2-4
+//   neighbouring addresses), shared by its coworkers in the workspace: workplaces are drawn per
+//   region as a Chinese restaurant process (weight 30 for a new one), so larger workspaces hold
+//   more coworkers. (assumption)
+//   Elsewhere. Cafés, friends' homes, public Wi-Fi: a random address of a random ISP of the
+//   zone's region each session, for 7% of phone sessions, 5% tablet, 10% laptop, 1% desktop.
+//   Trips (timezoneTravel): roaming phones keep their carrier's addresses (home-routed roaming,
+//   the usual international roaming architecture), on mobile data 25 points more often (at most
+//   90%); Wi-Fi sessions are 70% hotel (one address per trip, an ISP of the destination) and 30%
+//   other networks. (assumption)
+//   VPNs and relays. 4% of browsers (Brave 10%, Firefox with resistFingerprinting 25%) use a
+//   commercial VPN, 40% of them always, the others for 30% of sessions: one of 6 providers per
+//   workspace (shares 1/rank), whose 8-24 servers per exit country are shared by all its users;
+//   a server drawn at every connection, in the user's favourite exit (its own region 60% of the
+//   time, else a popular exit country) 85% of the time. iCloud Private Relay: 15% of Safari
+//   browsers, on every session but on work networks (many block it, as Apple documents): an
+//   egress address of one of three operators from a pool of 64 per region (the relay keeps the
+//   general location), drawn each session, IPv6 40% of the time. (assumption)
+//   Sessions. Visits less than an hour apart (the follow-ups of a session) keep the session's
+//   network and address; at home the household's current address. Private windows, cleared
+//   storage and the other kinds are browser-side and change nothing here.
+//
 // Unsure / not modelled: Apple and Chromium calendars are approximations; Safari's page zoom;
 // iPad split view; Chromium legacy zone names; Safari's per-domain storage partitioning; the
 // exact RFP values of the newest Firefox releases (2 cores and a letterboxed screen chosen);
 // WebGL extension changes at every major that corpus's digests imply (a browser that upgrades
 // keeps its extension digest unless the release changed extensions, so it may differ from a
-// corpus device born on the new major).
+// corpus device born on the new major). Network: the blocks are synthetic, not the real
+// networks' (ASN and geolocation look-ups of them name unrelated owners); households travel
+// apart, not together; no Tor, corporate proxies or IPv6 at work; Android tablets count as
+// phones; the CGNAT windows are small so that sharing shows at benchmark sizes.
 import { LOCALES, STRATA, agentFonts, stratumDevices } from './corpus.mjs';
 import { between, pick, prng, weighted } from './random.mjs';
 
@@ -1430,6 +1524,556 @@ function newSpoofProfile(b, r, day) {
   };
 }
 
+// ---- the network: the client address the server sees (see the header) ---------------------------------
+
+const NET = {
+  sessionGapMinutes: 60,
+  households: { sharers: 0.37, sizes: [[2, 60], [3, 22], [4, 13], [5, 5]], sameStratum: 0.25 },
+  isps: { perLocaleWeight: 0.5, zipf: 1.1, ownRegion: 0.95, blocksPerShare: 100 },
+  // Share of ISPs by renumbering practice.
+  schedules: {
+    'de-DE': { periodic24h: 0.45, periodicWeekly: 0.05, renewal: 0.35, static: 0.1, cgnat: 0.05 },
+    europe: { periodic24h: 0.12, periodicWeekly: 0.05, renewal: 0.55, static: 0.2, cgnat: 0.08 },
+    elsewhere: { periodic24h: 0.03, periodicWeekly: 0.02, renewal: 0.65, static: 0.2, cgnat: 0.1 },
+  },
+  renewalMeanDays: [14, 56],
+  cgnatReconnectMeanDays: 7,
+  nightReconnect: 0.7,
+  otherRoutedPrefix: 0.5,
+  localPool24s: 16,
+  ipv6: { isps: 0.35, largestIsp: 0.65, cgnatIsps: 0.8, households: 0.85, prefixes: [[56, 65], [60, 15], [48, 10], [64, 10]], persistent: 0.5, tempAddressDays: 1 },
+  mobile: { phoneShare: 0.5, phoneShareSigma: 1, nightFactor: 0.5, tabletCellular: 0.3, tabletShare: 0.3, attachMeanHours: 4, carrierV6: 0.6, phonesV6: 0.9, gateways: [1, 4], gatewayPool: [32, 128] },
+  work: { desktops: 0.3, laptops: 0.4, officeShare: 0.6, corporateVpn: 0.3, hours: [8, 18], newWorkplaceWeight: 30, multiAddress: 0.15 },
+  other: { phone: 0.07, tablet: 0.05, laptop: 0.1, desktop: 0.01 },
+  travel: { extraMobile: 0.25, hotel: 0.7 },
+  vpn: { users: 0.04, brave: 0.1, resistFingerprinting: 0.25, always: 0.4, sessions: 0.3, providers: 6, homeExit: 0.6, favouriteExit: 0.85, serversPerExit: [8, 24] },
+  relay: { safari: 0.15, ipv6: 0.4, operators: [45, 35, 20], poolSize: 64 },
+};
+
+/** Every part of the network model, its rates and where they come from (the meta line's `network.parts`). */
+export const NETWORK_PARTS = [
+  { part: 'households', what: 'browsers of a workspace grouped into households (same home zone; a person\'s devices, family members, sometimes two of the same stratum) sharing the home connection', rate: '37% of browsers (office desktops aside) look for housemates among the browsers of their home zone, households of 2 (60%), 3 (22%), 4 (13%), 5 (5%); each further member of the founder\'s stratum with p 0.25; ~35% of browsers share a home network in a 1,000-browser workspace, fewer in small ones', source: 'assumption' },
+  { part: 'isps', what: 'home broadband providers of each region (the home zone\'s locale), each with routed /16s of the region\'s registry in proportion to its share', rate: '1 + locale weight / 2 ISPs per region (~80 a workspace), Zipf market shares (exponent 1.1, lognormal noise); 95% of households take an ISP of their region, the others any', source: 'assumption; address blocks: IANA IPv4 address space registry (RIR /8s) and the RIRs\' IPv6 /12s' },
+  { part: 'homeRenumbering', what: 'when the household\'s IPv4 address changes: periodic every 24 h (70% at local night) or weekly, at outages and router reboots (renewal process), never (static), or behind a home CGNAT (shared pool, new address at reconnects); a new address is in another routed prefix half of the time, otherwise in the household\'s local /20 pool (a new /24 15 times in 16)', rate: 'ISPs: Germany 45% periodic 24 h, 5% weekly, 35% renewal, 10% static, 5% CGNAT; rest of Europe 12/5/55/20/8%; elsewhere 3/2/65/20/10%; renewal mean drawn per ISP between 14 and 56 days; CGNAT reconnects every 7 days on average', source: 'Padmanabhan et al., "Reasons Dynamic Addresses Change", IMC 2016 (RIPE Atlas, 2015): 20 ISPs renumber periodically, typically a multiple of 24 h; changes correlate with outages at the CPE; almost half of the changes go to another BGP prefix. Richter et al., "A Multi-perspective Analysis of Carrier-Grade NAT Deployment", IMC 2016 (CGN in non-cellular networks). Shares per region: assumption' },
+  { part: 'ipv6', what: 'dual-stack households present IPv6: the ISP\'s /32, a delegated prefix (/56, /60, /48 or /64), the CPE\'s subnet, and a temporary interface identifier the device renews daily and with every new prefix; the prefix is persistent or changes with the IPv4 address', rate: 'the largest ISP of a region deploys IPv6 with p 0.65, the others 0.35 (CGNAT ones 0.8: they run dual-stack or DS-Lite), 85% of their households use it (~40% of households on average over seeds, varying by workspace with its incumbents); prefixes /56 65%, /60 15%, /48 10%, /64 10%; 50% of dynamic ISPs keep the prefix across renumbering', source: 'Google IPv6 adoption statistics (around 45% of Google\'s users over IPv6 in 2025); RFC 8981 temporary addresses (preferred lifetime 1 day); RIPE-690 (prefix sizes, persistent vs non-persistent prefixes); shares: assumption' },
+  { part: 'mobile', what: 'phones (and cellular tablets) on mobile data: a carrier of the home region and one of its CGNAT gateways; IPv4 from the gateway\'s window of addresses in one /24, shared by all its phones, or IPv6 with a new /64 of the gateway\'s /48 at every attach; an attach lasts while the phone stays on mobile data', rate: 'phones: each its own share of sessions on mobile data, logit-normal around 50% (sigma 1), halved at local night (~45% of phone visits); 30% of tablets have cellular, 30% of their sessions; 2-4 carriers per region, 1-4 gateways each with 32-128 addresses; 60% of carriers give phones IPv6 (90% of their phones); attach exponential, mean 4 h', source: 'assumption (Opensignal\'s time-on-Wi-Fi reports put smartphones on Wi-Fi for about half to two thirds of the time, varying by country; real CGNAT pools are larger but serve far more subscribers than a workspace holds)' },
+  { part: 'work', what: 'office desktops always, work laptops on weekdays 8-18 local time, visit from a workplace: a static NAT address (15% of workplaces load-balance over 2-4 addresses of one /24) of a business line of the region; coworkers of the same workspace share it (workplaces drawn as a Chinese restaurant process per region, weight 30 for a new one); a work laptop at home on a full-tunnel corporate VPN exits at the workplace too', rate: '30% of desktops are office desktops, 40% of laptops are work laptops, at the office for 60% of their working-hour sessions, 30% of them with a corporate VPN at home', source: 'assumption' },
+  { part: 'other', what: 'elsewhere: cafés, friends\' homes, public Wi-Fi: an address of a random ISP of the zone\'s region, new each session', rate: 'sessions: phones 7%, tablets 5%, laptops 10%, desktops 1%', source: 'assumption' },
+  { part: 'travel', what: 'during timezoneTravel trips: roaming phones keep their home carrier\'s addresses (home-routed roaming), otherwise hotel Wi-Fi (one address per trip, an ISP of the destination) or other networks', rate: 'mobile data share + 25 points (at most 90%) while away; Wi-Fi sessions 70% hotel, 30% other', source: 'home routing: the usual international roaming architecture (GSMA); shares: assumption' },
+  { part: 'vpn', what: 'commercial VPNs: a provider (6 per workspace, Zipf shares) with 8-24 servers per exit country, shared by all its users; a new server at each connection; the exit is the user\'s own region 60% of the time, else a popular exit (US, NL, GB, DE, ...), kept 85% of connections', rate: '4% of browsers (10% of Brave, 25% of Firefox with resistFingerprinting), 40% of them always on, the others on 30% of sessions', source: 'assumption' },
+  { part: 'relay', what: 'iCloud Private Relay for Safari: egress addresses of three operators, a pool per region (the zone\'s: Private Relay keeps the general location), shared and drawn anew each session; IPv6 40% of the time; not on work networks (many block it)', rate: '15% of Safari browsers', source: 'Apple\'s Private Relay documentation (egress addresses shared, by region, networks can block it); share: assumption' },
+  { part: 'sessions', what: 'visits less than an hour apart (the follow-up visits of a session) keep their network and address (home: the household\'s current one); private windows, cleared storage and the other drift kinds do not touch the network, and `changes` never lists a network change', rate: 'session gap 60 minutes', source: 'assumption' },
+];
+
+// IANA's IPv4 address space registry: /8s allocated to each regional registry (ISP-heavy ones;
+// legacy and government /8s left out).
+const RIR_V4 = {
+  arin: [23, 24, 45, 47, 50, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 96, 97, 98, 99, 100, 104, 107, 108, 173, 174, 184, 199, 204, 205, 206, 207, 208, 209, 216],
+  ripe: [2, 5, 31, 37, 46, 62, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 109, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217],
+  apnic: [1, 14, 27, 36, 39, 42, 49, 58, 59, 60, 61, 101, 103, 106, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 175, 180, 182, 183, 202, 203, 210, 211, 218, 219, 220, 221, 222, 223],
+  lacnic: [177, 179, 181, 186, 187, 189, 190, 191, 200, 201],
+};
+// The registries' IPv6 /12s (2600::/12 ARIN, 2a00::/12 RIPE NCC, 2400::/12 APNIC, 2800::/12 LACNIC).
+const RIR_V6 = { arin: 0x2600, ripe: 0x2a00, apnic: 0x2400, lacnic: 0x2800 };
+// Not public unicast inside those /8s: shared address space 100.64/10 (RFC 6598) and 203.0.113/24
+// (documentation, RFC 5737), excluded by /16.
+const publicBlock = (a, b) => !(a === 100 && b >= 64 && b < 128) && !(a === 203 && b === 0);
+const LOCALE_RIR = {
+  'en-US': 'arin', 'en-CA': 'arin', 'fr-CA': 'arin', 'es-MX': 'lacnic', 'pt-BR': 'lacnic',
+  'ja-JP': 'apnic', 'ko-KR': 'apnic', 'zh-CN': 'apnic', 'zh-TW': 'apnic', 'en-IN': 'apnic', 'id-ID': 'apnic', 'en-AU': 'apnic', 'vi-VN': 'apnic', 'th-TH': 'apnic',
+};
+const EUROPE = new Set(['en-GB', 'fr-FR', 'es-ES', 'it-IT', 'nl-NL', 'pl-PL', 'sv-SE']);
+// Popular VPN exit countries, by weight (assumption).
+const VPN_EXITS = [['en-US', 30], ['nl-NL', 15], ['en-GB', 15], ['de-DE', 12], ['sv-SE', 6], ['en-CA', 6], ['fr-FR', 6], ['ja-JP', 5]];
+
+// Regions: the locales home zones belong to (a zone listed twice counts for its first locale).
+const REGIONS = [];
+for (const z of ZONES) {
+  const region = localeOfZone(z.zone);
+  const known = REGIONS.find((x) => x.region === region);
+  if (known) known.w += z.w;
+  else REGIONS.push({ region, w: z.w, rir: LOCALE_RIR[region] || 'ripe' });
+}
+const regionOf = (zone) => localeOfZone(zone) || REGIONS[0].region;
+const deviceKind = (b) => (b.os === 'iPadOS' ? 'tablet' : b.mobile ? 'phone' : b.laptop ? 'laptop' : 'desktop');
+const stratumOf = (b) => `${b.os}|${b.name}`;
+
+const rand16 = (r) => Math.floor(r() * 65536);
+const mk4 = (a, b, c, d) => ({ ip: `${a}.${b}.${c}.${d}`, pre: `${a}.${b}.${c}`, v6: false });
+/** RFC 5952 text: lower-case hex without leading zeros, the longest run of 2+ zero groups as '::'. */
+function v6text(g) {
+  let at = -1;
+  let len = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > len) [at, len] = [i, j - i];
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  return at < 0 ? hex.join(':') : `${hex.slice(0, at).join(':')}::${hex.slice(at + len).join(':')}`;
+}
+const mk6 = (g) => ({ ip: v6text(g), pre: `${g[0]}:${g[1]}:${g[2]}:${g[3] >> 8}`, v6: true });
+const iidOf = (digest) => [0, 4, 8, 12].map((i) => parseInt(digest.slice(i, i + 4), 16));
+
+/** The workspace's networks: ISPs, carriers, VPN providers and relay operators, by region. */
+function networkWorld(ctx) {
+  const r = prng('prynt-population', ctx.networkSeed, ctx.ws, 'network');
+  const used = new Set();
+  const block4 = (rir) => {
+    for (;;) {
+      const a = pick(r, RIR_V4[rir]);
+      const b = Math.floor(r() * 256);
+      if (publicBlock(a, b) && !used.has(a * 256 + b)) {
+        used.add(a * 256 + b);
+        return [a, b];
+      }
+    }
+  };
+  const block6 = (rir) => {
+    for (;;) {
+      const g = [RIR_V6[rir] + Math.floor(r() * 16), rand16(r)];
+      if (!used.has(g.join(':'))) {
+        used.add(g.join(':'));
+        return g;
+      }
+    }
+  };
+  const within = (blocks, n) => Array.from({ length: n }, () => [...pick(r, blocks), Math.floor(r() * 256)]);
+  const totalW = REGIONS.reduce((s, x) => s + x.w, 0);
+  const world = { r, isps: [], ispsOf: new Map(), carriers: [], carriersOf: new Map(), vpns: [], relays: [], workplacesOf: new Map(), households: [] };
+  for (const { region, w, rir } of REGIONS) {
+    const table = NET.schedules[region] || NET.schedules[EUROPE.has(region) ? 'europe' : 'elsewhere'];
+    const n = 1 + Math.round(w * NET.isps.perLocaleWeight);
+    const shares = Array.from({ length: n }, (_, i) => Math.pow(i + 1, -NET.isps.zipf) * lognormal(r, 1, 0.3));
+    const sum = shares.reduce((a, b) => a + b, 0);
+    const list = shares.map((s, rank) => {
+      const share = s / sum;
+      const schedule = weighted(r, Object.entries(table), (e) => e[1])[0];
+      const isp = {
+        region,
+        share: (share * w) / totalW,
+        blocks: Array.from({ length: 1 + Math.round(((share * w) / totalW) * NET.isps.blocksPerShare) }, () => block4(rir)),
+        schedule,
+        meanDays: schedule === 'renewal' ? uniform(r, ...NET.renewalMeanDays) : schedule === 'cgnat' ? NET.cgnatReconnectMeanDays : null,
+        // Incumbents mostly run IPv6; CGNAT ISPs mostly dual-stack or DS-Lite.
+        v6: r() < (schedule === 'cgnat' ? NET.ipv6.cgnatIsps : rank === 0 ? NET.ipv6.largestIsp : NET.ipv6.isps),
+        v6block: block6(rir),
+        prefixLen: weighted(r, NET.ipv6.prefixes, (e) => e[1])[0],
+        persistent: schedule === 'static' || r() < NET.ipv6.persistent,
+      };
+      // A home CGNAT shares a few /24s among all the ISP's households.
+      isp.cgnPool = schedule === 'cgnat' ? within(isp.blocks, between(r, 1, 4)) : null;
+      return isp;
+    });
+    world.isps.push(...list);
+    world.ispsOf.set(region, list);
+    const carriers = Array.from({ length: 2 + (w >= 4 ? 1 : 0) + (w >= 10 ? 1 : 0) }, (_, i) => {
+      const blocks = [block4(rir), block4(rir)];
+      const v6block = block6(rir);
+      // CGNAT gateways: each a window of public addresses in one /24 (and a /48 for IPv6).
+      const gateways = Array.from({ length: between(r, ...NET.mobile.gateways) }, () => {
+        const [a, bb, c] = within(blocks, 1)[0];
+        const size = between(r, ...NET.mobile.gatewayPool);
+        const first = between(r, 1, 255 - size);
+        return { a, b: bb, c, first, size, g2: rand16(r), share: lognormal(r, 1, 0.5) };
+      });
+      return { region, share: Math.pow(i + 1, -0.8) * lognormal(r, 1, 0.3), gateways, v6: r() < NET.mobile.carrierV6, v6block };
+    });
+    world.carriers.push(...carriers);
+    world.carriersOf.set(region, carriers);
+  }
+  for (let i = 0; i < NET.vpn.providers; i++) {
+    const exits = new Map();
+    for (const { region, rir } of REGIONS) {
+      const hosting = [block4(rir)];
+      const nets = within(hosting, between(r, 1, 3));
+      exits.set(region, Array.from({ length: between(r, ...NET.vpn.serversPerExit) }, () => mk4(...pick(r, nets), between(r, 1, 254))));
+    }
+    world.vpns.push({ share: 1 / (i + 1), exits });
+  }
+  // Relay operators egress from their own (ARIN) space, a pool per region.
+  for (const share of NET.relay.operators) {
+    const blocks = [block4('arin'), block4('arin')];
+    const v6 = block6('arin');
+    const pools = new Map();
+    for (const { region } of REGIONS) {
+      const nets = within(blocks, 2);
+      const site = rand16(r);
+      pools.set(region, {
+        v4: Array.from({ length: NET.relay.poolSize }, () => mk4(...pick(r, nets), between(r, 1, 254))),
+        v6: Array.from({ length: NET.relay.poolSize }, () => mk6([v6[0], v6[1], site, rand16(r), rand16(r), rand16(r), rand16(r), rand16(r)])),
+      });
+    }
+    world.relays.push({ share, pools });
+  }
+  return world;
+}
+
+/** An ISP for a home of `region`: mostly one of the region's, by market share. */
+function chooseIsp(world, region, r) {
+  const own = world.ispsOf.get(region);
+  const list = own && r() < NET.isps.ownRegion ? own : world.isps;
+  return weighted(r, list, (x) => x.share);
+}
+
+/** A household: its ISP, whether it uses IPv6, and the times its address changes. */
+function newHousehold(world, ctx, id, zone, members) {
+  const r = prng('prynt-population', ctx.networkSeed, ctx.ws, 'household', id);
+  const isp = chooseIsp(world, regionOf(zone), r);
+  const h = { id, r, isp, members, zone, v6: isp.v6 && r() < NET.ipv6.households, epochs: [], events: [], block: null, pool: 0 };
+  const subnet = r();
+  h.subnet = subnet < 0.7 ? 0 : subnet < 0.85 ? 1 : rand16(r);
+  const { days, start } = ctx;
+  if (isp.schedule === 'periodic24h' || isp.schedule === 'periodicWeekly') {
+    const period = isp.schedule === 'periodic24h' ? 1 : 7;
+    // Routers are often set to take the forced reconnect at night (local 2-5 h).
+    let phase = uniform(r, 0, period);
+    if (period === 1 && r() < NET.nightReconnect) phase = ((((uniform(r, 2, 5) * 60 + tzOffset(zone, start)) / 1440) % 1) + 1) % 1;
+    for (let t = phase; t < days; t += period) h.events.push(t);
+  } else if (isp.meanDays) {
+    h.events = poisson(r, 1 / isp.meanDays, 0, days);
+  }
+  world.households.push(h);
+  return h;
+}
+
+/** The household's addresses between its k-th and (k+1)-th change, drawn in order. */
+function epochOf(h, k) {
+  const { isp, r } = h;
+  while (h.epochs.length <= k) {
+    const prev = h.epochs[h.epochs.length - 1];
+    let v4;
+    if (isp.cgnPool) {
+      v4 = mk4(...pick(r, isp.cgnPool), between(r, 1, 254));
+    } else {
+      if (!prev || (isp.blocks.length > 1 && r() < NET.otherRoutedPrefix)) {
+        const others = isp.blocks.filter((x) => x !== h.block);
+        h.block = pick(r, others.length ? others : isp.blocks);
+        h.pool = Math.floor(r() * NET.localPool24s);
+      }
+      v4 = mk4(h.block[0], h.block[1], h.pool * NET.localPool24s + Math.floor(r() * NET.localPool24s), between(r, 1, 254));
+    }
+    let prefix = prev && isp.persistent ? prev.prefix : null;
+    if (!prefix) {
+      // The delegated prefix, then the CPE's subnet in the bits up to /64.
+      const bits = 64 - isp.prefixLen;
+      const g3 = bits === 16 ? h.subnet & 0xffff : ((rand16(r) >> bits) << bits) | (h.subnet & ((1 << bits) - 1));
+      prefix = [isp.v6block[0], isp.v6block[1], rand16(r), g3];
+    }
+    h.epochs.push({ v4, prefix });
+  }
+  return h.epochs[k];
+}
+
+/** The household's address as `b` sends it at `t`: IPv4, or the /64 with the device's temporary interface identifier. */
+function homeAddress(b, h, t, ctx) {
+  let lo = 0;
+  let hi = h.events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (h.events[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  const e = epochOf(h, lo);
+  if (!h.v6) return e.v4;
+  const period = Math.floor(t / NET.ipv6.tempAddressDays + b.net.iidPhase);
+  return mk6([...e.prefix, ...iidOf(hx('iid', ctx.networkSeed, ctx.ws, b.idx, e.prefix.join(':'), period))]);
+}
+
+/** An address of a random network of the zone's region (café, friend's home, hotel), new each time. */
+function foreignAddress(world, r, zone) {
+  const isp = chooseIsp(world, regionOf(zone), r);
+  if (isp.v6 && r() < NET.ipv6.households) return mk6([isp.v6block[0], isp.v6block[1], rand16(r), rand16(r), rand16(r), rand16(r), rand16(r), rand16(r)]);
+  if (isp.cgnPool) return mk4(...pick(r, isp.cgnPool), between(r, 1, 254));
+  return mk4(...pick(r, isp.blocks), Math.floor(r() * 256), between(r, 1, 254));
+}
+
+/** Mobile data: the current attach's address while it lasts, else a new attach. */
+function mobileAddress(b, t) {
+  const n = b.net;
+  if (n.attach && n.last && n.last.under === 'mobile' && t < n.attach.until) return n.attach.addr;
+  const { r, carrier: c, gateway: g } = n;
+  const addr = n.mobileV6
+    ? mk6([c.v6block[0], c.v6block[1], g.g2, rand16(r), rand16(r), rand16(r), rand16(r), rand16(r)])
+    : mk4(g.a, g.b, g.c, g.first + Math.floor(r() * g.size));
+  n.attach = { addr, until: t + expo(r, NET.mobile.attachMeanHours / 24) };
+  return addr;
+}
+
+/** Each browser's network habits, its households and workplaces (streams of their own). */
+function networkSetup(browsers, ctx) {
+  const world = networkWorld(ctx);
+  const wr = world.r;
+  const logit = Math.log(NET.mobile.phoneShare / (1 - NET.mobile.phoneShare));
+  for (const b of browsers) {
+    const r = prng('prynt-population', ctx.networkSeed, ctx.ws, b.idx, 'network');
+    const kind = deviceKind(b);
+    const region = regionOf(b.home);
+    const n = { r, kind, homeZone: b.home, moves: 0, last: null, attach: null, trip: null, wasTravelling: false };
+    n.cellular = kind === 'phone' || (kind === 'tablet' && r() < NET.mobile.tabletCellular);
+    n.mobileShare = kind === 'phone' ? 1 / (1 + Math.exp(-(logit + NET.mobile.phoneShareSigma * normal(r)))) : n.cellular ? NET.mobile.tabletShare : 0;
+    n.otherShare = NET.other[kind];
+    n.office = kind === 'desktop' && r() < NET.work.desktops ? 'desktop' : kind === 'laptop' && r() < NET.work.laptops ? 'laptop' : null;
+    n.corporateVpn = n.office === 'laptop' && r() < NET.work.corporateVpn;
+    const carriers = world.carriersOf.get(region) || world.carriers;
+    n.carrier = weighted(r, carriers, (x) => x.share);
+    // Phones attach through a gateway of their home area (home-routed when roaming too).
+    n.gateway = weighted(r, n.carrier.gateways, (g) => g.share);
+    n.mobileV6 = n.carrier.v6 && r() < NET.mobile.phonesV6;
+    const vpnShare = b.rfp ? NET.vpn.resistFingerprinting : b.brave ? NET.vpn.brave : NET.vpn.users;
+    if (r() < vpnShare) {
+      n.vpn = {
+        always: r() < NET.vpn.always,
+        provider: weighted(r, world.vpns, (x) => x.share),
+        exit: r() < NET.vpn.homeExit ? region : weighted(r, VPN_EXITS, (e) => e[1])[0],
+      };
+    }
+    n.relay = b.fam === 'safari' && r() < NET.relay.safari;
+    n.iidPhase = r();
+    b.net = n;
+  }
+
+  // Households: housemates share a home zone; sharers are grouped zone by zone.
+  const byZone = new Map();
+  for (const b of browsers) {
+    if (b.net.office === 'desktop' || wr() >= NET.households.sharers) continue;
+    if (!byZone.has(b.home)) byZone.set(b.home, []);
+    byZone.get(b.home).push(b);
+  }
+  for (const b of browsers) b.net.household = null;
+  for (const [zone, list] of byZone) {
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = Math.floor(wr() * (i + 1));
+      [list[i], list[j]] = [list[j], list[i]];
+    }
+    while (list.length >= 2) {
+      const size = Math.min(list.length, weighted(wr, NET.households.sizes, (s) => s[1])[0]);
+      const members = [list.shift()];
+      while (members.length < size) {
+        // Families often have the same phone model: a further member of the founder's stratum.
+        let j = 0;
+        if (wr() < NET.households.sameStratum) j = Math.max(0, list.findIndex((x) => stratumOf(x) === stratumOf(members[0])));
+        members.push(list.splice(j, 1)[0]);
+      }
+      const h = newHousehold(world, ctx, `h${members[0].idx}`, zone, members.map((m) => m.idx));
+      for (const m of members) m.net.household = h;
+    }
+  }
+  for (const b of browsers) if (!b.net.household) b.net.household = newHousehold(world, ctx, `h${b.idx}`, b.home, [b.idx]);
+
+  // Workplaces, per region: a new one with weight newWorkplaceWeight, else one by its size.
+  for (const b of browsers) {
+    if (!b.net.office) continue;
+    const region = regionOf(b.home);
+    if (!world.workplacesOf.has(region)) world.workplacesOf.set(region, []);
+    const list = world.workplacesOf.get(region);
+    const total = list.reduce((s, w) => s + w.size, 0);
+    let wp;
+    if (wr() * (total + NET.work.newWorkplaceWeight) < NET.work.newWorkplaceWeight) {
+      const isp = chooseIsp(world, region, wr);
+      const [a, bb] = pick(wr, isp.blocks);
+      const c = Math.floor(wr() * 256);
+      const d = between(wr, 1, 250);
+      const n = wr() < NET.work.multiAddress ? between(wr, 2, 4) : 1;
+      wp = { size: 0, members: [], addrs: Array.from({ length: n }, (_, i) => mk4(a, bb, c, d + i)) };
+      list.push(wp);
+    } else {
+      wp = weighted(wr, list, (w) => w.size);
+    }
+    wp.size++;
+    wp.members.push(b.idx);
+    b.net.workplace = wp;
+  }
+  return world;
+}
+
+/** Where a new session of `b` connects from: home, mobile, work, hotel or other. */
+function drawNetwork(b, t, off, ctx) {
+  const n = b.net;
+  const r = n.r;
+  if (b.travelling) {
+    if (n.cellular && r() < Math.min(0.9, n.mobileShare + NET.travel.extraMobile)) return 'mobile';
+    return r() < NET.travel.hotel ? 'hotel' : 'other';
+  }
+  if (n.office === 'desktop') return 'work';
+  const local = ctx.start + t * DAY_MS - off * 60_000;
+  const hour = Math.floor((((local % DAY_MS) + DAY_MS) % DAY_MS) / 3_600_000);
+  if (n.office === 'laptop') {
+    const weekday = new Date(local).getUTCDay();
+    if (weekday >= 1 && weekday <= 5 && hour >= NET.work.hours[0] && hour < NET.work.hours[1] && (r() < NET.work.officeShare || n.corporateVpn)) return 'work';
+  }
+  if (n.cellular && r() < n.mobileShare * (hour < 7 || hour >= 22 ? NET.mobile.nightFactor : 1)) return 'mobile';
+  if (r() < n.otherShare) return 'other';
+  return 'home';
+}
+
+/** The network of a visit: { under, over, addr }: the network, a VPN or relay over it, the address seen. */
+function visitNetwork(b, t, off, world, ctx) {
+  const n = b.net;
+  if (b.home !== n.homeZone) {
+    // Moved away (timezoneMove): a home of its own in the new place.
+    n.homeZone = b.home;
+    n.moves++;
+    n.household = newHousehold(world, ctx, `m${b.idx}.${n.moves}`, b.home, [b.idx]);
+  }
+  if (b.travelling && !n.wasTravelling) n.trip = null;
+  n.wasTravelling = b.travelling;
+  const r = n.r;
+  const last = n.last;
+  let under;
+  let over;
+  let underAddr;
+  let addr;
+  if (last && t - last.t < NET.sessionGapMinutes / 1440 && last.travelling === b.travelling) {
+    // The same session: the same network; at home the household's address of the moment.
+    ({ under, over } = last);
+    underAddr = under === 'home' ? homeAddress(b, n.household, t, ctx) : last.underAddr;
+    addr = over ? last.addr : underAddr;
+    if (under === 'mobile' && n.attach) n.attach.until = Math.max(n.attach.until, t);
+  } else {
+    under = drawNetwork(b, t, off, ctx);
+    if (under === 'home') underAddr = homeAddress(b, n.household, t, ctx);
+    else if (under === 'work') underAddr = pick(r, n.workplace.addrs);
+    else if (under === 'mobile') underAddr = mobileAddress(b, t);
+    else if (under === 'hotel') {
+      if (!n.trip || n.trip.zone !== b.zone) n.trip = { zone: b.zone, addr: foreignAddress(world, r, b.zone) };
+      underAddr = n.trip.addr;
+    } else underAddr = foreignAddress(world, r, b.zone);
+    over = null;
+    if (n.vpn && (n.vpn.always || r() < NET.vpn.sessions)) over = 'vpn';
+    else if (n.relay && under !== 'work') over = 'relay';
+    if (over === 'vpn') {
+      const exits = n.vpn.provider.exits;
+      const exit = r() < NET.vpn.favouriteExit ? n.vpn.exit : weighted(r, VPN_EXITS, (e) => e[1])[0];
+      addr = pick(r, exits.get(exit) || exits.get(REGIONS[0].region));
+    } else if (over === 'relay') {
+      const op = weighted(r, world.relays, (x) => x.share);
+      const pool = op.pools.get(regionOf(b.zone));
+      addr = r() < NET.relay.ipv6 ? pick(r, pool.v6) : pick(r, pool.v4);
+    } else addr = underAddr;
+  }
+  n.last = { t, under, over, underAddr, addr, travelling: b.travelling };
+  return n.last;
+}
+
+/** Network statistics for the meta line, gathered in its pass. */
+function networkStats() {
+  const pair = () => ({ pairs: 0, sameAddress: 0, samePrefix: 0 });
+  return {
+    visits: 0,
+    v6: 0,
+    away: 0,
+    kinds: { home: 0, mobile: 0, work: 0, other: 0, hotel: 0, vpn: 0, relay: 0 },
+    byDevice: {},
+    consecutive: { all: pair(), phone: pair(), tablet: pair(), laptop: pair(), desktop: pair() },
+    seen: new Map(),
+    cgnat: new Map(),
+    cgnat24: new Map(),
+    households: 0,
+    shared: 0,
+    browsers: 0,
+    sizes: {},
+    sameStratum: 0,
+    schedules: {},
+    v6Households: 0,
+    isps: 0,
+    carriers: 0,
+    workplaces: 0,
+    coworkers: 0,
+    workers: 0,
+  };
+}
+
+function countNetworkSetup(ns, world, browsers) {
+  ns.browsers += browsers.length;
+  ns.isps += world.isps.length;
+  ns.carriers += world.carriers.length;
+  for (const h of world.households) {
+    ns.schedules[h.isp.schedule] = (ns.schedules[h.isp.schedule] || 0) + 1;
+    if (h.v6) ns.v6Households++;
+    if (h.members.length < 2) continue;
+    ns.households++;
+    ns.shared += h.members.length;
+    ns.sizes[h.members.length] = (ns.sizes[h.members.length] || 0) + 1;
+    const strata = h.members.map((i) => stratumOf(browsers[i]));
+    if (new Set(strata).size < strata.length) ns.sameStratum++;
+  }
+  for (const list of world.workplacesOf.values()) {
+    ns.workplaces += list.length;
+    for (const w of list) {
+      ns.workers += w.size;
+      if (w.size > 1) ns.coworkers += w.size;
+    }
+  }
+}
+
+function countNetworkVisit(ns, ws, b, v) {
+  ns.visits++;
+  if (v.addr.v6) ns.v6++;
+  if (v.travelling) ns.away++;
+  ns.kinds[v.over || v.under]++;
+  const dk = b.net.kind;
+  if (!ns.byDevice[dk]) ns.byDevice[dk] = { visits: 0, ...Object.fromEntries(Object.keys(ns.kinds).map((k) => [k, 0])), ipv6: 0 };
+  ns.byDevice[dk].visits++;
+  ns.byDevice[dk][v.over || v.under]++;
+  if (v.addr.v6) ns.byDevice[dk].ipv6++;
+  const prev = b.net.prevSeen;
+  if (prev) {
+    for (const p of [ns.consecutive.all, ns.consecutive[b.net.kind]]) {
+      p.pairs++;
+      if (prev.ip === v.addr.ip) p.sameAddress++;
+      if (prev.v6 === v.addr.v6 && prev.pre === v.addr.pre) p.samePrefix++;
+    }
+  }
+  b.net.prevSeen = v.addr;
+  const note = (map, key) => {
+    const k = `${ws}|${key}`;
+    const who = map.get(k);
+    if (who === undefined) map.set(k, b.idx);
+    else if (who !== b.idx && who !== -1) map.set(k, -1);
+  };
+  note(ns.seen, v.addr.ip);
+  if (v.under === 'mobile' && !v.over && !v.addr.v6) {
+    note(ns.cgnat, v.addr.ip);
+    note(ns.cgnat24, v.addr.pre);
+  }
+}
+
+function networkSummary(ns, workspaces) {
+  const round = (x) => Math.round(x * 10000) / 10000;
+  const share = (a, b) => round(a / Math.max(1, b));
+  const several = (map) => ({ addresses: map.size, seenFromSeveralBrowsers: share([...map.values()].filter((x) => x === -1).length, map.size) });
+  const households = Object.values(ns.schedules).reduce((a, b) => a + b, 0);
+  return {
+    parts: Object.fromEntries(NETWORK_PARTS.map((p) => [p.part, { what: p.what, rate: p.rate, source: p.source }])),
+    parameters: NET,
+    visits: Object.fromEntries([...Object.entries(ns.kinds).map(([k, x]) => [k, share(x, ns.visits)]), ['ipv6', share(ns.v6, ns.visits)], ['travelling', share(ns.away, ns.visits)]]),
+    visitsByDevice: Object.fromEntries(['phone', 'tablet', 'laptop', 'desktop'].filter((k) => ns.byDevice[k]).map((k) => {
+      const d = ns.byDevice[k];
+      return [k, Object.fromEntries(Object.entries(d).map(([x, c]) => [x, x === 'visits' ? c : share(c, d.visits)]))];
+    })),
+    consecutive: Object.fromEntries(Object.entries(ns.consecutive).map(([k, p]) => [k, { pairs: p.pairs, sameAddress: share(p.sameAddress, p.pairs), samePrefix: share(p.samePrefix, p.pairs) }])),
+    households: {
+      shared: ns.households,
+      browsersSharing: share(ns.shared, ns.browsers),
+      sizes: ns.sizes,
+      withSameStratum: ns.sameStratum,
+      ipv6: share(ns.v6Households, households),
+      schedules: Object.fromEntries(Object.keys(NET.schedules.elsewhere).map((k) => [k, share(ns.schedules[k] || 0, households)])),
+    },
+    perWorkspace: { isps: round(ns.isps / workspaces), carriers: round(ns.carriers / workspaces), vpnProviders: NET.vpn.providers, relayOperators: NET.relay.operators.length, workplaces: round(ns.workplaces / workspaces) },
+    workersWithCoworkers: share(ns.coworkers, ns.workers),
+    addresses: several(ns.seen),
+    mobileCgnatAddresses: several(ns.cgnat),
+    mobileCgnat24s: several(ns.cgnat24),
+  };
+}
+
 // ---- the population ---------------------------------------------------------------------------------
 
 const deviceCache = new Map();
@@ -1466,7 +2110,8 @@ function options(o) {
   if (!(browsers >= 1)) throw new Error('population: browsers must be a positive integer');
   if (!(days > 0)) throw new Error('population: days must be positive');
   if (!(workspaces >= 1)) throw new Error('population: workspaces must be a positive integer');
-  return { browsers, days, seed: o.seed ?? 1, workspaces, start: o.start ?? DEFAULT_START };
+  const seed = o.seed ?? 1;
+  return { browsers, days, seed, workspaces, start: o.start ?? DEFAULT_START, networkSeed: o.networkSeed ?? seed };
 }
 
 /** The slices of state whose change a kind is listed for (a kind whose events cancel is not). */
@@ -1509,7 +2154,7 @@ const SLICE_OF = {
 
 /** One workspace's visits, in time order, with or without components. */
 function* workspace(opts, ws, withComponents, stats) {
-  const ctx = { seed: opts.seed, ws, days: opts.days, start: opts.start };
+  const ctx = { seed: opts.seed, networkSeed: opts.networkSeed, ws, days: opts.days, start: opts.start };
   const devices = devicesOf(opts.seed, ws, opts.browsers);
   const browsers = devices.map((d, i) => makeBrowser(d, i, ctx));
   const stubs = [];
@@ -1536,6 +2181,8 @@ function* workspace(opts, ws, withComponents, stats) {
     if (stats) stats.perBrowser.push(vs.length);
     vs.forEach((v, i) => stubs.push({ t: v.t, priv: v.priv, b: b.idx, i }));
   }
+  // The network after everything else: its streams are its own, so the fields above do not move.
+  const world = networkSetup(browsers, ctx);
   // Rounded times decide the order, so that the printed `day` values are sorted.
   for (const s of stubs) s.day = Number(s.t.toFixed(4));
   stubs.sort((x, y) => x.day - y.day || x.b - y.b || x.i - y.i);
@@ -1591,19 +2238,44 @@ function* workspace(opts, ws, withComponents, stats) {
     pending.clear();
     b.prev = { slices: now, day, zone, offset };
     b.lastVisit = t;
+    const net = visitNetwork(b, t, off, world, ctx);
+    if (stats) countNetworkVisit(stats.net, ws, b, net);
 
     // Rendered in both passes, so that the visit stream's draws are the same.
     const components = render(b, t, s.priv, vr, ctx);
     const rec = { ws, day: s.day, browser: b.idx, token, private: s.priv, changes };
     if (withComponents) rec.components = components;
+    rec.ip = net.addr.ip;
     yield rec;
   }
+  if (stats) countNetworkSetup(stats.net, world, browsers);
 }
 
 /** The population's visits (see the header). */
 export function* population(o) {
   const opts = options(o);
   for (let ws = 0; ws < opts.workspaces; ws++) yield* workspace(opts, ws, true, null);
+}
+
+/**
+ * Who shares a network, per workspace, as drawn before the first visit: the households of two or
+ * more browsers and the workplaces (browser indices). The truth behind shared addresses, for
+ * analyses and tests; browsers that move later (timezoneMove) leave their household then.
+ */
+export function populationNetworks(o) {
+  const opts = options(o);
+  const out = [];
+  for (let ws = 0; ws < opts.workspaces; ws++) {
+    const ctx = { seed: opts.seed, networkSeed: opts.networkSeed, ws, days: opts.days, start: opts.start };
+    const browsers = devicesOf(opts.seed, ws, opts.browsers).map((d, i) => makeBrowser(d, i, ctx));
+    const world = networkSetup(browsers, ctx);
+    out.push({
+      ws,
+      households: world.households.filter((h) => h.members.length > 1).map((h) => h.members),
+      workplaces: [...world.workplacesOf.values()].flat().map((w) => w.members),
+    });
+  }
+  return out;
 }
 
 /** The meta line: what was drawn and what the visits show, without building components. */
@@ -1613,6 +2285,7 @@ export function populationMeta(o) {
     drawn: {},
     modes: { brave: 0, resistFingerprinting: 0, antiFingerprinting: 0, cookiesOnExit: 0, privateUsers: 0, storageClearers: 0 },
     perBrowser: [],
+    net: networkStats(),
   };
   const counts = Object.fromEntries(DRIFT_KINDS.map((k) => [k.kind, 0]));
   let visits = 0;
@@ -1652,5 +2325,6 @@ export function populationMeta(o) {
     drawn,
     rates: Object.fromEntries(DRIFT_KINDS.map((k) => [k.kind, { rate: k.rate, source: k.source }])),
     visitModel: VISITS,
+    network: { seed: opts.networkSeed, ...networkSummary(stats.net, opts.workspaces) },
   };
 }

@@ -4,6 +4,13 @@
 population_dir="$PWD/target/tmp/prynt-population"
 mkdir -p "$population_dir"
 
+# The generator's version: a short digest of the sources that decide a population's bytes (and
+# of the locked data packages), part of every cached file's name, so that a file made by an
+# older generator (e.g. one without the visits' "ip") is never reused.
+population_version=$(cat browser-tests/population.mjs browser-tests/lib/population.mjs \
+  browser-tests/lib/corpus.mjs browser-tests/lib/random.mjs browser-tests/package-lock.json |
+  sha256sum | cut -c1-10)
+
 # make_population BROWSERS WORKSPACES DAYS SEED FILE: writes FILE unless it is already there
 # (the same arguments give the same bytes).
 make_population() {
@@ -16,7 +23,7 @@ make_population() {
 
 # population SIZE DAYS SEED: the file of SIZE (NxK: K workspaces of N browsers), made if missing.
 population() {
-  local file="$population_dir/pop-$1-d$2-s$3.jsonl"
+  local file="$population_dir/pop-$1-d$2-s$3-g$population_version.jsonl"
   make_population "${1%x*}" "${1#*x}" "$2" "$3" "$file"
   printf '%s\n' "$file"
 }

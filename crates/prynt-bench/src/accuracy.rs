@@ -151,6 +151,11 @@ pub(super) fn token_or<F: FnOnce() -> Decision>(
     }
 }
 
+/// The fingerprint's device components, without the network it came from.
+fn device_bytes(fp: &Fingerprint) -> Vec<u8> {
+    Fingerprint { net: 0, ..*fp }.to_bytes()
+}
+
 /// Links a visit to the visitor whose latest fingerprint hashes the same.
 #[derive(Default)]
 struct ExactHash {
@@ -167,9 +172,11 @@ impl Matcher for ExactHash {
         _at_ms: i64,
     ) -> Decision {
         let known = claimed.is_some_and(|v| self.latest.contains_key(v));
-        token_or(known, claimed, || match self.by_hash.get(&fp.to_bytes()) {
-            Some(v) => Decision::matched(v.clone(), 1.0),
-            None => Decision::new_visitor(1.0),
+        token_or(known, claimed, || {
+            match self.by_hash.get(&device_bytes(fp)) {
+                Some(v) => Decision::matched(v.clone(), 1.0),
+                None => Decision::new_visitor(1.0),
+            }
         })
     }
     fn record(
@@ -180,7 +187,7 @@ impl Matcher for ExactHash {
         fp: &Fingerprint,
         _at_ms: i64,
     ) {
-        let bytes = fp.to_bytes();
+        let bytes = device_bytes(fp);
         if let Some(old) = self.latest.insert(visitor.to_owned(), bytes.clone()) {
             if self.by_hash.get(&old).is_some_and(|v| v == visitor) {
                 self.by_hash.remove(&old);
@@ -617,10 +624,13 @@ fn play(
         // A visit showing exactly the latest fingerprint of one known browser: that browser
         // unchanged (a distinguishable return is nearer its own than any other, so no other
         // shows it), or a new browser identical to it.
-        if distinguishable && latest[i] == Some(fp) {
+        // The device alone: the truth of what a fingerprint can tell apart leaves the network
+        // out.
+        let device = Fingerprint { net: 0, ..fp };
+        if distinguishable && latest[i] == Some(device) {
             t.exact_matches.entry(fp.exact()).or_default().0 += 1;
         } else if v.tokenless && !was_seen {
-            let mut same = known.iter().filter(|&&j| latest[j] == Some(fp));
+            let mut same = known.iter().filter(|&&j| latest[j] == Some(device));
             if let (Some(_), None) = (same.next(), same.next()) {
                 t.exact_matches.entry(fp.exact()).or_default().1 += 1;
             }
@@ -637,7 +647,7 @@ fn play(
                     .as_ref()
                     .and_then(|id| owner.get(id))
                     .and_then(|&j| latest[j])
-                    .is_some_and(|other| other == fp);
+                    .is_some_and(|other| other == device);
                 let k = usize::from(was_seen) * 2 + usize::from(twin);
                 t.wrong_links[k] += 1;
             }
@@ -740,7 +750,7 @@ fn play(
         if !v.incognito {
             stored[i] = Some(visitor);
         }
-        if latest[i].replace(fp).is_none() {
+        if latest[i].replace(device).is_none() {
             known.push(i);
         }
         seen[i] = true;
@@ -1015,6 +1025,12 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), BenchError> {
         f
     };
     let prynt = timed(&mut Prynt::new(o.params.clone()));
+    // The same model without the network, on the same visits: what the network adds. Its
+    // stated confidence is read through the reference table fitted with the network.
+    let fingerprint_only = timed(&mut Prynt::new(ModelParams {
+        network: false,
+        ..o.params.clone()
+    }));
     let exact = timed(&mut ExactHash::default());
     let rules = timed(&mut RuleBased::default());
     let at = std::time::Instant::now();
@@ -1053,6 +1069,7 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), BenchError> {
     };
     let rows = [
         ("prynt", &prynt),
+        ("fingerprintOnly", &fingerprint_only),
         ("exactHash", &exact),
         ("fpStalkerRules", &rules),
         ("fpStalkerHybrid", &hybrid),
@@ -1081,8 +1098,8 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), BenchError> {
     ];
     table.extend(rows.iter().map(|(n, f)| row(n, f)));
     table.push(format!(
-        "run times: prynt {} s, exactHash {} s, fpStalkerRules {} s, fpStalkerHybrid {} s (forest trained in {train_s} s)",
-        prynt["seconds"], exact["seconds"], rules["seconds"], hybrid["seconds"]
+        "run times: prynt {} s, fingerprintOnly {} s, exactHash {} s, fpStalkerRules {} s, fpStalkerHybrid {} s (forest trained in {train_s} s)",
+        prynt["seconds"], fingerprint_only["seconds"], exact["seconds"], rules["seconds"], hybrid["seconds"]
     ));
     table.push("token-less returns after each change (prynt kept share, split, merged; tokens refused), and the baselines' kept share:".into());
     table.push(change_lines(&rows));
@@ -1100,7 +1117,12 @@ pub fn run_recorded(o: RecordedOptions) -> Result<(), BenchError> {
         obj.insert("visits".into(), json!(pop.visits()));
         obj.insert(
             "baselines".into(),
-            json!({ "exactHash": exact, "fpStalkerRules": rules, "fpStalkerHybrid": hybrid }),
+            json!({
+                "fingerprintOnly": fingerprint_only,
+                "exactHash": exact,
+                "fpStalkerRules": rules,
+                "fpStalkerHybrid": hybrid,
+            }),
         );
     }
     super::emit(&table.join("\n"), out);

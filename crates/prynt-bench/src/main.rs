@@ -114,6 +114,9 @@ enum BenchCommand {
         /// to trace precision against recall.
         #[arg(long, value_parser = link_threshold)]
         link_threshold: Option<f64>,
+        /// Prynt does not weigh the network visits come from (to measure what it adds).
+        #[arg(long)]
+        no_network: bool,
     },
     /// Fits the identification engine's reference calibration on recorded populations (as
     /// written by browser-tests/population.mjs) and writes it as Rust source.
@@ -346,11 +349,13 @@ fn run(command: BenchCommand) -> Result<(), BenchError> {
             training,
             raw_confidence,
             link_threshold,
+            no_network,
         } => {
             let defaults = prynt_identify::ModelParams::default();
             let params = prynt_identify::ModelParams {
                 reference_calibration: !raw_confidence,
                 link_threshold: link_threshold.unwrap_or(defaults.link_threshold),
+                network: !no_network,
                 ..defaults
             };
             if let (Some(population), Some(training)) = (population, training) {

@@ -20,9 +20,29 @@ pub fn run(visitors: usize, queries: usize) -> Result<(), BenchError> {
     let t0 = Instant::now();
     let mut devices = Vec::with_capacity(visitors);
     let mut prints = Vec::with_capacity(visitors);
-    for _ in 0..visitors {
+    // Networks from a stream of their own: most visitors on a home network of their own or
+    // of a household of two, the rest on a few hundred mobile carriers' shared ones.
+    let mut net_rng = Rng::new(43);
+    let mut network = |i: usize| -> u32 {
+        if net_rng.chance(0.3) {
+            prynt_identify::fingerprint::network_key(std::net::IpAddr::from([
+                100,
+                64,
+                net_rng.below(256) as u8,
+                0,
+            ]))
+        } else {
+            prynt_identify::fingerprint::network_key(std::net::IpAddr::from(
+                (0x5100_0000u32 + (i as u32 / 2) * 256).to_be_bytes(),
+            ))
+        }
+    };
+    for i in 0..visitors {
         let d = Device::random(&mut rng);
-        prints.push(fingerprint(parser, &d));
+        prints.push(Fingerprint {
+            net: network(i),
+            ..fingerprint(parser, &d)
+        });
         devices.push(d);
     }
     let gen_ms = t0.elapsed().as_millis();
@@ -41,8 +61,12 @@ pub fn run(visitors: usize, queries: usize) -> Result<(), BenchError> {
     let mut times = Vec::with_capacity(queries);
     let (mut linked, mut new) = (0usize, 0usize);
     for q in 0..queries {
+        // Strangers on a network of their own, returns on their own about half the time.
         let fp = if q % 4 == 3 {
-            fingerprint(parser, &Device::random(&mut rng))
+            Fingerprint {
+                net: network(visitors + q),
+                ..fingerprint(parser, &Device::random(&mut rng))
+            }
         } else {
             let i = rng.below(visitors);
             let mut d = devices[i].clone();
@@ -52,7 +76,14 @@ pub fn run(visitors: usize, queries: usize) -> Result<(), BenchError> {
             if rng.chance(0.2) {
                 d.screen = (2560, 1440);
             }
-            fingerprint(parser, &d)
+            Fingerprint {
+                net: if q % 2 == 0 {
+                    prints[i].net
+                } else {
+                    network(i)
+                },
+                ..fingerprint(parser, &d)
+            }
         };
         let t = Instant::now();
         // Queried a fortnight after the visitors were indexed.

@@ -7,12 +7,13 @@
 //! Format: a first line `{"meta": {...}}` (kept as it is and echoed in the output), then one
 //! line per visit, in time order within each workspace:
 //! `{"ws": 0, "day": 1.25, "browser": 7, "token": true, "private": false,
-//!   "changes": ["zoom"], "components": {...}}`:
+//!   "changes": ["zoom"], "components": {...}, "ip": "81.12.200.7"}`:
 //! the workspace (independent populations, each identified from scratch), the day of the
 //! visit, the browser's index in its workspace (the truth), whether the browser still holds
 //! the storage of its last visit (and so sends its visitor token), whether the visit is in a
 //! private window (nothing is kept afterwards), what changed since the browser's previous
-//! visit, and the agent's components as the agent sends them.
+//! visit, the agent's components as the agent sends them, and (optional) the client address
+//! the server saw.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -57,6 +58,9 @@ struct Line {
     #[serde(default)]
     changes: Vec<String>,
     components: Components,
+    /// The client address the server saw, when the population has a network model.
+    #[serde(default)]
+    ip: Option<String>,
 }
 
 /// Workspaces and browsers beyond these are a malformed file, not a population.
@@ -104,7 +108,12 @@ pub(super) fn load(path: &Path, parser: &DeviceParser) -> Result<Recorded, Bench
             ));
         }
         browsers = browsers.max(l.browser + 1);
-        let fingerprint = super::fingerprint(parser, &l.components);
+        let ip = match l.ip.as_deref().map(str::parse::<std::net::IpAddr>) {
+            None => None,
+            Some(Ok(ip)) => Some(ip),
+            Some(Err(_)) => return Err(bad(n, "ip is not an IP address".into())),
+        };
+        let fingerprint = super::fingerprint(parser, &l.components).with_network(ip);
         ws.push(RecordedVisit {
             visit: Visit {
                 day: l.day,

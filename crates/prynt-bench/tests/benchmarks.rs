@@ -234,6 +234,14 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
             desktop(&["en-US", "en"], rtx, 1.25),
         ),
     ];
+    // Client addresses are optional, IPv4 or IPv6.
+    let mut lines = lines;
+    for (line, ip) in lines[1..3]
+        .iter_mut()
+        .zip(["81.12.200.7", "2a02:8070:1234:5600::1b"])
+    {
+        *line = line.replacen("{", &format!("{{\"ip\":\"{ip}\","), 1);
+    }
     let pop = dir.path().join("pop.jsonl");
     std::fs::write(&pop, lines.join("\n")).unwrap();
     let r = last_json(&[
@@ -260,6 +268,10 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
     assert_eq!(exact["storageCleared"]["kept"], 1, "{r}");
     assert_eq!(exact["zoom"]["split"], 1, "{r}");
     assert!(r["above99"]["answers"].as_u64().is_some(), "{r}");
+    // The same model without the network is run beside it on the same visits.
+    let fp_only = &r["baselines"]["fingerprintOnly"];
+    assert!(fp_only["precision"].as_f64().is_some(), "{r}");
+    assert_eq!(fp_only["byChange"]["zoom"]["tokenless"], 1, "{r}");
 
     // Malformed files are refused with the line that is wrong, exit code 2.
     for (bad, says) in [
@@ -276,6 +288,10 @@ fn recorded_populations_are_replayed_per_workspace_with_figures_per_change() {
         (
             lines[1].replace("\"ws\":0", "\"ws\":100000"),
             "out of range",
+        ),
+        (
+            lines[3].replace("\"ws\":0", "\"ip\":\"81.12.300.7\",\"ws\":0"),
+            "ip is not an IP address",
         ),
     ] {
         std::fs::write(&pop, bad).unwrap();

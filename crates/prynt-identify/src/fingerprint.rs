@@ -105,6 +105,29 @@ pub struct Fingerprint {
     pub fonts: [u64; 2],
     /// Browser major version; versions only go up for the same browser.
     pub browser_major: u16,
+    /// The network the visit came from ([`network_key`]), 0 when unknown. Not part of the
+    /// device: it is weighed apart from the components (see `Index`).
+    #[serde(default)]
+    pub net: u32,
+}
+
+/// The network of a client address: its /24 for IPv4 (and IPv4-mapped IPv6), its /56 for
+/// IPv6, hashed; never 0. A home connection's devices share it, and an address renumbered by
+/// its ISP usually leaves it; a /56 is what ISPs commonly delegate to one home, while the
+/// interface part of an IPv6 address changes daily under privacy extensions.
+pub fn network_key(ip: std::net::IpAddr) -> u32 {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => network_key_v4(v4.octets()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => network_key_v4(v4.octets()),
+            None => hash32(&[b"n6", &v6.octets()[..7]]),
+        },
+    }
+}
+
+fn network_key_v4(o: [u8; 4]) -> u32 {
+    hash32(&[b"n4", &o[..3]])
 }
 
 /// 32-bit FNV-1a, never zero (zero is reserved for "unknown").
@@ -348,6 +371,15 @@ impl Fingerprint {
                 .major
                 .map(|m| m.min(u16::MAX as u32) as u16)
                 .unwrap_or(0),
+            net: 0,
+        }
+    }
+
+    /// The same fingerprint, seen from the network of `ip`.
+    pub fn with_network(self, ip: Option<std::net::IpAddr>) -> Fingerprint {
+        Fingerprint {
+            net: ip.map_or(0, network_key),
+            ..self
         }
     }
 
@@ -605,7 +637,10 @@ mod tests {
 }
 
 /// Size of [`Fingerprint::to_bytes`].
-pub const ENCODED_LEN: usize = 4 * N_COMP + 16 + 2;
+pub const ENCODED_LEN: usize = 4 * N_COMP + 16 + 2 + 4;
+
+/// Size of the encoding before the network was kept: read with an unknown network.
+const ENCODED_LEN_WITHOUT_NET: usize = 4 * N_COMP + 16 + 2;
 
 impl Fingerprint {
     /// A compact little-endian encoding for storage.
@@ -617,12 +652,14 @@ impl Fingerprint {
         out.extend_from_slice(&self.fonts[0].to_le_bytes());
         out.extend_from_slice(&self.fonts[1].to_le_bytes());
         out.extend_from_slice(&self.browser_major.to_le_bytes());
+        out.extend_from_slice(&self.net.to_le_bytes());
         out
     }
 
-    /// Decodes [`Fingerprint::to_bytes`]; `None` for anything of the wrong size.
+    /// Decodes [`Fingerprint::to_bytes`], or the older encoding without the network; `None`
+    /// for anything of another size.
     pub fn from_bytes(b: &[u8]) -> Option<Fingerprint> {
-        if b.len() != ENCODED_LEN {
+        if b.len() != ENCODED_LEN && b.len() != ENCODED_LEN_WITHOUT_NET {
             return None;
         }
         let mut f = Fingerprint::default();
@@ -633,6 +670,9 @@ impl Fingerprint {
         f.fonts[0] = u64::from_le_bytes(b[at..at + 8].try_into().ok()?);
         f.fonts[1] = u64::from_le_bytes(b[at + 8..at + 16].try_into().ok()?);
         f.browser_major = u16::from_le_bytes(b[at + 16..at + 18].try_into().ok()?);
+        if b.len() == ENCODED_LEN {
+            f.net = u32::from_le_bytes(b[at + 18..at + 22].try_into().ok()?);
+        }
         Some(f)
     }
 }
@@ -649,7 +689,35 @@ mod encoding_tests {
         }
         f.fonts = [u64::MAX, 42];
         f.browser_major = 121;
+        f.net = network_key("81.12.200.7".parse().unwrap());
         assert_eq!(Fingerprint::from_bytes(&f.to_bytes()), Some(f));
         assert_eq!(Fingerprint::from_bytes(&[0; 3]), None);
+        // Profiles stored before the network was kept read back with an unknown network.
+        let old = &f.to_bytes()[..ENCODED_LEN - 4];
+        assert_eq!(
+            Fingerprint::from_bytes(old),
+            Some(Fingerprint { net: 0, ..f })
+        );
+        assert_eq!(
+            Fingerprint::from_bytes(&f.to_bytes()[..ENCODED_LEN - 2]),
+            None
+        );
+    }
+
+    #[test]
+    fn the_network_is_the_ipv4_24_or_the_ipv6_56() {
+        let key = |s: &str| network_key(s.parse().unwrap());
+        assert_eq!(key("81.12.200.7"), key("81.12.200.250"));
+        assert_ne!(key("81.12.200.7"), key("81.12.201.7"));
+        assert_eq!(key("::ffff:81.12.200.7"), key("81.12.200.9"));
+        assert_eq!(
+            key("2a02:8070:1234:5600::1b"),
+            key("2a02:8070:1234:56ff:1:2:3:4")
+        );
+        assert_ne!(
+            key("2a02:8070:1234:5600::1b"),
+            key("2a02:8070:1234:5700::1b")
+        );
+        assert_ne!(key("81.12.200.7"), 0);
     }
 }

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::calibration::Calibration;
+use crate::calibration::{gap_class, Calibration, GAP_CLASSES};
 use crate::fingerprint::{hash32, Comp, Fingerprint, N_COMP};
 use crate::model::{ModelParams, Prepared, CONDITIONS, RETURN_RATE_BOUNDS, STACK_KEY};
 use crate::reference;
@@ -266,8 +266,20 @@ impl TokenCounts {
     }
 }
 
+/// How often the workspace's browsers come back from the network of their previous visit, per
+/// gap class: learnt from token visits, whose browser is known.
+#[derive(Default)]
+struct NetworkKept {
+    kept: [AtomicU64; GAP_CLASSES],
+    seen: [AtomicU64; GAP_CLASSES],
+}
+
 pub struct Index {
     params: ModelParams,
+    /// How often browsers keep their network between visits.
+    network_kept: NetworkKept,
+    /// Known visitors by the network of their latest visit.
+    nets: HashMap<u32, u32>,
     /// P(a token-less visit comes from a known browser), learnt from the token-less visits
     /// seen: a moving average of their posterior probability of being a return (the
     /// expectation-maximisation estimate of the mixing rate). A new workspace sees mostly new
@@ -363,6 +375,18 @@ fn band_key(fp: &Fingerprint, band: usize) -> Option<u32> {
     Some(hash32(&[&bytes[..4 + 4 * comps.len()]]))
 }
 
+/// Adds `delta` (±1) to the count of `key`, dropping counts that reach zero.
+fn count_key(counts: &mut HashMap<u32, u32>, key: u32, delta: i32) {
+    if delta > 0 {
+        *counts.entry(key).or_insert(0) += 1;
+    } else if let Some(n) = counts.get_mut(&key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&key);
+        }
+    }
+}
+
 /// Stores `item` in a freed place of `items` if there is one, else at the end; returns its index.
 fn reuse_or_push<T>(items: &mut Vec<T>, free: &mut Vec<u32>, item: T) -> u32 {
     match free.pop() {
@@ -384,6 +408,8 @@ impl Index {
             calibration: Calibration::default(),
             token_less: AtomicU64::new(0),
             tokens: TokenCounts::default(),
+            network_kept: NetworkKept::default(),
+            nets: HashMap::new(),
             params,
             slots: Vec::new(),
             free: Vec::new(),
@@ -628,14 +654,10 @@ impl Index {
             self.sketches[STACK_KEY].add(stack, delta);
         }
         for key in given_keys(fp).into_iter().flatten().chain([exact_key(fp)]) {
-            if delta > 0 {
-                *self.given.entry(key).or_insert(0) += 1;
-            } else if let Some(n) = self.given.get_mut(&key) {
-                *n -= 1;
-                if *n == 0 {
-                    self.given.remove(&key);
-                }
-            }
+            count_key(&mut self.given, key, delta);
+        }
+        if fp.net != 0 {
+            count_key(&mut self.nets, fp.net, delta);
         }
     }
 
@@ -763,6 +785,9 @@ impl Index {
             if let Some(slot) = self.slot_of(v) {
                 let evidence = self.slot_evidence(fp, slot, now_ms);
                 self.tokens.checked.fetch_add(1, Ordering::Relaxed);
+                if evidence.is_some() {
+                    self.learn_network(fp, slot, now_ms);
+                }
                 // A signed token whose fingerprint has drifted too far to be trusted is still,
                 // nearly always, its browser's: it is learnt from as a return like the trusted
                 // ones, or the calibration would learn that returns never score that low while
@@ -788,6 +813,57 @@ impl Index {
             }
         }
         self.find(fp, now_ms)
+    }
+
+    /// Counts whether a visit known to be `slot`'s (by its token) came from the network of the
+    /// visitor's previous visit.
+    fn learn_network(&self, fp: &Fingerprint, slot: u32, now_ms: i64) {
+        let known = self.slots[slot as usize].fp.net;
+        if fp.net == 0 || known == 0 {
+            return;
+        }
+        let class = gap_class(Some(self.gap_days(slot, now_ms)));
+        let counts = &self.network_kept;
+        counts.seen[class].fetch_add(1, Ordering::Relaxed);
+        if fp.net == known {
+            counts.kept[class].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The log likelihood ratio of the visit's network, `fp.net`, between "the visitor in
+    /// `slot` came back" and "another browser came": a return keeps its network as often as
+    /// the workspace's token visits keep theirs after a like gap; another browser is on that
+    /// network as often as known browsers other than this one are (a household, an office, a
+    /// mobile carrier's shared addresses), out of all, and a return at least as often. A
+    /// shared network says little, a network of the visitor's own a lot, and a changed network
+    /// only as much as returns change theirs: phones on mobile data do it all the time.
+    fn network_evidence(&self, fp: &Fingerprint, slot: u32, now_ms: i64) -> f64 {
+        let known = self.slots[slot as usize].fp.net;
+        if !self.params.network || fp.net == 0 || known == 0 {
+            return 0.0;
+        }
+        let class = gap_class(Some(self.gap_days(slot, now_ms)));
+        let counts = &self.network_kept;
+        let m = self.params.network_pseudo_count.max(0.0);
+        let kept = ((counts.kept[class].load(Ordering::Relaxed) as f64
+            + m * self.params.network_kept_prior)
+            / (counts.seen[class].load(Ordering::Relaxed) as f64 + m).max(1e-9))
+        .clamp(0.01, 0.99);
+        let others = self
+            .nets
+            .get(&known)
+            .copied()
+            .unwrap_or(1)
+            .saturating_sub(1) as f64;
+        let shared = (others + 1.0) / (self.live.saturating_sub(1) as f64 + 2.0);
+        // A return is on the network at least as often as any other browser: where everybody
+        // shares one (an office, a test machine), the network tells nothing either way.
+        let kept = kept.max(shared);
+        if fp.net == known {
+            (kept / shared).ln()
+        } else {
+            ((1.0 - kept) / (1.0 - shared).max(1e-9)).ln()
+        }
     }
 
     /// A visit known to be `slot`'s (by its token) as two labelled examples: matched as if it
@@ -901,6 +977,7 @@ impl Index {
                     .evidence(&self.slots[slot as usize].fp, self.gap_days(slot, now_ms))
                     .map(|e| {
                         e + self.activity_share(slot).ln()
+                            + self.network_evidence(fp, slot, now_ms)
                             + if arrival {
                                 self.arrival_prior(slot)
                             } else {
@@ -963,6 +1040,7 @@ impl Index {
                 .sum::<usize>()
             + self.overflow_free.capacity() * 4
             + map_bytes(&self.given)
+            + map_bytes(&self.nets)
             + self
                 .sketches
                 .iter()
@@ -1022,6 +1100,106 @@ mod tests {
             reference_calibration: false,
             ..ModelParams::default()
         }
+    }
+
+    /// `n` distinct visitors last seen at time 0, each on a network of its own except the
+    /// first `shared`, which share one.
+    fn on_networks(n: u32, shared: u32, params: ModelParams) -> Index {
+        let mut idx = Index::new(params);
+        for i in 0..n {
+            let net = if i < shared { 1 } else { 1000 + i };
+            idx.upsert(&vid(i), &Fingerprint { net, ..fp(i) }, 0, Method::New);
+        }
+        idx
+    }
+
+    #[test]
+    fn an_own_network_is_strong_evidence_a_shared_one_weak_and_a_changed_one_mild() {
+        let idx = on_networks(2000, 500, raw());
+        let day = 86_400_000;
+        let evidence = |i: u32, net: u32| {
+            let slot = idx.slot_of(&vid(i)).unwrap();
+            idx.network_evidence(&Fingerprint { net, ..fp(i) }, slot, 3 * day)
+        };
+        // Before any token visit: kept half the time. One known browser in 2,000 on the
+        // network: ln(0.5 × 2,000) ≈ 6.9.
+        let own = evidence(1500, 1000 + 1500);
+        assert!((own - (0.5f64 * 2000.0).ln()).abs() < 0.01, "{own}");
+        // 500 of 2,000 share it: ln(0.5 / 0.25).
+        let shared = evidence(10, 1);
+        assert!((shared - 2f64.ln()).abs() < 0.01, "{shared}");
+        // Another network: only as unlikely as a return's changing network is.
+        let changed = evidence(1500, 7);
+        assert!((changed - 0.5f64.ln()).abs() < 0.01, "{changed}");
+        // Unknown on either side: no evidence.
+        assert_eq!(evidence(1500, 0), 0.0);
+        // Everybody on one network (an office, a test machine): it tells nothing either way.
+        let one = on_networks(50, 50, raw());
+        let slot = one.slot_of(&vid(3)).unwrap();
+        for net in [1, 2] {
+            let e = one.network_evidence(&Fingerprint { net, ..fp(3) }, slot, 3 * day);
+            assert!(e.abs() < 1e-9, "{net}: {e}");
+        }
+        let off = on_networks(
+            10,
+            0,
+            ModelParams {
+                network: false,
+                ..raw()
+            },
+        );
+        let slot = off.slot_of(&vid(3)).unwrap();
+        let visit = Fingerprint { net: 1003, ..fp(3) };
+        assert_eq!(off.network_evidence(&visit, slot, 3 * day), 0.0);
+    }
+
+    #[test]
+    fn how_often_returns_keep_their_network_is_learnt_from_token_visits() {
+        let mut idx = on_networks(2000, 0, raw());
+        let day = 86_400_000;
+        // 100 token visits three days later, 90 of them from the visitor's own network.
+        for i in 0..100u32 {
+            let net = if i < 90 { 1000 + i } else { 5 };
+            let visit = Fingerprint { net, ..fp(i) };
+            let d = idx.decide(&visit, Some(&vid(i)), 3 * day);
+            assert_eq!(d.method, Method::Token);
+            idx.upsert(&vid(i), &visit, 3 * day, Method::Token);
+        }
+        let slot = idx.slot_of(&vid(1500)).unwrap();
+        let at = |net: u32| idx.network_evidence(&Fingerprint { net, ..fp(1500) }, slot, 3 * day);
+        // (90 + 10 × 0.5) / (100 + 10) = 0.864 kept.
+        let kept: f64 = 95.0 / 110.0;
+        assert!(
+            (at(2500) - (kept * 2000.0).ln()).abs() < 0.01,
+            "{}",
+            at(2500)
+        );
+        assert!((at(7) - (1.0 - kept).ln()).abs() < 0.01, "{}", at(7));
+        // Other gap classes keep the prior.
+        let other_class = idx.network_evidence(&Fingerprint { net: 7, ..fp(1500) }, slot, 60 * day);
+        assert!((other_class - 0.5f64.ln()).abs() < 0.01, "{other_class}");
+    }
+
+    #[test]
+    fn a_drifted_browser_from_its_own_network_is_surer_than_from_another() {
+        let idx = on_networks(5000, 0, raw());
+        let mut visit = fp(1234);
+        visit.h[Comp::Screen as usize] = 1;
+        visit.h[Comp::Timezone as usize] = 2;
+        visit.h[Comp::Fonts as usize] = 3;
+        visit.browser_major = 121;
+        let mut away_visit = visit;
+        away_visit.net = 77;
+        visit.net = 1000 + 1234;
+        let home = idx.find(&visit, 14 * 86_400_000);
+        let away = idx.find(&away_visit, 14 * 86_400_000);
+        assert_eq!(home.visitor_id, Some(vid(1234)), "{home:?}");
+        assert_eq!(home.method, Method::Fingerprint);
+        let p_return = |d: &Decision| match d.method {
+            Method::Fingerprint => d.confidence,
+            _ => 1.0 - d.confidence,
+        };
+        assert!(p_return(&home) > p_return(&away), "{home:?} {away:?}");
     }
 
     #[test]

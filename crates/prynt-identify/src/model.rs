@@ -93,6 +93,13 @@ pub struct ModelParams {
     /// reference calibration ([`crate::reference`]). Off only to state what the index
     /// computes: for fitting that table, and for comparing with it.
     pub reference_calibration: bool,
+    /// Whether the network a visit came from is weighed (see `Index::network_evidence`).
+    pub network: bool,
+    /// P(a browser comes back from the network of its previous visit), before the workspace's
+    /// own token visits have shown how often its browsers do.
+    pub network_kept_prior: f64,
+    /// How many token visits `network_kept_prior` is worth.
+    pub network_pseudo_count: f64,
 }
 
 impl Default for ModelParams {
@@ -146,6 +153,9 @@ impl Default for ModelParams {
             token_min_evidence: -5.0,
             token_copy_rate: 1e-5,
             reference_calibration: true,
+            network: true,
+            network_kept_prior: 0.5,
+            network_pseudo_count: 10.0,
         }
     }
 }

@@ -29,7 +29,8 @@ pub fn observe(state: &AppState, admitted: &Admitted) -> Observed {
         family: &device.browser_family,
         major: device.browser_major,
     };
-    let fingerprint = Fingerprint::from_components(components, &kind);
+    let fingerprint =
+        Fingerprint::from_components(components, &kind).with_network(Some(admitted.client));
     let ip = state.ip_intel.lookup(admitted.client);
     let signals = detect::detect(&detect::Input {
         components,
