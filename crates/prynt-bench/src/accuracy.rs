@@ -323,10 +323,14 @@ struct Tally {
     /// Missed distinguishable returns: right visitor not retrieved; retrieved but ruled out;
     /// retrieved with positive evidence but not likely enough; linked elsewhere.
     missed: [usize; 4],
+    /// Of those, the ones on the network their browser was last seen on.
+    missed_same_network: usize,
     /// Token-less visits linked to another browser's visitor ID, by whether the browser was
     /// new (0, 1) or known (2, 3), and whether the ID's browser showed exactly the visit's
     /// fingerprint last (1, 3).
     wrong_links: [usize; 4],
+    /// Of those, the ones whose visitor ID's browser was last seen on the visit's network.
+    wrong_same_network: usize,
     visits_per_device: Vec<usize>,
     /// Per change since the browser's previous visit ("none" when nothing changed): what
     /// became of its visits.
@@ -396,6 +400,8 @@ impl Tally {
         for (a, b) in self.wrong_links.iter_mut().zip(o.wrong_links) {
             *a += b;
         }
+        self.wrong_same_network += o.wrong_same_network;
+        self.missed_same_network += o.missed_same_network;
         self.visits_per_device.extend(o.visits_per_device);
         for (k, c) in o.by_change {
             let e = self.by_change.entry(k).or_default();
@@ -452,8 +458,10 @@ impl Tally {
                 "newBrowserTwin": self.wrong_links[1],
                 "knownBrowser": self.wrong_links[2] + self.wrong_links[3],
                 "knownBrowserTwin": self.wrong_links[3],
+                "sameNetwork": self.wrong_same_network,
             },
             "missedReturns": {
+                "sameNetwork": self.missed_same_network,
                 "notRetrieved": self.missed[0],
                 "ruledOut": self.missed[1],
                 "belowThreshold": self.missed[2],
@@ -588,6 +596,8 @@ fn play(
     let mut owner: HashMap<String, usize> = HashMap::new();
     // Each browser's latest fingerprint, for telling which returns are distinguishable.
     let mut latest: Vec<Option<Fingerprint>> = vec![None; n];
+    // And the network it was last seen on.
+    let mut latest_net = vec![0u32; n];
     let mut known: Vec<usize> = Vec::new();
     let mut t = Tally {
         ids: vec![HashSet::new(); n],
@@ -642,14 +652,14 @@ fn play(
             if !own(&d.visitor_id) {
                 // Whose visitor ID it was given, and whether that browser's latest fingerprint
                 // is the visit's own: a twin nothing observed could tell apart.
-                let twin = d
-                    .visitor_id
-                    .as_ref()
-                    .and_then(|id| owner.get(id))
+                let linked = d.visitor_id.as_ref().and_then(|id| owner.get(id));
+                let twin = linked
                     .and_then(|&j| latest[j])
                     .is_some_and(|other| other == device);
                 let k = usize::from(was_seen) * 2 + usize::from(twin);
                 t.wrong_links[k] += 1;
+                t.wrong_same_network +=
+                    usize::from(fp.net != 0 && linked.is_some_and(|&j| latest_net[j] == fp.net));
             }
         }
         if distinguishable {
@@ -673,6 +683,7 @@ fn play(
                 };
                 if let Some(k) = kind {
                     t.missed[k] += 1;
+                    t.missed_same_network += usize::from(fp.net != 0 && latest_net[i] == fp.net);
                 }
             }
         }
@@ -750,6 +761,7 @@ fn play(
         if !v.incognito {
             stored[i] = Some(visitor);
         }
+        latest_net[i] = fp.net;
         if latest[i].replace(device).is_none() {
             known.push(i);
         }

@@ -110,7 +110,7 @@ enum BenchCommand {
         /// (to compare the two; which visits are linked does not change).
         #[arg(long)]
         raw_confidence: bool,
-        /// Prynt links a visit when its computed probability is at least this (default 0.91):
+        /// Prynt links a visit when its computed probability is at least this (default 0.88):
         /// to trace precision against recall.
         #[arg(long, value_parser = link_threshold)]
         link_threshold: Option<f64>,
