@@ -165,10 +165,13 @@ fn accuracy_runs_pool_their_calibration() {
     assert!(refused(["accuracy", "--quick", "--runs", "0"]).contains("--runs"));
 }
 
+/// The budget is per visitor at a million visitors (BENCHMARKS.md); 200,000 keep the index's
+/// fixed costs (the value sketches) and its containers' doubling from weighing much more than
+/// there, in a fraction of the time.
 #[test]
 fn match_benchmark_reports_memory_within_budget() {
-    let r = last_json(&["match", "--visitors", "100000", "--queries", "200"]);
-    assert_eq!(r["visitors"], 100000);
+    let r = last_json(&["match", "--visitors", "200000", "--queries", "200"]);
+    assert_eq!(r["visitors"], 200000);
     assert!(r["p99Us"].as_f64().unwrap() > 0.0);
     let bytes = r["bytesPerVisitor"].as_f64().unwrap();
     assert!(bytes > 50.0 && bytes < 300.0, "{bytes} bytes per visitor");
