@@ -274,6 +274,24 @@ struct NetworkKept {
     seen: [AtomicU64; GAP_CLASSES],
 }
 
+impl NetworkKept {
+    fn learn(&self, class: usize, kept: bool) {
+        self.seen[class].fetch_add(1, Ordering::Relaxed);
+        if kept {
+            self.kept[class].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// P(a return keeps its network) after a gap of `class`: the token visits' share, drawn
+    /// towards `prior` by `pseudo_count` visits.
+    fn rate(&self, class: usize, prior: f64, pseudo_count: f64) -> f64 {
+        let m = pseudo_count.max(0.0);
+        ((self.kept[class].load(Ordering::Relaxed) as f64 + m * prior)
+            / (self.seen[class].load(Ordering::Relaxed) as f64 + m).max(1e-9))
+        .clamp(0.01, 0.99)
+    }
+}
+
 pub struct Index {
     params: ModelParams,
     /// How often browsers keep their network between visits.
@@ -823,11 +841,7 @@ impl Index {
             return;
         }
         let class = gap_class(Some(self.gap_days(slot, now_ms)));
-        let counts = &self.network_kept;
-        counts.seen[class].fetch_add(1, Ordering::Relaxed);
-        if fp.net == known {
-            counts.kept[class].fetch_add(1, Ordering::Relaxed);
-        }
+        self.network_kept.learn(class, fp.net == known);
     }
 
     /// The log likelihood ratio of the visit's network, `fp.net`, between "the visitor in
@@ -843,12 +857,11 @@ impl Index {
             return 0.0;
         }
         let class = gap_class(Some(self.gap_days(slot, now_ms)));
-        let counts = &self.network_kept;
-        let m = self.params.network_pseudo_count.max(0.0);
-        let kept = ((counts.kept[class].load(Ordering::Relaxed) as f64
-            + m * self.params.network_kept_prior)
-            / (counts.seen[class].load(Ordering::Relaxed) as f64 + m).max(1e-9))
-        .clamp(0.01, 0.99);
+        let kept = self.network_kept.rate(
+            class,
+            self.params.network_kept_prior,
+            self.params.network_pseudo_count,
+        );
         let others = self
             .nets
             .get(&known)
