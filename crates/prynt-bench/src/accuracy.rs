@@ -153,7 +153,7 @@ pub(super) fn token_or<F: FnOnce() -> Decision>(
 
 /// The fingerprint's device components, without the network it came from.
 fn device_bytes(fp: &Fingerprint) -> Vec<u8> {
-    Fingerprint { net: 0, ..*fp }.to_bytes()
+    fp.with_network(None).to_bytes()
 }
 
 /// Links a visit to the visitor whose latest fingerprint hashes the same.
@@ -636,7 +636,7 @@ fn play(
         // shows it), or a new browser identical to it.
         // The device alone: the truth of what a fingerprint can tell apart leaves the network
         // out.
-        let device = Fingerprint { net: 0, ..fp };
+        let device = fp.with_network(None);
         if distinguishable && latest[i] == Some(device) {
             t.exact_matches.entry(fp.exact()).or_default().0 += 1;
         } else if v.tokenless && !was_seen {

@@ -24,18 +24,12 @@ pub fn run(visitors: usize, queries: usize) -> Result<(), BenchError> {
     // of a household of two, the rest on a few hundred mobile carriers' shared ones.
     let mut net_rng = Rng::new(43);
     let mut network = |i: usize| -> u32 {
-        if net_rng.chance(0.3) {
-            prynt_identify::fingerprint::network_key(std::net::IpAddr::from([
-                100,
-                64,
-                net_rng.below(256) as u8,
-                0,
-            ]))
+        let ip: [u8; 4] = if net_rng.chance(0.3) {
+            [100, 64, net_rng.below(256) as u8, 0]
         } else {
-            prynt_identify::fingerprint::network_key(std::net::IpAddr::from(
-                (0x5100_0000u32 + (i as u32 / 2) * 256).to_be_bytes(),
-            ))
-        }
+            (0x5100_0000u32 + (i as u32 / 2) * 256).to_be_bytes()
+        };
+        prynt_identify::fingerprint::network_key(std::net::IpAddr::from(ip))
     };
     for i in 0..visitors {
         let d = Device::random(&mut rng);
