@@ -544,7 +544,6 @@ impl TestServer {
             .expect("identify")
     }
 
-    /// Identifies and returns the JSON answer and the visitor token, asserting success.
     /// Identifies device `seed` with the public key as coming from `ip` (through
     /// X-Forwarded-For), with an event type and an optional linked id; returns the stored event.
     pub fn identify_event(&self, seed: u32, kind: &str, linked: Option<&str>, ip: &str) -> Value {
@@ -553,19 +552,29 @@ impl TestServer {
         if let Some(l) = linked {
             body["linkedId"] = serde_json::json!(l);
         }
+        self.event_of(&self.identify_from_ip(&body, ip))
+    }
+
+    /// Identifies `body` with the public key as coming from `ip` (through X-Forwarded-For, so
+    /// the server must trust loopback as its proxy); returns the answer, asserting success.
+    pub fn identify_from_ip(&self, body: &Value, ip: &str) -> Value {
         let r = client()
             .post(self.url("/v1/identify"))
             .bearer_auth(&self.public_key)
             .header("x-forwarded-for", ip)
-            .json(&body)
+            .json(body)
             .send()
             .expect("identify");
         assert_eq!(r.status(), 200);
-        let res: Value = r.json().expect("json");
+        r.json().expect("json")
+    }
+
+    /// The stored event of an identify answer, asserting it is there.
+    pub fn event_of(&self, answer: &Value) -> Value {
         let (status, ev) = self.json(
             &format!(
                 "/v1/events/{}",
-                res["requestId"].as_str().expect("requestId")
+                answer["requestId"].as_str().expect("requestId")
             ),
             &self.secret_key,
         );
@@ -573,6 +582,7 @@ impl TestServer {
         ev
     }
 
+    /// Identifies and returns the JSON answer and the visitor token, asserting success.
     pub fn identify_ok(&self, key: &str, body: &Value) -> (Value, String) {
         let r = self.identify(key, body);
         assert_eq!(r.status(), 200, "identify failed");

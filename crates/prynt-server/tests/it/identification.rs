@@ -701,24 +701,10 @@ fn identify_from(s: &TestServer, origin: &str) -> reqwest::blocking::Response {
         .unwrap()
 }
 
-/// Identifies `body` with the public key as coming from `ip` (the server trusts loopback
-/// proxies); returns the answer.
-fn identify_from_ip(s: &TestServer, body: &Value, ip: &str) -> Value {
-    let r = client()
-        .post(s.url("/v1/identify"))
-        .bearer_auth(&s.public_key)
-        .header("x-forwarded-for", ip)
-        .json(body)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().unwrap()
-}
-
 #[test]
 fn a_return_without_its_token_counts_its_own_network_for_it_and_keeps_it_across_a_restart() {
     // The same history on two servers: 40 browsers, each from a home network of its own.
-    let servers: Vec<(tempfile::TempDir, TestServer)> = (0..2)
+    let mut servers: Vec<(tempfile::TempDir, TestServer)> = (0..2)
         .map(|_| {
             let dir = tempfile::tempdir().unwrap();
             let s = TestServer::start_in(dir.path(), &["--trust-proxy", "127.0.0.0/8"]);
@@ -728,9 +714,16 @@ fn a_return_without_its_token_counts_its_own_network_for_it_and_keeps_it_across_
     let mut first = Vec::new();
     for (_, s) in &servers {
         for seed in 0..40u32 {
-            identify_from_ip(s, &payload(seed), &format!("81.12.{seed}.7"));
+            s.identify_from_ip(&payload(seed), &format!("81.12.{seed}.7"));
         }
-        first.push(identify_from_ip(s, &payload(7), "81.12.7.9")["visitorId"].clone());
+        first.push(s.identify_from_ip(&payload(7), "81.12.7.9")["visitorId"].clone());
+    }
+    // Both restart: what they weigh next comes from the stored profiles.
+    for (dir, s) in &mut servers {
+        let keys = (s.public_key.clone(), s.secret_key.clone());
+        s.kill_hard();
+        *s = TestServer::start_in(dir.path(), &["--trust-proxy", "127.0.0.0/8"]);
+        (s.public_key, s.secret_key) = keys;
     }
     // Browser 7 comes back without its storage, changed (another time zone and monitor): from
     // its home on one server, from a café's network on the other.
@@ -738,8 +731,8 @@ fn a_return_without_its_token_counts_its_own_network_for_it_and_keeps_it_across_
     changed["components"]["timezone"] = json!("Asia/Tokyo");
     changed["components"]["screen"]["w"] = json!(3840);
     changed["components"]["screen"]["h"] = json!(2160);
-    let home = identify_from_ip(&servers[0].1, &changed, "81.12.7.200");
-    let away = identify_from_ip(&servers[1].1, &changed, "203.0.113.5");
+    let home = servers[0].1.identify_from_ip(&changed, "81.12.7.200");
+    let away = servers[1].1.identify_from_ip(&changed, "203.0.113.5");
     let p_return = |answer: &Value, known: &Value| {
         let c = answer["confidence"].as_f64().unwrap();
         if answer["visitorId"] == *known {
@@ -754,7 +747,7 @@ fn a_return_without_its_token_counts_its_own_network_for_it_and_keeps_it_across_
         p_return(&home, &first[0]) > p_return(&away, &first[1]),
         "home {home}, away {away}"
     );
-    // The network is kept with the visitor's profile, so a restarted server weighs it too.
+    // The network is kept with the visitor's profile.
     let profile_len = store_query(
         &servers[0].1.data_dir,
         &format!(

@@ -6,23 +6,10 @@ use serde_json::{json, Value};
 
 use crate::harness::{client, payload, store_execute, TestServer};
 
-/// Identifies `body` as if from `ip` (the server trusts loopback as its proxy).
+/// Identifies `body` as if from `ip` (the server trusts loopback as its proxy); returns the
+/// stored event.
 fn identify_from(s: &TestServer, body: &Value, ip: &str) -> Value {
-    let r = client()
-        .post(s.url("/v1/identify"))
-        .bearer_auth(&s.public_key)
-        .header("x-forwarded-for", ip)
-        .json(body)
-        .send()
-        .expect("identify");
-    assert_eq!(r.status(), 200);
-    let res: Value = r.json().expect("json");
-    let (status, ev) = s.json(
-        &format!("/v1/events/{}", res["requestId"].as_str().unwrap()),
-        &s.secret_key,
-    );
-    assert_eq!(status, 200);
-    ev
+    s.event_of(&s.identify_from_ip(body, ip))
 }
 
 /// Waits until the restarted server has loaded every environment's account history.
