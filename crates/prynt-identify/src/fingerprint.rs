@@ -109,6 +109,11 @@ pub struct Fingerprint {
     /// device: it is weighed apart from the components (see `Index`).
     #[serde(default)]
     pub net: u32,
+    /// In a visitor's profile, the network it was on before `net` (the latest other one), 0
+    /// when unknown; in a visit, 0. Phones move between home Wi-Fi and mobile data, laptops
+    /// between home and work: a return is often on the network before last.
+    #[serde(default)]
+    pub net_before: u32,
 }
 
 /// The network of a client address: its /24 for IPv4 (and IPv4-mapped IPv6), its /56 for
@@ -372,15 +377,30 @@ impl Fingerprint {
                 .map(|m| m.min(u16::MAX as u32) as u16)
                 .unwrap_or(0),
             net: 0,
+            net_before: 0,
         }
     }
 
-    /// The same fingerprint, seen from the network of `ip`.
+    /// The same fingerprint, seen from the network of `ip` (a visit: no network before).
     pub fn with_network(self, ip: Option<std::net::IpAddr>) -> Fingerprint {
         Fingerprint {
             net: ip.map_or(0, network_key),
+            net_before: 0,
             ..self
         }
+    }
+
+    /// This visit as its visitor's new profile, after `previous`: the network before is the
+    /// previous profile's network when this one differs from it, else the one it had.
+    pub fn after(self, previous: &Fingerprint) -> Fingerprint {
+        let net_before = if self.net == 0 {
+            0
+        } else if self.net == previous.net {
+            previous.net_before
+        } else {
+            previous.net
+        };
+        Fingerprint { net_before, ..self }
     }
 
     pub fn get(&self, c: Comp) -> u32 {
@@ -637,10 +657,13 @@ mod tests {
 }
 
 /// Size of [`Fingerprint::to_bytes`].
-pub const ENCODED_LEN: usize = 4 * N_COMP + 16 + 2 + 4;
+pub const ENCODED_LEN: usize = 4 * N_COMP + 16 + 2 + 4 + 4;
+
+/// Size of the encoding before the network before last was kept: read without it.
+const ENCODED_LEN_WITHOUT_NET_BEFORE: usize = ENCODED_LEN - 4;
 
 /// Size of the encoding before the network was kept: read with an unknown network.
-const ENCODED_LEN_WITHOUT_NET: usize = 4 * N_COMP + 16 + 2;
+const ENCODED_LEN_WITHOUT_NET: usize = ENCODED_LEN - 8;
 
 impl Fingerprint {
     /// A compact little-endian encoding for storage.
@@ -653,13 +676,20 @@ impl Fingerprint {
         out.extend_from_slice(&self.fonts[1].to_le_bytes());
         out.extend_from_slice(&self.browser_major.to_le_bytes());
         out.extend_from_slice(&self.net.to_le_bytes());
+        out.extend_from_slice(&self.net_before.to_le_bytes());
         out
     }
 
-    /// Decodes [`Fingerprint::to_bytes`], or the older encoding without the network; `None`
-    /// for anything of another size.
+    /// Decodes [`Fingerprint::to_bytes`], or the older encodings without the network before
+    /// or without any network; `None` for anything of another size.
     pub fn from_bytes(b: &[u8]) -> Option<Fingerprint> {
-        if b.len() != ENCODED_LEN && b.len() != ENCODED_LEN_WITHOUT_NET {
+        if ![
+            ENCODED_LEN,
+            ENCODED_LEN_WITHOUT_NET_BEFORE,
+            ENCODED_LEN_WITHOUT_NET,
+        ]
+        .contains(&b.len())
+        {
             return None;
         }
         let mut f = Fingerprint::default();
@@ -670,8 +700,11 @@ impl Fingerprint {
         f.fonts[0] = u64::from_le_bytes(b[at..at + 8].try_into().ok()?);
         f.fonts[1] = u64::from_le_bytes(b[at + 8..at + 16].try_into().ok()?);
         f.browser_major = u16::from_le_bytes(b[at + 16..at + 18].try_into().ok()?);
-        if b.len() == ENCODED_LEN {
+        if b.len() >= ENCODED_LEN_WITHOUT_NET_BEFORE {
             f.net = u32::from_le_bytes(b[at + 18..at + 22].try_into().ok()?);
+        }
+        if b.len() == ENCODED_LEN {
+            f.net_before = u32::from_le_bytes(b[at + 22..at + 26].try_into().ok()?);
         }
         Some(f)
     }
@@ -690,13 +723,24 @@ mod encoding_tests {
         f.fonts = [u64::MAX, 42];
         f.browser_major = 121;
         f.net = network_key("81.12.200.7".parse().unwrap());
+        f.net_before = network_key("10.1.2.3".parse().unwrap());
         assert_eq!(Fingerprint::from_bytes(&f.to_bytes()), Some(f));
         assert_eq!(Fingerprint::from_bytes(&[0; 3]), None);
-        // Profiles stored before the network was kept read back with an unknown network.
-        let old = &f.to_bytes()[..ENCODED_LEN - 4];
+        // Profiles stored before the network before last was kept read back without it, and
+        // those stored before any network was kept with an unknown network.
+        let older = &f.to_bytes()[..ENCODED_LEN - 4];
         assert_eq!(
-            Fingerprint::from_bytes(old),
-            Some(Fingerprint { net: 0, ..f })
+            Fingerprint::from_bytes(older),
+            Some(Fingerprint { net_before: 0, ..f })
+        );
+        let oldest = &f.to_bytes()[..ENCODED_LEN - 8];
+        assert_eq!(
+            Fingerprint::from_bytes(oldest),
+            Some(Fingerprint {
+                net: 0,
+                net_before: 0,
+                ..f
+            })
         );
         assert_eq!(
             Fingerprint::from_bytes(&f.to_bytes()[..ENCODED_LEN - 2]),

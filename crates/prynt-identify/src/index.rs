@@ -266,28 +266,49 @@ impl TokenCounts {
     }
 }
 
-/// How often the workspace's browsers come back from the network of their previous visit, per
-/// gap class: learnt from token visits, whose browser is known.
+/// How often the workspace's browsers come back from the network of their previous visit, and,
+/// when not, from the network they were on before that, per gap class: learnt from token
+/// visits, whose browser is known.
 #[derive(Default)]
 struct NetworkKept {
     kept: [AtomicU64; GAP_CLASSES],
     seen: [AtomicU64; GAP_CLASSES],
+    /// Of the visits that left their network, those back on the one before it.
+    back: [AtomicU64; GAP_CLASSES],
+    left: [AtomicU64; GAP_CLASSES],
 }
 
 impl NetworkKept {
     fn learn(&self, class: usize, kept: bool) {
-        self.seen[class].fetch_add(1, Ordering::Relaxed);
-        if kept {
-            self.kept[class].fetch_add(1, Ordering::Relaxed);
+        Self::count(&self.kept[class], &self.seen[class], kept);
+    }
+
+    fn learn_back(&self, class: usize, back: bool) {
+        Self::count(&self.back[class], &self.left[class], back);
+    }
+
+    fn count(hits: &AtomicU64, all: &AtomicU64, hit: bool) {
+        all.fetch_add(1, Ordering::Relaxed);
+        if hit {
+            hits.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// P(a return keeps its network) after a gap of `class`: the token visits' share, drawn
     /// towards `prior` by `pseudo_count` visits.
     fn rate(&self, class: usize, prior: f64, pseudo_count: f64) -> f64 {
+        Self::share(&self.kept[class], &self.seen[class], prior, pseudo_count)
+    }
+
+    /// P(a return that left its network is back on the one before it), likewise.
+    fn back_rate(&self, class: usize, prior: f64, pseudo_count: f64) -> f64 {
+        Self::share(&self.back[class], &self.left[class], prior, pseudo_count)
+    }
+
+    fn share(hits: &AtomicU64, all: &AtomicU64, prior: f64, pseudo_count: f64) -> f64 {
         let m = pseudo_count.max(0.0);
-        ((self.kept[class].load(Ordering::Relaxed) as f64 + m * prior)
-            / (self.seen[class].load(Ordering::Relaxed) as f64 + m).max(1e-9))
+        ((hits.load(Ordering::Relaxed) as f64 + m * prior)
+            / (all.load(Ordering::Relaxed) as f64 + m).max(1e-9))
         .clamp(0.01, 0.99)
     }
 }
@@ -478,8 +499,18 @@ impl Index {
         (s.alive && s.visitor == b).then_some(slot)
     }
 
+    /// The profile a visit leaves its visitor: the visit, with the network history the known
+    /// visitor's profile carries on (see [`Fingerprint::after`]). What [`Index::upsert`] keeps,
+    /// and what the store should hold.
+    pub fn profile(&self, visitor_id: &str, visit: &Fingerprint) -> Fingerprint {
+        match self.slot_of(visitor_id) {
+            Some(slot) => visit.after(&self.slots[slot as usize].fp),
+            None => *visit,
+        }
+    }
+
     /// Records a visit at `at_ms` with fingerprint `fp`, identified by `how`: the visitor's
-    /// latest fingerprint is replaced, the visit counts towards how active the visitor is and,
+    /// latest fingerprint is replaced (its network history carried on), the visit counts towards how active the visitor is and,
     /// when it is a return, towards how often the visitor returns without a token.
     pub fn upsert(&mut self, visitor_id: &str, fp: &Fingerprint, at_ms: i64, how: Method) {
         let weight = self.visit_weight(at_ms);
@@ -549,6 +580,12 @@ impl Index {
         if let Some(slot) = self.slot_of(visitor_id) {
             let old = self.slots[slot as usize].fp;
             self.unfile(slot, &old);
+            // A stored profile already carries its network history.
+            let fp = match counts {
+                Counts::Add(_) => fp.after(&old),
+                Counts::Set(_) => *fp,
+            };
+            let fp = &fp;
             let s = &mut self.slots[slot as usize];
             s.fp = *fp;
             s.activity += weight;
@@ -674,8 +711,10 @@ impl Index {
         for key in given_keys(fp).into_iter().flatten().chain([exact_key(fp)]) {
             count_key(&mut self.given, key, delta);
         }
-        if fp.net != 0 {
-            count_key(&mut self.nets, fp.net, delta);
+        for net in [fp.net, fp.net_before] {
+            if net != 0 {
+                count_key(&mut self.nets, net, delta);
+            }
         }
     }
 
@@ -834,48 +873,72 @@ impl Index {
     }
 
     /// Counts whether a visit known to be `slot`'s (by its token) came from the network of the
-    /// visitor's previous visit.
+    /// visitor's previous visit, and if not, whether from the one before it.
     fn learn_network(&self, fp: &Fingerprint, slot: u32, now_ms: i64) {
-        let known = self.slots[slot as usize].fp.net;
-        if fp.net == 0 || known == 0 {
+        let known = self.slots[slot as usize].fp;
+        if fp.net == 0 || known.net == 0 {
             return;
         }
         let class = gap_class(Some(self.gap_days(slot, now_ms)));
-        self.network_kept.learn(class, fp.net == known);
+        self.network_kept.learn(class, fp.net == known.net);
+        if fp.net != known.net && known.net_before != 0 {
+            self.network_kept
+                .learn_back(class, fp.net == known.net_before);
+        }
+    }
+
+    /// The share of known browsers other than the one in `slot` on `net` (as their latest
+    /// network or the one before), counting the visit's own source among them: how often
+    /// another browser would show it.
+    fn network_share(&self, net: u32) -> f64 {
+        let on = self.nets.get(&net).copied().unwrap_or(1).saturating_sub(1) as f64;
+        (on + 1.0) / (self.live.saturating_sub(1) as f64 + 2.0)
     }
 
     /// The log likelihood ratio of the visit's network, `fp.net`, between "the visitor in
     /// `slot` came back" and "another browser came": a return keeps its network as often as
-    /// the workspace's token visits keep theirs after a like gap; another browser is on that
-    /// network as often as known browsers other than this one are (a household, an office, a
-    /// mobile carrier's shared addresses), out of all, and a return at least as often. A
-    /// shared network says little, a network of the visitor's own a lot, and a changed network
-    /// only as much as returns change theirs: phones on mobile data do it all the time.
+    /// the workspace's token visits keep theirs after a like gap, and of those that leave it,
+    /// comes back to the network before as often as theirs do; another browser is on a network
+    /// as often as known browsers other than this one are (a household, an office, a mobile
+    /// carrier's shared addresses), out of all, and a return at least as often. A shared
+    /// network says little, a network of the visitor's own a lot, and a changed network only as
+    /// much as returns change theirs: phones on mobile data do it all the time.
     fn network_evidence(&self, fp: &Fingerprint, slot: u32, now_ms: i64) -> f64 {
-        let known = self.slots[slot as usize].fp.net;
-        if !self.params.network || fp.net == 0 || known == 0 {
+        let known = self.slots[slot as usize].fp;
+        if !self.params.network || fp.net == 0 || known.net == 0 {
             return 0.0;
         }
         let class = gap_class(Some(self.gap_days(slot, now_ms)));
-        let kept = self.network_kept.rate(
-            class,
+        let (prior, pseudo) = (
             self.params.network_kept_prior,
             self.params.network_pseudo_count,
         );
-        let others = self
-            .nets
-            .get(&known)
-            .copied()
-            .unwrap_or(1)
-            .saturating_sub(1) as f64;
-        let shared = (others + 1.0) / (self.live.saturating_sub(1) as f64 + 2.0);
-        // A return is on the network at least as often as any other browser: where everybody
+        let shared = self.network_share(known.net);
+        // A return is on a network at least as often as any other browser: where everybody
         // shares one (an office, a test machine), the network tells nothing either way.
-        let kept = kept.max(shared);
-        if fp.net == known {
-            (kept / shared).ln()
+        let kept = self.network_kept.rate(class, prior, pseudo).max(shared);
+        let left = ((1.0 - kept) / (1.0 - shared).max(1e-9)).ln();
+        if fp.net == known.net {
+            return (kept / shared).ln();
+        }
+        if known.net_before == 0 || known.net_before == known.net {
+            return left;
+        }
+        // Among visits off the latest network: a return's share back on the one before,
+        // against another browser's share on it among those not on the latest.
+        let shared_back =
+            (self.network_share(known.net_before) / (1.0 - shared).max(1e-9)).min(1.0);
+        if shared_back >= 1.0 {
+            return left;
+        }
+        let back = self
+            .network_kept
+            .back_rate(class, prior, pseudo)
+            .max(shared_back);
+        left + if fp.net == known.net_before {
+            (back / shared_back).ln()
         } else {
-            ((1.0 - kept) / (1.0 - shared).max(1e-9)).ln()
+            ((1.0 - back) / (1.0 - shared_back)).ln()
         }
     }
 
@@ -1191,6 +1254,104 @@ mod tests {
         // Other gap classes keep the prior.
         let other_class = idx.network_evidence(&Fingerprint { net: 7, ..fp(1500) }, slot, 60 * day);
         assert!((other_class - 0.5f64.ln()).abs() < 0.01, "{other_class}");
+    }
+
+    #[test]
+    fn a_visitor_keeps_the_network_before_its_latest_and_a_return_to_it_counts() {
+        let mut idx = on_networks(2000, 0, raw());
+        let day = 86_400_000;
+        // Visitor 5 moves from its home network (1005) to mobile data (42), then to a café
+        // (43): the profile keeps the latest other network, and a visit from the same network
+        // leaves it as it was.
+        let moved = |net| Fingerprint { net, ..fp(5) };
+        assert_eq!(idx.profile(&vid(5), &moved(42)).net_before, 1005);
+        idx.upsert(&vid(5), &moved(42), day, Method::Token);
+        idx.upsert(&vid(5), &moved(42), day + 1, Method::Token);
+        assert_eq!(
+            idx.slots[idx.slot_of(&vid(5)).unwrap() as usize]
+                .fp
+                .net_before,
+            1005
+        );
+        let slot = idx.slot_of(&vid(5)).unwrap();
+        let at = |idx: &Index, net: u32| {
+            idx.network_evidence(&Fingerprint { net, ..fp(5) }, slot, 3 * day)
+        };
+        // Nothing learnt yet: kept half the time; of the rest, back on the network before
+        // half the time. Each is held by one browser in 2,000.
+        let before = at(&idx, 1005);
+        assert!((before - (0.25f64 * 2000.0).ln()).abs() < 0.01, "{before}");
+        let elsewhere = at(&idx, 77);
+        assert!((elsewhere - 0.25f64.ln()).abs() < 0.01, "{elsewhere}");
+        assert!(at(&idx, 42) > before && before > 0.0);
+        // A profile from the store keeps the history it was stored with, and a new visitor's
+        // profile is its visit.
+        let stored = Fingerprint {
+            net: 43,
+            net_before: 9,
+            ..fp(5)
+        };
+        idx.upsert_stored(&vid(5), &stored, 2 * day, 4, 1);
+        assert_eq!(idx.slots[idx.slot_of(&vid(5)).unwrap() as usize].fp, stored);
+        assert_eq!(idx.profile(&vid(9999), &moved(42)), moved(42));
+        // The networks' counts follow: 1005 is no longer held by anyone, 9 by visitor 5.
+        assert_eq!(idx.nets.get(&1005), None);
+        assert_eq!(idx.nets.get(&9), Some(&1));
+    }
+
+    #[test]
+    fn how_often_returns_come_back_to_the_network_before_is_learnt_from_token_visits() {
+        let mut idx = on_networks(2000, 0, raw());
+        let day = 86_400_000;
+        // 100 visitors move to a network of their own a day later.
+        for i in 0..100u32 {
+            idx.upsert(
+                &vid(i),
+                &Fingerprint {
+                    net: 5000 + i,
+                    ..fp(i)
+                },
+                day,
+                Method::Token,
+            );
+        }
+        // Two days later they come back with their token: 40 on that network, 48 back on
+        // the one before, 12 elsewhere.
+        for i in 0..100u32 {
+            let net = match i {
+                0..40 => 5000 + i,
+                40..88 => 1000 + i,
+                _ => 7,
+            };
+            let visit = Fingerprint { net, ..fp(i) };
+            assert_eq!(
+                idx.decide(&visit, Some(&vid(i)), 3 * day).method,
+                Method::Token
+            );
+        }
+        idx.upsert(
+            &vid(1500),
+            &Fingerprint {
+                net: 6000,
+                ..fp(1500)
+            },
+            day,
+            Method::Token,
+        );
+        let slot = idx.slot_of(&vid(1500)).unwrap();
+        let at = |net: u32| idx.network_evidence(&Fingerprint { net, ..fp(1500) }, slot, 3 * day);
+        // Kept (40 + 5) / 110; of the 60 that left, back (48 + 5) / 70.
+        let kept: f64 = 45.0 / 110.0;
+        let back: f64 = 53.0 / 70.0;
+        assert!(
+            (at(6000) - (kept * 2000.0).ln()).abs() < 0.01,
+            "{}",
+            at(6000)
+        );
+        let before = ((1.0 - kept) * back * 2000.0).ln();
+        assert!((at(2500) - before).abs() < 0.01, "{}", at(2500));
+        let elsewhere = ((1.0 - kept) * (1.0 - back)).ln();
+        assert!((at(7) - elsewhere).abs() < 0.01, "{}", at(7));
     }
 
     #[test]

@@ -43,7 +43,13 @@ pub async fn record(
     } = *stages;
     let scope = &admitted.auth.scope;
     let bot = observed.signals.bot.detected;
-    let profile = observed.fingerprint.to_bytes();
+    // The visitor's profile carries its network history on, so that a restart or another node
+    // knows the network it was on before this one.
+    let fingerprint = matched
+        .index
+        .read()
+        .profile(&matched.visitor_id, &observed.fingerprint);
+    let profile = fingerprint.to_bytes();
     // The store takes the record by value; the clones below are what a retry with a fresh
     // request id needs, as they were before the pipeline had stages.
     for attempt in 0.. {
@@ -89,12 +95,10 @@ pub async fn record(
         }
     }
     // Only a durable visit may teach the index, the counters and the lists.
-    matched.index.write().upsert(
-        &matched.visitor_id,
-        &observed.fingerprint,
-        now_ms,
-        matched.method,
-    );
+    matched
+        .index
+        .write()
+        .upsert(&matched.visitor_id, &fingerprint, now_ms, matched.method);
     state
         .risk
         .record(

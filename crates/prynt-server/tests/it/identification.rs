@@ -701,9 +701,12 @@ fn identify_from(s: &TestServer, origin: &str) -> reqwest::blocking::Response {
         .unwrap()
 }
 
-#[test]
-fn a_return_without_its_token_counts_its_own_network_for_it_and_keeps_it_across_a_restart() {
-    // The same history on two servers: 40 browsers, each from a home network of its own.
+/// Two servers given the same history, then restarted: 40 browsers, each from a home network
+/// of its own, then `more` (which answers browser 7's visitor ID). What they weigh next comes
+/// from the stored profiles.
+fn same_history_then_restart(
+    more: impl Fn(&TestServer) -> Value,
+) -> (Vec<(tempfile::TempDir, TestServer)>, Vec<Value>) {
     let mut servers: Vec<(tempfile::TempDir, TestServer)> = (0..2)
         .map(|_| {
             let dir = tempfile::tempdir().unwrap();
@@ -716,47 +719,87 @@ fn a_return_without_its_token_counts_its_own_network_for_it_and_keeps_it_across_
         for seed in 0..40u32 {
             s.identify_from_ip(&payload(seed), &format!("81.12.{seed}.7"));
         }
-        first.push(s.identify_from_ip(&payload(7), "81.12.7.9")["visitorId"].clone());
+        first.push(more(s));
     }
-    // Both restart: what they weigh next comes from the stored profiles.
     for (dir, s) in &mut servers {
         let keys = (s.public_key.clone(), s.secret_key.clone());
         s.kill_hard();
         *s = TestServer::start_in(dir.path(), &["--trust-proxy", "127.0.0.0/8"]);
         (s.public_key, s.secret_key) = keys;
     }
-    // Browser 7 comes back without its storage, changed (another time zone and monitor): from
-    // its home on one server, from a café's network on the other.
+    (servers, first)
+}
+
+/// Browser 7 without its storage, changed: another time zone and monitor.
+fn browser_7_changed() -> Value {
     let mut changed = payload(7);
     changed["components"]["timezone"] = json!("Asia/Tokyo");
     changed["components"]["screen"]["w"] = json!(3840);
     changed["components"]["screen"]["h"] = json!(2160);
+    changed
+}
+
+/// How likely an answer says it is that the visit was `known`'s return.
+fn p_return(answer: &Value, known: &Value) -> f64 {
+    let c = answer["confidence"].as_f64().unwrap();
+    if answer["visitorId"] == *known {
+        c
+    } else {
+        assert_eq!(answer["visitorFound"], false, "{answer}");
+        1.0 - c
+    }
+}
+
+/// The length of the profile the store holds for `visitor`.
+fn stored_profile_len(s: &TestServer, visitor: &Value) -> Vec<Vec<Option<String>>> {
+    store_query(
+        &s.data_dir,
+        &format!(
+            "SELECT length(profile) FROM visitors WHERE visitor_id = '{}'",
+            visitor.as_str().unwrap()
+        ),
+    )
+}
+
+#[test]
+fn a_return_without_its_token_counts_its_own_network_for_it_and_keeps_it_across_a_restart() {
+    let (servers, first) = same_history_then_restart(|s| {
+        s.identify_from_ip(&payload(7), "81.12.7.9")["visitorId"].clone()
+    });
+    // Browser 7 comes back changed: from its home on one server, from a café's network on the
+    // other.
+    let changed = browser_7_changed();
     let home = servers[0].1.identify_from_ip(&changed, "81.12.7.200");
     let away = servers[1].1.identify_from_ip(&changed, "203.0.113.5");
-    let p_return = |answer: &Value, known: &Value| {
-        let c = answer["confidence"].as_f64().unwrap();
-        if answer["visitorId"] == *known {
-            c
-        } else {
-            assert_eq!(answer["visitorFound"], false, "{answer}");
-            1.0 - c
-        }
-    };
     assert_eq!(home["visitorId"], first[0], "{home}");
     assert!(
         p_return(&home, &first[0]) > p_return(&away, &first[1]),
         "home {home}, away {away}"
     );
     // The network is kept with the visitor's profile.
-    let profile_len = store_query(
-        &servers[0].1.data_dir,
-        &format!(
-            "SELECT length(profile) FROM visitors WHERE visitor_id = '{}'",
-            first[0].as_str().unwrap()
-        ),
+    assert_eq!(
+        stored_profile_len(&servers[0].1, &first[0]),
+        [[Some(prynt_identify::fingerprint::ENCODED_LEN.to_string())]]
+    );
+}
+
+#[test]
+fn a_return_to_the_network_before_the_latest_counts_for_it_across_a_restart() {
+    // Browser 7 was last seen on mobile data, after its home network.
+    let (servers, first) = same_history_then_restart(|s| {
+        s.identify_from_ip(&payload(7), "100.70.3.4")["visitorId"].clone()
+    });
+    // Back home on one server, at a café on the other: neither is its latest network, but
+    // its home is the one before.
+    let changed = browser_7_changed();
+    let home = servers[0].1.identify_from_ip(&changed, "81.12.7.200");
+    let away = servers[1].1.identify_from_ip(&changed, "203.0.113.5");
+    assert!(
+        p_return(&home, &first[0]) > p_return(&away, &first[1]) + 0.05,
+        "home {home}, away {away}"
     );
     assert_eq!(
-        profile_len,
+        stored_profile_len(&servers[0].1, &first[0]),
         [[Some(prynt_identify::fingerprint::ENCODED_LEN.to_string())]]
     );
 }
