@@ -510,8 +510,9 @@ impl Index {
     }
 
     /// Records a visit at `at_ms` with fingerprint `fp`, identified by `how`: the visitor's
-    /// latest fingerprint is replaced (its network history carried on), the visit counts towards how active the visitor is and,
-    /// when it is a return, towards how often the visitor returns without a token.
+    /// latest fingerprint is replaced (its network history carried on), the visit counts
+    /// towards how active the visitor is and, when it is a return, towards how often the visitor
+    /// returns without a token.
     pub fn upsert(&mut self, visitor_id: &str, fp: &Fingerprint, at_ms: i64, how: Method) {
         let weight = self.visit_weight(at_ms);
         let visit = Returns {
@@ -581,13 +582,12 @@ impl Index {
             let old = self.slots[slot as usize].fp;
             self.unfile(slot, &old);
             // A stored profile already carries its network history.
-            let fp = match counts {
+            let profile = match counts {
                 Counts::Add(_) => fp.after(&old),
                 Counts::Set(_) => *fp,
             };
-            let fp = &fp;
             let s = &mut self.slots[slot as usize];
-            s.fp = *fp;
+            s.fp = profile;
             s.activity += weight;
             s.last_ms = s.last_ms.max(at_ms);
             let (old, new) = (
@@ -602,7 +602,7 @@ impl Index {
             );
             s.returns = new;
             self.count_returns(old, new);
-            self.file(slot, fp);
+            self.file(slot, &profile);
             return;
         }
         let returns = match counts {
@@ -887,9 +887,9 @@ impl Index {
         }
     }
 
-    /// The share of known browsers other than the one in `slot` on `net` (as their latest
-    /// network or the one before), counting the visit's own source among them: how often
-    /// another browser would show it.
+    /// How often another browser than a candidate would show `net`, a network the candidate is
+    /// on (as its latest or the one before): the share of the other known browsers on it (as
+    /// theirs), counting the visit's own source among them.
     fn network_share(&self, net: u32) -> f64 {
         let on = self.nets.get(&net).copied().unwrap_or(1).saturating_sub(1) as f64;
         (on + 1.0) / (self.live.saturating_sub(1) as f64 + 2.0)
