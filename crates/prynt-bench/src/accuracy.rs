@@ -127,7 +127,8 @@ impl Matcher for Prynt {
         fp: &Fingerprint,
         at_ms: i64,
     ) {
-        self.0.upsert(visitor, fp, at_ms, how);
+        let profile = self.0.profile(visitor, fp);
+        self.0.upsert(visitor, &profile, at_ms, how);
     }
     fn forget(&mut self) {
         self.0 = Index::new(self.0.params().clone());

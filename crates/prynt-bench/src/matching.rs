@@ -35,7 +35,7 @@ pub fn run(visitors: usize, queries: usize) -> Result<(), BenchError> {
         let d = Device::random(&mut rng);
         // Two visitors in three were seen on another network before their latest (a phone's
         // mobile data, a laptop's office), which the index counts too; the key itself picks
-        // which, so that no other random stream moves.
+        // which, so that the devices' random stream does not move.
         let net_before = match network(2 * visitors + i) {
             n if n % 3 == 0 => 0,
             n => n,

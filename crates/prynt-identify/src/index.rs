@@ -500,8 +500,8 @@ impl Index {
     }
 
     /// The profile a visit leaves its visitor: the visit, with the network history the known
-    /// visitor's profile carries on (see [`Fingerprint::after`]). What [`Index::upsert`] keeps,
-    /// and what the store should hold.
+    /// visitor's profile carries on (see [`Fingerprint::after`]). What [`Index::upsert`] is
+    /// given and the store holds, so that both keep the same history.
     pub fn profile(&self, visitor_id: &str, visit: &Fingerprint) -> Fingerprint {
         match self.slot_of(visitor_id) {
             Some(slot) => visit.after(&self.slots[slot as usize].fp),
@@ -509,10 +509,9 @@ impl Index {
         }
     }
 
-    /// Records a visit at `at_ms` with fingerprint `fp`, identified by `how`: the visitor's
-    /// latest fingerprint is replaced (its network history carried on), the visit counts
-    /// towards how active the visitor is and, when it is a return, towards how often the visitor
-    /// returns without a token.
+    /// Records a visit at `at_ms`, identified by `how`, whose profile ([`Index::profile`]) is
+    /// `fp`: the visitor's profile is replaced, the visit counts towards how active the visitor
+    /// is and, when it is a return, towards how often the visitor returns without a token.
     pub fn upsert(&mut self, visitor_id: &str, fp: &Fingerprint, at_ms: i64, how: Method) {
         let weight = self.visit_weight(at_ms);
         let visit = Returns {
@@ -581,13 +580,8 @@ impl Index {
         if let Some(slot) = self.slot_of(visitor_id) {
             let old = self.slots[slot as usize].fp;
             self.unfile(slot, &old);
-            // A stored profile already carries its network history.
-            let profile = match counts {
-                Counts::Add(_) => fp.after(&old),
-                Counts::Set(_) => *fp,
-            };
             let s = &mut self.slots[slot as usize];
-            s.fp = profile;
+            s.fp = *fp;
             s.activity += weight;
             s.last_ms = s.last_ms.max(at_ms);
             let (old, new) = (
@@ -602,7 +596,7 @@ impl Index {
             );
             s.returns = new;
             self.count_returns(old, new);
-            self.file(slot, &profile);
+            self.file(slot, fp);
             return;
         }
         let returns = match counts {
@@ -1265,8 +1259,10 @@ mod tests {
         // leaves it as it was.
         let moved = |net| Fingerprint { net, ..fp(5) };
         assert_eq!(idx.profile(&vid(5), &moved(42)).net_before, 1005);
-        idx.upsert(&vid(5), &moved(42), day, Method::Token);
-        idx.upsert(&vid(5), &moved(42), day + 1, Method::Token);
+        for at in [day, day + 1] {
+            let profile = idx.profile(&vid(5), &moved(42));
+            idx.upsert(&vid(5), &profile, at, Method::Token);
+        }
         assert_eq!(
             idx.slots[idx.slot_of(&vid(5)).unwrap() as usize]
                 .fp
@@ -1305,15 +1301,12 @@ mod tests {
         let day = 86_400_000;
         // 100 visitors move to a network of their own a day later.
         for i in 0..100u32 {
-            idx.upsert(
-                &vid(i),
-                &Fingerprint {
-                    net: 5000 + i,
-                    ..fp(i)
-                },
-                day,
-                Method::Token,
-            );
+            let visit = Fingerprint {
+                net: 5000 + i,
+                ..fp(i)
+            };
+            let profile = idx.profile(&vid(i), &visit);
+            idx.upsert(&vid(i), &profile, day, Method::Token);
         }
         // Two days later they come back with their token: 40 on that network, 48 back on
         // the one before, 12 elsewhere.
@@ -1329,15 +1322,12 @@ mod tests {
                 Method::Token
             );
         }
-        idx.upsert(
-            &vid(1500),
-            &Fingerprint {
-                net: 6000,
-                ..fp(1500)
-            },
-            day,
-            Method::Token,
-        );
+        let visit = Fingerprint {
+            net: 6000,
+            ..fp(1500)
+        };
+        let profile = idx.profile(&vid(1500), &visit);
+        idx.upsert(&vid(1500), &profile, day, Method::Token);
         let slot = idx.slot_of(&vid(1500)).unwrap();
         let at = |net: u32| idx.network_evidence(&Fingerprint { net, ..fp(1500) }, slot, 3 * day);
         // Kept (40 + 5) / 110; of the 60 that left, back (48 + 5) / 70.

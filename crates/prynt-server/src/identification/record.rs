@@ -44,7 +44,7 @@ pub async fn record(
     let scope = &admitted.auth.scope;
     let bot = observed.signals.bot.detected;
     // The visitor's profile carries its network history on, so that a restart or another node
-    // knows the network it was on before this one.
+    // knows the network it was on before this one; the index is taught the same profile.
     let fingerprint = matched
         .index
         .read()

@@ -701,12 +701,22 @@ fn identify_from(s: &TestServer, origin: &str) -> reqwest::blocking::Response {
         .unwrap()
 }
 
-/// Two servers given the same history, then restarted: 40 browsers, each from a home network
-/// of its own, then `more` (which answers browser 7's visitor ID). What they weigh next comes
-/// from the stored profiles.
-fn same_history_then_restart(
-    more: impl Fn(&TestServer) -> Value,
-) -> (Vec<(tempfile::TempDir, TestServer)>, Vec<Value>) {
+/// What two servers answered to browser 7's return, one from its home, one from a café.
+struct HomeAndAway {
+    /// Browser 7's visitor ID on the first server.
+    known: Value,
+    home: Value,
+    /// How likely each server says it is that the return was browser 7's.
+    p_home: f64,
+    p_away: f64,
+}
+
+/// Browser 7's changed return (another time zone and monitor, no storage) to two servers given
+/// the same history and then restarted, so that what they weigh comes from the stored profiles:
+/// 40 browsers, each from a home network of its own (81.12.SEED.7), then browser 7 again from
+/// `last_ip`. One server sees the return from its home, the other from a café. Asserts that the
+/// stored profile has the current encoding, with the networks.
+fn return_home_and_away(last_ip: &str) -> HomeAndAway {
     let mut servers: Vec<(tempfile::TempDir, TestServer)> = (0..2)
         .map(|_| {
             let dir = tempfile::tempdir().unwrap();
@@ -719,7 +729,7 @@ fn same_history_then_restart(
         for seed in 0..40u32 {
             s.identify_from_ip(&payload(seed), &format!("81.12.{seed}.7"));
         }
-        first.push(more(s));
+        first.push(s.identify_from_ip(&payload(7), last_ip)["visitorId"].clone());
     }
     for (dir, s) in &mut servers {
         let keys = (s.public_key.clone(), s.secret_key.clone());
@@ -727,79 +737,57 @@ fn same_history_then_restart(
         *s = TestServer::start_in(dir.path(), &["--trust-proxy", "127.0.0.0/8"]);
         (s.public_key, s.secret_key) = keys;
     }
-    (servers, first)
-}
-
-/// Browser 7 without its storage, changed: another time zone and monitor.
-fn browser_7_changed() -> Value {
     let mut changed = payload(7);
     changed["components"]["timezone"] = json!("Asia/Tokyo");
     changed["components"]["screen"]["w"] = json!(3840);
     changed["components"]["screen"]["h"] = json!(2160);
-    changed
-}
-
-/// How likely an answer says it is that the visit was `known`'s return.
-fn p_return(answer: &Value, known: &Value) -> f64 {
-    let c = answer["confidence"].as_f64().unwrap();
-    if answer["visitorId"] == *known {
-        c
-    } else {
-        assert_eq!(answer["visitorFound"], false, "{answer}");
-        1.0 - c
-    }
-}
-
-/// The length of the profile the store holds for `visitor`.
-fn stored_profile_len(s: &TestServer, visitor: &Value) -> Vec<Vec<Option<String>>> {
-    store_query(
-        &s.data_dir,
+    let home = servers[0].1.identify_from_ip(&changed, "81.12.7.200");
+    let away = servers[1].1.identify_from_ip(&changed, "203.0.113.5");
+    let p_return = |answer: &Value, known: &Value| {
+        let c = answer["confidence"].as_f64().unwrap();
+        if answer["visitorId"] == *known {
+            c
+        } else {
+            assert_eq!(answer["visitorFound"], false, "{answer}");
+            1.0 - c
+        }
+    };
+    let profile_len = store_query(
+        &servers[0].1.data_dir,
         &format!(
             "SELECT length(profile) FROM visitors WHERE visitor_id = '{}'",
-            visitor.as_str().unwrap()
+            first[0].as_str().unwrap()
         ),
-    )
+    );
+    assert_eq!(
+        profile_len,
+        [[Some(prynt_identify::fingerprint::ENCODED_LEN.to_string())]]
+    );
+    HomeAndAway {
+        p_home: p_return(&home, &first[0]),
+        p_away: p_return(&away, &first[1]),
+        known: first.swap_remove(0),
+        home,
+    }
 }
 
 #[test]
 fn a_return_without_its_token_counts_its_own_network_for_it_and_keeps_it_across_a_restart() {
-    let (servers, first) = same_history_then_restart(|s| {
-        s.identify_from_ip(&payload(7), "81.12.7.9")["visitorId"].clone()
-    });
-    // Browser 7 comes back changed: from its home on one server, from a café's network on the
-    // other.
-    let changed = browser_7_changed();
-    let home = servers[0].1.identify_from_ip(&changed, "81.12.7.200");
-    let away = servers[1].1.identify_from_ip(&changed, "203.0.113.5");
-    assert_eq!(home["visitorId"], first[0], "{home}");
-    assert!(
-        p_return(&home, &first[0]) > p_return(&away, &first[1]),
-        "home {home}, away {away}"
-    );
-    // The network is kept with the visitor's profile.
-    assert_eq!(
-        stored_profile_len(&servers[0].1, &first[0]),
-        [[Some(prynt_identify::fingerprint::ENCODED_LEN.to_string())]]
-    );
+    // Last seen at home: the return from home links, and surer than from a café.
+    let r = return_home_and_away("81.12.7.9");
+    assert_eq!(r.home["visitorId"], r.known, "{}", r.home);
+    assert!(r.p_home > r.p_away, "home {}, away {}", r.p_home, r.p_away);
 }
 
 #[test]
 fn a_return_to_the_network_before_the_latest_counts_for_it_across_a_restart() {
-    // Browser 7 was last seen on mobile data, after its home network.
-    let (servers, first) = same_history_then_restart(|s| {
-        s.identify_from_ip(&payload(7), "100.70.3.4")["visitorId"].clone()
-    });
-    // Back home on one server, at a café on the other: neither is its latest network, but
-    // its home is the one before.
-    let changed = browser_7_changed();
-    let home = servers[0].1.identify_from_ip(&changed, "81.12.7.200");
-    let away = servers[1].1.identify_from_ip(&changed, "203.0.113.5");
+    // Last seen on mobile data, after its home network: neither home nor the café is its
+    // latest network, but home is the one before.
+    let r = return_home_and_away("100.70.3.4");
     assert!(
-        p_return(&home, &first[0]) > p_return(&away, &first[1]) + 0.05,
-        "home {home}, away {away}"
-    );
-    assert_eq!(
-        stored_profile_len(&servers[0].1, &first[0]),
-        [[Some(prynt_identify::fingerprint::ENCODED_LEN.to_string())]]
+        r.p_home > r.p_away + 0.05,
+        "home {}, away {}",
+        r.p_home,
+        r.p_away
     );
 }
